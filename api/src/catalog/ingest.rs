@@ -1,0 +1,336 @@
+//! Applying a location's snapshot of entities: one transaction, unchanged entities write nothing.
+
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+
+use super::model::Entity;
+use super::relations::{relations_of, single_ref};
+use super::CatalogError;
+use entity::{entities, entity_search, locations, relations};
+
+/// What one apply changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub inserted: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub deleted: usize,
+    /// Entities skipped because another location already provides the same ref.
+    pub conflicts: Vec<String>,
+}
+
+impl ApplyReport {
+    pub fn changed(&self) -> bool {
+        self.inserted + self.updated + self.deleted > 0
+    }
+}
+
+/// Rows per multi-row INSERT, kept under SQLite's and PostgreSQL's bind-parameter limits.
+const ENTITY_CHUNK: usize = 400;
+const ROW_CHUNK: usize = 2000;
+/// Values per `IN (...)` list.
+const IN_CHUNK: usize = 1000;
+
+/// Stores `snapshot` as the complete content of `location_key`: new entities are inserted, changed ones
+/// replaced, ones no longer present deleted (only when `complete`: a partial read deletes nothing),
+/// and relations and search rows follow. All or nothing.
+pub async fn apply(
+    db: &DatabaseConnection,
+    location_key: &str,
+    location_type: &str,
+    target: &str,
+    snapshot: &[Entity],
+    complete: bool,
+) -> Result<ApplyReport, CatalogError> {
+    let txn = db.begin().await?;
+    let mut report = ApplyReport::default();
+
+    let existing: HashMap<String, (i32, String)> = entities::Entity::find()
+        .select_only()
+        .columns([
+            entities::Column::EntityRef,
+            entities::Column::Id,
+            entities::Column::Hash,
+        ])
+        .filter(entities::Column::LocationKey.eq(location_key))
+        .into_tuple::<(String, i32, String)>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|(r, id, h)| (r, (id, h)))
+        .collect();
+
+    // Refs this location does not own yet may belong to another location: those are conflicts.
+    let foreign_candidates: Vec<String> = snapshot
+        .iter()
+        .map(|e| e.entity_ref.to_string())
+        .filter(|r| !existing.contains_key(r))
+        .collect();
+    let mut taken: HashSet<String> = HashSet::new();
+    for chunk in foreign_candidates.chunks(IN_CHUNK) {
+        let rows: Vec<String> = entities::Entity::find()
+            .select_only()
+            .column(entities::Column::EntityRef)
+            .filter(entities::Column::EntityRef.is_in(chunk.iter().cloned()))
+            .into_tuple::<String>()
+            .all(&txn)
+            .await?;
+        taken.extend(rows);
+    }
+
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut keep: HashSet<&str> = HashSet::new();
+    let mut replaced_ids: Vec<i32> = Vec::new();
+    let mut replaced_refs: Vec<String> = Vec::new();
+    let mut to_write: Vec<(&Entity, String)> = Vec::new();
+    for e in snapshot {
+        let r = e.entity_ref.to_string();
+        if taken.contains(&r) {
+            report.conflicts.push(format!(
+                "{}: {r} is already provided by another location; ignored",
+                e.source
+            ));
+            continue;
+        }
+        let hash = content_hash(e);
+        match existing.get(&r) {
+            Some((_, h)) if *h == hash => report.unchanged += 1,
+            Some((id, _)) => {
+                report.updated += 1;
+                replaced_ids.push(*id);
+                replaced_refs.push(r.clone());
+                to_write.push((e, hash));
+            }
+            None => {
+                report.inserted += 1;
+                to_write.push((e, hash));
+            }
+        }
+        if let Some((k, _)) = existing.get_key_value(&r) {
+            keep.insert(k.as_str());
+        }
+    }
+    for (r, (id, _)) in &existing {
+        if complete && !keep.contains(r.as_str()) {
+            report.deleted += 1;
+            replaced_ids.push(*id);
+            replaced_refs.push(r.clone());
+        }
+    }
+
+    delete_entities(&txn, &replaced_ids, &replaced_refs).await?;
+    insert_entities(&txn, &to_write, location_key, now).await?;
+    upsert_location(&txn, location_key, location_type, target, now).await?;
+    txn.commit().await?;
+    Ok(report)
+}
+
+async fn delete_entities(
+    txn: &impl ConnectionTrait,
+    ids: &[i32],
+    refs: &[String],
+) -> Result<(), CatalogError> {
+    for chunk in refs.chunks(IN_CHUNK) {
+        relations::Entity::delete_many()
+            .filter(relations::Column::OriginRef.is_in(chunk.iter().cloned()))
+            .exec(txn)
+            .await?;
+        entity_search::Entity::delete_many()
+            .filter(entity_search::Column::EntityRef.is_in(chunk.iter().cloned()))
+            .exec(txn)
+            .await?;
+    }
+    for chunk in ids.chunks(IN_CHUNK) {
+        entities::Entity::delete_many()
+            .filter(entities::Column::Id.is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn insert_entities(
+    txn: &impl ConnectionTrait,
+    items: &[(&Entity, String)],
+    location_key: &str,
+    now: i64,
+) -> Result<(), CatalogError> {
+    let mut rels = Vec::new();
+    let mut search = Vec::new();
+    for chunk in items.chunks(ENTITY_CHUNK) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (e, hash) in chunk {
+            rows.push(entity_row(e, hash, location_key, now));
+            let r = e.entity_ref.to_string();
+            for edge in relations_of(e) {
+                rels.push(relations::ActiveModel {
+                    id: NotSet,
+                    origin_ref: Set(r.clone()),
+                    source_ref: Set(edge.source),
+                    rel_type: Set(edge.rel_type.to_string()),
+                    target_ref: Set(edge.target),
+                });
+            }
+            for (key, value) in search_rows(e) {
+                search.push(entity_search::ActiveModel {
+                    id: NotSet,
+                    entity_ref: Set(r.clone()),
+                    key: Set(key),
+                    value: Set(value),
+                });
+            }
+        }
+        entities::Entity::insert_many(rows).exec(txn).await?;
+        if rels.len() >= ROW_CHUNK {
+            flush_relations(txn, &mut rels).await?;
+        }
+        if search.len() >= ROW_CHUNK {
+            flush_search(txn, &mut search).await?;
+        }
+    }
+    flush_relations(txn, &mut rels).await?;
+    flush_search(txn, &mut search).await?;
+    Ok(())
+}
+
+async fn flush_relations(
+    txn: &impl ConnectionTrait,
+    rows: &mut Vec<relations::ActiveModel>,
+) -> Result<(), CatalogError> {
+    while !rows.is_empty() {
+        let n = rows.len().min(ROW_CHUNK);
+        let batch: Vec<_> = rows.drain(..n).collect();
+        relations::Entity::insert_many(batch).exec(txn).await?;
+    }
+    Ok(())
+}
+
+async fn flush_search(
+    txn: &impl ConnectionTrait,
+    rows: &mut Vec<entity_search::ActiveModel>,
+) -> Result<(), CatalogError> {
+    while !rows.is_empty() {
+        let n = rows.len().min(ROW_CHUNK);
+        let batch: Vec<_> = rows.drain(..n).collect();
+        entity_search::Entity::insert_many(batch).exec(txn).await?;
+    }
+    Ok(())
+}
+
+async fn upsert_location(
+    txn: &impl ConnectionTrait,
+    key: &str,
+    ty: &str,
+    target: &str,
+    now: i64,
+) -> Result<(), CatalogError> {
+    let found = locations::Entity::find()
+        .filter(locations::Column::LocationKey.eq(key))
+        .one(txn)
+        .await?;
+    if found.is_none() {
+        locations::Entity::insert(locations::ActiveModel {
+            id: NotSet,
+            location_key: Set(key.to_string()),
+            location_type: Set(ty.to_string()),
+            target: Set(target.to_string()),
+            origin: Set("config".to_string()),
+            last_error: Set(None),
+            updated_at: Set(now),
+        })
+        .exec(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+fn lower(v: Option<&str>) -> Option<String> {
+    v.map(str::to_ascii_lowercase)
+}
+
+fn entity_row(e: &Entity, hash: &str, location_key: &str, now: i64) -> entities::ActiveModel {
+    let r = &e.entity_ref;
+    let title = e.meta_str("title").map(str::to_string);
+    let description = e.meta_str("description").map(str::to_string);
+    let mut search_text = r.name.clone();
+    for part in [title.as_deref(), description.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        search_text.push(' ');
+        search_text.push_str(&part.to_lowercase());
+    }
+    for tag in tags(e) {
+        search_text.push(' ');
+        search_text.push_str(&tag.to_lowercase());
+    }
+    let errors = if e.status.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&e.status).ok()
+    };
+    entities::ActiveModel {
+        id: NotSet,
+        entity_ref: Set(r.to_string()),
+        kind: Set(r.kind.clone()),
+        namespace: Set(r.namespace.clone()),
+        name: Set(r.name.clone()),
+        title: Set(title),
+        description: Set(description),
+        owner_ref: Set(single_ref(e, "owner")),
+        lifecycle: Set(lower(e.spec_str("lifecycle"))),
+        spec_type: Set(lower(e.spec_str("type"))),
+        system_ref: Set(single_ref(e, "system")),
+        search_text: Set(search_text),
+        body: Set(e.body.to_string()),
+        has_errors: Set(errors.is_some()),
+        errors: Set(errors),
+        location_key: Set(location_key.to_string()),
+        hash: Set(hash.to_string()),
+        updated_at: Set(now),
+    }
+}
+
+fn tags(e: &Entity) -> impl Iterator<Item = &str> {
+    e.metadata()
+        .get("tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+/// Key/value rows for indexed filters: `tag`, `label:<key>`, `annotation:<key>`.
+fn search_rows(e: &Entity) -> Vec<(String, Option<String>)> {
+    let mut rows: Vec<(String, Option<String>)> = tags(e)
+        .map(|t| ("tag".to_string(), Some(t.to_ascii_lowercase())))
+        .collect();
+    for (field, prefix) in [("labels", "label:"), ("annotations", "annotation:")] {
+        if let Some(map) = e.metadata().get(field).and_then(Value::as_object) {
+            for (k, v) in map {
+                // Long annotation values (e.g. embedded documents) are not indexed, only their key.
+                let value = v.as_str().filter(|s| s.len() <= 512).map(str::to_string);
+                rows.push((format!("{prefix}{k}"), value));
+            }
+        }
+    }
+    rows.sort();
+    rows.dedup();
+    rows
+}
+
+/// A stable digest of everything stored for an entity.
+fn content_hash(e: &Entity) -> String {
+    let mut h = Sha256::new();
+    h.update(e.body.to_string().as_bytes());
+    for s in &e.status {
+        h.update(s.message.as_bytes());
+    }
+    format!("{:x}", h.finalize())
+}

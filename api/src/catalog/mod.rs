@@ -1,0 +1,20 @@
+//! The catalog domain: entity model, refs, validation, relations, ingest (writes) and store/search (reads).
+
+pub mod ingest;
+pub mod model;
+pub mod refs;
+pub mod relations;
+pub mod search;
+pub mod store;
+pub mod validate;
+
+/// Errors of catalog operations. `Invalid*` are the caller's fault; `Db` is internal.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("invalid entity reference: {0}")]
+    InvalidRef(#[from] refs::RefError),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+}

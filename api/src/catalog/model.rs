@@ -1,0 +1,140 @@
+//! The entity envelope: YAML documents parsed with their source position, and validated entities.
+
+use serde_json::{Map, Value};
+use std::fmt;
+
+use super::refs::EntityRef;
+
+/// Where a document came from: a file (or URL) and the 1-based line its document starts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourcePos {
+    pub file: String,
+    pub line: usize,
+}
+
+impl fmt::Display for SourcePos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// One status item attached to a stored entity (Backstage's `status.items`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatusItem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub level: String,
+    pub message: String,
+}
+
+/// A validated entity, ready to be stored.
+#[derive(Clone, Debug)]
+pub struct Entity {
+    pub entity_ref: EntityRef,
+    /// The whole document (apiVersion, kind, metadata with namespace filled in, spec).
+    pub body: Value,
+    pub status: Vec<StatusItem>,
+    pub source: SourcePos,
+}
+
+static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+
+impl Entity {
+    pub fn kind(&self) -> &str {
+        self.body
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+    pub fn metadata(&self) -> &Map<String, Value> {
+        self.body
+            .get("metadata")
+            .and_then(Value::as_object)
+            .unwrap_or(&EMPTY)
+    }
+    pub fn spec(&self) -> &Map<String, Value> {
+        self.body
+            .get("spec")
+            .and_then(Value::as_object)
+            .unwrap_or(&EMPTY)
+    }
+    pub fn spec_str(&self, key: &str) -> Option<&str> {
+        self.spec().get(key).and_then(Value::as_str)
+    }
+    pub fn meta_str(&self, key: &str) -> Option<&str> {
+        self.metadata().get(key).and_then(Value::as_str)
+    }
+}
+
+/// A YAML document that could not be parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("{pos}: invalid YAML: {message}")]
+pub struct YamlError {
+    pub pos: SourcePos,
+    pub message: String,
+}
+
+/// Splits multi-document YAML text and parses each document, keeping the line each starts on.
+/// Empty documents (comments only) are skipped.
+pub fn parse_documents(file: &str, text: &str) -> Vec<Result<(SourcePos, Value), YamlError>> {
+    let mut docs = Vec::new();
+    let mut start_line = 1usize;
+    let mut current = String::new();
+    let flush = |start: usize, chunk: &str, docs: &mut Vec<_>| {
+        if chunk.lines().all(|l| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('#') || t == "..."
+        }) {
+            return;
+        }
+        let pos = SourcePos {
+            file: file.to_string(),
+            line: start,
+        };
+        let parsed = serde_yaml_ng::from_str::<Value>(chunk).map_err(|e| {
+            let line = e.location().map(|l| start + l.line() - 1).unwrap_or(start);
+            YamlError {
+                pos: SourcePos {
+                    file: file.to_string(),
+                    line,
+                },
+                message: e.to_string(),
+            }
+        });
+        docs.push(parsed.map(|v| (pos, v)));
+    };
+    for (idx, line) in text.lines().enumerate() {
+        let is_marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
+        if is_marker {
+            flush(start_line, &current, &mut docs);
+            current.clear();
+            start_line = idx + 1;
+            // keep content after the marker on the same line (e.g. `--- {a: 1}`)
+            current.push_str(line.trim_start_matches("---"));
+            current.push('\n');
+        } else {
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    flush(start_line, &current, &mut docs);
+    docs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_documents_with_lines() {
+        let text = "# comment\n---\na: 1\n---\nb: [1,\n---\nc: 3\n";
+        let docs = parse_documents("x.yaml", text);
+        assert_eq!(docs.len(), 3);
+        let (pos, v) = docs[0].as_ref().unwrap();
+        assert_eq!(pos.line, 2);
+        assert_eq!(v["a"], 1);
+        let err = docs[1].as_ref().unwrap_err();
+        assert!(err.pos.line >= 4, "{err}");
+        assert_eq!(docs[2].as_ref().unwrap().0.line, 6);
+    }
+}

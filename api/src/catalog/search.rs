@@ -1,0 +1,442 @@
+//! Listing: composable filters, text search, keyset pagination with opaque cursors, counts and facets.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+};
+
+use super::refs::{EntityRef, DEFAULT_NAMESPACE};
+use super::store::StoredEntity;
+use super::CatalogError;
+use entity::{entities, entity_search};
+
+pub const DEFAULT_PAGE: u64 = 20;
+pub const MAX_PAGE: u64 = 500;
+
+/// A filter over entities; every list is any-of, fields are all-of, and `and`/`or`/`not` compose.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub kind: Vec<String>,
+    pub namespace: Vec<String>,
+    pub owner: Vec<String>,
+    pub lifecycle: Vec<String>,
+    pub spec_type: Vec<String>,
+    pub tag: Vec<String>,
+    pub system: Vec<String>,
+    pub label: Vec<String>,
+    pub annotation: Vec<String>,
+    pub has_errors: Option<bool>,
+    pub and: Vec<Filter>,
+    pub or: Vec<Filter>,
+    pub not: Option<Box<Filter>>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OrderField {
+    #[default]
+    Ref,
+    Name,
+    Kind,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ordering {
+    pub field: OrderField,
+    pub descending: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PageRequest {
+    pub first: Option<i64>,
+    pub after: Option<String>,
+    pub last: Option<i64>,
+    pub before: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<(String, StoredEntity)>,
+    pub has_next: bool,
+    pub has_previous: bool,
+}
+
+fn bad(msg: impl Into<String>) -> CatalogError {
+    CatalogError::InvalidInput(msg.into())
+}
+
+fn lowered(v: &[String]) -> Vec<String> {
+    v.iter().map(|s| s.trim().to_ascii_lowercase()).collect()
+}
+
+fn refs(v: &[String], default_kind: &str) -> Result<Vec<String>, CatalogError> {
+    v.iter()
+        .map(|s| {
+            EntityRef::parse(s, Some(default_kind), DEFAULT_NAMESPACE)
+                .map(|r| r.to_string())
+                .map_err(CatalogError::from)
+        })
+        .collect()
+}
+
+fn search_exists(key: String, value: Option<Vec<String>>) -> SimpleExpr {
+    let mut sub = Query::select();
+    sub.expr(Expr::val(1))
+        .from(entity_search::Entity)
+        .and_where(
+            Expr::col((entity_search::Entity, entity_search::Column::EntityRef))
+                .equals((entities::Entity, entities::Column::EntityRef)),
+        )
+        .and_where(entity_search::Column::Key.eq(key));
+    if let Some(values) = value {
+        sub.and_where(entity_search::Column::Value.is_in(values));
+    }
+    Expr::exists(sub)
+}
+
+fn key_value_filters(items: &[String], prefix: &str) -> Result<Condition, CatalogError> {
+    let mut any = Condition::any();
+    for item in items {
+        let (k, v) = match item.split_once('=') {
+            Some((k, v)) => (k.trim(), Some(vec![v.trim().to_string()])),
+            None => (item.trim(), None),
+        };
+        if k.is_empty() {
+            return Err(bad(format!(
+                "{prefix} filter '{item}' needs a key: use 'key' or 'key=value'"
+            )));
+        }
+        any = any.add(search_exists(format!("{prefix}:{k}"), v));
+    }
+    Ok(any)
+}
+
+impl Filter {
+    /// The SQL condition for this filter over the `entities` table.
+    pub fn condition(&self) -> Result<Condition, CatalogError> {
+        let mut all = Condition::all();
+        let cols = [
+            (&self.kind, entities::Column::Kind),
+            (&self.namespace, entities::Column::Namespace),
+            (&self.lifecycle, entities::Column::Lifecycle),
+            (&self.spec_type, entities::Column::SpecType),
+        ];
+        for (values, col) in cols {
+            if !values.is_empty() {
+                all = all.add(col.is_in(lowered(values)));
+            }
+        }
+        if !self.owner.is_empty() {
+            all = all.add(entities::Column::OwnerRef.is_in(refs(&self.owner, "group")?));
+        }
+        if !self.system.is_empty() {
+            all = all.add(entities::Column::SystemRef.is_in(refs(&self.system, "system")?));
+        }
+        if !self.tag.is_empty() {
+            all = all.add(search_exists("tag".into(), Some(lowered(&self.tag))));
+        }
+        if !self.label.is_empty() {
+            all = all.add(key_value_filters(&self.label, "label")?);
+        }
+        if !self.annotation.is_empty() {
+            all = all.add(key_value_filters(&self.annotation, "annotation")?);
+        }
+        if let Some(h) = self.has_errors {
+            all = all.add(entities::Column::HasErrors.eq(h));
+        }
+        for f in &self.and {
+            all = all.add(f.condition()?);
+        }
+        if !self.or.is_empty() {
+            let mut any = Condition::any();
+            for f in &self.or {
+                any = any.add(f.condition()?);
+            }
+            all = all.add(any);
+        }
+        if let Some(n) = &self.not {
+            all = all.add(n.condition()?.not());
+        }
+        Ok(all)
+    }
+}
+
+/// Condition for a free-text query: every whitespace-separated term must occur (case-insensitively)
+/// in the name, title, description or tags.
+fn text_condition(query: Option<&str>) -> Condition {
+    let mut all = Condition::all();
+    for term in query.unwrap_or_default().split_whitespace() {
+        let escaped = term
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        all = all.add(
+            Expr::col((entities::Entity, entities::Column::SearchText))
+                .like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+        );
+    }
+    all
+}
+
+fn order_column(field: OrderField) -> Option<entities::Column> {
+    match field {
+        OrderField::Ref => None,
+        OrderField::Name => Some(entities::Column::Name),
+        OrderField::Kind => Some(entities::Column::Kind),
+    }
+}
+
+fn sort_value(field: OrderField, e: &StoredEntity) -> Option<String> {
+    match field {
+        OrderField::Ref => None,
+        OrderField::Name => Some(e.name.clone()),
+        OrderField::Kind => Some(e.kind.clone()),
+    }
+}
+
+/// Cursor = base64url(JSON [sortValue?, ref]).
+pub fn encode_cursor(field: OrderField, e: &StoredEntity) -> String {
+    let v = match sort_value(field, e) {
+        Some(s) => serde_json::json!([s, e.entity_ref]),
+        None => serde_json::json!([e.entity_ref]),
+    };
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+fn decode_cursor(
+    field: OrderField,
+    cursor: &str,
+) -> Result<(Option<String>, String), CatalogError> {
+    let invalid = || bad(format!("invalid cursor '{cursor}' for this ordering"));
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let v: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    match (field, v.as_slice()) {
+        (OrderField::Ref, [r]) => Ok((None, r.clone())),
+        (OrderField::Name | OrderField::Kind, [s, r]) => Ok((Some(s.clone()), r.clone())),
+        _ => Err(invalid()),
+    }
+}
+
+/// Rows strictly after (`forward`) or before the cursor position in ascending (col, ref) order.
+fn keyset(field: OrderField, cursor: &str, greater: bool) -> Result<Condition, CatalogError> {
+    let (sv, r) = decode_cursor(field, cursor)?;
+    let ref_cmp = |r: String| {
+        if greater {
+            entities::Column::EntityRef.gt(r)
+        } else {
+            entities::Column::EntityRef.lt(r)
+        }
+    };
+    Ok(match (order_column(field), sv) {
+        (Some(col), Some(v)) => {
+            let strict = if greater {
+                col.gt(v.clone())
+            } else {
+                col.lt(v.clone())
+            };
+            Condition::any()
+                .add(strict)
+                .add(Condition::all().add(col.eq(v)).add(ref_cmp(r)))
+        }
+        _ => Condition::all().add(ref_cmp(r)),
+    })
+}
+
+fn page_size(v: Option<i64>, name: &str) -> Result<Option<u64>, CatalogError> {
+    match v {
+        None => Ok(None),
+        Some(n) if n < 0 => Err(bad(format!("'{name}' must not be negative"))),
+        Some(n) if n as u64 > MAX_PAGE => {
+            Err(bad(format!("'{name}' must be at most {MAX_PAGE}, got {n}")))
+        }
+        Some(n) => Ok(Some(n as u64)),
+    }
+}
+
+/// One page of entities matching `filter` and `query`, in `ordering`, positioned by `page`.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &Filter,
+    query: Option<&str>,
+    ordering: Ordering,
+    page: &PageRequest,
+) -> Result<Page, CatalogError> {
+    let first = page_size(page.first, "first")?;
+    let last = page_size(page.last, "last")?;
+    let mut cond = filter.condition()?.add(text_condition(query));
+    // In storage order (ascending), "after" means greater unless the ordering is descending.
+    let asc = !ordering.descending;
+    if let Some(a) = &page.after {
+        cond = cond.add(keyset(ordering.field, a, asc)?);
+    }
+    if let Some(b) = &page.before {
+        cond = cond.add(keyset(ordering.field, b, !asc)?);
+    }
+    let backwards = last.is_some() && first.is_none();
+    let limit = if backwards {
+        last.unwrap_or(DEFAULT_PAGE)
+    } else {
+        first.unwrap_or(DEFAULT_PAGE)
+    };
+    let scan_asc = asc != backwards;
+    let dir = if scan_asc { Order::Asc } else { Order::Desc };
+    let mut q = entities::Entity::find().filter(cond);
+    if let Some(col) = order_column(ordering.field) {
+        q = q.order_by(col, dir.clone());
+    }
+    q = q
+        .order_by(entities::Column::EntityRef, dir)
+        .limit(limit + 1);
+    let rows = q.all(db).await?;
+    let more = rows.len() as u64 > limit;
+    let mut items: Vec<(String, StoredEntity)> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|r| {
+            let e = StoredEntity::from_row(r);
+            (encode_cursor(ordering.field, &e), e)
+        })
+        .collect();
+    if backwards {
+        items.reverse();
+    }
+    Ok(Page {
+        items,
+        has_next: if backwards {
+            page.before.is_some()
+        } else {
+            more
+        },
+        has_previous: if backwards {
+            more
+        } else {
+            page.after.is_some()
+        },
+    })
+}
+
+/// Number of entities matching `filter` and `query`.
+pub async fn count(
+    db: &impl ConnectionTrait,
+    filter: &Filter,
+    query: Option<&str>,
+) -> Result<u64, CatalogError> {
+    let cond = filter.condition()?.add(text_condition(query));
+    Ok(entities::Entity::find().filter(cond).count(db).await?)
+}
+
+/// The facet source for a field name: a column of `entities`, or a key of `entity_search`.
+enum FacetSource {
+    Column(entities::Column),
+    Search(String),
+}
+
+fn facet_source(field: &str) -> Result<FacetSource, CatalogError> {
+    use entities::Column as C;
+    Ok(match field {
+        "kind" => FacetSource::Column(C::Kind),
+        "namespace" | "metadata.namespace" => FacetSource::Column(C::Namespace),
+        "type" | "spec.type" => FacetSource::Column(C::SpecType),
+        "lifecycle" | "spec.lifecycle" => FacetSource::Column(C::Lifecycle),
+        "owner" | "spec.owner" => FacetSource::Column(C::OwnerRef),
+        "system" | "spec.system" => FacetSource::Column(C::SystemRef),
+        "tag" | "tags" | "metadata.tags" => FacetSource::Search("tag".into()),
+        other => {
+            if let Some(k) = other
+                .strip_prefix("metadata.labels.")
+                .or_else(|| other.strip_prefix("label:"))
+            {
+                FacetSource::Search(format!("label:{k}"))
+            } else if let Some(k) = other
+                .strip_prefix("metadata.annotations.")
+                .or_else(|| other.strip_prefix("annotation:"))
+            {
+                FacetSource::Search(format!("annotation:{k}"))
+            } else {
+                return Err(bad(format!(
+                    "unknown facet field '{other}'; use kind, namespace, type, lifecycle, owner, system, tag, metadata.labels.<key> or metadata.annotations.<key>"
+                )));
+            }
+        }
+    })
+}
+
+/// Display form of a built-in kind stored lowercase.
+pub fn kind_display(kind: &str) -> String {
+    match kind {
+        "api" => "API".into(),
+        k => {
+            let mut c = k.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect(),
+                None => String::new(),
+            }
+        }
+    }
+}
+
+/// Distinct values of `field` among entities matching `filter`, with counts, most frequent first.
+pub async fn facets(
+    db: &impl ConnectionTrait,
+    field: &str,
+    filter: &Filter,
+) -> Result<Vec<(String, u64)>, CatalogError> {
+    let source = facet_source(field)?;
+    let cond = filter.condition()?;
+    let value = "facet_value";
+    let n = "facet_count";
+    let rows: Vec<(Option<String>, i64)> = match source {
+        FacetSource::Column(col) => {
+            entities::Entity::find()
+                .select_only()
+                .column_as(col, value)
+                .column_as(
+                    Expr::col((entities::Entity, entities::Column::Id)).count(),
+                    n,
+                )
+                .filter(cond)
+                .filter(col.is_not_null())
+                .group_by(col)
+                .into_tuple()
+                .all(db)
+                .await?
+        }
+        FacetSource::Search(key) => {
+            entity_search::Entity::find()
+                .select_only()
+                .column_as(entity_search::Column::Value, value)
+                .column_as(
+                    Expr::col((entity_search::Entity, entity_search::Column::Id)).count(),
+                    n,
+                )
+                .join(JoinType::InnerJoin, search_to_entity())
+                .filter(entity_search::Column::Key.eq(key))
+                .filter(entity_search::Column::Value.is_not_null())
+                .filter(cond)
+                .group_by(entity_search::Column::Value)
+                .into_tuple()
+                .all(db)
+                .await?
+        }
+    };
+    let is_kind = field == "kind";
+    let mut out: Vec<(String, u64)> = rows
+        .into_iter()
+        .filter_map(|(v, c)| {
+            v.map(|v| {
+                (
+                    if is_kind { kind_display(&v) } else { v },
+                    u64::try_from(c).unwrap_or(0),
+                )
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(out)
+}
+
+fn search_to_entity() -> sea_orm::RelationDef {
+    entity_search::Relation::Entity.def()
+}

@@ -1,0 +1,183 @@
+//! `greenroom.yaml` (Backstage app-config style) plus `GREENROOM_*` environment overrides; unknown keys are errors.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub catalog: CatalogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            catalog: CatalogConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ServerConfig {
+    /// Address to listen on, `host:port`.
+    pub listen: String,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most operations accepted in one JSON batch request.
+    pub max_batch: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 1 << 20,
+            max_batch: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct DatabaseConfig {
+    /// `sqlite://FILE?mode=rwc` or `postgres://user:pass@host/db`.
+    pub url: String,
+    /// Pool size; default 8 (SQLite readers share one writer lock).
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://greenroom.db?mode=rwc".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct CatalogConfig {
+    pub locations: Vec<LocationConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LocationConfig {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub target: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads `path` (or `greenroom.yaml` in the working directory when it exists, or defaults),
+    /// then applies `GREENROOM_LISTEN` and `GREENROOM_DATABASE_URL`. Relative file location targets are
+    /// resolved against the config file's directory.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let default_path = PathBuf::from("greenroom.yaml");
+        let path = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if default_path.exists() => Some(default_path),
+            None => None,
+        };
+        let mut cfg = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                let mut cfg = Self::from_yaml(&text).map_err(|message| ConfigError::Parse {
+                    path: p.display().to_string(),
+                    message,
+                })?;
+                let base = p.parent().unwrap_or(Path::new("."));
+                for loc in &mut cfg.catalog.locations {
+                    if loc.kind == "file" && Path::new(&loc.target).is_relative() {
+                        loc.target = base.join(&loc.target).display().to_string();
+                    }
+                }
+                cfg
+            }
+            None => Self::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok());
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    pub fn from_yaml(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_yaml_ng::from_str(text).map_err(|e| e.to_string())
+    }
+
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = get("GREENROOM_LISTEN") {
+            self.server.listen = v;
+        }
+        if let Some(v) = get("GREENROOM_DATABASE_URL") {
+            self.database.url = v;
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        for loc in &self.catalog.locations {
+            if loc.kind != "file" {
+                return Err(ConfigError::Invalid(format!(
+                    "catalog.locations: type '{}' is not supported (supported: file)",
+                    loc.kind
+                )));
+            }
+        }
+        if self.server.max_batch == 0 {
+            return Err(ConfigError::Invalid(
+                "server.maxBatch must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_overrides() {
+        let mut cfg = Config::from_yaml(
+            "server:\n  listen: 0.0.0.0:9000\ncatalog:\n  locations:\n    - type: file\n      target: a.yaml\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.server.listen, "0.0.0.0:9000");
+        assert_eq!(cfg.database.url, "sqlite://greenroom.db?mode=rwc");
+        cfg.apply_env(|k| (k == "GREENROOM_DATABASE_URL").then(|| "postgres://x/y".to_string()));
+        assert_eq!(cfg.database.url, "postgres://x/y");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::from_yaml("server:\n  listn: x\n").unwrap_err();
+        assert!(err.contains("unknown field `listn`"), "{err}");
+        let err = Config::from_yaml("catalgo: {}\n").unwrap_err();
+        assert!(err.contains("catalgo"), "{err}");
+    }
+}

@@ -1,0 +1,97 @@
+//! Input types: the entity filter and ordering, converted to the catalog's own.
+
+use async_graphql::{Enum, InputObject};
+
+use crate::catalog::search::{Filter, OrderField, Ordering};
+
+/// Filter entities. Lists are any-of; fields are all-of; `and`, `or` and `not` compose filters.
+#[derive(InputObject, Default, Clone)]
+pub struct EntityFilter {
+    /// Kinds, case-insensitive (e.g. `Component`).
+    pub kind: Option<Vec<String>>,
+    pub namespace: Option<Vec<String>>,
+    /// Owner refs; short forms allowed (`team-a` means `group:default/team-a`).
+    pub owner: Option<Vec<String>>,
+    pub lifecycle: Option<Vec<String>>,
+    #[graphql(name = "type")]
+    pub spec_type: Option<Vec<String>>,
+    pub tag: Option<Vec<String>>,
+    /// System refs; short forms allowed.
+    pub system: Option<Vec<String>>,
+    /// `key=value` or `key` (present with any value).
+    pub label: Option<Vec<String>>,
+    /// `key=value` or `key` (present with any value).
+    pub annotation: Option<Vec<String>>,
+    /// Entities whose status has (or has no) errors.
+    pub has_errors: Option<bool>,
+    pub and: Option<Vec<EntityFilter>>,
+    pub or: Option<Vec<EntityFilter>>,
+    pub not: Option<Box<EntityFilter>>,
+}
+
+impl From<EntityFilter> for Filter {
+    fn from(f: EntityFilter) -> Self {
+        Filter {
+            kind: f.kind.unwrap_or_default(),
+            namespace: f.namespace.unwrap_or_default(),
+            owner: f.owner.unwrap_or_default(),
+            lifecycle: f.lifecycle.unwrap_or_default(),
+            spec_type: f.spec_type.unwrap_or_default(),
+            tag: f.tag.unwrap_or_default(),
+            system: f.system.unwrap_or_default(),
+            label: f.label.unwrap_or_default(),
+            annotation: f.annotation.unwrap_or_default(),
+            has_errors: f.has_errors,
+            and: f
+                .and
+                .unwrap_or_default()
+                .into_iter()
+                .map(Filter::from)
+                .collect(),
+            or: f
+                .or
+                .unwrap_or_default()
+                .into_iter()
+                .map(Filter::from)
+                .collect(),
+            not: f.not.map(|n| Box::new(Filter::from(*n))),
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum EntityOrderField {
+    /// Canonical ref `kind:namespace/name` (the default).
+    #[default]
+    Ref,
+    Name,
+    Kind,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum OrderDirection {
+    #[default]
+    Asc,
+    Desc,
+}
+
+#[derive(InputObject, Clone, Default)]
+pub struct EntityOrder {
+    #[graphql(default)]
+    pub field: EntityOrderField,
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+impl From<EntityOrder> for Ordering {
+    fn from(o: EntityOrder) -> Self {
+        Ordering {
+            field: match o.field {
+                EntityOrderField::Ref => OrderField::Ref,
+                EntityOrderField::Name => OrderField::Name,
+                EntityOrderField::Kind => OrderField::Kind,
+            },
+            descending: o.direction == OrderDirection::Desc,
+        }
+    }
+}

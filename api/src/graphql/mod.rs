@@ -1,0 +1,8 @@
+//! The GraphQL API: schema, resolvers, loaders and error mapping. Resolvers are thin; logic lives in `catalog`.
+
+pub mod errors;
+pub mod inputs;
+pub mod loaders;
+pub mod query;
+pub mod schema;
+pub mod types;

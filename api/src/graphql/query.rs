@@ -1,0 +1,210 @@
+//! The query root: lookups by ref and ID, the filtered and paginated entity list, and facets.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Object, SimpleObject, ID};
+use sea_orm::DatabaseConnection;
+
+use super::errors::{ApiError, GqlResultExt};
+use super::inputs::{EntityFilter, EntityOrder};
+use super::loaders::EntityLoader;
+use super::types::{ref_from_node_id, Entity, Node};
+use crate::catalog::refs::EntityRef;
+use crate::catalog::search::{self, Filter, Ordering, PageRequest, MAX_PAGE};
+use crate::catalog::store::StoredEntity;
+
+pub struct QueryRoot;
+
+type Res<T> = async_graphql::Result<T>;
+
+fn parse_ref(r: &str) -> Res<String> {
+    EntityRef::parse_full(r)
+        .map(|r| r.to_string())
+        .map_err(|e| ApiError::BadUserInput(format!("invalid entity ref '{r}': {e}")))
+        .gql()
+}
+
+#[Object]
+impl QueryRoot {
+    /// Fetches any object by its global ID.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Res<Option<Node>> {
+        let Some(r) = ref_from_node_id(&id) else {
+            return Err(ApiError::BadUserInput(format!(
+                "'{}' is not a valid node ID",
+                id.as_str()
+            )))
+            .gql();
+        };
+        let found = ctx
+            .data_unchecked::<DataLoader<EntityLoader>>()
+            .load_one(r)
+            .await
+            .gql()?;
+        Ok(found.map(Node::from_stored))
+    }
+
+    /// One entity by ref (`kind:namespace/name` or `kind:name`), or null when it does not exist.
+    async fn entity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "ref")] entity_ref: String,
+    ) -> Res<Option<Entity>> {
+        let r = parse_ref(&entity_ref)?;
+        let found = ctx
+            .data_unchecked::<DataLoader<EntityLoader>>()
+            .load_one(r)
+            .await
+            .gql()?;
+        Ok(found.map(Entity::from_stored))
+    }
+
+    /// Entities by ref, in request order, null for missing ones (at most 500 refs).
+    async fn entities_by_refs(
+        &self,
+        ctx: &Context<'_>,
+        refs: Vec<String>,
+    ) -> Res<Vec<Option<Entity>>> {
+        if refs.len() as u64 > MAX_PAGE {
+            return Err(ApiError::BadUserInput(format!(
+                "at most {MAX_PAGE} refs per request"
+            )))
+            .gql();
+        }
+        let parsed = refs.iter().map(|r| parse_ref(r)).collect::<Res<Vec<_>>>()?;
+        let found = ctx
+            .data_unchecked::<DataLoader<EntityLoader>>()
+            .load_many(parsed.iter().cloned())
+            .await
+            .gql()?;
+        Ok(parsed
+            .iter()
+            .map(|r| found.get(r).cloned().map(Entity::from_stored))
+            .collect())
+    }
+
+    /// A page of entities (Relay connection, keyset cursors). Default page 20, at most 500.
+    #[allow(clippy::too_many_arguments)]
+    async fn entities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EntityFilter>,
+        #[graphql(desc = "Case-insensitive text search over name, title, description and tags.")]
+        query: Option<String>,
+        order_by: Option<EntityOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Res<EntityConnection> {
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let filter: Filter = filter.map(Filter::from).unwrap_or_default();
+        let ordering: Ordering = order_by.map(Ordering::from).unwrap_or_default();
+        let page = PageRequest {
+            first: first.map(i64::from),
+            after,
+            last: last.map(i64::from),
+            before,
+        };
+        let result = search::list(db, &filter, query.as_deref(), ordering, &page)
+            .await
+            .gql()?;
+        Ok(EntityConnection {
+            items: result.items,
+            has_next: result.has_next,
+            has_previous: result.has_previous,
+            filter,
+            query,
+        })
+    }
+
+    /// Distinct values of a field with their counts among entities matching `filter`.
+    /// Fields: kind, namespace, type, lifecycle, owner, system, tag, metadata.labels.<key>, metadata.annotations.<key>.
+    async fn facets(
+        &self,
+        ctx: &Context<'_>,
+        field: String,
+        filter: Option<EntityFilter>,
+    ) -> Res<Vec<Facet>> {
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let filter: Filter = filter.map(Filter::from).unwrap_or_default();
+        let rows = search::facets(db, &field, &filter).await.gql()?;
+        Ok(rows
+            .into_iter()
+            .map(|(value, count)| Facet {
+                value,
+                count: count as i64,
+            })
+            .collect())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Facet {
+    pub value: String,
+    pub count: i64,
+}
+
+pub struct EntityConnection {
+    items: Vec<(String, StoredEntity)>,
+    has_next: bool,
+    has_previous: bool,
+    filter: Filter,
+    query: Option<String>,
+}
+
+pub struct EntityEdge {
+    cursor: String,
+    node: std::sync::Arc<StoredEntity>,
+}
+
+#[Object]
+impl EntityEdge {
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+    async fn node(&self) -> Entity {
+        Entity::from_stored(self.node.clone())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+#[Object]
+impl EntityConnection {
+    async fn edges(&self) -> Vec<EntityEdge> {
+        self.items
+            .iter()
+            .map(|(c, e)| EntityEdge {
+                cursor: c.clone(),
+                node: std::sync::Arc::new(e.clone()),
+            })
+            .collect()
+    }
+    async fn nodes(&self) -> Vec<Entity> {
+        self.items
+            .iter()
+            .map(|(_, e)| Entity::from_stored(std::sync::Arc::new(e.clone())))
+            .collect()
+    }
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_next_page: self.has_next,
+            has_previous_page: self.has_previous,
+            start_cursor: self.items.first().map(|(c, _)| c.clone()),
+            end_cursor: self.items.last().map(|(c, _)| c.clone()),
+        }
+    }
+    /// Entities matching the filter and query, across all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> Res<i64> {
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let n = search::count(db, &self.filter, self.query.as_deref())
+            .await
+            .gql()?;
+        Ok(n as i64)
+    }
+}

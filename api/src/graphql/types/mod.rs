@@ -1,0 +1,96 @@
+//! Public GraphQL types: the `Node` and `Entity` interfaces and one object per kind.
+
+mod common;
+mod kinds;
+mod org;
+mod values;
+
+use async_graphql::{Interface, ID};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use std::sync::Arc;
+
+use crate::catalog::store::StoredEntity;
+pub use kinds::{Api, Component, Domain, GenericEntity, Location, Resource, System, Template};
+pub use org::{Group, User};
+pub use values::{EntityStatus, KeyValue, Link, Profile, Relation, StatusItem};
+
+/// Global ID of an entity: base64url of `Entity:<ref>`.
+pub fn node_id(entity_ref: &str) -> ID {
+    ID(URL_SAFE_NO_PAD.encode(format!("Entity:{entity_ref}")))
+}
+
+/// The entity ref inside a global ID, if it is one.
+pub fn ref_from_node_id(id: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(id).ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("Entity:")
+        .map(str::to_string)
+}
+
+macro_rules! entity_enum {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        pub enum $name {
+            Component(Component),
+            Api(Api),
+            Resource(Resource),
+            System(System),
+            Domain(Domain),
+            Group(Group),
+            User(User),
+            Location(Location),
+            Template(Template),
+            GenericEntity(GenericEntity),
+        }
+
+        impl $name {
+            pub fn from_stored(e: Arc<StoredEntity>) -> Self {
+                match e.kind.as_str() {
+                    "component" => Self::Component(Component(e)),
+                    "api" => Self::Api(Api(e)),
+                    "resource" => Self::Resource(Resource(e)),
+                    "system" => Self::System(System(e)),
+                    "domain" => Self::Domain(Domain(e)),
+                    "group" => Self::Group(Group(e)),
+                    "user" => Self::User(User(e)),
+                    "location" => Self::Location(Location(e)),
+                    "template" => Self::Template(Template(e)),
+                    _ => Self::GenericEntity(GenericEntity(e)),
+                }
+            }
+        }
+    };
+}
+
+entity_enum!(
+    /// Any object with a global ID.
+    #[derive(Interface)]
+    #[graphql(name = "Node", field(name = "id", ty = "ID"))]
+    Node
+);
+
+entity_enum!(
+    /// A catalog entity of any kind (Backstage envelope: apiVersion, kind, metadata, spec).
+    #[derive(Interface)]
+    #[graphql(
+        name = "Entity",
+        field(name = "id", ty = "ID"),
+        field(name = "ref", ty = "String", method = "entity_ref", desc = "Canonical reference `kind:namespace/name` (lowercase)."),
+        field(name = "kind", ty = "String"),
+        field(name = "apiVersion", ty = "String", method = "api_version"),
+        field(name = "namespace", ty = "String"),
+        field(name = "name", ty = "String"),
+        field(name = "title", ty = "Option<String>"),
+        field(name = "description", ty = "Option<String>"),
+        field(name = "tags", ty = "Vec<String>"),
+        field(name = "labels", ty = "Vec<KeyValue>"),
+        field(name = "annotations", ty = "Vec<KeyValue>"),
+        field(name = "links", ty = "Vec<Link>"),
+        field(name = "spec", ty = "async_graphql::Json<serde_json::Value>"),
+        field(name = "owner", ty = "Option<Entity>"),
+        field(name = "relations", ty = "Vec<Relation>", arg(name = "type", ty = "Option<String>")),
+        field(name = "status", ty = "EntityStatus")
+    )]
+    Entity
+);

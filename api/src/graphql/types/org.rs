@@ -1,0 +1,60 @@
+//! Objects for the organisation kinds: Group and User.
+
+use async_graphql::Context;
+use serde_json::Value;
+
+use super::common::{entity_object, load_entity, related, spec_ref, spec_string};
+use super::{Entity, Profile};
+use crate::catalog::relations as rel;
+use crate::catalog::store::StoredEntity;
+
+type Res<T> = async_graphql::Result<T>;
+
+fn profile(e: &StoredEntity) -> Option<Profile> {
+    let p = e.spec()?.get("profile")?;
+    let s = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
+    Some(Profile {
+        display_name: s("displayName"),
+        email: s("email"),
+        picture: s("picture"),
+    })
+}
+
+entity_object!(Group {
+    #[graphql(name = "type")]
+    async fn spec_type(&self) -> Option<String> {
+        spec_string(&self.0, "type")
+    }
+    async fn profile(&self) -> Option<Profile> {
+        profile(&self.0)
+    }
+    async fn parent(&self, ctx: &Context<'_>) -> Res<Option<Group>> {
+        if let Some(p) = spec_ref(&self.0, "parent", "group") {
+            return Ok(load_entity(ctx, Some(p)).await?.map(Group));
+        }
+        Ok(related(ctx, &self.0.entity_ref, rel::CHILD_OF, Some("group")).await?.into_iter().next().map(Group))
+    }
+    async fn children(&self, ctx: &Context<'_>) -> Res<Vec<Group>> {
+        Ok(related(ctx, &self.0.entity_ref, rel::PARENT_OF, Some("group")).await?.into_iter().map(Group).collect())
+    }
+    async fn members(&self, ctx: &Context<'_>) -> Res<Vec<User>> {
+        Ok(related(ctx, &self.0.entity_ref, rel::HAS_MEMBER, Some("user")).await?.into_iter().map(User).collect())
+    }
+    /// Entities this group owns.
+    async fn owner_of(&self, ctx: &Context<'_>) -> Res<Vec<Entity>> {
+        Ok(related(ctx, &self.0.entity_ref, rel::OWNER_OF, None).await?.into_iter().map(Entity::from_stored).collect())
+    }
+});
+
+entity_object!(User {
+    async fn profile(&self) -> Option<Profile> {
+        profile(&self.0)
+    }
+    async fn member_of(&self, ctx: &Context<'_>) -> Res<Vec<Group>> {
+        Ok(related(ctx, &self.0.entity_ref, rel::MEMBER_OF, Some("group")).await?.into_iter().map(Group).collect())
+    }
+    /// Entities this user owns directly.
+    async fn owner_of(&self, ctx: &Context<'_>) -> Res<Vec<Entity>> {
+        Ok(related(ctx, &self.0.entity_ref, rel::OWNER_OF, None).await?.into_iter().map(Entity::from_stored).collect())
+    }
+});

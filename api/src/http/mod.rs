@@ -1,0 +1,27 @@
+//! HTTP transport: the GraphQL-over-HTTP handler, embedded GraphiQL, health endpoints, request spans.
+
+pub mod graphiql;
+pub mod graphql;
+pub mod health;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+/// Wraps each request in a `request` span and logs its status and duration.
+pub async fn trace_requests(req: Request, next: Next) -> Response {
+    let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path());
+    let started = std::time::Instant::now();
+    async move {
+        let resp = next.run(req).await;
+        tracing::debug!(
+            status = resp.status().as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "handled"
+        );
+        resp
+    }
+    .instrument(span)
+    .await
+}

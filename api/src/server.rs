@@ -1,0 +1,90 @@
+//! The server: application state, the axum router, start-up (migrate, load locations) and graceful shutdown.
+
+use axum::routing::get;
+use axum::Router;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::graphql::schema::{self, GreenroomSchema};
+use crate::http;
+use crate::providers::{placeholders::PlaceholderResolver, refresh_file_location};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: GreenroomSchema,
+    pub db: DatabaseConnection,
+    pub max_batch: usize,
+}
+
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let ws = async_graphql_axum::GraphQLSubscription::new(state.schema.clone());
+    Router::new()
+        .route(
+            "/graphql",
+            get(http::graphql::get).post(http::graphql::post),
+        )
+        .route("/graphql/assets/{file}", get(http::graphiql::asset))
+        .route_service("/graphql/ws", ws)
+        .route("/healthz", get(http::health::healthz))
+        .route("/readyz", get(http::health::readyz))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(http::trace_requests))
+        .with_state(state)
+}
+
+/// Loads every configured location once.
+pub async fn load_locations(db: &DatabaseConnection, config: &Config) {
+    let resolver = PlaceholderResolver::default();
+    for loc in &config.catalog.locations {
+        if let Err(e) = refresh_file_location(db, &loc.target, &resolver).await {
+            tracing::error!(target = %loc.target, error = %e, "location could not be applied");
+        }
+    }
+}
+
+/// Connects, migrates, binds, loads the configured locations in the background and serves until
+/// SIGINT/SIGTERM. Prints `listening on http://ADDR` once bound (tests read it to find port 0's port).
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = crate::db::connect(&config.database.url, config.database.max_connections).await?;
+    crate::db::migrate(&db).await?;
+    let state = AppState {
+        schema: schema::build(db.clone()),
+        db: db.clone(),
+        max_batch: config.server.max_batch,
+    };
+    let listener = TcpListener::bind(&config.server.listen).await?;
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, "listening");
+    let loader_db = db.clone();
+    let loader_cfg = config.clone();
+    tokio::spawn(async move { load_locations(&loader_db, &loader_cfg).await });
+    axum::serve(listener, router(state, config.server.max_body_bytes))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    db.close().await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

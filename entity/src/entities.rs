@@ -1,0 +1,37 @@
+//! `entities`: one row per catalog entity, with denormalised columns for filtering.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "entities")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    #[sea_orm(unique)]
+    pub entity_ref: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub title: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub description: Option<String>,
+    pub owner_ref: Option<String>,
+    pub lifecycle: Option<String>,
+    pub spec_type: Option<String>,
+    pub system_ref: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub search_text: String,
+    #[sea_orm(column_type = "Text")]
+    pub body: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub errors: Option<String>,
+    pub has_errors: bool,
+    pub location_key: String,
+    pub hash: String,
+    pub updated_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

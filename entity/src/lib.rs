@@ -1,0 +1,6 @@
+//! SeaORM entities: one module per table. Rows only; the public GraphQL types live in `api`.
+
+pub mod entities;
+pub mod entity_search;
+pub mod locations;
+pub mod relations;

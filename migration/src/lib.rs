@@ -1,0 +1,14 @@
+//! Database migrations: append-only, portable between SQLite and PostgreSQL; imports no `entity`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_catalog;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_catalog::Migration)]
+    }
+}

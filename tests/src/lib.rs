@@ -1,0 +1,199 @@
+//! Shared support for the end-to-end tests: a fresh database per test (SQLite file, or PostgreSQL when
+//! `GREENROOM_TEST_POSTGRES_URL` is set), fixtures, in-process schema execution, and a real HTTP server.
+
+use api::graphql::schema::{self, GreenroomSchema};
+use api::server::{router, AppState};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+pub const PG_ENV: &str = "GREENROOM_TEST_POSTGRES_URL";
+
+/// The tests' own fixture folder (copied from Backstage's examples).
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+pub fn examples_root() -> PathBuf {
+    fixtures().join("backstage-examples").join("root.yaml")
+}
+
+/// A fresh, migrated database; dropped (PostgreSQL) or deleted (SQLite) with the value.
+pub struct TestDb {
+    pub db: DatabaseConnection,
+    pub url: String,
+    /// Statements executed through `db` since creation.
+    pub statements: Arc<AtomicUsize>,
+    _dir: Option<tempfile::TempDir>,
+    pg_admin: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn backend() -> &'static str {
+        if std::env::var(PG_ENV).is_ok() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    }
+
+    pub async fn new() -> Self {
+        let (url, dir, pg_admin) = match std::env::var(PG_ENV) {
+            Ok(admin_url) => {
+                let name = format!(
+                    "gr_t_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst)
+                );
+                let admin = api::db::connect(&admin_url, 1)
+                    .await
+                    .expect("connect to PostgreSQL");
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .await
+                    .expect("drop old test database");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(b, _)| b)
+                    .unwrap_or(&admin_url);
+                (
+                    format!("{base}/{name}"),
+                    None,
+                    Some((admin_url.clone(), name)),
+                )
+            }
+            Err(_) => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                (url, Some(dir), None)
+            }
+        };
+        let mut db = api::db::connect(&url, 4)
+            .await
+            .expect("connect test database");
+        api::db::migrate(&db).await.expect("migrate");
+        let statements = Arc::new(AtomicUsize::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        Self {
+            db,
+            url,
+            statements,
+            _dir: dir,
+            pg_admin,
+        }
+    }
+
+    pub fn statement_count(&self) -> usize {
+        self.statements.load(Ordering::SeqCst)
+    }
+
+    pub fn schema(&self) -> GreenroomSchema {
+        schema::build(self.db.clone())
+    }
+
+    /// Runs a GraphQL operation in-process and returns the response as JSON.
+    pub async fn exec(&self, query: &str, variables: Value) -> Value {
+        exec(&self.schema(), query, variables).await
+    }
+
+    /// Loads Backstage's example catalog.
+    pub async fn load_examples(&self) -> api::providers::RefreshOutcome {
+        api::providers::refresh_file_location(
+            &self.db,
+            &examples_root().display().to_string(),
+            &Default::default(),
+        )
+        .await
+        .expect("apply examples")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.pg_admin.take() {
+            // Best effort, on a separate runtime since Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(rt) = rt {
+                    rt.block_on(async {
+                        if let Ok(admin) = api::db::connect(&admin_url, 1).await {
+                            let _ = admin
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                ))
+                                .await;
+                            let _ = admin.close().await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub async fn exec(schema: &GreenroomSchema, query: &str, variables: Value) -> Value {
+    let req = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(variables));
+    let resp = schema.execute(req).await;
+    serde_json::to_value(&resp).expect("response is JSON")
+}
+
+/// The `extensions.code` of the first error of a response.
+pub fn first_error_code(resp: &Value) -> Option<&str> {
+    resp["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// A real HTTP server on an ephemeral port, serving the full router over `db`.
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    pub async fn start(db: &DatabaseConnection) -> Self {
+        let state = AppState {
+            schema: schema::build(db.clone()),
+            db: db.clone(),
+            max_batch: 10,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = router(state, 1 << 20);
+        let handle = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
