@@ -37,7 +37,8 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    //TMP Bench(crate::bench::BenchArgs),
+    /// Measure ingest, throughput and memory on generated catalogs (SQLite).
+    Bench(crate::bench::BenchArgs),
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -61,7 +62,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             crate::server::serve(config).await?;
             Ok(ExitCode::SUCCESS)
-        } //TMP_BENCH
+        }
+        Command::Bench(args) => {
+            crate::bench::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Greenroom: a Backstage-compatible software catalog served as a GraphQL API.
 
-//TMP pub mod bench;
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod config;

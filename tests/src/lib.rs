@@ -81,8 +81,13 @@ impl TestDb {
         api::db::migrate(&db).await.expect("migrate");
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
-        db.set_metric_callback(move |_| {
+        let log_sql = std::env::var("GREENROOM_TEST_LOG_SQL").is_ok();
+        db.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::SeqCst);
+            if log_sql {
+                let sql = info.statement.sql.clone();
+                eprintln!("SQL: {}", &sql[..sql.len().min(160)]);
+            }
         });
         Self {
             db,
@@ -103,7 +108,7 @@ impl TestDb {
 
     /// Runs a GraphQL operation in-process and returns the response as JSON.
     pub async fn exec(&self, query: &str, variables: Value) -> Value {
-        exec(&self.schema(), query, variables).await
+        exec(&self.schema(), &self.db, query, variables).await
     }
 
     /// Loads Backstage's example catalog.
@@ -146,10 +151,15 @@ impl Drop for TestDb {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-pub async fn exec(schema: &GreenroomSchema, query: &str, variables: Value) -> Value {
+pub async fn exec(
+    schema: &GreenroomSchema,
+    db: &DatabaseConnection,
+    query: &str,
+    variables: Value,
+) -> Value {
     let req = async_graphql::Request::new(query)
         .variables(async_graphql::Variables::from_json(variables));
-    let resp = schema.execute(req).await;
+    let resp = schema.execute(schema::prepare(req, db)).await;
     serde_json::to_value(&resp).expect("response is JSON")
 }
 

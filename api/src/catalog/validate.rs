@@ -314,15 +314,11 @@ fn check_spec(c: &mut Checker, kind: &str, spec: Option<&Map<String, Value>>) {
         c.required_string(spec, key, "spec");
     }
     match kind.to_ascii_lowercase().as_str() {
-        "api" => {
-            if !spec.contains_key("remotes") {
-                match spec.get("definition") {
-                    Some(Value::String(_)) => {}
-                    Some(_) => c.err("spec.definition", "must be a string"),
-                    None => c.err("spec.definition", "is required (or spec.remotes)"),
-                }
-            }
-        }
+        "api" if !spec.contains_key("remotes") => match spec.get("definition") {
+            Some(Value::String(_)) => {}
+            Some(_) => c.err("spec.definition", "must be a string"),
+            None => c.err("spec.definition", "is required (or spec.remotes)"),
+        },
         "group" => c.required_string_array(spec, "children", "spec"),
         "user" => c.required_string_array(spec, "memberOf", "spec"),
         "location" => {

@@ -1,10 +1,13 @@
 //! DataLoaders: one per relation key type, each an empty-key-guarded single `IN (...)` query.
+//! They are created per request with a request-scoped cache, so prefetched rows are reused and never stale.
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::errors::{ApiError, GqlResultExt};
 use crate::catalog::store::{self, StoredEntity, StoredRelation};
 use crate::catalog::CatalogError;
 
@@ -28,7 +31,7 @@ impl Loader<String> for EntityLoader {
     }
 }
 
-/// Outgoing relations by source ref.
+/// Outgoing relations by source ref (an entity without relations maps to an empty list).
 pub struct RelationLoader {
     pub db: DatabaseConnection,
 }
@@ -41,10 +44,48 @@ impl Loader<String> for RelationLoader {
         let rows = store::relations_from(&self.db, keys)
             .await
             .map_err(Arc::new)?;
-        let mut grouped: HashMap<String, Vec<StoredRelation>> = HashMap::new();
+        let mut grouped: HashMap<String, Vec<StoredRelation>> =
+            keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for r in rows {
             grouped.entry(r.source_ref.clone()).or_default().push(r);
         }
         Ok(grouped.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }
+}
+
+pub type Entities = DataLoader<EntityLoader, HashMapCache>;
+pub type Relations = DataLoader<RelationLoader, HashMapCache>;
+
+/// Largest number of keys in one `IN (...)` query.
+const MAX_BATCH: usize = 2000;
+
+/// Adds fresh request-scoped loaders to a request.
+pub fn attach(request: async_graphql::Request, db: &DatabaseConnection) -> async_graphql::Request {
+    let entities: Entities = DataLoader::with_cache(
+        EntityLoader { db: db.clone() },
+        tokio::spawn,
+        HashMapCache::default(),
+    )
+    .max_batch_size(MAX_BATCH);
+    let relations: Relations = DataLoader::with_cache(
+        RelationLoader { db: db.clone() },
+        tokio::spawn,
+        HashMapCache::default(),
+    )
+    .max_batch_size(MAX_BATCH);
+    request.data(entities).data(relations)
+}
+
+fn missing() -> async_graphql::Error {
+    Err::<(), _>(ApiError::Internal("request has no loaders attached".into()))
+        .gql()
+        .unwrap_err()
+}
+
+pub fn entities<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Entities> {
+    ctx.data_opt::<Entities>().ok_or_else(missing)
+}
+
+pub fn relations<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Relations> {
+    ctx.data_opt::<Relations>().ok_or_else(missing)
 }

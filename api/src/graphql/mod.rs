@@ -3,6 +3,7 @@
 pub mod errors;
 pub mod inputs;
 pub mod loaders;
+pub mod prefetch;
 pub mod query;
 pub mod schema;
 pub mod types;

@@ -1,16 +1,17 @@
 //! The query root: lookups by ref and ID, the filtered and paginated entity list, and facets.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use sea_orm::DatabaseConnection;
+use std::sync::Arc;
 
 use super::errors::{ApiError, GqlResultExt};
 use super::inputs::{EntityFilter, EntityOrder};
-use super::loaders::EntityLoader;
+use super::loaders;
+use super::prefetch::prefetch;
 use super::types::{ref_from_node_id, Entity, Node};
 use crate::catalog::refs::EntityRef;
 use crate::catalog::search::{self, Filter, Ordering, PageRequest, MAX_PAGE};
-use crate::catalog::store::StoredEntity;
+use crate::catalog::store::{self, StoredEntity};
 
 pub struct QueryRoot;
 
@@ -21,6 +22,28 @@ fn parse_ref(r: &str) -> Res<String> {
         .map(|r| r.to_string())
         .map_err(|e| ApiError::BadUserInput(format!("invalid entity ref '{r}': {e}")))
         .gql()
+}
+
+fn db<'a>(ctx: &Context<'a>) -> Res<&'a DatabaseConnection> {
+    ctx.data_opt::<DatabaseConnection>()
+        .ok_or_else(|| ApiError::Internal("schema has no database".into()))
+        .gql()
+}
+
+/// Loads entities by ref directly (no batching delay at the root), seeds the request cache, and prefetches
+/// what the selection needs from them.
+async fn fetch_refs(ctx: &Context<'_>, refs: &[String]) -> Res<Vec<Arc<StoredEntity>>> {
+    let rows: Vec<Arc<StoredEntity>> = store::entities_by_refs(db(ctx)?, refs)
+        .await
+        .gql()?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    loaders::entities(ctx)?
+        .feed_many(rows.iter().map(|e| (e.entity_ref.clone(), e.clone())))
+        .await;
+    prefetch(ctx, ctx.look_ahead(), rows.clone()).await?;
+    Ok(rows)
 }
 
 #[Object]
@@ -34,12 +57,11 @@ impl QueryRoot {
             )))
             .gql();
         };
-        let found = ctx
-            .data_unchecked::<DataLoader<EntityLoader>>()
-            .load_one(r)
-            .await
-            .gql()?;
-        Ok(found.map(Node::from_stored))
+        Ok(fetch_refs(ctx, &[r])
+            .await?
+            .into_iter()
+            .next()
+            .map(Node::from_stored))
     }
 
     /// One entity by ref (`kind:namespace/name` or `kind:name`), or null when it does not exist.
@@ -49,12 +71,11 @@ impl QueryRoot {
         #[graphql(name = "ref")] entity_ref: String,
     ) -> Res<Option<Entity>> {
         let r = parse_ref(&entity_ref)?;
-        let found = ctx
-            .data_unchecked::<DataLoader<EntityLoader>>()
-            .load_one(r)
-            .await
-            .gql()?;
-        Ok(found.map(Entity::from_stored))
+        Ok(fetch_refs(ctx, &[r])
+            .await?
+            .into_iter()
+            .next()
+            .map(Entity::from_stored))
     }
 
     /// Entities by ref, in request order, null for missing ones (at most 500 refs).
@@ -70,14 +91,16 @@ impl QueryRoot {
             .gql();
         }
         let parsed = refs.iter().map(|r| parse_ref(r)).collect::<Res<Vec<_>>>()?;
-        let found = ctx
-            .data_unchecked::<DataLoader<EntityLoader>>()
-            .load_many(parsed.iter().cloned())
-            .await
-            .gql()?;
+        let found = fetch_refs(ctx, &parsed).await?;
+        let by_ref: std::collections::HashMap<&str, &Arc<StoredEntity>> =
+            found.iter().map(|e| (e.entity_ref.as_str(), e)).collect();
         Ok(parsed
             .iter()
-            .map(|r| found.get(r).cloned().map(Entity::from_stored))
+            .map(|r| {
+                by_ref
+                    .get(r.as_str())
+                    .map(|e| Entity::from_stored((*e).clone()))
+            })
             .collect())
     }
 
@@ -95,7 +118,6 @@ impl QueryRoot {
         last: Option<i32>,
         before: Option<String>,
     ) -> Res<EntityConnection> {
-        let db = ctx.data_unchecked::<DatabaseConnection>();
         let filter: Filter = filter.map(Filter::from).unwrap_or_default();
         let ordering: Ordering = order_by.map(Ordering::from).unwrap_or_default();
         let page = PageRequest {
@@ -104,11 +126,25 @@ impl QueryRoot {
             last: last.map(i64::from),
             before,
         };
-        let result = search::list(db, &filter, query.as_deref(), ordering, &page)
+        let result = search::list(db(ctx)?, &filter, query.as_deref(), ordering, &page)
             .await
             .gql()?;
+        let items: Vec<(String, Arc<StoredEntity>)> = result
+            .items
+            .into_iter()
+            .map(|(c, e)| (c, Arc::new(e)))
+            .collect();
+        let look = ctx.look_ahead();
+        let nodes: Vec<Arc<StoredEntity>> = items.iter().map(|(_, e)| e.clone()).collect();
+        if !nodes.is_empty() {
+            loaders::entities(ctx)?
+                .feed_many(nodes.iter().map(|e| (e.entity_ref.clone(), e.clone())))
+                .await;
+            prefetch(ctx, look.field("nodes"), nodes.clone()).await?;
+            prefetch(ctx, look.field("edges").field("node"), nodes).await?;
+        }
         Ok(EntityConnection {
-            items: result.items,
+            items,
             has_next: result.has_next,
             has_previous: result.has_previous,
             filter,
@@ -124,9 +160,8 @@ impl QueryRoot {
         field: String,
         filter: Option<EntityFilter>,
     ) -> Res<Vec<Facet>> {
-        let db = ctx.data_unchecked::<DatabaseConnection>();
         let filter: Filter = filter.map(Filter::from).unwrap_or_default();
-        let rows = search::facets(db, &field, &filter).await.gql()?;
+        let rows = search::facets(db(ctx)?, &field, &filter).await.gql()?;
         Ok(rows
             .into_iter()
             .map(|(value, count)| Facet {
@@ -144,7 +179,7 @@ pub struct Facet {
 }
 
 pub struct EntityConnection {
-    items: Vec<(String, StoredEntity)>,
+    items: Vec<(String, Arc<StoredEntity>)>,
     has_next: bool,
     has_previous: bool,
     filter: Filter,
@@ -153,7 +188,7 @@ pub struct EntityConnection {
 
 pub struct EntityEdge {
     cursor: String,
-    node: std::sync::Arc<StoredEntity>,
+    node: Arc<StoredEntity>,
 }
 
 #[Object]
@@ -181,14 +216,14 @@ impl EntityConnection {
             .iter()
             .map(|(c, e)| EntityEdge {
                 cursor: c.clone(),
-                node: std::sync::Arc::new(e.clone()),
+                node: e.clone(),
             })
             .collect()
     }
     async fn nodes(&self) -> Vec<Entity> {
         self.items
             .iter()
-            .map(|(_, e)| Entity::from_stored(std::sync::Arc::new(e.clone())))
+            .map(|(_, e)| Entity::from_stored(e.clone()))
             .collect()
     }
     async fn page_info(&self) -> PageInfo {
@@ -201,8 +236,7 @@ impl EntityConnection {
     }
     /// Entities matching the filter and query, across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Res<i64> {
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let n = search::count(db, &self.filter, self.query.as_deref())
+        let n = search::count(db(ctx)?, &self.filter, self.query.as_deref())
             .await
             .gql()?;
         Ok(n as i64)

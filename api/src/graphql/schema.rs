@@ -1,10 +1,8 @@
 //! Builds the schema. Building needs no database, so the SDL can be printed and snapshot-tested offline.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
-use super::loaders::{EntityLoader, RelationLoader};
 use super::query::QueryRoot;
 use super::types::Node;
 
@@ -25,11 +23,12 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-/// The schema with its data: the pool and one DataLoader per key type.
+/// The schema with its data (the pool). Loaders are per request: see [`prepare`].
 pub fn build(db: DatabaseConnection) -> GreenroomSchema {
-    let entities =
-        DataLoader::new(EntityLoader { db: db.clone() }, tokio::spawn).max_batch_size(2000);
-    let relations =
-        DataLoader::new(RelationLoader { db: db.clone() }, tokio::spawn).max_batch_size(2000);
-    builder().data(db).data(entities).data(relations).finish()
+    builder().data(db).finish()
+}
+
+/// Readies a request for execution: attaches request-scoped loaders over `db`.
+pub fn prepare(request: async_graphql::Request, db: &DatabaseConnection) -> async_graphql::Request {
+    super::loaders::attach(request, db)
 }

@@ -84,6 +84,11 @@ fn code_engine_errors(resp: &mut async_graphql::Response) {
 }
 
 async fn execute(state: &AppState, batch: BatchRequest, mime: &'static str) -> Response {
+    let prepare = |r| crate::graphql::schema::prepare(r, &state.db);
+    let batch = match batch {
+        BatchRequest::Single(r) => BatchRequest::Single(prepare(r)),
+        BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(prepare).collect()),
+    };
     let mut resp = state.schema.execute_batch(batch).await;
     let all_request_errors = match &mut resp {
         BatchResponse::Single(r) => {

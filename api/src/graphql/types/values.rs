@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::Entity;
 use crate::catalog::store::StoredEntity;
 use crate::graphql::errors::GqlResultExt;
-use crate::graphql::loaders::EntityLoader;
+use crate::graphql::loaders;
 
 #[derive(SimpleObject, Clone)]
 pub struct KeyValue {
@@ -61,7 +61,7 @@ impl Relation {
         &self.target_ref
     }
     async fn target(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Entity>> {
-        let loader = ctx.data_unchecked::<async_graphql::dataloader::DataLoader<EntityLoader>>();
+        let loader = loaders::entities(ctx)?;
         let found: Option<Arc<StoredEntity>> =
             loader.load_one(self.target_ref.clone()).await.gql()?;
         Ok(found.map(Entity::from_stored))

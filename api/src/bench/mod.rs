@@ -1,0 +1,170 @@
+//! `greenroom bench`: generates catalogs, starts the real server on each, and prints ingest time,
+//! throughput, latency and peak memory. Prints figures; it is not a timed test.
+
+pub mod generate;
+pub mod load;
+
+use anyhow::Context as _;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Catalog sizes to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+    pub entities: Vec<usize>,
+    /// Concurrent connections for the throughput runs.
+    #[arg(long, default_value_t = 16)]
+    pub connections: usize,
+    /// Seconds per throughput run.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Working directory for generated catalogs and databases (default: a temp dir).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    async fn start(dir: &Path, catalog_root: &Path) -> anyhow::Result<Self> {
+        let db = dir.join("bench.db");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        let cfg = dir.join("greenroom.yaml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "server:\n  listen: 127.0.0.1:0\ndatabase:\n  url: sqlite://{}?mode=rwc\ncatalog:\n  locations:\n    - type: file\n      target: {}\n",
+                db.display(),
+                catalog_root.display()
+            ),
+        )?;
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["--config", &cfg.display().to_string(), "serve"])
+            .env("RUST_LOG", "warn")
+            .env_remove("GREENROOM_DATABASE_URL")
+            .env_remove("GREENROOM_LISTEN")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+                .await
+                .context("server did not start")??
+                .context("server exited")?;
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break format!("{addr}/graphql");
+            }
+        };
+        Ok(Self { child, url })
+    }
+
+    /// Peak resident set size (VmHWM) in MiB, from /proc.
+    fn peak_rss_mib(&self) -> Option<f64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    }
+}
+
+async fn total_count(client: &reqwest::Client, url: &str) -> Option<u64> {
+    let body = json!({ "query": "{ entities { totalCount } }" });
+    let resp = client.post(url).json(&body).send().await.ok()?;
+    let v: serde_json::Value = resp.json().await.ok()?;
+    v["data"]["entities"]["totalCount"].as_u64()
+}
+
+/// Runs the benchmark and prints a Markdown table.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let tmp = tempfile_dir(args.dir.as_deref())?;
+    let client = reqwest::Client::new();
+    println!("| N entities | start → queryable (s) | peak RSS (MiB) | entity(ref) req/s (p99 ms) | 100-component page req/s (p99 ms) |");
+    println!("|---:|---:|---:|---:|---:|");
+    for &n in &args.entities {
+        let dir = tmp.join(format!("n{n}"));
+        let catalog = dir.join("catalog");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&catalog)?;
+        let summary = generate::generate(
+            &generate::GenOptions {
+                entities: n,
+                seed: 1,
+                per_file: 100,
+            },
+            &catalog,
+        )?;
+        let expected = summary.entities as u64 + 1; // + the root Location
+        let started = Instant::now();
+        let server = Server::start(&dir, &summary.root).await?;
+        loop {
+            if total_count(&client, &server.url).await == Some(expected) {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(600) {
+                anyhow::bail!("catalog of {n} entities not queryable after 600 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let ingest = started.elapsed().as_secs_f64();
+        let duration = Duration::from_secs(args.seconds);
+        let by_ref = load::run(
+            &server.url,
+            json!({ "query": "query($r: String!) { entity(ref: $r) { ref name ... on Component { lifecycle } } }",
+                    "variables": { "r": first_component(n) } }),
+            args.connections,
+            duration,
+        )
+        .await?;
+        let page = load::run(
+            &server.url,
+            json!({ "query": "{ entities(filter: {kind: [\"Component\"]}, first: 100) { nodes { ref name ... on Component { owner { ref } system { ref } dependsOn { ref } } } } }" }),
+            args.connections,
+            duration,
+        )
+        .await?;
+        let rss = server
+            .peak_rss_mib()
+            .map(|m| format!("{m:.0}"))
+            .unwrap_or_else(|| "n/a".into());
+        println!(
+            "| {n} | {ingest:.2} | {rss} | {:.0} ({:.1}) | {:.0} ({:.1}) |",
+            by_ref.rps, by_ref.p99_ms, page.rps, page.p99_ms
+        );
+        if by_ref.errors + page.errors > 0 {
+            println!(
+                "  (errors: entity(ref) {}, page {})",
+                by_ref.errors, page.errors
+            );
+        }
+        drop(server);
+    }
+    Ok(())
+}
+
+/// Ref of the first generated component (names are zero-padded to max(5, digits of N)).
+fn first_component(n: usize) -> String {
+    let width = n.to_string().len().max(5);
+    format!("component:default/component-{:0width$}", 1)
+}
+
+fn tempfile_dir(dir: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let d = match dir {
+        Some(d) => d.to_path_buf(),
+        None => std::env::temp_dir().join(format!("greenroom-bench-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}

@@ -1,0 +1,202 @@
+//! Backstage's own example catalog loads with the right counts; invalid files are rejected without harm.
+
+use greenroom_tests::TestDb;
+use serde_json::json;
+
+#[tokio::test]
+async fn backstage_examples_load_with_manifest_counts() {
+    let t = TestDb::new().await;
+    let out = t.load_examples().await;
+    assert!(out.read.invalid.is_empty(), "{:?}", out.read.invalid);
+    assert!(out.read.errors.is_empty(), "{:?}", out.read.errors);
+    assert_eq!(out.report.inserted, 65);
+
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            greenroom_tests::fixtures().join("backstage-examples/MANIFEST.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let resp = t
+        .exec(
+            "{ facets(field: \"kind\") { value count } entities { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(resp["data"]["entities"]["totalCount"], 65);
+    for (kind, count) in manifest["totals_per_kind"].as_object().unwrap() {
+        let found = resp["data"]["facets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["value"] == *kind)
+            .unwrap_or_else(|| panic!("no facet for {kind}: {resp}"));
+        assert_eq!(found["count"], *count, "{kind}");
+    }
+    // Every entity the manifest lists is there by ref.
+    let refs: Vec<String> = manifest["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}/{}",
+                e["kind"].as_str().unwrap(),
+                e["namespace"].as_str().unwrap(),
+                e["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let resp = t
+        .exec(
+            "query($r: [String!]!) { entitiesByRefs(refs: $r) { ref } }",
+            json!({ "r": refs }),
+        )
+        .await;
+    let found = resp["data"]["entitiesByRefs"].as_array().unwrap();
+    assert_eq!(found.len(), 65);
+    assert!(found.iter().all(|e| !e.is_null()), "{resp}");
+}
+
+#[tokio::test]
+async fn text_placeholders_local_resolve_and_remote_ones_leave_a_status_error() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let resp = t
+        .exec(
+            r#"{ webhook: entity(ref: "api:default/petstore-webhook") { ... on Api { definition } status { hasErrors } }
+                 spotify: entity(ref: "api:spotify") { ... on Api { definition } status { hasErrors items { type level message } } }
+                 broken: entities(filter: { hasErrors: true }) { totalCount nodes { ref } } }"#,
+            json!({}),
+        )
+        .await;
+    let d = &resp["data"];
+    let webhook_def = d["webhook"]["definition"].as_str().unwrap();
+    let on_disk = std::fs::read_to_string(
+        greenroom_tests::fixtures().join("backstage-examples/apis/petstore-webhook.oas.yaml"),
+    )
+    .unwrap();
+    assert_eq!(webhook_def, on_disk);
+    assert_eq!(d["webhook"]["status"]["hasErrors"], false);
+    assert_eq!(d["spotify"]["definition"], "");
+    assert_eq!(d["spotify"]["status"]["hasErrors"], true);
+    let msg = d["spotify"]["status"]["items"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        msg.starts_with("spec.definition: placeholder $text 'https://github.com/"),
+        "{msg}"
+    );
+    assert_eq!(d["broken"]["totalCount"], 3, "{resp}");
+}
+
+#[tokio::test]
+async fn reapplying_an_unchanged_location_writes_nothing() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let before = t.statement_count();
+    let again = t.load_examples().await;
+    assert_eq!(again.report.unchanged, 65);
+    assert!(!again.report.changed());
+    // Reads only: the existing-hash select, the location lookup, and no INSERT/UPDATE/DELETE.
+    assert!(
+        t.statement_count() - before <= 4,
+        "{} statements",
+        t.statement_count() - before
+    );
+}
+
+#[tokio::test]
+async fn invalid_fixture_is_rejected_with_file_line_and_field_and_poisons_nothing() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let dir = tempfile::tempdir().unwrap();
+    let invalid =
+        greenroom_tests::fixtures().join("backstage-invalid/components/invalid-component.yaml");
+    let good = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: fine}\nspec: {type: service, lifecycle: production, owner: team-a}\n";
+    std::fs::write(
+        dir.path().join("root.yaml"),
+        format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {{name: mixed}}\nspec:\n  targets: [{}, ./good.yaml]\n",
+            invalid.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("good.yaml"), good).unwrap();
+    let out = api::providers::refresh_file_location(
+        &t.db,
+        &dir.path().join("root.yaml").display().to_string(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.read.invalid.len(), 1);
+    let msg = out.read.invalid[0].to_string();
+    assert!(msg.contains("invalid-component.yaml:1:"), "{msg}");
+    assert!(
+        msg.contains("metadata.name: 'invalid component' is not a valid name"),
+        "{msg}"
+    );
+    assert_eq!(out.report.inserted, 2); // the Location and `fine`
+    let resp = t.exec("{ entities { totalCount } }", json!({})).await;
+    assert_eq!(resp["data"]["entities"]["totalCount"], 67);
+}
+
+#[tokio::test]
+async fn a_broken_file_keeps_what_was_stored_and_removed_entities_go() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("catalog.yaml");
+    let doc = |name: &str| {
+        format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\nspec: {{type: service, lifecycle: production, owner: team-a}}\n")
+    };
+    let apply = |t: &TestDb| {
+        let db = t.db.clone();
+        let root = root.display().to_string();
+        async move {
+            api::providers::refresh_file_location(&db, &root, &Default::default())
+                .await
+                .unwrap()
+        }
+    };
+    std::fs::write(&root, format!("{}---\n{}", doc("a"), doc("b"))).unwrap();
+    assert_eq!(apply(&t).await.report.inserted, 2);
+
+    // Broken YAML in the same file: nothing is deleted.
+    std::fs::write(&root, format!("{}---\nkind: [unclosed\n", doc("a"))).unwrap();
+    let out = apply(&t).await;
+    assert_eq!(out.read.errors.len(), 1, "{:?}", out.read.errors);
+    assert!(
+        out.read.errors[0].contains("catalog.yaml:"),
+        "{:?}",
+        out.read.errors
+    );
+    assert_eq!(out.report.deleted, 0);
+    let resp = t.exec("{ entities { totalCount } }", json!({})).await;
+    assert_eq!(resp["data"]["entities"]["totalCount"], 2);
+
+    // A clean read without `b` removes it, and its relations with it.
+    std::fs::write(&root, doc("a")).unwrap();
+    let out = apply(&t).await;
+    assert_eq!(out.report.deleted, 1);
+    let resp = t
+        .exec(
+            r#"{ entities { totalCount } entity(ref: "group:team-a") { ref } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(resp["data"]["entities"]["totalCount"], 1);
+    let rels = t
+        .exec(
+            r#"{ entity(ref: "component:a") { relations { type targetRef target { ref } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(rels["data"]["entity"]["relations"][0]["type"], "ownedBy");
+    assert_eq!(
+        rels["data"]["entity"]["relations"][0]["targetRef"],
+        "group:default/team-a"
+    );
+    assert!(rels["data"]["entity"]["relations"][0]["target"].is_null());
+}

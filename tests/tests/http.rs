@@ -1,0 +1,208 @@
+//! GraphQL over HTTP against a real server on an ephemeral port: media types, methods, batches, GraphiQL, health.
+
+use greenroom_tests::{TestDb, TestServer};
+use serde_json::{json, Value};
+
+async fn server() -> (TestDb, TestServer) {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = TestServer::start(&t.db).await;
+    (t, s)
+}
+
+#[tokio::test]
+async fn post_negotiates_the_response_media_type() {
+    let (_t, s) = server().await;
+    let q = json!({ "query": "{ entity(ref: \"component:petstore\") { ref } }" });
+    let r = s
+        .client
+        .post(s.url("/graphql"))
+        .header("accept", "application/json")
+        .json(&q)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["data"]["entity"]["ref"], "component:default/petstore");
+
+    let r = s
+        .client
+        .post(s.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .json(&q)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/graphql-response+json"
+    );
+
+    let r = s
+        .client
+        .post(s.url("/graphql"))
+        .header("accept", "text/plain")
+        .json(&q)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 406);
+}
+
+#[tokio::test]
+async fn parse_and_validation_failures_are_4xx_with_codes() {
+    let (_t, s) = server().await;
+    for query in ["{ entities { ", "{ noSuchField }"] {
+        let r = s
+            .client
+            .post(s.url("/graphql"))
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "GRAPHQL_VALIDATION_FAILED"
+        );
+    }
+    let r = s
+        .client
+        .post(s.url("/graphql"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = s
+        .client
+        .post(s.url("/graphql"))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    // A resolver error is a 200 with data and a coded error.
+    let r = s
+        .client
+        .post(s.url("/graphql"))
+        .json(&json!({ "query": "{ entity(ref: \"nokind\") { ref } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn get_runs_queries_refuses_mutations_and_other_methods() {
+    let (_t, s) = server().await;
+    let r = s
+        .client
+        .get(s.url("/graphql"))
+        .query(&[("query", "{ entities { totalCount } }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["data"]["entities"]["totalCount"], 65);
+
+    let r = s
+        .client
+        .get(s.url("/graphql"))
+        .query(&[("query", "mutation { x }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+
+    let r = s
+        .client
+        .put(s.url("/graphql"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+}
+
+#[tokio::test]
+async fn batches_are_capped() {
+    let (_t, s) = server().await;
+    let op = json!({ "query": "{ __typename }" });
+    let ok: Vec<Value> = (0..3).map(|_| op.clone()).collect();
+    let r = s
+        .client
+        .post(s.url("/graphql"))
+        .json(&ok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body.as_array().unwrap().len(), 3);
+    let too_many: Vec<Value> = (0..11).map(|_| op.clone()).collect();
+    let r = s
+        .client
+        .post(s.url("/graphql"))
+        .json(&too_many)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn graphiql_is_served_with_embedded_assets() {
+    let (_t, s) = server().await;
+    let r = s
+        .client
+        .get(s.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("/graphql/assets/graphiql.min.js"));
+    assert!(!html.contains("https://"), "no external URLs in the page");
+    for asset in [
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+        "react-dom.production.min.js",
+    ] {
+        let r = s
+            .client
+            .get(s.url(&format!("/graphql/assets/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{asset}");
+        assert!(r.bytes().await.unwrap().len() > 1000);
+    }
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let (_t, s) = server().await;
+    assert_eq!(
+        s.client
+            .get(s.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = s.client.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
