@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::refs::{EntityRef, DEFAULT_NAMESPACE};
-use super::store::StoredEntity;
+use super::store::{builtin_kind, StoredEntity};
 use super::CatalogError;
 use entity::{entities, entity_search};
 
@@ -363,20 +363,6 @@ fn facet_source(field: &str) -> Result<FacetSource, CatalogError> {
     })
 }
 
-/// Display form of a built-in kind stored lowercase.
-pub fn kind_display(kind: &str) -> String {
-    match kind {
-        "api" => "API".into(),
-        k => {
-            let mut c = k.chars();
-            match c.next() {
-                Some(f) => f.to_uppercase().chain(c).collect(),
-                None => String::new(),
-            }
-        }
-    }
-}
-
 /// Distinct values of `field` among entities matching `filter`, with counts, most frequent first.
 pub async fn facets(
     db: &impl ConnectionTrait,
@@ -427,7 +413,11 @@ pub async fn facets(
         .filter_map(|(v, c)| {
             v.map(|v| {
                 (
-                    if is_kind { kind_display(&v) } else { v },
+                    if is_kind {
+                        builtin_kind(&v).map(str::to_string).unwrap_or(v)
+                    } else {
+                        v
+                    },
                     u64::try_from(c).unwrap_or(0),
                 )
             })

@@ -1,7 +1,9 @@
 //! Reads by key: entities by ref and relations by source, each as one `IN (...)` query.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 use super::model::StatusItem;
 use super::CatalogError;
@@ -15,7 +17,9 @@ pub struct StoredEntity {
     pub kind: String,
     pub namespace: String,
     pub name: String,
-    pub body: Value,
+    /// The stored document, parsed on first use (many queries never need it).
+    body_json: String,
+    body: OnceLock<Value>,
     pub status: Vec<StatusItem>,
     pub owner_ref: Option<String>,
     pub system_ref: Option<String>,
@@ -23,7 +27,6 @@ pub struct StoredEntity {
 
 impl StoredEntity {
     pub fn from_row(row: entities::Model) -> Self {
-        let body = serde_json::from_str(&row.body).unwrap_or(Value::Null);
         let status = row
             .errors
             .as_deref()
@@ -34,18 +37,25 @@ impl StoredEntity {
             kind: row.kind,
             namespace: row.namespace,
             name: row.name,
-            body,
+            body_json: row.body,
+            body: OnceLock::new(),
             status,
             owner_ref: row.owner_ref,
             system_ref: row.system_ref,
         }
     }
 
+    /// The whole document (apiVersion, kind, metadata, spec).
+    pub fn body(&self) -> &Value {
+        self.body
+            .get_or_init(|| serde_json::from_str(&self.body_json).unwrap_or(Value::Null))
+    }
+
     pub fn metadata(&self) -> Option<&serde_json::Map<String, Value>> {
-        self.body.get("metadata").and_then(Value::as_object)
+        self.body().get("metadata").and_then(Value::as_object)
     }
     pub fn spec(&self) -> Option<&serde_json::Map<String, Value>> {
-        self.body.get("spec").and_then(Value::as_object)
+        self.body().get("spec").and_then(Value::as_object)
     }
     pub fn meta_str(&self, key: &str) -> Option<&str> {
         self.metadata()?.get(key)?.as_str()
@@ -53,13 +63,28 @@ impl StoredEntity {
     pub fn spec_str(&self, key: &str) -> Option<&str> {
         self.spec()?.get(key)?.as_str()
     }
-    /// The kind as written in the document (e.g. `Component`).
+    /// The kind as written in the document (e.g. `Component`); built-in kinds need no parse.
     pub fn kind_display(&self) -> &str {
-        self.body
-            .get("kind")
-            .and_then(Value::as_str)
+        builtin_kind(&self.kind)
+            .or_else(|| self.body().get("kind").and_then(Value::as_str))
             .unwrap_or(&self.kind)
     }
+}
+
+/// Canonical spelling of a built-in kind given in lowercase.
+pub fn builtin_kind(lower: &str) -> Option<&'static str> {
+    Some(match lower {
+        "component" => "Component",
+        "api" => "API",
+        "resource" => "Resource",
+        "system" => "System",
+        "domain" => "Domain",
+        "group" => "Group",
+        "user" => "User",
+        "location" => "Location",
+        "template" => "Template",
+        _ => return None,
+    })
 }
 
 /// A relation edge as read back.
@@ -85,16 +110,42 @@ pub async fn entities_by_refs(
     Ok(rows.into_iter().map(StoredEntity::from_row).collect())
 }
 
-/// Outgoing relations of the given sources, deduplicated, ordered by source, type and target.
+/// Relation type that stands for "every type" in [`relations_from`] keys.
+pub const ANY_TYPE: &str = "*";
+
+/// Outgoing relations for `(source, type)` keys (type [`ANY_TYPE`] = all types), deduplicated, ordered by
+/// source, type and target; one query whatever the number of keys.
 pub async fn relations_from(
     db: &impl ConnectionTrait,
-    sources: &[String],
+    keys: &[(String, String)],
 ) -> Result<Vec<StoredRelation>, CatalogError> {
-    if sources.is_empty() {
+    if keys.is_empty() {
         return Ok(Vec::new());
     }
+    let mut all_sources = BTreeSet::new();
+    let mut typed_sources = BTreeSet::new();
+    let mut types = BTreeSet::new();
+    for (source, ty) in keys {
+        if ty == ANY_TYPE {
+            all_sources.insert(source.clone());
+        } else {
+            typed_sources.insert(source.clone());
+            types.insert(ty.clone());
+        }
+    }
+    let mut cond = Condition::any();
+    if !all_sources.is_empty() {
+        cond = cond.add(relations::Column::SourceRef.is_in(all_sources));
+    }
+    if !typed_sources.is_empty() {
+        cond = cond.add(
+            Condition::all()
+                .add(relations::Column::SourceRef.is_in(typed_sources))
+                .add(relations::Column::RelType.is_in(types)),
+        );
+    }
     let rows = relations::Entity::find()
-        .filter(relations::Column::SourceRef.is_in(sources.iter().cloned()))
+        .filter(cond)
         .order_by_asc(relations::Column::SourceRef)
         .order_by_asc(relations::Column::RelType)
         .order_by_asc(relations::Column::TargetRef)

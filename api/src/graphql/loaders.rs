@@ -31,25 +31,39 @@ impl Loader<String> for EntityLoader {
     }
 }
 
-/// Outgoing relations by source ref (an entity without relations maps to an empty list).
+/// Key of the relation loader: (source ref, relation type or [`store::ANY_TYPE`]).
+pub type RelKey = (String, String);
+
+/// Outgoing relations by (source ref, type); a key without relations maps to an empty list.
 pub struct RelationLoader {
     pub db: DatabaseConnection,
 }
 
-impl Loader<String> for RelationLoader {
+impl Loader<RelKey> for RelationLoader {
     type Value = Arc<Vec<StoredRelation>>;
     type Error = Arc<CatalogError>;
 
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[RelKey]) -> Result<HashMap<RelKey, Self::Value>, Self::Error> {
         let rows = store::relations_from(&self.db, keys)
             .await
             .map_err(Arc::new)?;
-        let mut grouped: HashMap<String, Vec<StoredRelation>> =
-            keys.iter().map(|k| (k.clone(), Vec::new())).collect();
-        for r in rows {
-            grouped.entry(r.source_ref.clone()).or_default().push(r);
+        let mut by_source: HashMap<&str, Vec<&StoredRelation>> = HashMap::new();
+        for r in &rows {
+            by_source.entry(r.source_ref.as_str()).or_default().push(r);
         }
-        Ok(grouped.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+        Ok(keys
+            .iter()
+            .map(|(source, ty)| {
+                let list: Vec<StoredRelation> = by_source
+                    .get(source.as_str())
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| ty == store::ANY_TYPE || r.rel_type == *ty)
+                    .map(|r| (*r).clone())
+                    .collect();
+                ((source.clone(), ty.clone()), Arc::new(list))
+            })
+            .collect())
     }
 }
 

@@ -11,7 +11,7 @@ use super::errors::GqlResultExt;
 use super::loaders;
 use crate::catalog::refs::EntityRef;
 use crate::catalog::relations as rel;
-use crate::catalog::store::StoredEntity;
+use crate::catalog::store::{StoredEntity, StoredRelation, ANY_TYPE};
 
 /// GraphQL fields resolved through relations, and the relation type each follows.
 const RELATION_FIELDS: &[(&str, &str)] = &[
@@ -67,7 +67,16 @@ pub fn prefetch<'a>(
         let mut per_field: HashMap<&str, Vec<String>> = HashMap::new();
 
         if !rel_fields.is_empty() || relations_wanted.exists() {
-            let keys: Vec<String> = items.iter().map(|e| e.entity_ref.clone()).collect();
+            let mut keys: Vec<(String, String)> = Vec::new();
+            let mut types: BTreeSet<&str> = rel_fields.iter().map(|(_, t)| *t).collect();
+            if relations_wanted.exists() {
+                types = BTreeSet::from([ANY_TYPE]);
+            }
+            for e in &items {
+                for t in &types {
+                    keys.push((e.entity_ref.clone(), t.to_string()));
+                }
+            }
             let rels = loaders::relations(ctx)?.load_many(keys).await.gql()?;
             let all = relations_wanted.field("target").exists();
             for r in rels.values().flat_map(|v| v.iter()) {
@@ -85,6 +94,21 @@ pub fn prefetch<'a>(
                         .or_default()
                         .push(r.target_ref.clone());
                 }
+            }
+            if relations_wanted.exists() {
+                // Per-type lookups of the same entities are answered from the ANY_TYPE rows.
+                let mut seed: Vec<((String, String), Arc<Vec<StoredRelation>>)> = Vec::new();
+                for e in &items {
+                    let Some(list) = rels.get(&(e.entity_ref.clone(), ANY_TYPE.to_string())) else {
+                        continue;
+                    };
+                    for (_, ty) in &rel_fields {
+                        let typed: Vec<StoredRelation> =
+                            list.iter().filter(|r| r.rel_type == *ty).cloned().collect();
+                        seed.push(((e.entity_ref.clone(), ty.to_string()), Arc::new(typed)));
+                    }
+                }
+                loaders::relations(ctx)?.feed_many(seed).await;
             }
         }
         for (field, col) in [("owner", true), ("system", false)] {

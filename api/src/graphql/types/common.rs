@@ -101,12 +101,14 @@ pub async fn load_entity(
     loaders::entities(ctx)?.load_one(r).await.gql()
 }
 
+/// This entity's outgoing relations of `rel_type` ([`crate::catalog::store::ANY_TYPE`] for all).
 pub async fn relations(
     ctx: &Context<'_>,
     me: &str,
+    rel_type: &str,
 ) -> async_graphql::Result<Arc<Vec<StoredRelation>>> {
     let found = loaders::relations(ctx)?
-        .load_one(me.to_string())
+        .load_one((me.to_string(), rel_type.to_string()))
         .await
         .gql()?;
     Ok(found.unwrap_or_default())
@@ -120,10 +122,9 @@ pub async fn related(
     rel_type: &str,
     kind: Option<&str>,
 ) -> async_graphql::Result<Vec<Arc<StoredEntity>>> {
-    let rels = relations(ctx, me).await?;
+    let rels = relations(ctx, me, rel_type).await?;
     let targets: Vec<String> = rels
         .iter()
-        .filter(|r| r.rel_type == rel_type)
         .filter(|r| kind.is_none_or(|k| r.target_ref.starts_with(&format!("{k}:"))))
         .map(|r| r.target_ref.clone())
         .collect();
@@ -161,7 +162,7 @@ macro_rules! entity_object {
                 self.0.kind_display().to_string()
             }
             pub(crate) async fn api_version(&self) -> String {
-                self.0.body.get("apiVersion").and_then(serde_json::Value::as_str).unwrap_or_default().to_string()
+                self.0.body().get("apiVersion").and_then(serde_json::Value::as_str).unwrap_or_default().to_string()
             }
             pub(crate) async fn namespace(&self) -> String {
                 super::common::meta_string(&self.0, "namespace").unwrap_or_else(|| self.0.namespace.clone())
@@ -189,7 +190,7 @@ macro_rules! entity_object {
             }
             /// The raw `spec` as JSON.
             pub(crate) async fn spec(&self) -> async_graphql::Json<serde_json::Value> {
-                async_graphql::Json(self.0.body.get("spec").cloned().unwrap_or(serde_json::Value::Null))
+                async_graphql::Json(self.0.body().get("spec").cloned().unwrap_or(serde_json::Value::Null))
             }
             /// The owning Group or User (null when absent or not in the catalog).
             pub(crate) async fn owner(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<super::Entity>> {
@@ -202,7 +203,7 @@ macro_rules! entity_object {
                 ctx: &async_graphql::Context<'_>,
                 #[graphql(name = "type")] rel_type: Option<String>,
             ) -> async_graphql::Result<Vec<super::Relation>> {
-                let rels = super::common::relations(ctx, &self.0.entity_ref).await?;
+                let rels = super::common::relations(ctx, &self.0.entity_ref, crate::catalog::store::ANY_TYPE).await?;
                 Ok(rels
                     .iter()
                     .filter(|r| rel_type.as_deref().is_none_or(|t| t.eq_ignore_ascii_case(&r.rel_type)))
