@@ -44,7 +44,7 @@ async fn nested_page_statement_count_does_not_grow_with_page_size() {
     )
     .await
     .unwrap();
-    assert!(out.read.invalid.is_empty(), "{:?}", out.read.invalid);
+    assert!(out.invalid.is_empty(), "{:?}", out.invalid);
 
     let q = r#"query($n: Int!) { entities(filter: {kind: ["component"]}, first: $n) { nodes { ref
         owner { ref } ... on Component { system { ref owner { ref } } dependsOn { ref } providesApis { ref } } } } }"#;

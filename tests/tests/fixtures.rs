@@ -7,8 +7,8 @@ use serde_json::json;
 async fn backstage_examples_load_with_manifest_counts() {
     let t = TestDb::new().await;
     let out = t.load_examples().await;
-    assert!(out.read.invalid.is_empty(), "{:?}", out.read.invalid);
-    assert!(out.read.errors.is_empty(), "{:?}", out.read.errors);
+    assert!(out.invalid.is_empty(), "{:?}", out.invalid);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(out.report.inserted, 65);
 
     let manifest: serde_json::Value = serde_json::from_str(
@@ -131,8 +131,8 @@ async fn invalid_fixture_is_rejected_with_file_line_and_field_and_poisons_nothin
     )
     .await
     .unwrap();
-    assert_eq!(out.read.invalid.len(), 1);
-    let msg = out.read.invalid[0].to_string();
+    assert_eq!(out.invalid.len(), 1);
+    let msg = out.invalid[0].to_string();
     assert!(msg.contains("invalid-component.yaml:1:"), "{msg}");
     assert!(
         msg.contains("metadata.name: 'invalid component' is not a valid name"),
@@ -166,12 +166,8 @@ async fn a_broken_file_keeps_what_was_stored_and_removed_entities_go() {
     // Broken YAML in the same file: nothing is deleted.
     std::fs::write(&root, format!("{}---\nkind: [unclosed\n", doc("a"))).unwrap();
     let out = apply(&t).await;
-    assert_eq!(out.read.errors.len(), 1, "{:?}", out.read.errors);
-    assert!(
-        out.read.errors[0].contains("catalog.yaml:"),
-        "{:?}",
-        out.read.errors
-    );
+    assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+    assert!(out.errors[0].contains("catalog.yaml:"), "{:?}", out.errors);
     assert_eq!(out.report.deleted, 0);
     let resp = t.exec("{ entities { totalCount } }", json!({})).await;
     assert_eq!(resp["data"]["entities"]["totalCount"], 2);
@@ -199,4 +195,38 @@ async fn a_broken_file_keeps_what_was_stored_and_removed_entities_go() {
         "group:default/team-a"
     );
     assert!(rels["data"]["entity"]["relations"][0]["target"].is_null());
+}
+
+#[tokio::test]
+async fn the_same_ref_from_a_second_location_is_a_conflict_and_the_first_keeps_it() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let doc = |desc: &str| {
+        format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: shared, description: {desc}}}\nspec: {{type: service, lifecycle: production, owner: team-a}}\n")
+    };
+    let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+    std::fs::write(&a, doc("from-a")).unwrap();
+    std::fs::write(&b, doc("from-b")).unwrap();
+    let apply = |p: &std::path::Path| {
+        let db = t.db.clone();
+        let p = p.display().to_string();
+        async move {
+            api::providers::refresh_file_location(&db, &p, &Default::default())
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(apply(&a).await.report.inserted, 1);
+    let second = apply(&b).await;
+    assert_eq!(second.report.inserted, 0);
+    assert_eq!(second.report.conflicts.len(), 1);
+    assert!(second.report.conflicts[0]
+        .contains("component:default/shared is already provided by another location"));
+    let r = t
+        .exec(
+            r#"{ entity(ref: "component:shared") { description } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r["data"]["entity"]["description"], "from-a");
 }

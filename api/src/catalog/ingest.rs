@@ -2,8 +2,8 @@
 
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QuerySelect, TransactionTrait,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -37,9 +37,7 @@ const ROW_CHUNK: usize = 2000;
 /// Values per `IN (...)` list.
 const IN_CHUNK: usize = 1000;
 
-/// Stores `snapshot` as the complete content of `location_key`: new entities are inserted, changed ones
-/// replaced, ones no longer present deleted (only when `complete`: a partial read deletes nothing),
-/// and relations and search rows follow. All or nothing.
+/// Stores `snapshot` as the complete content of `location_key` (see [`Applier`]). All or nothing.
 pub async fn apply(
     db: &DatabaseConnection,
     location_key: &str,
@@ -48,87 +46,137 @@ pub async fn apply(
     snapshot: &[Entity],
     complete: bool,
 ) -> Result<ApplyReport, CatalogError> {
-    let txn = db.begin().await?;
-    let mut report = ApplyReport::default();
+    let mut applier = Applier::begin(db, location_key).await?;
+    applier.add(snapshot).await?;
+    applier.finish(location_type, target, complete).await
+}
 
-    let existing: HashMap<String, (i32, String)> = entities::Entity::find()
-        .select_only()
-        .columns([
-            entities::Column::EntityRef,
-            entities::Column::Id,
-            entities::Column::Hash,
-        ])
-        .filter(entities::Column::LocationKey.eq(location_key))
-        .into_tuple::<(String, i32, String)>()
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|(r, id, h)| (r, (id, h)))
-        .collect();
+/// Applies a location's entities batch by batch inside one transaction, so a large location never has to
+/// be held in memory whole: new entities are inserted, changed ones replaced, unchanged ones skipped, and on
+/// [`finish`](Applier::finish) the ones no longer present are deleted (only when the read was complete: a
+/// partial read deletes nothing). Relations and search rows follow their entity. Dropping an unfinished
+/// applier rolls everything back.
+pub struct Applier {
+    txn: DatabaseTransaction,
+    location_key: String,
+    /// ref -> (id, hash) of what this location stored before.
+    existing: HashMap<String, (i32, String)>,
+    seen: HashSet<String>,
+    report: ApplyReport,
+    now: i64,
+}
 
-    // Refs this location does not own yet may belong to another location: those are conflicts.
-    let foreign_candidates: Vec<String> = snapshot
-        .iter()
-        .map(|e| e.entity_ref.to_string())
-        .filter(|r| !existing.contains_key(r))
-        .collect();
-    let mut taken: HashSet<String> = HashSet::new();
-    for chunk in foreign_candidates.chunks(IN_CHUNK) {
-        let rows: Vec<String> = entities::Entity::find()
+impl Applier {
+    pub async fn begin(db: &DatabaseConnection, location_key: &str) -> Result<Self, CatalogError> {
+        let txn = db.begin().await?;
+        let existing: HashMap<String, (i32, String)> = entities::Entity::find()
             .select_only()
-            .column(entities::Column::EntityRef)
-            .filter(entities::Column::EntityRef.is_in(chunk.iter().cloned()))
-            .into_tuple::<String>()
+            .columns([
+                entities::Column::EntityRef,
+                entities::Column::Id,
+                entities::Column::Hash,
+            ])
+            .filter(entities::Column::LocationKey.eq(location_key))
+            .into_tuple::<(String, i32, String)>()
             .all(&txn)
-            .await?;
-        taken.extend(rows);
+            .await?
+            .into_iter()
+            .map(|(r, id, h)| (r, (id, h)))
+            .collect();
+        Ok(Self {
+            txn,
+            location_key: location_key.to_string(),
+            existing,
+            seen: HashSet::new(),
+            report: ApplyReport::default(),
+            now: chrono::Utc::now().timestamp_millis(),
+        })
     }
 
-    let now = chrono::Utc::now().timestamp_millis();
-    let mut keep: HashSet<&str> = HashSet::new();
-    let mut replaced_ids: Vec<i32> = Vec::new();
-    let mut replaced_refs: Vec<String> = Vec::new();
-    let mut to_write: Vec<(&Entity, String)> = Vec::new();
-    for e in snapshot {
-        let r = e.entity_ref.to_string();
-        if taken.contains(&r) {
-            report.conflicts.push(format!(
-                "{}: {r} is already provided by another location; ignored",
-                e.source
-            ));
-            continue;
+    /// Applies one batch of entities.
+    pub async fn add(&mut self, batch: &[Entity]) -> Result<(), CatalogError> {
+        // Refs this location does not own yet may belong to another location: those are conflicts.
+        let foreign: Vec<String> = batch
+            .iter()
+            .map(|e| e.entity_ref.to_string())
+            .filter(|r| !self.existing.contains_key(r) && !self.seen.contains(r))
+            .collect();
+        let mut taken: HashSet<String> = HashSet::new();
+        for chunk in foreign.chunks(IN_CHUNK) {
+            let rows: Vec<String> = entities::Entity::find()
+                .select_only()
+                .column(entities::Column::EntityRef)
+                .filter(entities::Column::EntityRef.is_in(chunk.iter().cloned()))
+                .into_tuple::<String>()
+                .all(&self.txn)
+                .await?;
+            taken.extend(rows);
         }
-        let hash = content_hash(e);
-        match existing.get(&r) {
-            Some((_, h)) if *h == hash => report.unchanged += 1,
-            Some((id, _)) => {
-                report.updated += 1;
-                replaced_ids.push(*id);
-                replaced_refs.push(r.clone());
-                to_write.push((e, hash));
+        let mut replaced_ids: Vec<i32> = Vec::new();
+        let mut replaced_refs: Vec<String> = Vec::new();
+        let mut to_write: Vec<(&Entity, String)> = Vec::new();
+        for e in batch {
+            let r = e.entity_ref.to_string();
+            if taken.contains(&r) {
+                self.report.conflicts.push(format!(
+                    "{}: {r} is already provided by another location; ignored",
+                    e.source
+                ));
+                continue;
             }
-            None => {
-                report.inserted += 1;
-                to_write.push((e, hash));
+            if !self.seen.insert(r.clone()) {
+                continue;
+            }
+            let hash = content_hash(e);
+            match self.existing.get(&r) {
+                Some((_, h)) if *h == hash => self.report.unchanged += 1,
+                Some((id, _)) => {
+                    self.report.updated += 1;
+                    replaced_ids.push(*id);
+                    replaced_refs.push(r);
+                    to_write.push((e, hash));
+                }
+                None => {
+                    self.report.inserted += 1;
+                    to_write.push((e, hash));
+                }
             }
         }
-        if let Some((k, _)) = existing.get_key_value(&r) {
-            keep.insert(k.as_str());
-        }
-    }
-    for (r, (id, _)) in &existing {
-        if complete && !keep.contains(r.as_str()) {
-            report.deleted += 1;
-            replaced_ids.push(*id);
-            replaced_refs.push(r.clone());
-        }
+        delete_entities(&self.txn, &replaced_ids, &replaced_refs).await?;
+        insert_entities(&self.txn, &to_write, &self.location_key, self.now).await?;
+        Ok(())
     }
 
-    delete_entities(&txn, &replaced_ids, &replaced_refs).await?;
-    insert_entities(&txn, &to_write, location_key, now).await?;
-    upsert_location(&txn, location_key, location_type, target, now).await?;
-    txn.commit().await?;
-    Ok(report)
+    /// Deletes what the location no longer has (when `complete`), records the location and commits.
+    pub async fn finish(
+        mut self,
+        location_type: &str,
+        target: &str,
+        complete: bool,
+    ) -> Result<ApplyReport, CatalogError> {
+        if complete {
+            let mut ids = Vec::new();
+            let mut refs = Vec::new();
+            for (r, (id, _)) in &self.existing {
+                if !self.seen.contains(r) {
+                    ids.push(*id);
+                    refs.push(r.clone());
+                }
+            }
+            self.report.deleted = ids.len();
+            delete_entities(&self.txn, &ids, &refs).await?;
+        }
+        upsert_location(
+            &self.txn,
+            &self.location_key,
+            location_type,
+            target,
+            self.now,
+        )
+        .await?;
+        self.txn.commit().await?;
+        Ok(self.report)
+    }
 }
 
 async fn delete_entities(

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::errors::GqlResultExt;
-use super::loaders;
+use super::loaders::{self, RelKey};
 use crate::catalog::refs::EntityRef;
 use crate::catalog::relations as rel;
 use crate::catalog::store::{StoredEntity, StoredRelation, ANY_TYPE};
@@ -97,7 +97,7 @@ pub fn prefetch<'a>(
             }
             if relations_wanted.exists() {
                 // Per-type lookups of the same entities are answered from the ANY_TYPE rows.
-                let mut seed: Vec<((String, String), Arc<Vec<StoredRelation>>)> = Vec::new();
+                let mut seed: Vec<(RelKey, Arc<Vec<StoredRelation>>)> = Vec::new();
                 for e in &items {
                     let Some(list) = rels.get(&(e.entity_ref.clone(), ANY_TYPE.to_string())) else {
                         continue;

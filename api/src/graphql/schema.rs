@@ -15,6 +15,7 @@ pub const MAX_DEPTH: usize = 16;
 pub fn builder() -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
     Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .register_output_type::<Node>()
+        .register_output_type::<EntityImplementsNode>()
         .limit_depth(MAX_DEPTH)
 }
 
@@ -31,4 +32,27 @@ pub fn build(db: DatabaseConnection) -> GreenroomSchema {
 /// Readies a request for execution: attaches request-scoped loaders over `db`.
 pub fn prepare(request: async_graphql::Request, db: &DatabaseConnection) -> async_graphql::Request {
     super::loaders::attach(request, db)
+}
+
+/// Declares `interface Entity implements Node` in the registry (async-graphql's `Interface` derive has no
+/// `implements`). Registering this marker only adds the edge; it is never resolved.
+struct EntityImplementsNode;
+
+impl async_graphql::OutputType for EntityImplementsNode {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Entity")
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        registry.add_implements("Entity", "Node");
+        "Entity".to_string()
+    }
+
+    async fn resolve(
+        &self,
+        _ctx: &async_graphql::ContextSelectionSet<'_>,
+        _field: &async_graphql::Positioned<async_graphql::parser::types::Field>,
+    ) -> async_graphql::ServerResult<async_graphql::Value> {
+        Ok(async_graphql::Value::Null)
+    }
 }

@@ -17,23 +17,42 @@ pub struct LocationRead {
     pub errors: Vec<String>,
 }
 
-/// Reads `root` and every file reachable through `kind: Location` entities (type `file`).
-pub async fn read_file_location(root: &Path, resolver: &PlaceholderResolver) -> LocationRead {
-    let mut out = LocationRead::default();
-    let mut queue = VecDeque::from([root.to_path_buf()]);
-    let mut visited: HashSet<PathBuf> = HashSet::new();
-    let mut seen: HashMap<String, String> = HashMap::new();
-    while let Some(path) = queue.pop_front() {
-        let path = std::fs::canonicalize(&path).unwrap_or(path);
-        if !visited.insert(path.clone()) {
-            continue;
+/// Walks a file location tree one file at a time, following `kind: Location` entities (type `file`),
+/// so callers can store each file's entities before reading the next.
+pub struct FileWalker<'r> {
+    resolver: &'r PlaceholderResolver,
+    queue: VecDeque<PathBuf>,
+    visited: HashSet<PathBuf>,
+    /// ref -> where it was first defined, to report duplicates.
+    seen: HashMap<String, String>,
+}
+
+impl<'r> FileWalker<'r> {
+    pub fn new(root: &Path, resolver: &'r PlaceholderResolver) -> Self {
+        Self {
+            resolver,
+            queue: VecDeque::from([root.to_path_buf()]),
+            visited: HashSet::new(),
+            seen: HashMap::new(),
         }
+    }
+
+    /// Reads the next file of the tree, or `None` when every reachable file has been read.
+    pub async fn next_file(&mut self) -> Option<LocationRead> {
+        let path = loop {
+            let p = self.queue.pop_front()?;
+            let p = std::fs::canonicalize(&p).unwrap_or(p);
+            if self.visited.insert(p.clone()) {
+                break p;
+            }
+        };
+        let mut out = LocationRead::default();
         let shown = path.display().to_string();
         let text = match tokio::fs::read_to_string(&path).await {
             Ok(t) => t,
             Err(e) => {
                 out.errors.push(format!("{shown}: cannot read: {e}"));
-                continue;
+                return Some(out);
             }
         };
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -45,7 +64,7 @@ pub async fn read_file_location(root: &Path, resolver: &PlaceholderResolver) -> 
                     continue;
                 }
             };
-            let status = resolver.resolve(&mut value, &dir).await;
+            let status = self.resolver.resolve(&mut value, &dir).await;
             let entity = match validate(pos, value, status) {
                 Ok(e) => e,
                 Err(invalid) => {
@@ -54,21 +73,33 @@ pub async fn read_file_location(root: &Path, resolver: &PlaceholderResolver) -> 
                 }
             };
             let key = entity.entity_ref.to_string();
-            if let Some(first) = seen.get(&key) {
+            if let Some(first) = self.seen.get(&key) {
                 out.errors.push(format!(
                     "{}: {key} is defined again (first at {first}); ignored",
                     entity.source
                 ));
                 continue;
             }
-            seen.insert(key, entity.source.to_string());
+            self.seen.insert(key, entity.source.to_string());
             if entity.kind().eq_ignore_ascii_case("location") {
-                follow_targets(&entity, &dir, &mut queue, &mut out.errors);
+                follow_targets(&entity, &dir, &mut self.queue, &mut out.errors);
             }
             out.entities.push(entity);
         }
+        Some(out)
     }
-    out
+}
+
+/// Reads `root` and every file reachable from it into memory (for `validate`; ingest streams instead).
+pub async fn read_file_location(root: &Path, resolver: &PlaceholderResolver) -> LocationRead {
+    let mut all = LocationRead::default();
+    let mut walker = FileWalker::new(root, resolver);
+    while let Some(file) = walker.next_file().await {
+        all.entities.extend(file.entities);
+        all.invalid.extend(file.invalid);
+        all.errors.extend(file.errors);
+    }
+    all
 }
 
 fn follow_targets(

@@ -7,52 +7,74 @@ use sea_orm::DatabaseConnection;
 use std::path::Path;
 
 use crate::catalog::ingest::{self, ApplyReport};
+use crate::catalog::validate::InvalidEntity;
 use crate::catalog::CatalogError;
-use file::LocationRead;
+use file::FileWalker;
 use placeholders::PlaceholderResolver;
+use tracing::Instrument;
 
 /// The result of refreshing one location.
 #[derive(Debug)]
 pub struct RefreshOutcome {
     pub location_key: String,
-    pub read: LocationRead,
+    /// Valid entities read (stored, unchanged or conflicting).
+    pub valid: usize,
+    pub invalid: Vec<InvalidEntity>,
+    /// Problems that are not about one entity: unreadable files, bad YAML, unsupported targets.
+    pub errors: Vec<String>,
     pub report: ApplyReport,
 }
 
-/// Reads a file location tree and applies it. When anything in the tree could not be read or was
-/// invalid, entities missing from this read are kept rather than deleted (a broken file never wipes data).
+/// Reads a file location tree file by file, storing each file's entities as it goes, in one transaction.
+/// When anything in the tree could not be read or was invalid, entities missing from this read are kept
+/// rather than deleted (a broken file never wipes data).
 pub async fn refresh_file_location(
     db: &DatabaseConnection,
     target: &str,
     resolver: &PlaceholderResolver,
 ) -> Result<RefreshOutcome, CatalogError> {
     let span = tracing::info_span!("provider_run", provider = "file", target = %target);
-    let _enter = span.enter();
+    let started = std::time::Instant::now();
     let path = std::fs::canonicalize(target).unwrap_or_else(|_| Path::new(target).to_path_buf());
     let location_key = format!("file:{}", path.display());
-    drop(_enter);
-    let read = file::read_file_location(&path, resolver).await;
-    let complete = read.errors.is_empty() && read.invalid.is_empty();
-    let report = ingest::apply(db, &location_key, "file", target, &read.entities, complete).await?;
+    let mut out = RefreshOutcome {
+        location_key,
+        valid: 0,
+        invalid: Vec::new(),
+        errors: Vec::new(),
+        report: ApplyReport::default(),
+    };
+    let mut applier = ingest::Applier::begin(db, &out.location_key)
+        .instrument(span.clone())
+        .await?;
+    let mut walker = FileWalker::new(&path, resolver);
+    while let Some(file) = walker.next_file().instrument(span.clone()).await {
+        out.valid += file.entities.len();
+        applier.add(&file.entities).instrument(span.clone()).await?;
+        out.invalid.extend(file.invalid);
+        out.errors.extend(file.errors);
+    }
+    let complete = out.errors.is_empty() && out.invalid.is_empty();
+    out.report = applier
+        .finish("file", target, complete)
+        .instrument(span.clone())
+        .await?;
+    let _enter = span.enter();
     tracing::info!(
-        target = %target,
-        inserted = report.inserted,
-        updated = report.updated,
-        unchanged = report.unchanged,
-        deleted = report.deleted,
-        invalid = read.invalid.len(),
-        errors = read.errors.len(),
+        inserted = out.report.inserted,
+        updated = out.report.updated,
+        unchanged = out.report.unchanged,
+        deleted = out.report.deleted,
+        invalid = out.invalid.len(),
+        errors = out.errors.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
         "location refreshed"
     );
-    for e in &read.invalid {
+    for e in &out.invalid {
         tracing::warn!("rejected entity: {e}");
     }
-    for e in read.errors.iter().chain(report.conflicts.iter()) {
+    for e in out.errors.iter().chain(out.report.conflicts.iter()) {
         tracing::warn!("{e}");
     }
-    Ok(RefreshOutcome {
-        location_key,
-        read,
-        report,
-    })
+    Ok(out)
 }
