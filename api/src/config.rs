@@ -50,10 +50,39 @@ impl Default for DatabaseConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct CatalogConfig {
     pub locations: Vec<LocationConfig>,
+    /// Seconds an entity may be served from the in-memory read cache (changes made by this server clear
+    /// it at once; the TTL bounds staleness from other replicas). 0 disables the cache.
+    pub cache_ttl_seconds: u64,
+    /// Most entities held in the read cache.
+    pub cache_max_entries: usize,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self {
+            locations: Vec::new(),
+            cache_ttl_seconds: 5,
+            cache_max_entries: 20_000,
+        }
+    }
+}
+
+impl CatalogConfig {
+    pub fn cache(&self) -> crate::catalog::cache::EntityCache {
+        let max = if self.cache_ttl_seconds == 0 {
+            0
+        } else {
+            self.cache_max_entries
+        };
+        crate::catalog::cache::EntityCache::new(
+            std::time::Duration::from_secs(self.cache_ttl_seconds),
+            max,
+        )
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

@@ -14,6 +14,7 @@ use crate::providers::{placeholders::PlaceholderResolver, refresh_file_location}
 pub struct AppState {
     pub schema: GreenroomSchema,
     pub db: DatabaseConnection,
+    pub cache: std::sync::Arc<crate::catalog::cache::EntityCache>,
     pub max_batch: usize,
 }
 
@@ -48,9 +49,11 @@ pub async fn load_locations(db: &DatabaseConnection, config: &Config) {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let db = crate::db::connect(&config.database.url, config.database.max_connections).await?;
     crate::db::migrate(&db).await?;
+    let cache = std::sync::Arc::new(config.catalog.cache());
     let state = AppState {
-        schema: schema::build(db.clone()),
+        schema: schema::build(db.clone(), cache.clone()),
         db: db.clone(),
+        cache,
         max_batch: config.server.max_batch,
     };
     let listener = TcpListener::bind(&config.server.listen).await?;

@@ -1,6 +1,7 @@
 //! Shared support for the end-to-end tests: a fresh database per test (SQLite file, or PostgreSQL when
 //! `GREENROOM_TEST_POSTGRES_URL` is set), fixtures, in-process schema execution, and a real HTTP server.
 
+use api::catalog::cache::EntityCache;
 use api::graphql::schema::{self, GreenroomSchema};
 use api::server::{router, AppState};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -26,6 +27,8 @@ pub struct TestDb {
     pub url: String,
     /// Statements executed through `db` since creation.
     pub statements: Arc<AtomicUsize>,
+    /// The read cache the schema uses (as the server's, with its default settings).
+    pub cache: Arc<EntityCache>,
     _dir: Option<tempfile::TempDir>,
     pg_admin: Option<(String, String)>,
 }
@@ -89,10 +92,12 @@ impl TestDb {
                 eprintln!("SQL: {}", &sql[..sql.len().min(160)]);
             }
         });
+        let cache = Arc::new(api::config::CatalogConfig::default().cache());
         Self {
             db,
             url,
             statements,
+            cache,
             _dir: dir,
             pg_admin,
         }
@@ -103,12 +108,12 @@ impl TestDb {
     }
 
     pub fn schema(&self) -> GreenroomSchema {
-        schema::build(self.db.clone())
+        schema::build(self.db.clone(), self.cache.clone())
     }
 
     /// Runs a GraphQL operation in-process and returns the response as JSON.
     pub async fn exec(&self, query: &str, variables: Value) -> Value {
-        exec(&self.schema(), &self.db, query, variables).await
+        exec(&self.schema(), &self.db, &self.cache, query, variables).await
     }
 
     /// Loads Backstage's example catalog.
@@ -154,12 +159,13 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 pub async fn exec(
     schema: &GreenroomSchema,
     db: &DatabaseConnection,
+    cache: &Arc<EntityCache>,
     query: &str,
     variables: Value,
 ) -> Value {
     let req = async_graphql::Request::new(query)
         .variables(async_graphql::Variables::from_json(variables));
-    let resp = schema.execute(schema::prepare(req, db)).await;
+    let resp = schema.execute(schema::prepare(req, db, cache)).await;
     serde_json::to_value(&resp).expect("response is JSON")
 }
 
@@ -177,9 +183,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(db: &DatabaseConnection) -> Self {
+        let cache = Arc::new(api::config::CatalogConfig::default().cache());
         let state = AppState {
-            schema: schema::build(db.clone()),
+            schema: schema::build(db.clone(), cache.clone()),
             db: db.clone(),
+            cache,
             max_batch: 10,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

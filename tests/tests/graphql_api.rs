@@ -361,3 +361,39 @@ async fn node_interface_round_trips_ids() {
     let r = t.exec(r#"{ node(id: "!!") { id } }"#, json!({})).await;
     assert_eq!(first_error_code(&r), Some("BAD_USER_INPUT"));
 }
+
+#[tokio::test]
+async fn cached_reads_see_changes_as_soon_as_an_ingest_commits() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.yaml");
+    let write = |desc: &str| {
+        std::fs::write(&f, format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: svc, description: {desc}}}\nspec: {{type: service, lifecycle: production, owner: team-a}}\n")).unwrap();
+    };
+    let refresh = || {
+        let db = t.db.clone();
+        let f = f.display().to_string();
+        async move {
+            api::providers::refresh_file_location(&db, &f, &Default::default())
+                .await
+                .unwrap()
+        }
+    };
+    let q = r#"{ entity(ref: "component:svc") { description } }"#;
+    write("first");
+    refresh().await;
+    assert_eq!(
+        t.exec(q, json!({})).await["data"]["entity"]["description"],
+        "first"
+    );
+    assert_eq!(
+        t.exec(q, json!({})).await["data"]["entity"]["description"],
+        "first"
+    );
+    write("second");
+    assert_eq!(refresh().await.report.updated, 1);
+    assert_eq!(
+        t.exec(q, json!({})).await["data"]["entity"]["description"],
+        "second"
+    );
+}

@@ -175,6 +175,9 @@ impl Applier {
         )
         .await?;
         self.txn.commit().await?;
+        if self.report.changed() {
+            super::cache::invalidate_all();
+        }
         Ok(self.report)
     }
 }

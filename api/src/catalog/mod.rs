@@ -1,5 +1,6 @@
 //! The catalog domain: entity model, refs, validation, relations, ingest (writes) and store/search (reads).
 
+pub mod cache;
 pub mod ingest;
 pub mod model;
 pub mod refs;

@@ -8,12 +8,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::errors::{ApiError, GqlResultExt};
+use crate::catalog::cache::EntityCache;
 use crate::catalog::store::{self, StoredEntity, StoredRelation};
 use crate::catalog::CatalogError;
 
-/// Entities by canonical ref.
+/// Entities by canonical ref, through the read cache.
 pub struct EntityLoader {
     pub db: DatabaseConnection,
+    pub cache: Arc<EntityCache>,
 }
 
 impl Loader<String> for EntityLoader {
@@ -21,12 +23,14 @@ impl Loader<String> for EntityLoader {
     type Error = Arc<CatalogError>;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
-        let rows = store::entities_by_refs(&self.db, keys)
+        let rows = self
+            .cache
+            .entities_by_refs(&self.db, keys)
             .await
             .map_err(Arc::new)?;
         Ok(rows
             .into_iter()
-            .map(|e| (e.entity_ref.clone(), Arc::new(e)))
+            .map(|e| (e.entity_ref.clone(), e))
             .collect())
     }
 }
@@ -74,9 +78,16 @@ pub type Relations = DataLoader<RelationLoader, HashMapCache>;
 const MAX_BATCH: usize = 2000;
 
 /// Adds fresh request-scoped loaders to a request.
-pub fn attach(request: async_graphql::Request, db: &DatabaseConnection) -> async_graphql::Request {
+pub fn attach(
+    request: async_graphql::Request,
+    db: &DatabaseConnection,
+    cache: &Arc<EntityCache>,
+) -> async_graphql::Request {
     let entities: Entities = DataLoader::with_cache(
-        EntityLoader { db: db.clone() },
+        EntityLoader {
+            db: db.clone(),
+            cache: cache.clone(),
+        },
         tokio::spawn,
         HashMapCache::default(),
     )

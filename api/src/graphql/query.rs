@@ -9,9 +9,10 @@ use super::inputs::{EntityFilter, EntityOrder};
 use super::loaders;
 use super::prefetch::prefetch;
 use super::types::{ref_from_node_id, Entity, Node};
+use crate::catalog::cache::EntityCache;
 use crate::catalog::refs::EntityRef;
 use crate::catalog::search::{self, Filter, Ordering, PageRequest, MAX_PAGE};
-use crate::catalog::store::{self, StoredEntity};
+use crate::catalog::store::StoredEntity;
 
 pub struct QueryRoot;
 
@@ -33,12 +34,11 @@ fn db<'a>(ctx: &Context<'a>) -> Res<&'a DatabaseConnection> {
 /// Loads entities by ref directly (no batching delay at the root), seeds the request cache, and prefetches
 /// what the selection needs from them.
 async fn fetch_refs(ctx: &Context<'_>, refs: &[String]) -> Res<Vec<Arc<StoredEntity>>> {
-    let rows: Vec<Arc<StoredEntity>> = store::entities_by_refs(db(ctx)?, refs)
-        .await
-        .gql()?
-        .into_iter()
-        .map(Arc::new)
-        .collect();
+    let cache = ctx
+        .data_opt::<Arc<EntityCache>>()
+        .ok_or_else(|| ApiError::Internal("schema has no cache".into()))
+        .gql()?;
+    let rows: Vec<Arc<StoredEntity>> = cache.entities_by_refs(db(ctx)?, refs).await.gql()?;
     loaders::entities(ctx)?
         .feed_many(rows.iter().map(|e| (e.entity_ref.clone(), e.clone())))
         .await;

@@ -2,6 +2,9 @@
 
 use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+
+use crate::catalog::cache::EntityCache;
 
 use super::query::QueryRoot;
 use super::types::Node;
@@ -24,14 +27,18 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-/// The schema with its data (the pool). Loaders are per request: see [`prepare`].
-pub fn build(db: DatabaseConnection) -> GreenroomSchema {
-    builder().data(db).finish()
+/// The schema with its data (the pool and the read cache). Loaders are per request: see [`prepare`].
+pub fn build(db: DatabaseConnection, cache: Arc<EntityCache>) -> GreenroomSchema {
+    builder().data(db).data(cache).finish()
 }
 
-/// Readies a request for execution: attaches request-scoped loaders over `db`.
-pub fn prepare(request: async_graphql::Request, db: &DatabaseConnection) -> async_graphql::Request {
-    super::loaders::attach(request, db)
+/// Readies a request for execution: attaches request-scoped loaders over `db` and `cache`.
+pub fn prepare(
+    request: async_graphql::Request,
+    db: &DatabaseConnection,
+    cache: &Arc<EntityCache>,
+) -> async_graphql::Request {
+    super::loaders::attach(request, db, cache)
 }
 
 /// Declares `interface Entity implements Node` in the registry (async-graphql's `Interface` derive has no

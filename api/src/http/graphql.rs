@@ -84,7 +84,7 @@ fn code_engine_errors(resp: &mut async_graphql::Response) {
 }
 
 async fn execute(state: &AppState, batch: BatchRequest, mime: &'static str) -> Response {
-    let prepare = |r| crate::graphql::schema::prepare(r, &state.db);
+    let prepare = |r| crate::graphql::schema::prepare(r, &state.db, &state.cache);
     let batch = match batch {
         BatchRequest::Single(r) => BatchRequest::Single(prepare(r)),
         BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(prepare).collect()),
