@@ -128,15 +128,7 @@ impl MigrationTrait for Migration {
             ),
         ];
         for (name, cols, unique) in entity_indexes {
-            let mut idx = Index::create();
-            idx.name(name).table(Entities::Table);
-            for c in cols {
-                idx.col(c);
-            }
-            if unique {
-                idx.unique();
-            }
-            manager.create_index(idx.to_owned()).await?;
+            create_index(manager, Entities::Table, name, cols, unique).await?;
         }
 
         manager
@@ -165,12 +157,7 @@ impl MigrationTrait for Migration {
             ("ix_relations_origin", vec![Relations::OriginRef]),
             ("ix_relations_target", vec![Relations::TargetRef]),
         ] {
-            let mut idx = Index::create();
-            idx.name(name).table(Relations::Table);
-            for c in cols {
-                idx.col(c);
-            }
-            manager.create_index(idx.to_owned()).await?;
+            create_index(manager, Relations::Table, name, cols, false).await?;
         }
 
         manager
@@ -201,12 +188,7 @@ impl MigrationTrait for Migration {
             ),
             ("ix_entity_search_entity", vec![EntitySearch::EntityRef]),
         ] {
-            let mut idx = Index::create();
-            idx.name(name).table(EntitySearch::Table);
-            for c in cols {
-                idx.col(c);
-            }
-            manager.create_index(idx.to_owned()).await?;
+            create_index(manager, EntitySearch::Table, name, cols, false).await?;
         }
 
         manager
@@ -257,4 +239,26 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
+}
+
+async fn create_index<T, C>(
+    manager: &SchemaManager<'_>,
+    table: T,
+    name: &str,
+    cols: Vec<C>,
+    unique: bool,
+) -> Result<(), DbErr>
+where
+    T: IntoTableRef,
+    C: IntoIndexColumn,
+{
+    let mut idx = Index::create();
+    idx.name(name).table(table);
+    for c in cols {
+        idx.col(c);
+    }
+    if unique {
+        idx.unique();
+    }
+    manager.create_index(idx.to_owned()).await
 }

@@ -1,6 +1,7 @@
 //! Applying a location's snapshot of entities: one transaction, unchanged entities write nothing.
 
 use sea_orm::{
+    ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     QueryFilter, QuerySelect, TransactionTrait,
@@ -239,37 +240,26 @@ async fn insert_entities(
         }
         entities::Entity::insert_many(rows).exec(txn).await?;
         if rels.len() >= ROW_CHUNK {
-            flush_relations(txn, &mut rels).await?;
+            flush(txn, &mut rels).await?;
         }
         if search.len() >= ROW_CHUNK {
-            flush_search(txn, &mut search).await?;
+            flush(txn, &mut search).await?;
         }
     }
-    flush_relations(txn, &mut rels).await?;
-    flush_search(txn, &mut search).await?;
+    flush(txn, &mut rels).await?;
+    flush(txn, &mut search).await?;
     Ok(())
 }
 
-async fn flush_relations(
-    txn: &impl ConnectionTrait,
-    rows: &mut Vec<relations::ActiveModel>,
-) -> Result<(), CatalogError> {
+/// Inserts and empties `rows`, at most `ROW_CHUNK` rows per statement.
+async fn flush<A>(txn: &impl ConnectionTrait, rows: &mut Vec<A>) -> Result<(), CatalogError>
+where
+    A: ActiveModelTrait + Send,
+{
     while !rows.is_empty() {
         let n = rows.len().min(ROW_CHUNK);
-        let batch: Vec<_> = rows.drain(..n).collect();
-        relations::Entity::insert_many(batch).exec(txn).await?;
-    }
-    Ok(())
-}
-
-async fn flush_search(
-    txn: &impl ConnectionTrait,
-    rows: &mut Vec<entity_search::ActiveModel>,
-) -> Result<(), CatalogError> {
-    while !rows.is_empty() {
-        let n = rows.len().min(ROW_CHUNK);
-        let batch: Vec<_> = rows.drain(..n).collect();
-        entity_search::Entity::insert_many(batch).exec(txn).await?;
+        let batch: Vec<A> = rows.drain(..n).collect();
+        A::Entity::insert_many(batch).exec(txn).await?;
     }
     Ok(())
 }

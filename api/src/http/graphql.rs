@@ -45,6 +45,15 @@ fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("text/html"))
 }
 
+fn not_acceptable() -> Response {
+    request_error(
+        StatusCode::NOT_ACCEPTABLE,
+        JSON,
+        "BAD_REQUEST",
+        "Accept must allow application/graphql-response+json or application/json",
+    )
+}
+
 /// A request-level error (no execution happened) as a GraphQL response body.
 fn request_error(status: StatusCode, mime: &'static str, code: &str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
@@ -122,12 +131,7 @@ async fn execute(state: &AppState, batch: BatchRequest, mime: &'static str) -> R
 /// `POST /graphql` with a JSON body: one operation or a batch (array) of at most `server.maxBatch`.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(mime) = negotiate(&headers) else {
-        return request_error(
-            StatusCode::NOT_ACCEPTABLE,
-            JSON,
-            "BAD_REQUEST",
-            "Accept must allow application/graphql-response+json or application/json",
-        );
+        return not_acceptable();
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -189,12 +193,7 @@ pub async fn get(
         );
     }
     let Some(mime) = negotiate(&headers) else {
-        return request_error(
-            StatusCode::NOT_ACCEPTABLE,
-            JSON,
-            "BAD_REQUEST",
-            "Accept must allow application/graphql-response+json or application/json",
-        );
+        return not_acceptable();
     };
     let request: Request = match async_graphql::http::parse_query_string(&raw) {
         Ok(r) => r,
