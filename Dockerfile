@@ -29,6 +29,7 @@ RUN groupadd --system --gid 10001 greenroom \
 
 COPY --from=builder /src/target/release/greenroom /usr/local/bin/greenroom
 COPY --from=builder /src/examples /app/examples
+COPY --from=builder /src/greenroom.yaml /app/greenroom.yaml
 
 WORKDIR /app
 
