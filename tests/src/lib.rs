@@ -116,6 +116,17 @@ impl TestDb {
         exec(&self.schema(), &self.db, &self.cache, query, variables).await
     }
 
+    /// Reads and applies the file location at `path`.
+    pub async fn refresh(&self, path: &std::path::Path) -> api::providers::RefreshOutcome {
+        api::providers::refresh_file_location(
+            &self.db,
+            &path.display().to_string(),
+            &Default::default(),
+        )
+        .await
+        .expect("apply location")
+    }
+
     /// Loads Backstage's example catalog.
     pub async fn load_examples(&self) -> api::providers::RefreshOutcome {
         api::providers::refresh_file_location(

@@ -151,21 +151,12 @@ async fn a_broken_file_keeps_what_was_stored_and_removed_entities_go() {
     let doc = |name: &str| {
         format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\nspec: {{type: service, lifecycle: production, owner: team-a}}\n")
     };
-    let apply = |t: &TestDb| {
-        let db = t.db.clone();
-        let root = root.display().to_string();
-        async move {
-            api::providers::refresh_file_location(&db, &root, &Default::default())
-                .await
-                .unwrap()
-        }
-    };
     std::fs::write(&root, format!("{}---\n{}", doc("a"), doc("b"))).unwrap();
-    assert_eq!(apply(&t).await.report.inserted, 2);
+    assert_eq!(t.refresh(&root).await.report.inserted, 2);
 
     // Broken YAML in the same file: nothing is deleted.
     std::fs::write(&root, format!("{}---\nkind: [unclosed\n", doc("a"))).unwrap();
-    let out = apply(&t).await;
+    let out = t.refresh(&root).await;
     assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
     assert!(out.errors[0].contains("catalog.yaml:"), "{:?}", out.errors);
     assert_eq!(out.report.deleted, 0);
@@ -174,7 +165,7 @@ async fn a_broken_file_keeps_what_was_stored_and_removed_entities_go() {
 
     // A clean read without `b` removes it, and its relations with it.
     std::fs::write(&root, doc("a")).unwrap();
-    let out = apply(&t).await;
+    let out = t.refresh(&root).await;
     assert_eq!(out.report.deleted, 1);
     let resp = t
         .exec(
@@ -207,17 +198,8 @@ async fn the_same_ref_from_a_second_location_is_a_conflict_and_the_first_keeps_i
     let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
     std::fs::write(&a, doc("from-a")).unwrap();
     std::fs::write(&b, doc("from-b")).unwrap();
-    let apply = |p: &std::path::Path| {
-        let db = t.db.clone();
-        let p = p.display().to_string();
-        async move {
-            api::providers::refresh_file_location(&db, &p, &Default::default())
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(apply(&a).await.report.inserted, 1);
-    let second = apply(&b).await;
+    assert_eq!(t.refresh(&a).await.report.inserted, 1);
+    let second = t.refresh(&b).await;
     assert_eq!(second.report.inserted, 0);
     assert_eq!(second.report.conflicts.len(), 1);
     assert!(second.report.conflicts[0]

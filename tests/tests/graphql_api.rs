@@ -370,18 +370,9 @@ async fn cached_reads_see_changes_as_soon_as_an_ingest_commits() {
     let write = |desc: &str| {
         std::fs::write(&f, format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: svc, description: {desc}}}\nspec: {{type: service, lifecycle: production, owner: team-a}}\n")).unwrap();
     };
-    let refresh = || {
-        let db = t.db.clone();
-        let f = f.display().to_string();
-        async move {
-            api::providers::refresh_file_location(&db, &f, &Default::default())
-                .await
-                .unwrap()
-        }
-    };
     let q = r#"{ entity(ref: "component:svc") { description } }"#;
     write("first");
-    refresh().await;
+    t.refresh(&f).await;
     assert_eq!(
         t.exec(q, json!({})).await["data"]["entity"]["description"],
         "first"
@@ -391,7 +382,7 @@ async fn cached_reads_see_changes_as_soon_as_an_ingest_commits() {
         "first"
     );
     write("second");
-    assert_eq!(refresh().await.report.updated, 1);
+    assert_eq!(t.refresh(&f).await.report.updated, 1);
     assert_eq!(
         t.exec(q, json!({})).await["data"]["entity"]["description"],
         "second"
