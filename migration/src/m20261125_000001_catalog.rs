@@ -155,7 +155,6 @@ impl MigrationTrait for Migration {
                 vec![Relations::SourceRef, Relations::RelType],
             ),
             ("ix_relations_origin", vec![Relations::OriginRef]),
-            ("ix_relations_target", vec![Relations::TargetRef]),
         ] {
             create_index(manager, Relations::Table, name, cols, false).await?;
         }

@@ -367,24 +367,26 @@ async fn cached_reads_see_changes_as_soon_as_an_ingest_commits() {
     let t = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("c.yaml");
-    let write = |desc: &str| {
-        std::fs::write(&f, format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: svc, description: {desc}}}\nspec: {{type: service, lifecycle: production, owner: team-a}}\n")).unwrap();
+    let write = |desc: &str, owner: &str| {
+        std::fs::write(&f, format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: svc, description: {desc}}}\nspec: {{type: service, lifecycle: production, owner: {owner}}}\n")).unwrap();
     };
-    let q = r#"{ entity(ref: "component:svc") { description } }"#;
-    write("first");
+    let q = r#"{ entity(ref: "component:svc") { description relations(type: "ownedBy") { targetRef } } }"#;
+    write("first", "team-a");
     t.refresh(&f).await;
-    assert_eq!(
-        t.exec(q, json!({})).await["data"]["entity"]["description"],
-        "first"
-    );
-    assert_eq!(
-        t.exec(q, json!({})).await["data"]["entity"]["description"],
-        "first"
-    );
-    write("second");
+    for _ in 0..2 {
+        let r = t.exec(q, json!({})).await;
+        assert_eq!(r["data"]["entity"]["description"], "first");
+        assert_eq!(
+            r["data"]["entity"]["relations"][0]["targetRef"],
+            "group:default/team-a"
+        );
+    }
+    write("second", "team-b");
     assert_eq!(t.refresh(&f).await.report.updated, 1);
+    let r = t.exec(q, json!({})).await;
+    assert_eq!(r["data"]["entity"]["description"], "second");
     assert_eq!(
-        t.exec(q, json!({})).await["data"]["entity"]["description"],
-        "second"
+        r["data"]["entity"]["relations"][0]["targetRef"],
+        "group:default/team-b"
     );
 }

@@ -1,4 +1,4 @@
-//! A process-wide read cache of entities by ref. Every ingest that commits a change clears it (exact for a
+//! A process-wide read cache of entities by ref and of relations by (source, type). Every ingest that commits a change clears it (exact for a
 //! single server); entries also expire after a TTL, which bounds staleness when other replicas write to the
 //! same PostgreSQL database.
 
@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use super::store::{self, StoredEntity};
+use super::store::{self, StoredEntity, StoredRelation};
 use super::CatalogError;
 
 /// Bumped after every committed change to the catalog in this process.
@@ -19,8 +19,11 @@ pub fn invalidate_all() {
     GENERATION.fetch_add(1, Ordering::SeqCst);
 }
 
+type RelKey = (String, String);
+
 pub struct EntityCache {
     map: RwLock<HashMap<String, Arc<StoredEntity>>>,
+    rels: RwLock<HashMap<RelKey, Arc<Vec<StoredRelation>>>>,
     /// (generation the map was filled under, when that epoch started)
     epoch: Mutex<(u64, Instant)>,
     ttl: Duration,
@@ -31,6 +34,7 @@ impl EntityCache {
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
         Self {
             map: RwLock::new(HashMap::new()),
+            rels: RwLock::new(HashMap::new()),
             epoch: Mutex::new((GENERATION.load(Ordering::SeqCst), Instant::now())),
             ttl,
             max_entries,
@@ -43,6 +47,7 @@ impl EntityCache {
         let mut epoch = self.epoch.lock().unwrap_or_else(|p| p.into_inner());
         if epoch.0 != generation || epoch.1.elapsed() > self.ttl {
             self.map.write().unwrap_or_else(|p| p.into_inner()).clear();
+            self.rels.write().unwrap_or_else(|p| p.into_inner()).clear();
             *epoch = (generation, Instant::now());
         }
         generation
@@ -91,6 +96,59 @@ impl EntityCache {
             self.put(generation, &loaded);
             found.extend(loaded);
         }
+        Ok(found)
+    }
+
+    /// Relations for `(source, type)` keys ([`store::ANY_TYPE`] = every type): cached ones from memory, the
+    /// rest in one query. Every key is in the result (an empty list when it has no relations).
+    pub async fn relations(
+        &self,
+        db: &impl ConnectionTrait,
+        keys: &[RelKey],
+    ) -> Result<HashMap<RelKey, Arc<Vec<StoredRelation>>>, CatalogError> {
+        let generation = self.current();
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        {
+            let rels = self.rels.read().unwrap_or_else(|p| p.into_inner());
+            for k in keys {
+                match rels.get(k) {
+                    Some(v) => {
+                        found.insert(k.clone(), v.clone());
+                    }
+                    None => missing.push(k.clone()),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let rows = store::relations_from(db, &missing).await?;
+        let mut by_source: HashMap<&str, Vec<&StoredRelation>> = HashMap::new();
+        for r in &rows {
+            by_source.entry(r.source_ref.as_str()).or_default().push(r);
+        }
+        let mut loaded = Vec::with_capacity(missing.len());
+        for (source, ty) in missing {
+            let list: Vec<StoredRelation> = by_source
+                .get(source.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|r| ty == store::ANY_TYPE || r.rel_type == ty)
+                .map(|r| (*r).clone())
+                .collect();
+            loaded.push(((source, ty), Arc::new(list)));
+        }
+        if self.max_entries > 0 && GENERATION.load(Ordering::SeqCst) == generation {
+            let mut rels = self.rels.write().unwrap_or_else(|p| p.into_inner());
+            if rels.len() + loaded.len() > self.max_entries {
+                rels.clear();
+            }
+            for (k, v) in &loaded {
+                rels.insert(k.clone(), v.clone());
+            }
+        }
+        found.extend(loaded);
         Ok(found)
     }
 }

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::refs::{EntityRef, DEFAULT_NAMESPACE};
-use super::store::{builtin_kind, StoredEntity};
+use super::store::builtin_kind;
 use super::CatalogError;
 use entity::{entities, entity_search};
 
@@ -56,8 +56,9 @@ pub struct PageRequest {
 }
 
 #[derive(Debug)]
+/// A page of refs with their cursors; callers fetch the entities (through the read cache).
 pub struct Page {
-    pub items: Vec<(String, StoredEntity)>,
+    pub items: Vec<(String, String)>,
     pub has_next: bool,
     pub has_previous: bool,
 }
@@ -188,19 +189,11 @@ fn order_column(field: OrderField) -> Option<entities::Column> {
     }
 }
 
-fn sort_value(field: OrderField, e: &StoredEntity) -> Option<String> {
-    match field {
-        OrderField::Ref => None,
-        OrderField::Name => Some(e.name.clone()),
-        OrderField::Kind => Some(e.kind.clone()),
-    }
-}
-
 /// Cursor = base64url(JSON [sortValue?, ref]).
-pub fn encode_cursor(field: OrderField, e: &StoredEntity) -> String {
-    let v = match sort_value(field, e) {
-        Some(s) => serde_json::json!([s, e.entity_ref]),
-        None => serde_json::json!([e.entity_ref]),
+fn encode_cursor(sort_value: Option<&str>, entity_ref: &str) -> String {
+    let v = match sort_value {
+        Some(s) => serde_json::json!([s, entity_ref]),
+        None => serde_json::json!([entity_ref]),
     };
     URL_SAFE_NO_PAD.encode(v.to_string())
 }
@@ -282,22 +275,26 @@ pub async fn list(
     };
     let scan_asc = asc != backwards;
     let dir = if scan_asc { Order::Asc } else { Order::Desc };
-    let mut q = entities::Entity::find().filter(cond);
+    // Keys only: the (kind, ref) and (name, ref) indexes cover these, and rows come from the cache.
+    let sort_col = order_column(ordering.field).unwrap_or(entities::Column::EntityRef);
+    let mut q = entities::Entity::find()
+        .select_only()
+        .column(entities::Column::EntityRef)
+        .column_as(sort_col, "sort_value")
+        .filter(cond);
     if let Some(col) = order_column(ordering.field) {
         q = q.order_by(col, dir.clone());
     }
     q = q
         .order_by(entities::Column::EntityRef, dir)
         .limit(limit + 1);
-    let rows = q.all(db).await?;
+    let rows: Vec<(String, String)> = q.into_tuple().all(db).await?;
     let more = rows.len() as u64 > limit;
-    let mut items: Vec<(String, StoredEntity)> = rows
+    let with_sort = order_column(ordering.field).is_some();
+    let mut items: Vec<(String, String)> = rows
         .into_iter()
         .take(limit as usize)
-        .map(|r| {
-            let e = StoredEntity::from_row(r);
-            (encode_cursor(ordering.field, &e), e)
-        })
+        .map(|(r, sv)| (encode_cursor(with_sort.then_some(sv.as_str()), &r), r))
         .collect();
     if backwards {
         items.reverse();

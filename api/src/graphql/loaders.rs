@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::errors::{ApiError, GqlResultExt};
 use crate::catalog::cache::EntityCache;
-use crate::catalog::store::{self, StoredEntity, StoredRelation};
+use crate::catalog::store::{StoredEntity, StoredRelation};
 use crate::catalog::CatalogError;
 
 /// Entities by canonical ref, through the read cache.
@@ -38,9 +38,11 @@ impl Loader<String> for EntityLoader {
 /// Key of the relation loader: (source ref, relation type or [`store::ANY_TYPE`]).
 pub type RelKey = (String, String);
 
-/// Outgoing relations by (source ref, type); a key without relations maps to an empty list.
+/// Outgoing relations by (source ref, type), through the read cache; a key without relations maps to an
+/// empty list.
 pub struct RelationLoader {
     pub db: DatabaseConnection,
+    pub cache: Arc<EntityCache>,
 }
 
 impl Loader<RelKey> for RelationLoader {
@@ -48,26 +50,7 @@ impl Loader<RelKey> for RelationLoader {
     type Error = Arc<CatalogError>;
 
     async fn load(&self, keys: &[RelKey]) -> Result<HashMap<RelKey, Self::Value>, Self::Error> {
-        let rows = store::relations_from(&self.db, keys)
-            .await
-            .map_err(Arc::new)?;
-        let mut by_source: HashMap<&str, Vec<&StoredRelation>> = HashMap::new();
-        for r in &rows {
-            by_source.entry(r.source_ref.as_str()).or_default().push(r);
-        }
-        Ok(keys
-            .iter()
-            .map(|(source, ty)| {
-                let list: Vec<StoredRelation> = by_source
-                    .get(source.as_str())
-                    .into_iter()
-                    .flatten()
-                    .filter(|r| ty == store::ANY_TYPE || r.rel_type == *ty)
-                    .map(|r| (*r).clone())
-                    .collect();
-                ((source.clone(), ty.clone()), Arc::new(list))
-            })
-            .collect())
+        self.cache.relations(&self.db, keys).await.map_err(Arc::new)
     }
 }
 
@@ -93,7 +76,10 @@ pub fn attach(
     )
     .max_batch_size(MAX_BATCH);
     let relations: Relations = DataLoader::with_cache(
-        RelationLoader { db: db.clone() },
+        RelationLoader {
+            db: db.clone(),
+            cache: cache.clone(),
+        },
         tokio::spawn,
         HashMapCache::default(),
     )

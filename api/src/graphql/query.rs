@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Object, SimpleObject, ID};
 use sea_orm::DatabaseConnection;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::errors::{ApiError, GqlResultExt};
@@ -31,14 +32,16 @@ fn db<'a>(ctx: &Context<'a>) -> Res<&'a DatabaseConnection> {
         .gql()
 }
 
+fn cache<'a>(ctx: &Context<'a>) -> Res<&'a Arc<EntityCache>> {
+    ctx.data_opt::<Arc<EntityCache>>()
+        .ok_or_else(|| ApiError::Internal("schema has no cache".into()))
+        .gql()
+}
+
 /// Loads entities by ref directly (no batching delay at the root), seeds the request cache, and prefetches
 /// what the selection needs from them.
 async fn fetch_refs(ctx: &Context<'_>, refs: &[String]) -> Res<Vec<Arc<StoredEntity>>> {
-    let cache = ctx
-        .data_opt::<Arc<EntityCache>>()
-        .ok_or_else(|| ApiError::Internal("schema has no cache".into()))
-        .gql()?;
-    let rows: Vec<Arc<StoredEntity>> = cache.entities_by_refs(db(ctx)?, refs).await.gql()?;
+    let rows: Vec<Arc<StoredEntity>> = cache(ctx)?.entities_by_refs(db(ctx)?, refs).await.gql()?;
     loaders::entities(ctx)?
         .feed_many(rows.iter().map(|e| (e.entity_ref.clone(), e.clone())))
         .await;
@@ -129,10 +132,19 @@ impl QueryRoot {
         let result = search::list(db(ctx)?, &filter, query.as_deref(), ordering, &page)
             .await
             .gql()?;
+        let refs: Vec<String> = result.items.iter().map(|(_, r)| r.clone()).collect();
+        let found: HashMap<String, Arc<StoredEntity>> = cache(ctx)?
+            .entities_by_refs(db(ctx)?, &refs)
+            .await
+            .gql()?
+            .into_iter()
+            .map(|e| (e.entity_ref.clone(), e))
+            .collect();
+        // An entity deleted between the two reads is left out of the page.
         let items: Vec<(String, Arc<StoredEntity>)> = result
             .items
             .into_iter()
-            .map(|(c, e)| (c, Arc::new(e)))
+            .filter_map(|(c, r)| found.get(&r).map(|e| (c, e.clone())))
             .collect();
         let look = ctx.look_ahead();
         let nodes: Vec<Arc<StoredEntity>> = items.iter().map(|(_, e)| e.clone()).collect();

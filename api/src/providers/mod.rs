@@ -47,12 +47,28 @@ pub async fn refresh_file_location(
     let mut applier = ingest::Applier::begin(db, &out.location_key)
         .instrument(span.clone())
         .await?;
-    let mut walker = FileWalker::new(&path, resolver);
-    while let Some(file) = walker.next_file().instrument(span.clone()).await {
+    // Files are read and parsed in their own task while the previous file's rows are written.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let (walk_path, walk_resolver) = (path.clone(), resolver.clone());
+    let reader = tokio::spawn(
+        async move {
+            let mut walker = FileWalker::new(&walk_path, &walk_resolver);
+            while let Some(file) = walker.next_file().await {
+                if tx.send(file).await.is_err() {
+                    break;
+                }
+            }
+        }
+        .instrument(span.clone()),
+    );
+    while let Some(file) = rx.recv().await {
         out.valid += file.entities.len();
         applier.add(&file.entities).instrument(span.clone()).await?;
         out.invalid.extend(file.invalid);
         out.errors.extend(file.errors);
+    }
+    if let Err(e) = reader.await {
+        out.errors.push(format!("{target}: reading stopped: {e}"));
     }
     let complete = out.errors.is_empty() && out.invalid.is_empty();
     out.report = applier
