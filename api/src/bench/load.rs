@@ -1,17 +1,17 @@
 //! Closed-loop HTTP load driver: N connections POSTing one GraphQL body for a fixed time, reporting req/s and latency percentiles.
 //!
-//! Each connection is a tokio task with its own `reqwest::Client` (at most one idle pooled
-//! connection, so one keep-alive TCP connection per task) that sends the next request as soon
-//! as the previous response has been read. Requests started during a short warm-up are not
+//! Each connection is a tokio task holding one keep-alive TCP connection, speaking just enough
+//! HTTP/1.1 (a pre-built request, a `Content-Length` response) to stay out of the server's way on
+//! a 2-core machine; it sends the next request as soon as the previous response has been read. Requests started during a short warm-up are not
 //! counted. A response counts as an error when the status is not 200, the body is not a JSON
 //! object, or it carries a non-empty GraphQL `errors` array; transport failures are errors too.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use reqwest::header::CONTENT_TYPE;
-use reqwest::{Client, StatusCode, Url};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// Requests started during this initial period are sent but not counted.
 const WARMUP: Duration = Duration::from_millis(200);
@@ -61,34 +61,33 @@ pub async fn run(
         !duration.is_zero() && duration <= MAX_DURATION,
         "duration must be positive and at most {MAX_DURATION:?}, got {duration:?}"
     );
-    let url = Url::parse(url).with_context(|| format!("invalid load-test URL {url:?}"))?;
-    ensure!(
-        matches!(url.scheme(), "http" | "https"),
-        "load-test URL must be http(s), got {url}"
-    );
+    let rest = url
+        .strip_prefix("http://")
+        .with_context(|| format!("load-test URL must be http://HOST:PORT/PATH, got {url:?}"))?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    ensure!(!host.is_empty(), "load-test URL has no host: {url:?}");
     let payload = serde_json::to_vec(&body).context("serializing the GraphQL request body")?;
-
-    // Build every client before the clock starts: TLS/connector setup is not free.
-    let clients = (0..connections)
-        .map(|_| {
-            Client::builder()
-                .pool_max_idle_per_host(1)
-                .no_proxy()
-                .timeout(REQUEST_TIMEOUT)
-                .build()
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .context("building the HTTP client")?;
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: {}\r\n\r\n",
+        payload.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&payload);
+    let request: std::sync::Arc<[u8]> = request.into();
 
     let measure_from = Instant::now() + WARMUP;
     let deadline = measure_from + duration;
     let sample_cap = MAX_SAMPLES / connections;
     let mut tasks = tokio::task::JoinSet::new();
-    for client in clients {
+    for _ in 0..connections {
         let worker = Worker {
-            client,
-            url: url.clone(),
-            payload: payload.clone(),
+            addr: host.to_string(),
+            request: request.clone(),
+            conn: None,
+            buf: Vec::with_capacity(64 * 1024),
         };
         tasks.spawn(worker.run(measure_from, deadline, sample_cap));
     }
@@ -144,13 +143,19 @@ struct WorkerStats {
 }
 
 struct Worker {
-    client: Client,
-    url: Url,
-    payload: Vec<u8>,
+    addr: String,
+    request: std::sync::Arc<[u8]>,
+    conn: Option<TcpStream>,
+    buf: Vec<u8>,
 }
 
 impl Worker {
-    async fn run(self, measure_from: Instant, deadline: Instant, sample_cap: usize) -> WorkerStats {
+    async fn run(
+        mut self,
+        measure_from: Instant,
+        deadline: Instant,
+        sample_cap: usize,
+    ) -> WorkerStats {
         let mut stats = WorkerStats::default();
         while stats.latencies_us.len() < sample_cap {
             let started = Instant::now();
@@ -172,25 +177,58 @@ impl Worker {
         stats
     }
 
-    async fn send_one(&self) -> Outcome {
-        let request = self
-            .client
-            .post(self.url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .body(self.payload.clone());
-        let Ok(response) = request.send().await else {
-            return Outcome::Transport;
-        };
-        let status = response.status();
-        // Always read the whole body, so the keep-alive connection can be reused.
-        let Ok(bytes) = response.bytes().await else {
-            return Outcome::Transport;
-        };
-        if status == StatusCode::OK && graphql_ok(&bytes) {
-            Outcome::Ok
-        } else {
-            Outcome::BadResponse
+    async fn send_one(&mut self) -> Outcome {
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.exchange()).await {
+            Ok(Ok((200, ok))) if ok => Outcome::Ok,
+            Ok(Ok(_)) => Outcome::BadResponse,
+            Ok(Err(_)) | Err(_) => {
+                self.conn = None; // reconnect on the next request
+                Outcome::Transport
+            }
         }
+    }
+
+    /// Sends the request and reads one response: (status, body is a GraphQL success).
+    async fn exchange(&mut self) -> std::io::Result<(u16, bool)> {
+        let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+        if self.conn.is_none() {
+            let stream = TcpStream::connect(&self.addr).await?;
+            stream.set_nodelay(true)?;
+            self.conn = Some(stream);
+        }
+        let conn = self.conn.as_mut().ok_or_else(|| bad("no connection"))?;
+        conn.write_all(&self.request).await?;
+        self.buf.clear();
+        let mut chunk = [0u8; 16 * 1024];
+        let head_end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let n = conn.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(bad("connection closed"));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).to_ascii_lowercase();
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("no status"))?;
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| bad("response without Content-Length"))?;
+        while self.buf.len() < head_end + len {
+            let n = conn.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(bad("connection closed"));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        Ok((status, graphql_ok(&self.buf[head_end..head_end + len])))
     }
 }
 
