@@ -7,11 +7,13 @@ use futures_util::future::BoxFuture;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use super::errors::GqlResultExt;
+use super::errors::{ApiError, GqlResultExt};
 use super::loaders::{self, RelKey};
+use crate::catalog::cache::EntityCache;
 use crate::catalog::refs::EntityRef;
 use crate::catalog::relations as rel;
 use crate::catalog::store::{StoredEntity, StoredRelation, ANY_TYPE};
+use sea_orm::DatabaseConnection;
 
 /// GraphQL fields resolved through relations, and the relation type each follows.
 const RELATION_FIELDS: &[(&str, &str)] = &[
@@ -48,6 +50,18 @@ fn spec_target(e: &StoredEntity, key: &str, default_kind: &str) -> Option<String
         .map(|r| r.to_string())
 }
 
+fn database<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
+    ctx.data_opt::<DatabaseConnection>()
+        .ok_or_else(|| ApiError::Internal("schema has no database".into()))
+        .gql()
+}
+
+fn read_cache<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<EntityCache>> {
+    ctx.data_opt::<Arc<EntityCache>>()
+        .ok_or_else(|| ApiError::Internal("schema has no cache".into()))
+        .gql()
+}
+
 /// Warms the loaders for `items` and everything `selection` asks of them, level by level.
 pub fn prefetch<'a>(
     ctx: &'a Context<'a>,
@@ -77,7 +91,14 @@ pub fn prefetch<'a>(
                     keys.push((e.entity_ref.clone(), t.to_string()));
                 }
             }
-            let rels = loaders::relations(ctx)?.load_many(keys).await.gql()?;
+            // Straight to the read cache (no loader delay), then seeded into the request's loader.
+            let rels = read_cache(ctx)?
+                .relations(database(ctx)?, &keys)
+                .await
+                .gql()?;
+            loaders::relations(ctx)?
+                .feed_many(rels.iter().map(|(k, v)| (k.clone(), v.clone())))
+                .await;
             let all = relations_wanted.field("target").exists();
             for r in rels.values().flat_map(|v| v.iter()) {
                 for (field, ty) in &rel_fields {
@@ -133,7 +154,17 @@ pub fn prefetch<'a>(
         if all_targets.is_empty() {
             return Ok(());
         }
-        let found = loaders::entities(ctx)?.load_many(all_targets).await.gql()?;
+        let all_targets: Vec<String> = all_targets.into_iter().collect();
+        let found: HashMap<String, Arc<StoredEntity>> = read_cache(ctx)?
+            .entities_by_refs(database(ctx)?, &all_targets)
+            .await
+            .gql()?
+            .into_iter()
+            .map(|e| (e.entity_ref.clone(), e))
+            .collect();
+        loaders::entities(ctx)?
+            .feed_many(found.iter().map(|(k, v)| (k.clone(), v.clone())))
+            .await;
 
         // Next level: each field's targets with that field's own sub-selection.
         for (field, refs) in per_field {
