@@ -20,6 +20,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Most operations accepted in one JSON batch request.
     pub max_batch: usize,
+    /// Bytes of whole responses kept for identical queries (0 disables); cleared on every catalog change.
+    pub response_cache_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -28,6 +30,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 1 << 20,
             max_batch: 10,
+            response_cache_bytes: 16 << 20,
         }
     }
 }
@@ -68,6 +71,15 @@ impl Default for CatalogConfig {
             cache_ttl_seconds: 5,
             cache_max_entries: 20_000,
         }
+    }
+}
+
+impl Config {
+    pub fn response_cache(&self) -> crate::http::response_cache::ResponseCache {
+        crate::http::response_cache::ResponseCache::new(
+            std::time::Duration::from_secs(self.catalog.cache_ttl_seconds),
+            self.server.response_cache_bytes,
+        )
     }
 }
 

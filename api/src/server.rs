@@ -15,6 +15,7 @@ pub struct AppState {
     pub schema: GreenroomSchema,
     pub db: DatabaseConnection,
     pub cache: std::sync::Arc<crate::catalog::cache::EntityCache>,
+    pub responses: std::sync::Arc<crate::http::response_cache::ResponseCache>,
     pub max_batch: usize,
 }
 
@@ -54,6 +55,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         schema: schema::build(db.clone(), cache.clone()),
         db: db.clone(),
         cache,
+        responses: std::sync::Arc::new(config.response_cache()),
         max_batch: config.server.max_batch,
     };
     let listener = TcpListener::bind(&config.server.listen).await?;

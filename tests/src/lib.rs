@@ -199,6 +199,7 @@ impl TestServer {
             schema: schema::build(db.clone(), cache.clone()),
             db: db.clone(),
             cache,
+            responses: Arc::new(api::config::Config::default().response_cache()),
             max_batch: 10,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

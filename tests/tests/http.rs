@@ -206,3 +206,39 @@ async fn health_and_readiness() {
     let r = s.client.get(s.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn repeated_queries_are_answered_fresh_after_every_ingest() {
+    let t = TestDb::new().await;
+    let s = TestServer::start(&t.db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.yaml");
+    let write = |desc: &str| {
+        std::fs::write(&f, format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: svc, description: {desc}}}\nspec: {{type: service, lifecycle: production, owner: team-a}}\n")).unwrap();
+    };
+    let q = json!({ "query": "{ entities(filter: {kind: [\"Component\"]}) { totalCount nodes { description } } }" });
+    let fetch = || async {
+        let r = s
+            .client
+            .post(s.url("/graphql"))
+            .json(&q)
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>().await.unwrap()
+    };
+    write("one");
+    t.refresh(&f).await;
+    for _ in 0..3 {
+        assert_eq!(
+            fetch().await["data"]["entities"]["nodes"][0]["description"],
+            "one"
+        );
+    }
+    write("two");
+    t.refresh(&f).await;
+    assert_eq!(
+        fetch().await["data"]["entities"]["nodes"][0]["description"],
+        "two"
+    );
+}

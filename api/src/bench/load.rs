@@ -53,6 +53,17 @@ pub async fn run(
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<LoadReport> {
+    run_with_headers(url, body, &[], connections, duration).await
+}
+
+/// [`run`] with extra request headers (e.g. `Cache-Control: no-cache`).
+pub async fn run_with_headers(
+    url: &str,
+    body: Value,
+    headers: &[(&str, &str)],
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<LoadReport> {
     ensure!(
         (1..=MAX_CONNECTIONS).contains(&connections),
         "connections must be in 1..={MAX_CONNECTIONS}, got {connections}"
@@ -70,8 +81,12 @@ pub async fn run(
     };
     ensure!(!host.is_empty(), "load-test URL has no host: {url:?}");
     let payload = serde_json::to_vec(&body).context("serializing the GraphQL request body")?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let mut request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nAccept: application/json\r\n{extra}Content-Length: {}\r\n\r\n",
         payload.len()
     )
     .into_bytes();

@@ -91,8 +91,8 @@ async fn total_count(client: &reqwest::Client, url: &str) -> Option<u64> {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let tmp = tempfile_dir(args.dir.as_deref())?;
     let client = reqwest::Client::new();
-    println!("| N entities | start → queryable (s) | peak RSS (MiB) | entity(ref) req/s (p99 ms) | 100-component page req/s (p99 ms) |");
-    println!("|---:|---:|---:|---:|---:|");
+    println!("| N entities | start → queryable (s) | peak RSS (MiB) | entity(ref) req/s (p99 ms) | same, no-cache | 100-component page req/s (p99 ms) | same, no-cache |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &args.entities {
         let dir = tmp.join(format!("n{n}"));
         let catalog = dir.join("catalog");
@@ -120,34 +120,36 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         let ingest = started.elapsed().as_secs_f64();
         let duration = Duration::from_secs(args.seconds);
-        let by_ref = load::run(
-            &server.url,
-            json!({ "query": "query($r: String!) { entity(ref: $r) { ref name ... on Component { lifecycle } } }",
-                    "variables": { "r": first_component(n) } }),
-            args.connections,
-            duration,
-        )
-        .await?;
-        let page = load::run(
-            &server.url,
-            json!({ "query": "{ entities(filter: {kind: [\"Component\"]}, first: 100) { nodes { ref name ... on Component { owner { ref } system { ref } dependsOn { ref } } } } }" }),
-            args.connections,
-            duration,
-        )
-        .await?;
+        let by_ref_body = json!({
+            "query": "query($r: String!) { entity(ref: $r) { ref name ... on Component { lifecycle } } }",
+            "variables": { "r": first_component(n) }
+        });
+        let page_body = json!({ "query": "{ entities(filter: {kind: [\"Component\"]}, first: 100) { nodes { ref name ... on Component { owner { ref } system { ref } dependsOn { ref } } } } }" });
+        let no_cache = [("Cache-Control", "no-cache")];
+        let (c, url) = (args.connections, server.url.as_str());
+        let by_ref = load::run(url, by_ref_body.clone(), c, duration).await?;
+        let by_ref_uncached =
+            load::run_with_headers(url, by_ref_body, &no_cache, c, duration).await?;
+        let page = load::run(url, page_body.clone(), c, duration).await?;
+        let page_uncached = load::run_with_headers(url, page_body, &no_cache, c, duration).await?;
         let rss = server
             .peak_rss_mib()
             .map(|m| format!("{m:.0}"))
             .unwrap_or_else(|| "n/a".into());
+        let cell = |r: &load::LoadReport| format!("{:.0} ({:.1})", r.rps, r.p99_ms);
         println!(
-            "| {n} | {ingest:.2} | {rss} | {:.0} ({:.1}) | {:.0} ({:.1}) |",
-            by_ref.rps, by_ref.p99_ms, page.rps, page.p99_ms
+            "| {n} | {ingest:.2} | {rss} | {} | {} | {} | {} |",
+            cell(&by_ref),
+            cell(&by_ref_uncached),
+            cell(&page),
+            cell(&page_uncached)
         );
-        if by_ref.errors + page.errors > 0 {
-            println!(
-                "  (errors: entity(ref) {}, page {})",
-                by_ref.errors, page.errors
-            );
+        let errors: u64 = [&by_ref, &by_ref_uncached, &page, &page_uncached]
+            .iter()
+            .map(|r| r.errors)
+            .sum();
+        if errors > 0 {
+            println!("  ({errors} requests failed)");
         }
         drop(server);
     }

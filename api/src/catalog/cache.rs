@@ -14,6 +14,11 @@ use super::CatalogError;
 /// Bumped after every committed change to the catalog in this process.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
+/// The current change generation (caches compare it to know they are stale).
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::SeqCst)
+}
+
 /// Marks every cache stale (called after an ingest commits a change).
 pub fn invalidate_all() {
     GENERATION.fetch_add(1, Ordering::SeqCst);

@@ -92,7 +92,31 @@ fn code_engine_errors(resp: &mut async_graphql::Response) {
     }
 }
 
-async fn execute(state: &AppState, batch: BatchRequest, mime: &'static str) -> Response {
+/// `Cache-Control: no-cache` on a request skips the response cache.
+fn no_cache(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"))
+}
+
+async fn execute(
+    state: &AppState,
+    batch: BatchRequest,
+    mime: &'static str,
+    headers: &HeaderMap,
+) -> Response {
+    // Identical single queries are answered from the response cache while the catalog is unchanged.
+    let mut cache_entry = None;
+    if let BatchRequest::Single(r) = &batch {
+        if let Some(key) = state.responses.key(r) {
+            let (hit, generation) = state.responses.get(&key);
+            if let Some(body) = hit.filter(|_| !no_cache(headers)) {
+                return respond(StatusCode::OK, mime, body.to_string());
+            }
+            cache_entry = Some((key, r.query.clone(), r.operation_name.clone(), generation));
+        }
+    }
     let prepare = |r| crate::graphql::schema::prepare(r, &state.db, &state.cache);
     let batch = match batch {
         BatchRequest::Single(r) => BatchRequest::Single(prepare(r)),
@@ -115,7 +139,18 @@ async fn execute(state: &AppState, batch: BatchRequest, mime: &'static str) -> R
         StatusCode::OK
     };
     match serde_json::to_string(&resp) {
-        Ok(body) => respond(status, mime, body),
+        Ok(body) => {
+            if let (Some((key, query, op, generation)), BatchResponse::Single(r)) =
+                (cache_entry, &resp)
+            {
+                if r.errors.is_empty() {
+                    state
+                        .responses
+                        .put(key, &query, op.as_deref(), &body, generation);
+                }
+            }
+            respond(status, mime, body)
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot serialise a GraphQL response");
             request_error(
@@ -170,7 +205,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             );
         }
     }
-    execute(&state, batch, mime).await
+    execute(&state, batch, mime, &headers).await
 }
 
 /// `GET /graphql`: GraphiQL for browsers; with `?query=` runs a query (mutations get 405).
@@ -229,7 +264,7 @@ pub async fn get(
             return resp;
         }
     }
-    execute(&state, BatchRequest::Single(request), mime).await
+    execute(&state, BatchRequest::Single(request), mime, &headers).await
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod response_cache;
 
 use axum::extract::Request;
 use axum::middleware::Next;

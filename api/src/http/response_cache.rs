@@ -1,0 +1,119 @@
+//! Whole-response cache for identical read-only GraphQL requests (same query, operation name and variables).
+//! It shares the catalog's change generation, so it is cleared the moment an ingest commits, and it also
+//! expires after the read cache's TTL. Only successful query responses are stored.
+
+use async_graphql::parser::types::OperationType;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::catalog::cache::generation;
+
+pub struct ResponseCache {
+    map: RwLock<(HashMap<String, Arc<str>>, usize)>,
+    epoch: Mutex<(u64, Instant)>,
+    ttl: Duration,
+    max_bytes: usize,
+}
+
+impl ResponseCache {
+    pub fn new(ttl: Duration, max_bytes: usize) -> Self {
+        Self {
+            map: RwLock::new((HashMap::new(), 0)),
+            epoch: Mutex::new((generation(), Instant::now())),
+            ttl,
+            max_bytes,
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.max_bytes > 0 && !self.ttl.is_zero()
+    }
+
+    /// The cache key of a request, or `None` when it must not be cached.
+    pub fn key(&self, req: &async_graphql::Request) -> Option<String> {
+        if !self.enabled() {
+            return None;
+        }
+        let vars = serde_json::to_string(&req.variables).ok()?;
+        let op = req.operation_name.as_deref().unwrap_or("");
+        Some(format!("{op}\u{0}{vars}\u{0}{}", req.query))
+    }
+
+    fn current(&self) -> u64 {
+        let g = generation();
+        let mut epoch = self.epoch.lock().unwrap_or_else(|p| p.into_inner());
+        if epoch.0 != g || epoch.1.elapsed() > self.ttl {
+            let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+            map.0.clear();
+            map.1 = 0;
+            *epoch = (g, Instant::now());
+        }
+        g
+    }
+
+    /// A cached body and the generation it is valid for (pass it to [`put`](Self::put) on a miss).
+    pub fn get(&self, key: &str) -> (Option<Arc<str>>, u64) {
+        let g = self.current();
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        (map.0.get(key).cloned(), g)
+    }
+
+    /// Stores a successful response of a query operation computed under generation `g`.
+    pub fn put(&self, key: String, query: &str, operation: Option<&str>, body: &str, g: u64) {
+        if generation() != g || !is_query(query, operation) {
+            return;
+        }
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        let size = key.len() + body.len();
+        if size > self.max_bytes {
+            return;
+        }
+        if map.1 + size > self.max_bytes {
+            map.0.clear();
+            map.1 = 0;
+        }
+        map.1 += size;
+        map.0.insert(key, Arc::from(body));
+    }
+}
+
+/// True when the operation that runs is a query (never cache mutations or subscriptions).
+fn is_query(query: &str, operation: Option<&str>) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    let ty = match operation {
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
+            .map(|(_, o)| o.node.ty),
+        None => doc.operations.iter().next().map(|(_, o)| o.node.ty),
+    };
+    ty == Some(OperationType::Query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_queries_are_stored_and_a_catalog_change_clears_everything() {
+        let c = ResponseCache::new(Duration::from_secs(60), 1 << 20);
+        let req = async_graphql::Request::new("{ a }");
+        let key = c.key(&req).unwrap();
+        let (hit, g) = c.get(&key);
+        assert!(hit.is_none());
+        c.put(key.clone(), "{ a }", None, "{\"data\":{}}", g);
+        assert_eq!(c.get(&key).0.as_deref(), Some("{\"data\":{}}"));
+        crate::catalog::cache::invalidate_all();
+        assert!(c.get(&key).0.is_none());
+
+        let m = "mutation { x }";
+        let mkey = c.key(&async_graphql::Request::new(m)).unwrap();
+        let (_, g) = c.get(&mkey);
+        c.put(mkey.clone(), m, None, "{}", g);
+        assert!(c.get(&mkey).0.is_none());
+    }
+}
