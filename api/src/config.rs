@@ -57,6 +57,7 @@ impl Default for DatabaseConfig {
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct CatalogConfig {
     pub locations: Vec<LocationConfig>,
+    pub refresh: RefreshConfig,
     /// Seconds an entity may be served from the in-memory read cache (changes made by this server clear
     /// it at once; the TTL bounds staleness from other replicas). 0 disables the cache.
     pub cache_ttl_seconds: u64,
@@ -68,6 +69,7 @@ impl Default for CatalogConfig {
     fn default() -> Self {
         Self {
             locations: Vec::new(),
+            refresh: RefreshConfig::default(),
             cache_ttl_seconds: 5,
             cache_max_entries: 20_000,
         }
@@ -94,6 +96,37 @@ impl CatalogConfig {
             std::time::Duration::from_secs(self.cache_ttl_seconds),
             max,
         )
+    }
+}
+
+/// How often configured locations are re-read (`500ms`, `30s`, `5m`, `1h`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct RefreshConfig {
+    pub interval: String,
+    pub timeout: String,
+}
+
+impl Default for RefreshConfig {
+    fn default() -> Self {
+        Self {
+            interval: "60s".into(),
+            timeout: "5m".into(),
+        }
+    }
+}
+
+impl RefreshConfig {
+    pub fn schedule(&self) -> Result<crate::providers::scheduler::Schedule, ConfigError> {
+        use crate::providers::scheduler::{parse_duration, Schedule};
+        let field = |name: &str, v: &str| {
+            parse_duration(v)
+                .map_err(|e| ConfigError::Invalid(format!("catalog.refresh.{name}: {e}")))
+        };
+        Ok(Schedule {
+            interval: field("interval", &self.interval)?,
+            timeout: field("timeout", &self.timeout)?,
+        })
     }
 }
 
@@ -179,6 +212,7 @@ impl Config {
                 )));
             }
         }
+        self.catalog.refresh.schedule()?;
         if self.server.max_batch == 0 {
             return Err(ConfigError::Invalid(
                 "server.maxBatch must be at least 1".into(),

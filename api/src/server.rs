@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::graphql::schema::{self, GreenroomSchema};
 use crate::http;
-use crate::providers::{placeholders::PlaceholderResolver, refresh_file_location};
+use crate::providers::scheduler::spawn_file_locations;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -35,16 +35,6 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
-/// Loads every configured location once.
-pub async fn load_locations(db: &DatabaseConnection, config: &Config) {
-    let resolver = PlaceholderResolver::default();
-    for loc in &config.catalog.locations {
-        if let Err(e) = refresh_file_location(db, &loc.target, &resolver).await {
-            tracing::error!(target = %loc.target, error = %e, "location could not be applied");
-        }
-    }
-}
-
 /// Connects, migrates, binds, loads the configured locations in the background and serves until
 /// SIGINT/SIGTERM. Prints `listening on http://ADDR` once bound (tests read it to find port 0's port).
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -62,12 +52,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     tracing::info!(%addr, "listening");
-    let loader_db = db.clone();
-    let loader_cfg = config.clone();
-    tokio::spawn(async move { load_locations(&loader_db, &loader_cfg).await });
+    let targets = config
+        .catalog
+        .locations
+        .iter()
+        .map(|l| l.target.clone())
+        .collect();
+    let refreshers = spawn_file_locations(db.clone(), targets, config.catalog.refresh.schedule()?);
     axum::serve(listener, router(state, config.server.max_body_bytes))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    refreshers.iter().for_each(|h| h.abort());
     db.close().await?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 pub mod file;
 pub mod placeholders;
+pub mod scheduler;
 
 use sea_orm::DatabaseConnection;
 use std::path::Path;

@@ -1,0 +1,129 @@
+//! Periodic refresh: every configured location runs on its own loop (interval with jitter, a timeout,
+//! exponential backoff after failures), so one failing source never delays the others.
+//! Cross-replica leases are not here yet: on SQLite a single process owns every source.
+
+use sea_orm::DatabaseConnection;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+use super::placeholders::PlaceholderResolver;
+use super::refresh_file_location;
+
+/// How often and how patiently a source is refreshed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h` (a bare number means seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration (use e.g. 500ms, 30s, 5m, 1h)"))?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        other => {
+            return Err(format!(
+                "'{text}': unknown unit '{other}' (use ms, s, m or h)"
+            ))
+        }
+    };
+    if d.is_zero() {
+        return Err(format!("'{text}': a duration must be positive"));
+    }
+    Ok(d)
+}
+
+/// Up to 10% of `interval`, varying per source and per run, so replicas and sources do not align.
+fn jitter(interval: Duration, seed: &str, run: u64) -> Duration {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in seed.bytes().chain(run.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let max = interval.as_millis() as u64 / 10;
+    Duration::from_millis(if max == 0 { 0 } else { h % max })
+}
+
+/// Delay before the next run after `failures` consecutive failures: the interval, doubled per failure,
+/// capped at ten intervals.
+pub fn backoff(interval: Duration, failures: u32) -> Duration {
+    let factor = 1u32 << failures.min(20);
+    interval
+        .saturating_mul(factor)
+        .min(interval.saturating_mul(10))
+}
+
+/// Starts one refresh loop per file location. The first run starts at once.
+pub fn spawn_file_locations(
+    db: DatabaseConnection,
+    targets: Vec<String>,
+    schedule: Schedule,
+) -> Vec<JoinHandle<()>> {
+    targets
+        .into_iter()
+        .map(|target| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let resolver = PlaceholderResolver::default();
+                let mut failures = 0u32;
+                let mut run = 0u64;
+                loop {
+                    let outcome = tokio::time::timeout(
+                        schedule.timeout,
+                        refresh_file_location(&db, &target, &resolver),
+                    )
+                    .await;
+                    match outcome {
+                        Ok(Ok(_)) => failures = 0,
+                        Ok(Err(e)) => {
+                            failures += 1;
+                            tracing::error!(target = %target, error = %e, failures, "location refresh failed");
+                        }
+                        Err(_) => {
+                            failures += 1;
+                            tracing::error!(target = %target, timeout = ?schedule.timeout, failures, "location refresh timed out");
+                        }
+                    }
+                    run += 1;
+                    let wait = backoff(schedule.interval, failures) + jitter(schedule.interval, &target, run);
+                    tokio::time::sleep(wait).await;
+                }
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5 weeks").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps_and_jitter_stays_small() {
+        let i = Duration::from_secs(10);
+        assert_eq!(backoff(i, 0), i);
+        assert_eq!(backoff(i, 1), Duration::from_secs(20));
+        assert_eq!(backoff(i, 2), Duration::from_secs(40));
+        assert_eq!(backoff(i, 9), Duration::from_secs(100));
+        for run in 0..50 {
+            assert!(jitter(i, "file:/x", run) < Duration::from_secs(1));
+        }
+    }
+}

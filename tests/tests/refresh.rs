@@ -1,0 +1,75 @@
+//! Scheduled refresh of configured locations: changes are picked up within an interval, removed entities
+//! go, and a broken file loses nothing.
+
+use api::providers::scheduler::{spawn_file_locations, Schedule};
+use greenroom_tests::TestDb;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn component(name: &str, desc: &str) -> String {
+    format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: {name}, description: {desc}}}\nspec: {{type: service, lifecycle: production, owner: team-a}}\n")
+}
+
+/// Polls `query` until `check` holds (bounded), returning how long it took.
+async fn wait_for(t: &TestDb, query: &str, check: impl Fn(&serde_json::Value) -> bool) -> Duration {
+    let started = Instant::now();
+    loop {
+        let r = t.exec(query, json!({})).await;
+        if check(&r) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "condition never held: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_are_picked_up_within_an_interval_and_broken_files_lose_nothing() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("catalog-info.yaml");
+    std::fs::write(
+        &f,
+        format!("{}---\n{}", component("a", "one"), component("b", "one")),
+    )
+    .unwrap();
+    let interval = Duration::from_millis(300);
+    let tasks = spawn_file_locations(
+        t.db.clone(),
+        vec![f.display().to_string()],
+        Schedule {
+            interval,
+            timeout: Duration::from_secs(10),
+        },
+    );
+    let count = r#"{ entities(filter: {kind: ["component"]}) { totalCount } }"#;
+    wait_for(&t, count, |r| r["data"]["entities"]["totalCount"] == 2).await;
+
+    // A change is visible within one interval (plus jitter and the read itself).
+    std::fs::write(
+        &f,
+        format!("{}---\n{}", component("a", "two"), component("b", "one")),
+    )
+    .unwrap();
+    let took = wait_for(
+        &t,
+        r#"{ entity(ref: "component:a") { description } }"#,
+        |r| r["data"]["entity"]["description"] == "two",
+    )
+    .await;
+    assert!(took < interval * 3, "took {took:?}");
+
+    // Broken YAML: nothing is lost, for several intervals.
+    std::fs::write(&f, format!("{}---\nkind: [broken\n", component("a", "two"))).unwrap();
+    tokio::time::sleep(interval * 3).await;
+    let r = t.exec(count, json!({})).await;
+    assert_eq!(r["data"]["entities"]["totalCount"], 2, "{r}");
+
+    // An entity removed from a clean file disappears.
+    std::fs::write(&f, component("a", "two")).unwrap();
+    wait_for(&t, count, |r| r["data"]["entities"]["totalCount"] == 1).await;
+    tasks.iter().for_each(|h| h.abort());
+}
