@@ -58,11 +58,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .iter()
         .map(|l| l.target.clone())
         .collect();
-    let refreshers = spawn_file_locations(db.clone(), targets, config.catalog.refresh.schedule()?);
+    let refreshers = spawn_file_locations(
+        db.clone(),
+        targets,
+        config.catalog.refresh.schedule()?,
+        crate::providers::leases::holder_id(),
+    );
     axum::serve(listener, router(state, config.server.max_body_bytes))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    refreshers.iter().for_each(|h| h.abort());
+    refreshers.stop(&db).await;
     db.close().await?;
     Ok(())
 }

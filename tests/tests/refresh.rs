@@ -37,13 +37,14 @@ async fn changes_are_picked_up_within_an_interval_and_broken_files_lose_nothing(
     )
     .unwrap();
     let interval = Duration::from_millis(300);
-    let tasks = spawn_file_locations(
+    let refreshers = spawn_file_locations(
         t.db.clone(),
         vec![f.display().to_string()],
         Schedule {
             interval,
             timeout: Duration::from_secs(10),
         },
+        "test-holder".into(),
     );
     let count = r#"{ entities(filter: {kind: ["component"]}) { totalCount } }"#;
     wait_for(&t, count, |r| r["data"]["entities"]["totalCount"] == 2).await;
@@ -71,5 +72,34 @@ async fn changes_are_picked_up_within_an_interval_and_broken_files_lose_nothing(
     // An entity removed from a clean file disappears.
     std::fs::write(&f, component("a", "two")).unwrap();
     wait_for(&t, count, |r| r["data"]["entities"]["totalCount"] == 1).await;
-    tasks.iter().for_each(|h| h.abort());
+    refreshers.stop(&t.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_schedulers_on_one_database_refresh_a_source_once_per_interval() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("catalog-info.yaml");
+    std::fs::write(&f, component("a", "one")).unwrap();
+    let interval = Duration::from_millis(250);
+    let schedule = Schedule {
+        interval,
+        timeout: Duration::from_secs(10),
+    };
+    let target = vec![f.display().to_string()];
+    let started = Instant::now();
+    let one = spawn_file_locations(t.db.clone(), target.clone(), schedule, "replica-1".into());
+    let two = spawn_file_locations(t.db.clone(), target, schedule, "replica-2".into());
+    tokio::time::sleep(interval * 8).await;
+    let elapsed = started.elapsed();
+    let runs = one.runs.load(std::sync::atomic::Ordering::SeqCst)
+        + two.runs.load(std::sync::atomic::Ordering::SeqCst);
+    one.stop(&t.db).await;
+    two.stop(&t.db).await;
+    // Once per interval across both replicas (each alone would run about 8 times).
+    let max = elapsed.as_millis() / interval.as_millis() + 1;
+    assert!(
+        runs >= 3 && runs as u128 <= max,
+        "{runs} runs in {elapsed:?} (max {max})"
+    );
 }

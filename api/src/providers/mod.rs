@@ -1,6 +1,7 @@
 //! Where entities come from. This issue has static file locations; scheduled and remote sources plug in here.
 
 pub mod file;
+pub mod leases;
 pub mod placeholders;
 pub mod scheduler;
 

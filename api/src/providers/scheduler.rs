@@ -1,11 +1,16 @@
 //! Periodic refresh: every configured location runs on its own loop (interval with jitter, a timeout,
 //! exponential backoff after failures), so one failing source never delays the others.
-//! Cross-replica leases are not here yet: on SQLite a single process owns every source.
+//! A run happens only while this process holds the source's lease (see `leases`), so replicas sharing a
+//! database refresh each source once per interval.
 
 use sea_orm::DatabaseConnection;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::leases;
 use super::placeholders::PlaceholderResolver;
 use super::refresh_file_location;
 
@@ -60,21 +65,56 @@ pub fn backoff(interval: Duration, failures: u32) -> Duration {
         .min(interval.saturating_mul(10))
 }
 
-/// Starts one refresh loop per file location. The first run starts at once.
+/// The running refresh loops of one process.
+pub struct Refreshers {
+    pub holder: String,
+    pub tasks: Vec<JoinHandle<()>>,
+    /// Refreshes this process has run (all sources).
+    pub runs: Arc<AtomicU64>,
+}
+
+impl Refreshers {
+    /// Stops the loops and releases this process's leases.
+    pub async fn stop(self, db: &DatabaseConnection) {
+        self.tasks.iter().for_each(JoinHandle::abort);
+        if let Err(e) = leases::release_all(db, &self.holder).await {
+            tracing::warn!(error = %e, "could not release leases");
+        }
+    }
+}
+
+/// Starts one refresh loop per file location, as lease holder `holder`. The first attempt is immediate.
 pub fn spawn_file_locations(
     db: DatabaseConnection,
     targets: Vec<String>,
     schedule: Schedule,
-) -> Vec<JoinHandle<()>> {
-    targets
+    holder: String,
+) -> Refreshers {
+    let runs = Arc::new(AtomicU64::new(0));
+    let tasks = targets
         .into_iter()
         .map(|target| {
             let db = db.clone();
+            let holder = holder.clone();
+            let runs = runs.clone();
             tokio::spawn(async move {
                 let resolver = PlaceholderResolver::default();
+                let lease = format!("location:{target}");
                 let mut failures = 0u32;
                 let mut run = 0u64;
                 loop {
+                    run += 1;
+                    let claimed = leases::try_acquire(&db, &lease, &holder, schedule.interval)
+                        .await
+                        .unwrap_or_else(|e| {
+                            tracing::warn!(target = %target, error = %e, "lease check failed");
+                            false
+                        });
+                    if !claimed {
+                        tokio::time::sleep(schedule.interval + jitter(schedule.interval, &target, run)).await;
+                        continue;
+                    }
+                    runs.fetch_add(1, Ordering::SeqCst);
                     let outcome = tokio::time::timeout(
                         schedule.timeout,
                         refresh_file_location(&db, &target, &resolver),
@@ -91,13 +131,17 @@ pub fn spawn_file_locations(
                             tracing::error!(target = %target, timeout = ?schedule.timeout, failures, "location refresh timed out");
                         }
                     }
-                    run += 1;
                     let wait = backoff(schedule.interval, failures) + jitter(schedule.interval, &target, run);
                     tokio::time::sleep(wait).await;
                 }
             })
         })
-        .collect()
+        .collect();
+    Refreshers {
+        holder,
+        tasks,
+        runs,
+    }
 }
 
 #[cfg(test)]
