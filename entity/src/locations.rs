@@ -16,6 +16,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
     pub updated_at: i64,
+    pub last_refresh_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub next_refresh_at: Option<i64>,
+    pub entity_count: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -27,6 +27,8 @@ pub struct TestDb {
     pub url: String,
     /// Statements executed through `db` since creation.
     pub statements: Arc<AtomicUsize>,
+    /// The SQL of every statement executed through `db`.
+    pub sql_log: Arc<std::sync::Mutex<Vec<String>>>,
     /// The read cache the schema uses (as the server's, with its default settings).
     pub cache: Arc<EntityCache>,
     _dir: Option<tempfile::TempDir>,
@@ -84,9 +86,14 @@ impl TestDb {
         api::db::migrate(&db).await.expect("migrate");
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
+        let sql_log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = sql_log.clone();
         let log_sql = std::env::var("GREENROOM_TEST_LOG_SQL").is_ok();
         db.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::SeqCst);
+            if let Ok(mut l) = log.lock() {
+                l.push(info.statement.sql.clone());
+            }
             if log_sql {
                 let sql = info.statement.sql.clone();
                 eprintln!("SQL: {}", &sql[..sql.len().min(160)]);
@@ -97,6 +104,7 @@ impl TestDb {
             db,
             url,
             statements,
+            sql_log,
             cache,
             _dir: dir,
             pg_admin,

@@ -103,3 +103,57 @@ async fn two_schedulers_on_one_database_refresh_a_source_once_per_interval() {
         "{runs} runs in {elapsed:?} (max {max})"
     );
 }
+
+#[tokio::test]
+async fn locations_show_refresh_status_and_refresh_location_runs_a_source_now() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("catalog-info.yaml");
+    std::fs::write(
+        &f,
+        format!("{}---\n{}", component("a", "one"), component("b", "one")),
+    )
+    .unwrap();
+    t.refresh(&f).await;
+    let q = "{ locations { id type target lastRefreshAt lastSuccessAt lastError entityCount } }";
+    let r = t.exec(q, json!({})).await;
+    let loc = &r["data"]["locations"][0];
+    assert_eq!(loc["type"], "file");
+    assert_eq!(loc["entityCount"], 2);
+    assert!(loc["lastError"].is_null());
+    assert!(
+        loc["lastRefreshAt"].is_string() && loc["lastSuccessAt"].is_string(),
+        "{r}"
+    );
+    let id = loc["id"].as_str().unwrap().to_string();
+
+    // A broken read is recorded on the source; what it provided stays.
+    std::fs::write(&f, format!("{}---\nkind: [broken\n", component("a", "two"))).unwrap();
+    let m =
+        "mutation($id: ID!) { refreshLocation(id: $id) { lastError entityCount lastSuccessAt } }";
+    let r = t.exec(m, json!({ "id": id })).await;
+    let status = &r["data"]["refreshLocation"];
+    assert!(
+        status["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("invalid YAML"),
+        "{r}"
+    );
+    assert_eq!(status["entityCount"], 2);
+    let r = t
+        .exec(
+            r#"{ entity(ref: "component:a") { description } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r["data"]["entity"]["description"], "two");
+
+    let r = t.exec(m, json!({ "id": "999" })).await;
+    assert_eq!(greenroom_tests::first_error_code(&r), Some("NOT_FOUND"));
+    let r = t.exec(m, json!({ "id": "x" })).await;
+    assert_eq!(
+        greenroom_tests::first_error_code(&r),
+        Some("BAD_USER_INPUT")
+    );
+}

@@ -284,6 +284,10 @@ async fn upsert_location(
             origin: Set("config".to_string()),
             last_error: Set(None),
             updated_at: Set(now),
+            last_refresh_at: NotSet,
+            last_success_at: NotSet,
+            next_refresh_at: NotSet,
+            entity_count: NotSet,
         })
         .exec(txn)
         .await?;

@@ -6,6 +6,7 @@ pub mod model;
 pub mod refs;
 pub mod relations;
 pub mod search;
+pub mod sources;
 pub mod store;
 pub mod validate;
 

@@ -6,4 +6,5 @@ pub mod loaders;
 pub mod prefetch;
 pub mod query;
 pub mod schema;
+pub mod sources;
 pub mod types;

@@ -164,6 +164,11 @@ impl QueryRoot {
         })
     }
 
+    /// The sources the catalog reads, with their refresh status.
+    async fn locations(&self, ctx: &Context<'_>) -> Res<Vec<super::sources::LocationSource>> {
+        super::sources::list(ctx).await
+    }
+
     /// Distinct values of a field with their counts among entities matching `filter`.
     /// Fields: kind, namespace, type, lifecycle, owner, system, tag, metadata.labels.<key>, metadata.annotations.<key>.
     async fn facets(

@@ -1,22 +1,23 @@
 //! Builds the schema. Building needs no database, so the SDL can be printed and snapshot-tested offline.
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
 use crate::catalog::cache::EntityCache;
 
 use super::query::QueryRoot;
+use super::sources::MutationRoot;
 use super::types::Node;
 
-pub type GreenroomSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type GreenroomSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 16;
 
 /// The schema's shape, without data.
-pub fn builder() -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .register_output_type::<Node>()
         .register_output_type::<EntityImplementsNode>()
         .limit_depth(MAX_DEPTH)

@@ -27,6 +27,12 @@ pub struct RefreshOutcome {
     pub report: ApplyReport,
 }
 
+/// The key a file location is stored under: `file:` and its canonical path.
+pub fn file_location_key(target: &str) -> String {
+    let path = std::fs::canonicalize(target).unwrap_or_else(|_| Path::new(target).to_path_buf());
+    format!("file:{}", path.display())
+}
+
 /// Reads a file location tree file by file, storing each file's entities as it goes, in one transaction.
 /// When anything in the tree could not be read or was invalid, entities missing from this read are kept
 /// rather than deleted (a broken file never wipes data).
@@ -38,7 +44,7 @@ pub async fn refresh_file_location(
     let span = tracing::info_span!("provider_run", provider = "file", target = %target);
     let started = std::time::Instant::now();
     let path = std::fs::canonicalize(target).unwrap_or_else(|_| Path::new(target).to_path_buf());
-    let location_key = format!("file:{}", path.display());
+    let location_key = file_location_key(target);
     let mut out = RefreshOutcome {
         location_key,
         valid: 0,
@@ -77,6 +83,20 @@ pub async fn refresh_file_location(
         .finish("file", target, complete)
         .instrument(span.clone())
         .await?;
+    let error = (!complete).then(|| {
+        let first = out
+            .errors
+            .first()
+            .cloned()
+            .or_else(|| out.invalid.first().map(|e| e.to_string()));
+        let more = out.errors.len() + out.invalid.len() - 1;
+        match (first, more) {
+            (Some(f), 0) => f,
+            (Some(f), n) => format!("{f} (and {n} more)"),
+            (None, _) => "incomplete read".to_string(),
+        }
+    });
+    crate::catalog::sources::record_refresh(db, &out.location_key, error).await?;
     let _enter = span.enter();
     tracing::info!(
         inserted = out.report.inserted,

@@ -132,6 +132,11 @@ pub fn spawn_file_locations(
                         }
                     }
                     let wait = backoff(schedule.interval, failures) + jitter(schedule.interval, &target, run);
+                    let next = chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64;
+                    let key = super::file_location_key(&target);
+                    if let Err(e) = crate::catalog::sources::set_next_refresh(&db, &key, next).await {
+                        tracing::warn!(target = %target, error = %e, "could not record the next refresh");
+                    }
                     tokio::time::sleep(wait).await;
                 }
             })

@@ -1,0 +1,94 @@
+//! Refresh status of catalog sources (the `locations` table): what was read when, with what result.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+
+use super::CatalogError;
+use entity::{entities, locations};
+
+/// A source as the API shows it.
+#[derive(Clone, Debug)]
+pub struct SourceStatus {
+    pub id: i32,
+    pub key: String,
+    pub source_type: String,
+    pub target: String,
+    pub last_refresh_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub next_refresh_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub entity_count: i64,
+}
+
+impl From<locations::Model> for SourceStatus {
+    fn from(m: locations::Model) -> Self {
+        Self {
+            id: m.id,
+            key: m.location_key,
+            source_type: m.location_type,
+            target: m.target,
+            last_refresh_at: m.last_refresh_at,
+            last_success_at: m.last_success_at,
+            next_refresh_at: m.next_refresh_at,
+            last_error: m.last_error,
+            entity_count: i64::from(m.entity_count),
+        }
+    }
+}
+
+/// Records the result of one refresh: when, whether it read cleanly (`error` None), and the entity count.
+pub async fn record_refresh(
+    db: &impl ConnectionTrait,
+    key: &str,
+    error: Option<String>,
+) -> Result<(), CatalogError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let count = entities::Entity::find()
+        .filter(entities::Column::LocationKey.eq(key))
+        .count(db)
+        .await?;
+    let mut update = locations::Entity::update_many()
+        .col_expr(locations::Column::LastRefreshAt, Expr::value(now))
+        .col_expr(locations::Column::EntityCount, Expr::value(count as i32))
+        .col_expr(locations::Column::LastError, Expr::value(error.clone()));
+    if error.is_none() {
+        update = update.col_expr(locations::Column::LastSuccessAt, Expr::value(now));
+    }
+    update
+        .filter(locations::Column::LocationKey.eq(key))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Records when the scheduler will next read the source.
+pub async fn set_next_refresh(
+    db: &impl ConnectionTrait,
+    key: &str,
+    at: i64,
+) -> Result<(), CatalogError> {
+    locations::Entity::update_many()
+        .col_expr(locations::Column::NextRefreshAt, Expr::value(at))
+        .filter(locations::Column::LocationKey.eq(key))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<SourceStatus>, CatalogError> {
+    let rows = locations::Entity::find()
+        .order_by_asc(locations::Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(SourceStatus::from).collect())
+}
+
+pub async fn by_id(
+    db: &impl ConnectionTrait,
+    id: i32,
+) -> Result<Option<SourceStatus>, CatalogError> {
+    Ok(locations::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(SourceStatus::from))
+}
