@@ -100,3 +100,35 @@ pub fn entities<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Entities> {
 pub fn relations<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Relations> {
     ctx.data_opt::<Relations>().ok_or_else(missing)
 }
+
+/// The pool from schema data.
+pub fn database<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
+    ctx.data_opt::<DatabaseConnection>()
+        .ok_or_else(|| ApiError::Internal("schema has no database".into()))
+        .gql()
+}
+
+/// The read cache from schema data.
+pub fn read_cache<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<EntityCache>> {
+    ctx.data_opt::<Arc<EntityCache>>()
+        .ok_or_else(|| ApiError::Internal("schema has no cache".into()))
+        .gql()
+}
+
+/// Entities by ref straight from the read cache (no loader delay), seeded into this request's loader.
+pub async fn load_entities(
+    ctx: &Context<'_>,
+    refs: &[String],
+) -> async_graphql::Result<HashMap<String, Arc<StoredEntity>>> {
+    let found: HashMap<String, Arc<StoredEntity>> = read_cache(ctx)?
+        .entities_by_refs(database(ctx)?, refs)
+        .await
+        .gql()?
+        .into_iter()
+        .map(|e| (e.entity_ref.clone(), e))
+        .collect();
+    entities(ctx)?
+        .feed_many(found.iter().map(|(k, v)| (k.clone(), v.clone())))
+        .await;
+    Ok(found)
+}

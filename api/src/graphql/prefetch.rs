@@ -7,13 +7,11 @@ use futures_util::future::BoxFuture;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use super::errors::{ApiError, GqlResultExt};
-use super::loaders::{self, RelKey};
-use crate::catalog::cache::EntityCache;
+use super::errors::GqlResultExt;
+use super::loaders::{self, database, read_cache, RelKey};
 use crate::catalog::refs::EntityRef;
 use crate::catalog::relations as rel;
 use crate::catalog::store::{StoredEntity, StoredRelation, ANY_TYPE};
-use sea_orm::DatabaseConnection;
 
 /// GraphQL fields resolved through relations, and the relation type each follows.
 const RELATION_FIELDS: &[(&str, &str)] = &[
@@ -48,18 +46,6 @@ fn spec_target(e: &StoredEntity, key: &str, default_kind: &str) -> Option<String
     EntityRef::parse(e.spec_str(key)?, Some(default_kind), &e.namespace)
         .ok()
         .map(|r| r.to_string())
-}
-
-fn database<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
-    ctx.data_opt::<DatabaseConnection>()
-        .ok_or_else(|| ApiError::Internal("schema has no database".into()))
-        .gql()
-}
-
-fn read_cache<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<EntityCache>> {
-    ctx.data_opt::<Arc<EntityCache>>()
-        .ok_or_else(|| ApiError::Internal("schema has no cache".into()))
-        .gql()
 }
 
 /// Warms the loaders for `items` and everything `selection` asks of them, level by level.
@@ -155,16 +141,7 @@ pub fn prefetch<'a>(
             return Ok(());
         }
         let all_targets: Vec<String> = all_targets.into_iter().collect();
-        let found: HashMap<String, Arc<StoredEntity>> = read_cache(ctx)?
-            .entities_by_refs(database(ctx)?, &all_targets)
-            .await
-            .gql()?
-            .into_iter()
-            .map(|e| (e.entity_ref.clone(), e))
-            .collect();
-        loaders::entities(ctx)?
-            .feed_many(found.iter().map(|(k, v)| (k.clone(), v.clone())))
-            .await;
+        let found = loaders::load_entities(ctx, &all_targets).await?;
 
         // Next level: each field's targets with that field's own sub-selection.
         for (field, refs) in per_field {

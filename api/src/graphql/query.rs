@@ -1,8 +1,6 @@
 //! The query root: lookups by ref and ID, the filtered and paginated entity list, and facets.
 
 use async_graphql::{Context, Object, SimpleObject, ID};
-use sea_orm::DatabaseConnection;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::errors::{ApiError, GqlResultExt};
@@ -10,7 +8,6 @@ use super::inputs::{EntityFilter, EntityOrder};
 use super::loaders;
 use super::prefetch::prefetch;
 use super::types::{ref_from_node_id, Entity, Node};
-use crate::catalog::cache::EntityCache;
 use crate::catalog::refs::EntityRef;
 use crate::catalog::search::{self, Filter, Ordering, PageRequest, MAX_PAGE};
 use crate::catalog::store::StoredEntity;
@@ -26,25 +23,11 @@ fn parse_ref(r: &str) -> Res<String> {
         .gql()
 }
 
-fn db<'a>(ctx: &Context<'a>) -> Res<&'a DatabaseConnection> {
-    ctx.data_opt::<DatabaseConnection>()
-        .ok_or_else(|| ApiError::Internal("schema has no database".into()))
-        .gql()
-}
-
-fn cache<'a>(ctx: &Context<'a>) -> Res<&'a Arc<EntityCache>> {
-    ctx.data_opt::<Arc<EntityCache>>()
-        .ok_or_else(|| ApiError::Internal("schema has no cache".into()))
-        .gql()
-}
-
 /// Loads entities by ref directly (no batching delay at the root), seeds the request cache, and prefetches
 /// what the selection needs from them.
 async fn fetch_refs(ctx: &Context<'_>, refs: &[String]) -> Res<Vec<Arc<StoredEntity>>> {
-    let rows: Vec<Arc<StoredEntity>> = cache(ctx)?.entities_by_refs(db(ctx)?, refs).await.gql()?;
-    loaders::entities(ctx)?
-        .feed_many(rows.iter().map(|e| (e.entity_ref.clone(), e.clone())))
-        .await;
+    let found = loaders::load_entities(ctx, refs).await?;
+    let rows: Vec<Arc<StoredEntity>> = refs.iter().filter_map(|r| found.get(r).cloned()).collect();
     prefetch(ctx, ctx.look_ahead(), rows.clone()).await?;
     Ok(rows)
 }
@@ -129,17 +112,17 @@ impl QueryRoot {
             last: last.map(i64::from),
             before,
         };
-        let result = search::list(db(ctx)?, &filter, query.as_deref(), ordering, &page)
-            .await
-            .gql()?;
+        let result = search::list(
+            loaders::database(ctx)?,
+            &filter,
+            query.as_deref(),
+            ordering,
+            &page,
+        )
+        .await
+        .gql()?;
         let refs: Vec<String> = result.items.iter().map(|(_, r)| r.clone()).collect();
-        let found: HashMap<String, Arc<StoredEntity>> = cache(ctx)?
-            .entities_by_refs(db(ctx)?, &refs)
-            .await
-            .gql()?
-            .into_iter()
-            .map(|e| (e.entity_ref.clone(), e))
-            .collect();
+        let found = loaders::load_entities(ctx, &refs).await?;
         // An entity deleted between the two reads is left out of the page.
         let items: Vec<(String, Arc<StoredEntity>)> = result
             .items
@@ -149,9 +132,6 @@ impl QueryRoot {
         let look = ctx.look_ahead();
         let nodes: Vec<Arc<StoredEntity>> = items.iter().map(|(_, e)| e.clone()).collect();
         if !nodes.is_empty() {
-            loaders::entities(ctx)?
-                .feed_many(nodes.iter().map(|e| (e.entity_ref.clone(), e.clone())))
-                .await;
             prefetch(ctx, look.field("nodes"), nodes.clone()).await?;
             prefetch(ctx, look.field("edges").field("node"), nodes).await?;
         }
@@ -178,7 +158,9 @@ impl QueryRoot {
         filter: Option<EntityFilter>,
     ) -> Res<Vec<Facet>> {
         let filter: Filter = filter.map(Filter::from).unwrap_or_default();
-        let rows = search::facets(db(ctx)?, &field, &filter).await.gql()?;
+        let rows = search::facets(loaders::database(ctx)?, &field, &filter)
+            .await
+            .gql()?;
         Ok(rows
             .into_iter()
             .map(|(value, count)| Facet {
@@ -253,7 +235,7 @@ impl EntityConnection {
     }
     /// Entities matching the filter and query, across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Res<i64> {
-        let n = search::count(db(ctx)?, &self.filter, self.query.as_deref())
+        let n = search::count(loaders::database(ctx)?, &self.filter, self.query.as_deref())
             .await
             .gql()?;
         Ok(n as i64)

@@ -1,7 +1,6 @@
 //! Catalog sources in the API: the `locations` query and the `refreshLocation` mutation.
 
 use async_graphql::{Context, Object, SimpleObject, ID};
-use sea_orm::DatabaseConnection;
 
 use super::errors::{ApiError, GqlResultExt};
 use crate::catalog::sources::{self, SourceStatus};
@@ -44,14 +43,8 @@ impl From<SourceStatus> for LocationSource {
     }
 }
 
-fn db<'a>(ctx: &Context<'a>) -> Res<&'a DatabaseConnection> {
-    ctx.data_opt::<DatabaseConnection>()
-        .ok_or_else(|| ApiError::Internal("schema has no database".into()))
-        .gql()
-}
-
 pub async fn list(ctx: &Context<'_>) -> Res<Vec<LocationSource>> {
-    Ok(sources::list(db(ctx)?)
+    Ok(sources::list(super::loaders::database(ctx)?)
         .await
         .gql()?
         .into_iter()
@@ -66,7 +59,7 @@ pub struct MutationRoot;
 impl MutationRoot {
     /// Reads a source now and applies what changed. (Needs `catalog:write` once authentication exists.)
     async fn refresh_location(&self, ctx: &Context<'_>, id: ID) -> Res<LocationSource> {
-        let db = db(ctx)?;
+        let db = super::loaders::database(ctx)?;
         let Ok(n) = id.parse::<i32>() else {
             return Err(ApiError::BadUserInput(format!(
                 "'{}' is not a location id",
