@@ -157,3 +157,108 @@ async fn locations_show_refresh_status_and_refresh_location_runs_a_source_now() 
         Some("BAD_USER_INPUT")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_dry_run_and_unregister_locations_at_run_time() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("catalog-info.yaml");
+    std::fs::write(
+        &f,
+        format!(
+            "{}---\n{}",
+            component("a", "one"),
+            component("bad name", "x")
+        ),
+    )
+    .unwrap();
+    let target = f.display().to_string();
+    let register = r#"mutation($t: String!, $dry: Boolean!) {
+        registerLocation(input: {type: "file", target: $t, dryRun: $dry}) { location { id entityCount } entities { ref kind } errors } }"#;
+
+    // Dry run: reports what it would add, writes nothing.
+    let r = t.exec(register, json!({ "t": target, "dry": true })).await;
+    let res = &r["data"]["registerLocation"];
+    assert!(res["location"].is_null(), "{r}");
+    assert_eq!(res["entities"][0]["ref"], "component:default/a");
+    assert!(
+        res["errors"][0].as_str().unwrap().contains("metadata.name"),
+        "{r}"
+    );
+    let r = t
+        .exec("{ locations { id } entities { totalCount } }", json!({}))
+        .await;
+    assert_eq!(r["data"]["locations"].as_array().unwrap().len(), 0);
+    assert_eq!(r["data"]["entities"]["totalCount"], 0);
+
+    // Registering stores it and its entities; a second registration is a conflict.
+    let r = t.exec(register, json!({ "t": target, "dry": false })).await;
+    let id = r["data"]["registerLocation"]["location"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        r["data"]["registerLocation"]["location"]["entityCount"], 1,
+        "{r}"
+    );
+    let r = t.exec(register, json!({ "t": target, "dry": false })).await;
+    assert_eq!(
+        greenroom_tests::first_error_code(&r),
+        Some("CONFLICT"),
+        "{r}"
+    );
+    let r = t
+        .exec(
+            register,
+            json!({ "t": "/nonexistent/x.yaml", "dry": false }),
+        )
+        .await;
+    assert_eq!(
+        greenroom_tests::first_error_code(&r),
+        Some("BAD_USER_INPUT")
+    );
+
+    // The scheduler picks registered locations up: a change arrives without a manual refresh.
+    let refreshers = spawn_file_locations(
+        t.db.clone(),
+        vec![],
+        Schedule {
+            interval: Duration::from_millis(200),
+            timeout: Duration::from_secs(10),
+        },
+        "test-holder".into(),
+    );
+    std::fs::write(&f, component("a", "two")).unwrap();
+    wait_for(
+        &t,
+        r#"{ entity(ref: "component:a") { description } }"#,
+        |r| r["data"]["entity"]["description"] == "two",
+    )
+    .await;
+
+    // Unregistering removes the source and the entities only it provided.
+    let un = "mutation($id: ID!) { unregisterLocation(id: $id) }";
+    let r = t.exec(un, json!({ "id": id })).await;
+    assert_eq!(r["data"]["unregisterLocation"], true, "{r}");
+    wait_for(&t, "{ locations { id } entities { totalCount } }", |r| {
+        r["data"]["entities"]["totalCount"] == 0
+            && r["data"]["locations"]
+                .as_array()
+                .is_some_and(|l| l.is_empty())
+    })
+    .await;
+    // ...and it stays gone: the scheduler does not re-create it.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let r = t
+        .exec("{ locations { id } entities { totalCount } }", json!({}))
+        .await;
+    assert_eq!(r["data"]["entities"]["totalCount"], 0, "{r}");
+    assert_eq!(
+        r["data"]["locations"].as_array().map(Vec::len),
+        Some(0),
+        "{r}"
+    );
+    let r = t.exec(un, json!({ "id": id })).await;
+    assert_eq!(greenroom_tests::first_error_code(&r), Some("NOT_FOUND"));
+    refreshers.stop(&t.db).await;
+}

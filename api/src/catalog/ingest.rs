@@ -148,6 +148,22 @@ impl Applier {
         Ok(())
     }
 
+    /// Deletes every entity of this location (and their relations) and the location itself, then commits.
+    pub async fn remove_location(self) -> Result<usize, CatalogError> {
+        let ids: Vec<i32> = self.existing.values().map(|(id, _)| *id).collect();
+        let refs: Vec<String> = self.existing.keys().cloned().collect();
+        delete_entities(&self.txn, &ids, &refs).await?;
+        locations::Entity::delete_many()
+            .filter(locations::Column::LocationKey.eq(&self.location_key))
+            .exec(&self.txn)
+            .await?;
+        self.txn.commit().await?;
+        if !ids.is_empty() {
+            super::cache::invalidate_all();
+        }
+        Ok(ids.len())
+    }
+
     /// Deletes what the location no longer has (when `complete`), records the location and commits.
     pub async fn finish(
         mut self,

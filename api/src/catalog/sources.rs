@@ -1,6 +1,7 @@
 //! Refresh status of catalog sources (the `locations` table): what was read when, with what result.
 
 use sea_orm::sea_query::Expr;
+use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use super::CatalogError;
@@ -13,6 +14,8 @@ pub struct SourceStatus {
     pub key: String,
     pub source_type: String,
     pub target: String,
+    /// `config` or `registered`.
+    pub origin: String,
     pub last_refresh_at: Option<i64>,
     pub last_success_at: Option<i64>,
     pub next_refresh_at: Option<i64>,
@@ -27,6 +30,7 @@ impl From<locations::Model> for SourceStatus {
             key: m.location_key,
             source_type: m.location_type,
             target: m.target,
+            origin: m.origin,
             last_refresh_at: m.last_refresh_at,
             last_success_at: m.last_success_at,
             next_refresh_at: m.next_refresh_at,
@@ -75,12 +79,46 @@ pub async fn set_next_refresh(
     Ok(())
 }
 
+/// Adds a source registered at run time (a duplicate key violates `ux_locations_key`).
+pub async fn register(
+    db: &impl ConnectionTrait,
+    key: &str,
+    source_type: &str,
+    target: &str,
+) -> Result<SourceStatus, CatalogError> {
+    let model = locations::ActiveModel {
+        id: NotSet,
+        location_key: Set(key.to_string()),
+        location_type: Set(source_type.to_string()),
+        target: Set(target.to_string()),
+        origin: Set("registered".to_string()),
+        last_error: Set(None),
+        updated_at: Set(chrono::Utc::now().timestamp_millis()),
+        last_refresh_at: NotSet,
+        last_success_at: NotSet,
+        next_refresh_at: NotSet,
+        entity_count: NotSet,
+    };
+    let saved = locations::Entity::insert(model)
+        .exec_with_returning(db)
+        .await?;
+    Ok(saved.into())
+}
+
 pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<SourceStatus>, CatalogError> {
     let rows = locations::Entity::find()
         .order_by_asc(locations::Column::Id)
         .all(db)
         .await?;
     Ok(rows.into_iter().map(SourceStatus::from).collect())
+}
+
+pub async fn exists(db: &impl ConnectionTrait, key: &str) -> Result<bool, CatalogError> {
+    Ok(locations::Entity::find()
+        .filter(locations::Column::LocationKey.eq(key))
+        .count(db)
+        .await?
+        > 0)
 }
 
 pub async fn by_id(

@@ -39,7 +39,15 @@ impl ApiError {
 fn constraint_message(sql: &str) -> Option<&'static str> {
     [
         ("ux_entities_ref", "an entity with this ref already exists"),
+        (
+            "entities.entity_ref",
+            "an entity with this ref already exists",
+        ),
         ("ux_locations_key", "this location is already registered"),
+        (
+            "locations.location_key",
+            "this location is already registered",
+        ),
     ]
     .into_iter()
     .find(|(name, _)| sql.contains(name))

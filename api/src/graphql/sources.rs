@@ -52,11 +52,131 @@ pub async fn list(ctx: &Context<'_>) -> Res<Vec<LocationSource>> {
         .collect())
 }
 
+/// What registering a location read (or, with `dryRun`, would add).
+#[derive(SimpleObject)]
+pub struct RegisterLocationResult {
+    /// The new source; null for a dry run.
+    pub location: Option<LocationSource>,
+    /// The valid entities the location provides.
+    pub entities: Vec<EntityPreview>,
+    /// Problems: invalid entities (file:line: entity: field: reason) and unreadable files or bad YAML.
+    pub errors: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct EntityPreview {
+    #[graphql(name = "ref")]
+    pub entity_ref: String,
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(async_graphql::InputObject)]
+pub struct RegisterLocationInput {
+    /// `file` (other types come later).
+    #[graphql(name = "type")]
+    pub source_type: String,
+    pub target: String,
+    /// Read and validate only; write nothing.
+    #[graphql(default)]
+    pub dry_run: bool,
+}
+
 #[derive(Default)]
 pub struct MutationRoot;
 
 #[Object]
 impl MutationRoot {
+    /// Adds a source at run time and reads it (`dryRun`: only reports what it would add).
+    async fn register_location(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterLocationInput,
+    ) -> Res<RegisterLocationResult> {
+        let db = super::loaders::database(ctx)?;
+        if input.source_type != "file" {
+            return Err(ApiError::BadUserInput(format!(
+                "location type '{}' is not supported yet (supported: file)",
+                input.source_type
+            )))
+            .gql();
+        }
+        if !std::path::Path::new(&input.target).is_file() {
+            return Err(ApiError::BadUserInput(format!(
+                "'{}' is not a readable file",
+                input.target
+            )))
+            .gql();
+        }
+        let resolver = crate::providers::placeholders::PlaceholderResolver::default();
+        let read = crate::providers::file::read_file_location(
+            std::path::Path::new(&input.target),
+            &resolver,
+        )
+        .await;
+        let entities = read
+            .entities
+            .iter()
+            .map(|e| EntityPreview {
+                entity_ref: e.entity_ref.to_string(),
+                kind: e.kind().to_string(),
+                name: e.meta_str("name").unwrap_or_default().to_string(),
+            })
+            .collect();
+        let errors: Vec<String> = read
+            .invalid
+            .iter()
+            .map(ToString::to_string)
+            .chain(read.errors.iter().cloned())
+            .collect();
+        if input.dry_run {
+            return Ok(RegisterLocationResult {
+                location: None,
+                entities,
+                errors,
+            });
+        }
+        let key = crate::providers::file_location_key(&input.target);
+        let source = sources::register(db, &key, "file", &input.target)
+            .await
+            .gql()?;
+        crate::providers::refresh_file_location(db, &input.target, &resolver)
+            .await
+            .gql()?;
+        let source = sources::by_id(db, source.id).await.gql()?.unwrap_or(source);
+        Ok(RegisterLocationResult {
+            location: Some(source.into()),
+            entities,
+            errors,
+        })
+    }
+
+    /// Removes a registered source and the entities only it provided.
+    async fn unregister_location(&self, ctx: &Context<'_>, id: ID) -> Res<bool> {
+        let db = super::loaders::database(ctx)?;
+        let Ok(n) = id.parse::<i32>() else {
+            return Err(ApiError::BadUserInput(format!(
+                "'{}' is not a location id",
+                id.as_str()
+            )))
+            .gql();
+        };
+        let Some(source) = sources::by_id(db, n).await.gql()? else {
+            return Err(ApiError::NotFound(format!("no location with id {n}"))).gql();
+        };
+        if source.origin != "registered" {
+            return Err(ApiError::BadUserInput(format!(
+                "location {n} comes from the config file; remove it there"
+            )))
+            .gql();
+        }
+        let applier = crate::catalog::ingest::Applier::begin(db, &source.key)
+            .await
+            .gql()?;
+        applier.remove_location().await.gql()?;
+        Ok(true)
+    }
+
     /// Reads a source now and applies what changed. (Needs `catalog:write` once authentication exists.)
     async fn refresh_location(&self, ctx: &Context<'_>, id: ID) -> Res<LocationSource> {
         let db = super::loaders::database(ctx)?;

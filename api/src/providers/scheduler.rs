@@ -7,8 +7,9 @@ use sea_orm::DatabaseConnection;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::leases;
 use super::placeholders::PlaceholderResolver;
@@ -68,7 +69,8 @@ pub fn backoff(interval: Duration, failures: u32) -> Duration {
 /// The running refresh loops of one process.
 pub struct Refreshers {
     pub holder: String,
-    pub tasks: Vec<JoinHandle<()>>,
+    loops: Arc<Mutex<HashMap<String, JoinHandle<()>>>>,
+    supervisor: JoinHandle<()>,
     /// Refreshes this process has run (all sources).
     pub runs: Arc<AtomicU64>,
 }
@@ -76,14 +78,19 @@ pub struct Refreshers {
 impl Refreshers {
     /// Stops the loops and releases this process's leases.
     pub async fn stop(self, db: &DatabaseConnection) {
-        self.tasks.iter().for_each(JoinHandle::abort);
+        self.supervisor.abort();
+        if let Ok(loops) = self.loops.lock() {
+            loops.values().for_each(JoinHandle::abort);
+        }
         if let Err(e) = leases::release_all(db, &self.holder).await {
             tracing::warn!(error = %e, "could not release leases");
         }
     }
 }
 
-/// Starts one refresh loop per file location, as lease holder `holder`. The first attempt is immediate.
+/// Starts one refresh loop per configured file location, as lease holder `holder` (the first attempt is
+/// immediate), and a supervisor that every interval starts loops for locations registered at run time and
+/// stops those of unregistered ones.
 pub fn spawn_file_locations(
     db: DatabaseConnection,
     targets: Vec<String>,
@@ -91,62 +98,133 @@ pub fn spawn_file_locations(
     holder: String,
 ) -> Refreshers {
     let runs = Arc::new(AtomicU64::new(0));
-    let tasks = targets
-        .into_iter()
-        .map(|target| {
-            let db = db.clone();
-            let holder = holder.clone();
-            let runs = runs.clone();
-            tokio::spawn(async move {
-                let resolver = PlaceholderResolver::default();
-                let lease = format!("location:{target}");
-                let mut failures = 0u32;
-                let mut run = 0u64;
-                loop {
-                    run += 1;
-                    let claimed = leases::try_acquire(&db, &lease, &holder, schedule.interval)
-                        .await
-                        .unwrap_or_else(|e| {
-                            tracing::warn!(target = %target, error = %e, "lease check failed");
-                            false
-                        });
-                    if !claimed {
-                        tokio::time::sleep(schedule.interval + jitter(schedule.interval, &target, run)).await;
-                        continue;
-                    }
-                    runs.fetch_add(1, Ordering::SeqCst);
-                    let outcome = tokio::time::timeout(
-                        schedule.timeout,
-                        refresh_file_location(&db, &target, &resolver),
-                    )
-                    .await;
-                    match outcome {
-                        Ok(Ok(_)) => failures = 0,
-                        Ok(Err(e)) => {
-                            failures += 1;
-                            tracing::error!(target = %target, error = %e, failures, "location refresh failed");
-                        }
-                        Err(_) => {
-                            failures += 1;
-                            tracing::error!(target = %target, timeout = ?schedule.timeout, failures, "location refresh timed out");
-                        }
-                    }
-                    let wait = backoff(schedule.interval, failures) + jitter(schedule.interval, &target, run);
-                    let next = chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64;
-                    let key = super::file_location_key(&target);
-                    if let Err(e) = crate::catalog::sources::set_next_refresh(&db, &key, next).await {
-                        tracing::warn!(target = %target, error = %e, "could not record the next refresh");
-                    }
-                    tokio::time::sleep(wait).await;
-                }
-            })
+    let loops: HashMap<String, JoinHandle<()>> = targets
+        .iter()
+        .map(|t| {
+            (
+                t.clone(),
+                spawn_loop(
+                    db.clone(),
+                    t.clone(),
+                    schedule,
+                    holder.clone(),
+                    runs.clone(),
+                    false,
+                ),
+            )
         })
         .collect();
+    let loops = Arc::new(Mutex::new(loops));
+    let supervisor = {
+        let (db, holder, runs, loops) = (db.clone(), holder.clone(), runs.clone(), loops.clone());
+        let config: HashSet<String> = targets.into_iter().collect();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(schedule.interval).await;
+                let registered: HashSet<String> = match crate::catalog::sources::list(&db).await {
+                    Ok(list) => list
+                        .into_iter()
+                        .filter(|s| s.origin == "registered" && s.source_type == "file")
+                        .map(|s| s.target)
+                        .collect(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not list registered locations");
+                        continue;
+                    }
+                };
+                let Ok(mut loops) = loops.lock() else { return };
+                loops.retain(|target, handle| {
+                    let keep = config.contains(target) || registered.contains(target);
+                    if !keep {
+                        handle.abort();
+                    }
+                    keep
+                });
+                for target in registered {
+                    loops.entry(target.clone()).or_insert_with(|| {
+                        spawn_loop(
+                            db.clone(),
+                            target,
+                            schedule,
+                            holder.clone(),
+                            runs.clone(),
+                            true,
+                        )
+                    });
+                }
+            }
+        })
+    };
     Refreshers {
         holder,
-        tasks,
+        loops,
+        supervisor,
         runs,
     }
+}
+
+/// One source's loop: claim the lease, refresh, record the next run, sleep.
+fn spawn_loop(
+    db: DatabaseConnection,
+    target: String,
+    schedule: Schedule,
+    holder: String,
+    runs: Arc<AtomicU64>,
+    registered: bool,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let resolver = PlaceholderResolver::default();
+        let lease = format!("location:{target}");
+        let mut failures = 0u32;
+        let mut run = 0u64;
+        loop {
+            run += 1;
+            let claimed = leases::try_acquire(&db, &lease, &holder, schedule.interval)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(target = %target, error = %e, "lease check failed");
+                    false
+                });
+            if !claimed {
+                tokio::time::sleep(schedule.interval + jitter(schedule.interval, &target, run))
+                    .await;
+                continue;
+            }
+            // A registered location that was unregistered meanwhile is not read (and so not re-created).
+            let key = super::file_location_key(&target);
+            if registered
+                && !crate::catalog::sources::exists(&db, &key)
+                    .await
+                    .unwrap_or(true)
+            {
+                return;
+            }
+            runs.fetch_add(1, Ordering::SeqCst);
+            let outcome = tokio::time::timeout(
+                schedule.timeout,
+                refresh_file_location(&db, &target, &resolver),
+            )
+            .await;
+            match outcome {
+                Ok(Ok(_)) => failures = 0,
+                Ok(Err(e)) => {
+                    failures += 1;
+                    tracing::error!(target = %target, error = %e, failures, "location refresh failed");
+                }
+                Err(_) => {
+                    failures += 1;
+                    tracing::error!(target = %target, timeout = ?schedule.timeout, failures, "location refresh timed out");
+                }
+            }
+            let wait =
+                backoff(schedule.interval, failures) + jitter(schedule.interval, &target, run);
+            let next = chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64;
+            if let Err(e) = crate::catalog::sources::set_next_refresh(&db, &key, next).await {
+                tracing::warn!(target = %target, error = %e, "could not record the next refresh");
+            }
+            tokio::time::sleep(wait).await;
+        }
+    })
 }
 
 #[cfg(test)]
