@@ -149,6 +149,23 @@ async fn locations_show_refresh_status_and_refresh_location_runs_a_source_now() 
         .await;
     assert_eq!(r["data"]["entity"]["description"], "two");
 
+    // refreshEntity re-reads the entity's source.
+    std::fs::write(
+        &f,
+        format!("{}---\n{}", component("a", "three"), component("b", "one")),
+    )
+    .unwrap();
+    let re = r#"mutation { refreshEntity(ref: "component:a") { ref description } }"#;
+    let r = t.exec(re, json!({})).await;
+    assert_eq!(r["data"]["refreshEntity"]["description"], "three", "{r}");
+    let r = t
+        .exec(
+            r#"mutation { refreshEntity(ref: "component:nope") { ref } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(greenroom_tests::first_error_code(&r), Some("NOT_FOUND"));
+
     let r = t.exec(m, json!({ "id": "999" })).await;
     assert_eq!(greenroom_tests::first_error_code(&r), Some("NOT_FOUND"));
     let r = t.exec(m, json!({ "id": "x" })).await;

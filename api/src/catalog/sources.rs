@@ -121,6 +121,27 @@ pub async fn exists(db: &impl ConnectionTrait, key: &str) -> Result<bool, Catalo
         > 0)
 }
 
+/// The source that provides the entity `entity_ref`, if the entity exists.
+pub async fn of_entity(
+    db: &impl ConnectionTrait,
+    entity_ref: &str,
+) -> Result<Option<SourceStatus>, CatalogError> {
+    use sea_orm::QuerySelect;
+    let key: Option<String> = entities::Entity::find()
+        .select_only()
+        .column(entities::Column::LocationKey)
+        .filter(entities::Column::EntityRef.eq(entity_ref))
+        .into_tuple()
+        .one(db)
+        .await?;
+    let Some(key) = key else { return Ok(None) };
+    Ok(locations::Entity::find()
+        .filter(locations::Column::LocationKey.eq(key))
+        .one(db)
+        .await?
+        .map(SourceStatus::from))
+}
+
 pub async fn by_id(
     db: &impl ConnectionTrait,
     id: i32,

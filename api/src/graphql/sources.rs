@@ -151,6 +151,41 @@ impl MutationRoot {
         })
     }
 
+    /// Re-reads the source that provides an entity, and returns the entity as it is now (null if the
+    /// source no longer has it).
+    async fn refresh_entity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "ref")] entity_ref: String,
+    ) -> Res<Option<super::types::Entity>> {
+        let db = super::loaders::database(ctx)?;
+        let r = crate::catalog::refs::EntityRef::parse_full(&entity_ref)
+            .map_err(|e| ApiError::BadUserInput(format!("invalid entity ref '{entity_ref}': {e}")))
+            .gql()?
+            .to_string();
+        let Some(source) = sources::of_entity(db, &r).await.gql()? else {
+            return Err(ApiError::NotFound(format!("no entity {r}"))).gql();
+        };
+        if source.source_type != "file" {
+            return Err(ApiError::BadUserInput(format!(
+                "locations of type '{}' cannot be refreshed yet",
+                source.source_type
+            )))
+            .gql();
+        }
+        let resolver = crate::providers::placeholders::PlaceholderResolver::default();
+        crate::providers::refresh_file_location(db, &source.target, &resolver)
+            .await
+            .gql()?;
+        let found = crate::catalog::store::entities_by_refs(db, std::slice::from_ref(&r))
+            .await
+            .gql()?;
+        Ok(found
+            .into_iter()
+            .next()
+            .map(|e| super::types::Entity::from_stored(std::sync::Arc::new(e))))
+    }
+
     /// Removes a registered source and the entities only it provided.
     async fn unregister_location(&self, ctx: &Context<'_>, id: ID) -> Res<bool> {
         let db = super::loaders::database(ctx)?;
