@@ -207,8 +207,41 @@ async fn the_same_ref_from_a_second_location_is_a_conflict_and_the_first_keeps_i
     let second = t.refresh(&b).await;
     assert_eq!(second.report.inserted, 0);
     assert_eq!(second.report.conflicts.len(), 1);
-    assert!(second.report.conflicts[0]
-        .contains("component:default/shared is already provided by another location"));
+    let msg = &second.report.conflicts[0];
+    assert!(
+        msg.contains("CONFLICT: component:default/shared is already provided by file:"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("a.yaml") && msg.contains("b.yaml"),
+        "names both sources: {msg}"
+    );
+    let r = t
+        .exec("{ locations { target lastError } }", json!({}))
+        .await;
+    let b_status = r["data"]["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["target"].as_str().unwrap().ends_with("b.yaml"))
+        .unwrap()
+        .clone();
+    assert!(
+        b_status["lastError"].as_str().unwrap().contains("CONFLICT"),
+        "{r}"
+    );
+    let r = t
+        .exec(
+            r#"{ entity(ref: "component:shared") { description } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r["data"]["entity"]["description"], "from-a");
+    // Nothing flips between refreshes.
+    for _ in 0..2 {
+        t.refresh(&b).await;
+        t.refresh(&a).await;
+    }
     let r = t
         .exec(
             r#"{ entity(ref: "component:shared") { description } }"#,

@@ -102,13 +102,15 @@ impl Applier {
             .map(|e| e.entity_ref.to_string())
             .filter(|r| !self.existing.contains_key(r) && !self.seen.contains(r))
             .collect();
-        let mut taken: HashSet<String> = HashSet::new();
+        // ref -> the location that already provides it
+        let mut taken: HashMap<String, String> = HashMap::new();
         for chunk in foreign.chunks(IN_CHUNK) {
-            let rows: Vec<String> = entities::Entity::find()
+            let rows: Vec<(String, String)> = entities::Entity::find()
                 .select_only()
                 .column(entities::Column::EntityRef)
+                .column(entities::Column::LocationKey)
                 .filter(entities::Column::EntityRef.is_in(chunk.iter().cloned()))
-                .into_tuple::<String>()
+                .into_tuple()
                 .all(&self.txn)
                 .await?;
             taken.extend(rows);
@@ -118,10 +120,10 @@ impl Applier {
         let mut to_write: Vec<(&Entity, String)> = Vec::new();
         for e in batch {
             let r = e.entity_ref.to_string();
-            if taken.contains(&r) {
+            if let Some(owner) = taken.get(&r) {
                 self.report.conflicts.push(format!(
-                    "{}: {r} is already provided by another location; ignored",
-                    e.source
+                    "{}: CONFLICT: {r} is already provided by {owner}; ignored for {}",
+                    e.source, self.location_key
                 ));
                 continue;
             }

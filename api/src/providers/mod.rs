@@ -83,13 +83,16 @@ pub async fn refresh_file_location(
         .finish("file", target, complete)
         .instrument(span.clone())
         .await?;
-    let error = (!complete).then(|| {
+    // Conflicts do not make a read incomplete (nothing is deleted for them) but are reported on the source.
+    let problems = out.errors.len() + out.invalid.len() + out.report.conflicts.len();
+    let error = (problems > 0).then(|| {
         let first = out
             .errors
             .first()
             .cloned()
-            .or_else(|| out.invalid.first().map(|e| e.to_string()));
-        let more = out.errors.len() + out.invalid.len() - 1;
+            .or_else(|| out.invalid.first().map(|e| e.to_string()))
+            .or_else(|| out.report.conflicts.first().cloned());
+        let more = problems - 1;
         match (first, more) {
             (Some(f), 0) => f,
             (Some(f), n) => format!("{f} (and {n} more)"),
