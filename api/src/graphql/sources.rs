@@ -82,6 +82,36 @@ pub struct RegisterLocationInput {
     pub dry_run: bool,
 }
 
+async fn source_by_id(db: &sea_orm::DatabaseConnection, id: &ID) -> Res<SourceStatus> {
+    let Ok(n) = id.parse::<i32>() else {
+        return Err(ApiError::BadUserInput(format!(
+            "'{}' is not a location id",
+            id.as_str()
+        )))
+        .gql();
+    };
+    match sources::by_id(db, n).await.gql()? {
+        Some(source) => Ok(source),
+        None => Err(ApiError::NotFound(format!("no location with id {n}"))).gql(),
+    }
+}
+
+/// Reads one source now (file sources only, for now).
+async fn refresh_source(db: &sea_orm::DatabaseConnection, source: &SourceStatus) -> Res<()> {
+    if source.source_type != "file" {
+        return Err(ApiError::BadUserInput(format!(
+            "locations of type '{}' cannot be refreshed yet",
+            source.source_type
+        )))
+        .gql();
+    }
+    let resolver = crate::providers::placeholders::PlaceholderResolver::default();
+    crate::providers::refresh_file_location(db, &source.target, &resolver)
+        .await
+        .gql()?;
+    Ok(())
+}
+
 #[derive(Default)]
 pub struct MutationRoot;
 
@@ -166,17 +196,7 @@ impl MutationRoot {
         let Some(source) = sources::of_entity(db, &r).await.gql()? else {
             return Err(ApiError::NotFound(format!("no entity {r}"))).gql();
         };
-        if source.source_type != "file" {
-            return Err(ApiError::BadUserInput(format!(
-                "locations of type '{}' cannot be refreshed yet",
-                source.source_type
-            )))
-            .gql();
-        }
-        let resolver = crate::providers::placeholders::PlaceholderResolver::default();
-        crate::providers::refresh_file_location(db, &source.target, &resolver)
-            .await
-            .gql()?;
+        refresh_source(db, &source).await?;
         let found = crate::catalog::store::entities_by_refs(db, std::slice::from_ref(&r))
             .await
             .gql()?;
@@ -189,16 +209,8 @@ impl MutationRoot {
     /// Removes a registered source and the entities only it provided.
     async fn unregister_location(&self, ctx: &Context<'_>, id: ID) -> Res<bool> {
         let db = super::loaders::database(ctx)?;
-        let Ok(n) = id.parse::<i32>() else {
-            return Err(ApiError::BadUserInput(format!(
-                "'{}' is not a location id",
-                id.as_str()
-            )))
-            .gql();
-        };
-        let Some(source) = sources::by_id(db, n).await.gql()? else {
-            return Err(ApiError::NotFound(format!("no location with id {n}"))).gql();
-        };
+        let source = source_by_id(db, &id).await?;
+        let n = source.id;
         if source.origin != "registered" {
             return Err(ApiError::BadUserInput(format!(
                 "location {n} comes from the config file; remove it there"
@@ -215,27 +227,9 @@ impl MutationRoot {
     /// Reads a source now and applies what changed. (Needs `catalog:write` once authentication exists.)
     async fn refresh_location(&self, ctx: &Context<'_>, id: ID) -> Res<LocationSource> {
         let db = super::loaders::database(ctx)?;
-        let Ok(n) = id.parse::<i32>() else {
-            return Err(ApiError::BadUserInput(format!(
-                "'{}' is not a location id",
-                id.as_str()
-            )))
-            .gql();
-        };
-        let Some(source) = sources::by_id(db, n).await.gql()? else {
-            return Err(ApiError::NotFound(format!("no location with id {n}"))).gql();
-        };
-        if source.source_type != "file" {
-            return Err(ApiError::BadUserInput(format!(
-                "locations of type '{}' cannot be refreshed yet",
-                source.source_type
-            )))
-            .gql();
-        }
-        let resolver = crate::providers::placeholders::PlaceholderResolver::default();
-        crate::providers::refresh_file_location(db, &source.target, &resolver)
-            .await
-            .gql()?;
+        let source = source_by_id(db, &id).await?;
+        let n = source.id;
+        refresh_source(db, &source).await?;
         let updated = sources::by_id(db, n).await.gql()?.unwrap_or(source);
         Ok(updated.into())
     }
