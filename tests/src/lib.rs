@@ -25,8 +25,6 @@ pub fn examples_root() -> PathBuf {
 pub struct TestDb {
     pub db: DatabaseConnection,
     pub url: String,
-    /// Statements executed through `db` since creation.
-    pub statements: Arc<AtomicUsize>,
     /// The SQL of every statement executed through `db`.
     pub sql_log: Arc<std::sync::Mutex<Vec<String>>>,
     /// The read cache the schema uses (as the server's, with its default settings).
@@ -84,13 +82,10 @@ impl TestDb {
             .await
             .expect("connect test database");
         api::db::migrate(&db).await.expect("migrate");
-        let statements = Arc::new(AtomicUsize::new(0));
-        let counter = statements.clone();
         let sql_log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = sql_log.clone();
         let log_sql = std::env::var("GREENROOM_TEST_LOG_SQL").is_ok();
         db.set_metric_callback(move |info| {
-            counter.fetch_add(1, Ordering::SeqCst);
             if let Ok(mut l) = log.lock() {
                 l.push(info.statement.sql.clone());
             }
@@ -103,7 +98,6 @@ impl TestDb {
         Self {
             db,
             url,
-            statements,
             sql_log,
             cache,
             _dir: dir,
@@ -111,8 +105,9 @@ impl TestDb {
         }
     }
 
+    /// Statements executed through `db` since creation.
     pub fn statement_count(&self) -> usize {
-        self.statements.load(Ordering::SeqCst)
+        self.sql_log.lock().map(|l| l.len()).unwrap_or(0)
     }
 
     pub fn schema(&self) -> GreenroomSchema {

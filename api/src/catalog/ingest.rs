@@ -117,7 +117,7 @@ impl Applier {
         }
         let mut replaced_ids: Vec<i32> = Vec::new();
         let mut replaced_refs: Vec<String> = Vec::new();
-        let mut to_write: Vec<(&Entity, String)> = Vec::new();
+        let mut to_write: Vec<Prepared<'_>> = Vec::new();
         for e in batch {
             let r = e.entity_ref.to_string();
             if let Some(owner) = taken.get(&r) {
@@ -130,18 +130,27 @@ impl Applier {
             if !self.seen.insert(r.clone()) {
                 continue;
             }
-            let hash = content_hash(e);
+            let body = e.body.to_string();
+            let hash = content_hash(&body, e);
             match self.existing.get(&r) {
                 Some((_, h)) if *h == hash => self.report.unchanged += 1,
                 Some((id, _)) => {
                     self.report.updated += 1;
                     replaced_ids.push(*id);
                     replaced_refs.push(r);
-                    to_write.push((e, hash));
+                    to_write.push(Prepared {
+                        entity: e,
+                        body,
+                        hash,
+                    });
                 }
                 None => {
                     self.report.inserted += 1;
-                    to_write.push((e, hash));
+                    to_write.push(Prepared {
+                        entity: e,
+                        body,
+                        hash,
+                    });
                 }
             }
         }
@@ -227,7 +236,7 @@ async fn delete_entities(
 
 async fn insert_entities(
     txn: &impl ConnectionTrait,
-    items: &[(&Entity, String)],
+    items: &[Prepared<'_>],
     location_key: &str,
     now: i64,
 ) -> Result<(), CatalogError> {
@@ -235,8 +244,9 @@ async fn insert_entities(
     let mut search = Vec::new();
     for chunk in items.chunks(ENTITY_CHUNK) {
         let mut rows = Vec::with_capacity(chunk.len());
-        for (e, hash) in chunk {
-            rows.push(entity_row(e, hash, location_key, now));
+        for p in chunk {
+            rows.push(entity_row(p, location_key, now));
+            let e = p.entity;
             let r = e.entity_ref.to_string();
             for edge in relations_of(e) {
                 rels.push(relations::ActiveModel {
@@ -317,7 +327,8 @@ fn lower(v: Option<&str>) -> Option<String> {
     v.map(str::to_ascii_lowercase)
 }
 
-fn entity_row(e: &Entity, hash: &str, location_key: &str, now: i64) -> entities::ActiveModel {
+fn entity_row(p: &Prepared<'_>, location_key: &str, now: i64) -> entities::ActiveModel {
+    let (e, hash) = (p.entity, &p.hash);
     let r = &e.entity_ref;
     let title = e.meta_str("title").map(str::to_string);
     let description = e.meta_str("description").map(str::to_string);
@@ -351,7 +362,7 @@ fn entity_row(e: &Entity, hash: &str, location_key: &str, now: i64) -> entities:
         spec_type: Set(lower(e.spec_str("type"))),
         system_ref: Set(single_ref(e, "system")),
         search_text: Set(search_text),
-        body: Set(e.body.to_string()),
+        body: Set(p.body.clone()),
         has_errors: Set(errors.is_some()),
         errors: Set(errors),
         location_key: Set(location_key.to_string()),
@@ -388,10 +399,17 @@ fn search_rows(e: &Entity) -> Vec<(String, Option<String>)> {
     rows
 }
 
-/// A stable digest of everything stored for an entity.
-fn content_hash(e: &Entity) -> String {
+/// An entity to write with its serialized body and content hash (the body is serialized once).
+struct Prepared<'a> {
+    entity: &'a Entity,
+    body: String,
+    hash: String,
+}
+
+/// A stable digest of everything stored for an entity (`body` is its serialized document).
+fn content_hash(body: &str, e: &Entity) -> String {
     let mut h = Sha256::new();
-    h.update(e.body.to_string().as_bytes());
+    h.update(body.as_bytes());
     for s in &e.status {
         h.update(s.message.as_bytes());
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::errors::GqlResultExt;
 use super::loaders::{self, database, read_cache, RelKey};
-use crate::catalog::refs::EntityRef;
+use super::types::spec_ref;
 use crate::catalog::relations as rel;
 use crate::catalog::store::{StoredEntity, StoredRelation, ANY_TYPE};
 
@@ -41,12 +41,6 @@ const SPEC_FIELDS: &[(&str, &str, &str)] = &[
     ("subdomainOf", "subdomainOf", "domain"),
     ("parent", "parent", "group"),
 ];
-
-fn spec_target(e: &StoredEntity, key: &str, default_kind: &str) -> Option<String> {
-    EntityRef::parse(e.spec_str(key)?, Some(default_kind), &e.namespace)
-        .ok()
-        .map(|r| r.to_string())
-}
 
 /// Warms the loaders for `items` and everything `selection` asks of them, level by level.
 pub fn prefetch<'a>(
@@ -132,7 +126,7 @@ pub fn prefetch<'a>(
         }
         for (field, key, kind) in SPEC_FIELDS {
             if selection.field(field).exists() {
-                let refs = items.iter().filter_map(|e| spec_target(e, key, kind));
+                let refs = items.iter().filter_map(|e| spec_ref(e, key, kind));
                 per_field.entry(field).or_default().extend(refs);
             }
         }

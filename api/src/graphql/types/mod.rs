@@ -10,6 +10,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use std::sync::Arc;
 
 use crate::catalog::store::StoredEntity;
+pub(crate) use common::spec_ref;
 pub use kinds::{Api, Component, Domain, GenericEntity, Location, Resource, System, Template};
 pub use org::{Group, User};
 pub use values::{EntityStatus, KeyValue, Link, Profile, Relation, StatusItem};
