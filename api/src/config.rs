@@ -57,7 +57,11 @@ impl Default for DatabaseConfig {
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct CatalogConfig {
     pub locations: Vec<LocationConfig>,
+    /// Sources other than locations (`type: git`).
+    pub providers: Vec<ProviderConfig>,
     pub refresh: RefreshConfig,
+    /// Limits for every HTTP read (url locations and placeholders).
+    pub http: HttpConfig,
     /// Seconds an entity may be served from the in-memory read cache (changes made by this server clear
     /// it at once; the TTL bounds staleness from other replicas). 0 disables the cache.
     pub cache_ttl_seconds: u64,
@@ -69,7 +73,9 @@ impl Default for CatalogConfig {
     fn default() -> Self {
         Self {
             locations: Vec::new(),
+            providers: Vec::new(),
             refresh: RefreshConfig::default(),
+            http: HttpConfig::default(),
             cache_ttl_seconds: 5,
             cache_max_entries: 20_000,
         }
@@ -138,6 +144,127 @@ pub struct LocationConfig {
     pub target: String,
 }
 
+/// A provider entry: `{id, type: git, url, branch, glob, schedule: {frequency, timeout}}`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProviderConfig {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+    /// Default: the repository's default branch.
+    pub branch: Option<String>,
+    /// Default: `**/catalog-info.yaml`.
+    pub glob: Option<String>,
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+}
+
+/// A provider's own schedule; unset fields take `catalog.refresh`'s.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScheduleConfig {
+    pub frequency: Option<String>,
+    pub timeout: Option<String>,
+}
+
+/// `catalog.http`: connect and read timeouts and the largest body accepted.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct HttpConfig {
+    pub connect_timeout: String,
+    pub read_timeout: String,
+    pub max_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: "5s".into(),
+            read_timeout: "30s".into(),
+            max_bytes: 8 << 20,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn limits(&self) -> Result<crate::providers::url::HttpLimits, ConfigError> {
+        use crate::providers::scheduler::parse_duration;
+        let field = |name: &str, v: &str| {
+            parse_duration(v).map_err(|e| ConfigError::Invalid(format!("catalog.http.{name}: {e}")))
+        };
+        if self.max_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "catalog.http.maxBytes must be at least 1".into(),
+            ));
+        }
+        Ok(crate::providers::url::HttpLimits {
+            connect_timeout: field("connectTimeout", &self.connect_timeout)?,
+            read_timeout: field("readTimeout", &self.read_timeout)?,
+            max_bytes: self.max_bytes,
+        })
+    }
+}
+
+impl CatalogConfig {
+    /// Builds every configured source with its schedule.
+    pub fn registry(&self) -> Result<crate::providers::Registry, ConfigError> {
+        use crate::providers::{self, placeholders::PlaceholderResolver, url::Fetcher, Scheduled};
+        let default = self.refresh.schedule()?;
+        let resolver = PlaceholderResolver::new(Fetcher::new(self.http.limits()?));
+        let mut configured = Vec::new();
+        for (i, loc) in self.locations.iter().enumerate() {
+            let provider = providers::location_provider(&loc.kind, &loc.target, &resolver)
+                .map_err(|e| ConfigError::Invalid(format!("catalog.locations[{i}]: {e}")))?;
+            configured.push(Scheduled {
+                provider,
+                schedule: default,
+            });
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, p) in self.providers.iter().enumerate() {
+            let at = |msg: String| ConfigError::Invalid(format!("catalog.providers[{i}]: {msg}"));
+            if p.kind != "git" {
+                return Err(at(format!(
+                    "type '{}' is not supported (supported: git)",
+                    p.kind
+                )));
+            }
+            if p.id.trim().is_empty() || !ids.insert(p.id.clone()) {
+                return Err(at(format!("id '{}' must be non-empty and unique", p.id)));
+            }
+            if p.url.trim().is_empty() {
+                return Err(at("url must be set".into()));
+            }
+            let parse = |name: &str, v: &Option<String>, fallback| match v {
+                Some(text) => crate::providers::scheduler::parse_duration(text)
+                    .map_err(|e| at(format!("schedule.{name}: {e}"))),
+                None => Ok(fallback),
+            };
+            let schedule = crate::providers::scheduler::Schedule {
+                interval: parse("frequency", &p.schedule.frequency, default.interval)?,
+                timeout: parse("timeout", &p.schedule.timeout, default.timeout)?,
+            };
+            let provider = providers::git::GitProvider::new(
+                &p.id,
+                &p.url,
+                p.branch.as_deref(),
+                p.glob.as_deref(),
+                resolver.clone(),
+            );
+            configured.push(Scheduled {
+                provider: std::sync::Arc::new(provider),
+                schedule,
+            });
+        }
+        Ok(providers::Registry {
+            configured,
+            resolver,
+            default_schedule: Some(default),
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -204,15 +331,7 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
-        for loc in &self.catalog.locations {
-            if loc.kind != "file" {
-                return Err(ConfigError::Invalid(format!(
-                    "catalog.locations: type '{}' is not supported (supported: file)",
-                    loc.kind
-                )));
-            }
-        }
-        self.catalog.refresh.schedule()?;
+        self.catalog.registry()?;
         if self.server.max_batch == 0 {
             return Err(ConfigError::Invalid(
                 "server.maxBatch must be at least 1".into(),

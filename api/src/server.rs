@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::graphql::schema::{self, GreenroomSchema};
 use crate::http;
-use crate::providers::scheduler::spawn_file_locations;
+use crate::providers::scheduler;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -41,8 +41,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let db = crate::db::connect(&config.database.url, config.database.max_connections).await?;
     crate::db::migrate(&db).await?;
     let cache = std::sync::Arc::new(config.catalog.cache());
+    let registry = std::sync::Arc::new(config.catalog.registry()?);
     let state = AppState {
-        schema: schema::build(db.clone(), cache.clone()),
+        schema: schema::build_with(db.clone(), cache.clone(), registry.clone()),
         db: db.clone(),
         cache,
         responses: std::sync::Arc::new(config.response_cache()),
@@ -52,18 +53,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     tracing::info!(%addr, "listening");
-    let targets = config
-        .catalog
-        .locations
-        .iter()
-        .map(|l| l.target.clone())
-        .collect();
-    let refreshers = spawn_file_locations(
-        db.clone(),
-        targets,
-        config.catalog.refresh.schedule()?,
-        crate::providers::leases::holder_id(),
-    );
+    let refreshers = scheduler::spawn(db.clone(), registry, crate::providers::leases::holder_id());
     axum::serve(listener, router(state, config.server.max_body_bytes))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

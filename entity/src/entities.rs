@@ -29,6 +29,9 @@ pub struct Model {
     pub location_key: String,
     pub hash: String,
     pub updated_at: i64,
+    /// The file or URL the entity was read from.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub source_file: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

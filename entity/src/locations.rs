@@ -20,6 +20,9 @@ pub struct Model {
     pub last_success_at: Option<i64>,
     pub next_refresh_at: Option<i64>,
     pub entity_count: i32,
+    /// The provider's position after its last complete read (ETag, commit, file digests).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub cursor: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

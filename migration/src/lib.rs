@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_catalog;
 mod m20261125_000002_leases;
 mod m20261125_000003_location_status;
+mod m20261125_000004_source_cursor;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_catalog::Migration),
             Box::new(m20261125_000002_leases::Migration),
             Box::new(m20261125_000003_location_status::Migration),
+            Box::new(m20261125_000004_source_cursor::Migration),
         ]
     }
 }

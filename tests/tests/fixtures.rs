@@ -117,8 +117,13 @@ async fn invalid_fixture_is_rejected_with_file_line_and_field_and_poisons_nothin
     let t = TestDb::new().await;
     t.load_examples().await;
     let dir = tempfile::tempdir().unwrap();
-    let invalid =
-        greenroom_tests::fixtures().join("backstage-invalid/components/invalid-component.yaml");
+    // Location targets must stay inside the location's directory: copy the fixture in.
+    let invalid = dir.path().join("invalid-component.yaml");
+    std::fs::copy(
+        greenroom_tests::fixtures().join("backstage-invalid/components/invalid-component.yaml"),
+        &invalid,
+    )
+    .unwrap();
     let good = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: fine}\nspec: {type: service, lifecycle: production, owner: team-a}\n";
     std::fs::write(
         dir.path().join("root.yaml"),

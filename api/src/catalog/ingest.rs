@@ -1,10 +1,11 @@
 //! Applying a location's snapshot of entities: one transaction, unchanged entities write nothing.
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -38,18 +39,16 @@ const ROW_CHUNK: usize = 2000;
 /// Values per `IN (...)` list.
 const IN_CHUNK: usize = 1000;
 
-/// Stores `snapshot` as the complete content of `location_key` (see [`Applier`]). All or nothing.
-pub async fn apply(
-    db: &DatabaseConnection,
-    location_key: &str,
-    location_type: &str,
-    target: &str,
-    snapshot: &[Entity],
-    complete: bool,
-) -> Result<ApplyReport, CatalogError> {
-    let mut applier = Applier::begin(db, location_key).await?;
-    applier.add(snapshot).await?;
-    applier.finish(location_type, target, complete).await
+/// What [`Applier::finish`] records about the source.
+pub struct SourceMeta<'a> {
+    pub source_type: &'a str,
+    pub target: &'a str,
+    /// Registered at run time: if it was unregistered meanwhile, nothing is written.
+    pub registered: bool,
+    /// The read saw everything: entities it did not see are deleted.
+    pub complete: bool,
+    /// The provider's new cursor, when it changed.
+    pub cursor: Option<String>,
 }
 
 /// Applies a location's entities batch by batch inside one transaction, so a large location never has to
@@ -62,6 +61,8 @@ pub struct Applier {
     location_key: String,
     /// ref -> (id, hash) of what this location stored before.
     existing: HashMap<String, (i32, String)>,
+    /// source file -> refs stored from it.
+    by_file: HashMap<String, Vec<String>>,
     seen: HashSet<String>,
     report: ApplyReport,
     now: i64,
@@ -70,32 +71,49 @@ pub struct Applier {
 impl Applier {
     pub async fn begin(db: &DatabaseConnection, location_key: &str) -> Result<Self, CatalogError> {
         let txn = db.begin().await?;
-        let existing: HashMap<String, (i32, String)> = entities::Entity::find()
+        let rows = entities::Entity::find()
             .select_only()
             .columns([
                 entities::Column::EntityRef,
                 entities::Column::Id,
                 entities::Column::Hash,
+                entities::Column::SourceFile,
             ])
             .filter(entities::Column::LocationKey.eq(location_key))
-            .into_tuple::<(String, i32, String)>()
+            .into_tuple::<(String, i32, String, Option<String>)>()
             .all(&txn)
-            .await?
-            .into_iter()
-            .map(|(r, id, h)| (r, (id, h)))
-            .collect();
+            .await?;
+        let mut existing = HashMap::with_capacity(rows.len());
+        let mut by_file: HashMap<String, Vec<String>> = HashMap::new();
+        for (r, id, h, file) in rows {
+            if let Some(f) = file {
+                by_file.entry(f).or_default().push(r.clone());
+            }
+            existing.insert(r, (id, h));
+        }
         Ok(Self {
             txn,
             location_key: location_key.to_string(),
             existing,
+            by_file,
             seen: HashSet::new(),
             report: ApplyReport::default(),
             now: chrono::Utc::now().timestamp_millis(),
         })
     }
 
-    /// Applies one batch of entities.
-    pub async fn add(&mut self, batch: &[Entity]) -> Result<(), CatalogError> {
+    /// Keeps what `file` provided at the last read (the file has not changed).
+    pub fn keep_file(&mut self, file: &str) {
+        for r in self.by_file.get(file).into_iter().flatten() {
+            if self.seen.insert(r.clone()) {
+                self.report.unchanged += 1;
+            }
+        }
+    }
+
+    /// Applies the entities read from `file`; returns how many were refused as conflicts.
+    pub async fn add(&mut self, file: &str, batch: &[Entity]) -> Result<usize, CatalogError> {
+        let conflicts_before = self.report.conflicts.len();
         // Refs this location does not own yet may belong to another location: those are conflicts.
         let foreign: Vec<String> = batch
             .iter()
@@ -131,7 +149,7 @@ impl Applier {
                 continue;
             }
             let body = e.body.to_string();
-            let hash = content_hash(&body, e);
+            let hash = content_hash(&body, e, file);
             match self.existing.get(&r) {
                 Some((_, h)) if *h == hash => self.report.unchanged += 1,
                 Some((id, _)) => {
@@ -155,8 +173,8 @@ impl Applier {
             }
         }
         delete_entities(&self.txn, &replaced_ids, &replaced_refs).await?;
-        insert_entities(&self.txn, &to_write, &self.location_key, self.now).await?;
-        Ok(())
+        insert_entities(&self.txn, &to_write, &self.location_key, file, self.now).await?;
+        Ok(self.report.conflicts.len() - conflicts_before)
     }
 
     /// Deletes every entity of this location (and their relations) and the location itself, then commits.
@@ -175,14 +193,11 @@ impl Applier {
         Ok(ids.len())
     }
 
-    /// Deletes what the location no longer has (when `complete`), records the location and commits.
-    pub async fn finish(
-        mut self,
-        location_type: &str,
-        target: &str,
-        complete: bool,
-    ) -> Result<ApplyReport, CatalogError> {
-        if complete {
+    /// Deletes what the location no longer has (when the read was complete), records the location and
+    /// its cursor, and commits. A registered location that was unregistered meanwhile is not re-created:
+    /// everything rolls back and the result is `NotFound`.
+    pub async fn finish(mut self, meta: &SourceMeta<'_>) -> Result<ApplyReport, CatalogError> {
+        if meta.complete {
             let mut ids = Vec::new();
             let mut refs = Vec::new();
             for (r, (id, _)) in &self.existing {
@@ -194,14 +209,26 @@ impl Applier {
             self.report.deleted = ids.len();
             delete_entities(&self.txn, &ids, &refs).await?;
         }
-        upsert_location(
-            &self.txn,
-            &self.location_key,
-            location_type,
-            target,
-            self.now,
-        )
-        .await?;
+        let exists = locations::Entity::find()
+            .filter(locations::Column::LocationKey.eq(&self.location_key))
+            .count(&self.txn)
+            .await?
+            > 0;
+        if !exists && meta.registered {
+            return Err(CatalogError::NotFound(format!(
+                "location {} was unregistered",
+                self.location_key
+            )));
+        }
+        if !exists {
+            insert_location(&self.txn, &self.location_key, meta, self.now).await?;
+        } else if let Some(cursor) = &meta.cursor {
+            locations::Entity::update_many()
+                .col_expr(locations::Column::Cursor, Expr::value(cursor.clone()))
+                .filter(locations::Column::LocationKey.eq(&self.location_key))
+                .exec(&self.txn)
+                .await?;
+        }
         self.txn.commit().await?;
         if self.report.changed() {
             super::cache::invalidate_all();
@@ -238,6 +265,7 @@ async fn insert_entities(
     txn: &impl ConnectionTrait,
     items: &[Prepared<'_>],
     location_key: &str,
+    file: &str,
     now: i64,
 ) -> Result<(), CatalogError> {
     let mut rels = Vec::new();
@@ -245,7 +273,7 @@ async fn insert_entities(
     for chunk in items.chunks(ENTITY_CHUNK) {
         let mut rows = Vec::with_capacity(chunk.len());
         for p in chunk {
-            rows.push(entity_row(p, location_key, now));
+            rows.push(entity_row(p, location_key, file, now));
             let e = p.entity;
             let r = e.entity_ref.to_string();
             for edge in relations_of(e) {
@@ -292,34 +320,28 @@ where
     Ok(())
 }
 
-async fn upsert_location(
+async fn insert_location(
     txn: &impl ConnectionTrait,
     key: &str,
-    ty: &str,
-    target: &str,
+    meta: &SourceMeta<'_>,
     now: i64,
 ) -> Result<(), CatalogError> {
-    let found = locations::Entity::find()
-        .filter(locations::Column::LocationKey.eq(key))
-        .one(txn)
-        .await?;
-    if found.is_none() {
-        locations::Entity::insert(locations::ActiveModel {
-            id: NotSet,
-            location_key: Set(key.to_string()),
-            location_type: Set(ty.to_string()),
-            target: Set(target.to_string()),
-            origin: Set("config".to_string()),
-            last_error: Set(None),
-            updated_at: Set(now),
-            last_refresh_at: NotSet,
-            last_success_at: NotSet,
-            next_refresh_at: NotSet,
-            entity_count: NotSet,
-        })
-        .exec(txn)
-        .await?;
-    }
+    locations::Entity::insert(locations::ActiveModel {
+        id: NotSet,
+        location_key: Set(key.to_string()),
+        location_type: Set(meta.source_type.to_string()),
+        target: Set(meta.target.to_string()),
+        origin: Set("config".to_string()),
+        last_error: Set(None),
+        updated_at: Set(now),
+        last_refresh_at: NotSet,
+        last_success_at: NotSet,
+        next_refresh_at: NotSet,
+        entity_count: NotSet,
+        cursor: Set(meta.cursor.clone()),
+    })
+    .exec(txn)
+    .await?;
     Ok(())
 }
 
@@ -327,7 +349,7 @@ fn lower(v: Option<&str>) -> Option<String> {
     v.map(str::to_ascii_lowercase)
 }
 
-fn entity_row(p: &Prepared<'_>, location_key: &str, now: i64) -> entities::ActiveModel {
+fn entity_row(p: &Prepared<'_>, location_key: &str, file: &str, now: i64) -> entities::ActiveModel {
     let (e, hash) = (p.entity, &p.hash);
     let r = &e.entity_ref;
     let title = e.meta_str("title").map(str::to_string);
@@ -368,6 +390,7 @@ fn entity_row(p: &Prepared<'_>, location_key: &str, now: i64) -> entities::Activ
         location_key: Set(location_key.to_string()),
         hash: Set(hash.to_string()),
         updated_at: Set(now),
+        source_file: Set(Some(file.to_string())),
     }
 }
 
@@ -406,10 +429,12 @@ struct Prepared<'a> {
     hash: String,
 }
 
-/// A stable digest of everything stored for an entity (`body` is its serialized document).
-fn content_hash(body: &str, e: &Entity) -> String {
+/// A stable digest of everything stored for an entity (`body` is its serialized document, `file` where
+/// it was read from).
+fn content_hash(body: &str, e: &Entity, file: &str) -> String {
     let mut h = Sha256::new();
     h.update(body.as_bytes());
+    h.update(file.as_bytes());
     for s in &e.status {
         h.update(s.message.as_bytes());
     }

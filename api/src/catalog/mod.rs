@@ -17,6 +17,8 @@ pub enum CatalogError {
     InvalidRef(#[from] refs::RefError),
     #[error("{0}")]
     InvalidInput(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
 }

@@ -65,6 +65,37 @@ pub async fn record_refresh(
     Ok(())
 }
 
+/// Records a read that found nothing new (same commit): the time, and success only if the last real read
+/// was clean.
+pub async fn record_unchanged(db: &impl ConnectionTrait, key: &str) -> Result<(), CatalogError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    locations::Entity::update_many()
+        .col_expr(locations::Column::LastRefreshAt, Expr::value(now))
+        .filter(locations::Column::LocationKey.eq(key))
+        .exec(db)
+        .await?;
+    locations::Entity::update_many()
+        .col_expr(locations::Column::LastSuccessAt, Expr::value(now))
+        .filter(locations::Column::LocationKey.eq(key))
+        .filter(locations::Column::LastError.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The provider cursor stored after the source's last read.
+pub async fn cursor(db: &impl ConnectionTrait, key: &str) -> Result<Option<String>, CatalogError> {
+    use sea_orm::QuerySelect;
+    let found: Option<Option<String>> = locations::Entity::find()
+        .select_only()
+        .column(locations::Column::Cursor)
+        .filter(locations::Column::LocationKey.eq(key))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(found.flatten())
+}
+
 /// Records when the scheduler will next read the source.
 pub async fn set_next_refresh(
     db: &impl ConnectionTrait,
@@ -98,6 +129,7 @@ pub async fn register(
         last_success_at: NotSet,
         next_refresh_at: NotSet,
         entity_count: NotSet,
+        cursor: NotSet,
     };
     let saved = locations::Entity::insert(model)
         .exec_with_returning(db)

@@ -70,6 +70,7 @@ impl From<CatalogError> for ApiError {
         match e {
             CatalogError::InvalidRef(r) => ApiError::BadUserInput(r.to_string()),
             CatalogError::InvalidInput(m) => ApiError::BadUserInput(m),
+            CatalogError::NotFound(m) => ApiError::NotFound(m),
             CatalogError::Db(db) => db.into(),
         }
     }
@@ -102,6 +103,7 @@ impl From<std::sync::Arc<CatalogError>> for ApiError {
         match &*e {
             CatalogError::InvalidRef(r) => ApiError::BadUserInput(r.to_string()),
             CatalogError::InvalidInput(m) => ApiError::BadUserInput(m.clone()),
+            CatalogError::NotFound(m) => ApiError::NotFound(m.clone()),
             CatalogError::Db(db) => ApiError::Internal(db.to_string()),
         }
     }

@@ -30,7 +30,16 @@ pub fn sdl() -> String {
 
 /// The schema with its data (the pool and the read cache). Loaders are per request: see [`prepare`].
 pub fn build(db: DatabaseConnection, cache: Arc<EntityCache>) -> GreenroomSchema {
-    builder().data(db).data(cache).finish()
+    build_with(db, cache, Arc::default())
+}
+
+/// [`build`] with the configured sources, so `refreshLocation` reads git providers with their settings.
+pub fn build_with(
+    db: DatabaseConnection,
+    cache: Arc<EntityCache>,
+    sources: Arc<crate::providers::Registry>,
+) -> GreenroomSchema {
+    builder().data(db).data(cache).data(sources).finish()
 }
 
 /// Readies a request for execution: attaches request-scoped loaders over `db` and `cache`.

@@ -2,8 +2,11 @@
 
 use async_graphql::{Context, Object, SimpleObject, ID};
 
+use std::sync::Arc;
+
 use super::errors::{ApiError, GqlResultExt};
 use crate::catalog::sources::{self, SourceStatus};
+use crate::providers::{self, Origin, Registry};
 
 type Res<T> = async_graphql::Result<T>;
 
@@ -73,7 +76,7 @@ pub struct EntityPreview {
 
 #[derive(async_graphql::InputObject)]
 pub struct RegisterLocationInput {
-    /// `file` (other types come later).
+    /// `file` (a path or glob on the server) or `url` (http or https).
     #[graphql(name = "type")]
     pub source_type: String,
     pub target: String,
@@ -96,19 +99,23 @@ async fn source_by_id(db: &sea_orm::DatabaseConnection, id: &ID) -> Res<SourceSt
     }
 }
 
-/// Reads one source now (file sources only, for now).
-async fn refresh_source(db: &sea_orm::DatabaseConnection, source: &SourceStatus) -> Res<()> {
-    if source.source_type != "file" {
-        return Err(ApiError::BadUserInput(format!(
-            "locations of type '{}' cannot be refreshed yet",
-            source.source_type
-        )))
-        .gql();
-    }
-    let resolver = crate::providers::placeholders::PlaceholderResolver::default();
-    crate::providers::refresh_file_location(db, &source.target, &resolver)
-        .await
+fn registry(ctx: &Context<'_>) -> Arc<Registry> {
+    ctx.data_opt::<Arc<Registry>>().cloned().unwrap_or_default()
+}
+
+/// Reads one source now with its provider.
+async fn refresh_source(ctx: &Context<'_>, source: &SourceStatus) -> Res<()> {
+    let db = super::loaders::database(ctx)?;
+    let provider = registry(ctx)
+        .provider_for(&source.key, &source.source_type, &source.target)
+        .map_err(ApiError::BadUserInput)
         .gql()?;
+    let origin = if source.origin == "registered" {
+        Origin::Registered
+    } else {
+        Origin::Config
+    };
+    providers::refresh(db, provider, origin).await.gql()?;
     Ok(())
 }
 
@@ -124,26 +131,21 @@ impl MutationRoot {
         input: RegisterLocationInput,
     ) -> Res<RegisterLocationResult> {
         let db = super::loaders::database(ctx)?;
-        if input.source_type != "file" {
+        let target = input.target.trim();
+        if input.source_type == "file"
+            && !target.contains(['*', '?', '['])
+            && !std::path::Path::new(target).is_file()
+        {
             return Err(ApiError::BadUserInput(format!(
-                "location type '{}' is not supported yet (supported: file)",
-                input.source_type
+                "'{target}' is not a readable file"
             )))
             .gql();
         }
-        if !std::path::Path::new(&input.target).is_file() {
-            return Err(ApiError::BadUserInput(format!(
-                "'{}' is not a readable file",
-                input.target
-            )))
-            .gql();
-        }
-        let resolver = crate::providers::placeholders::PlaceholderResolver::default();
-        let read = crate::providers::file::read_file_location(
-            std::path::Path::new(&input.target),
-            &resolver,
-        )
-        .await;
+        let provider =
+            providers::location_provider(&input.source_type, target, &registry(ctx).resolver)
+                .map_err(ApiError::BadUserInput)
+                .gql()?;
+        let read = providers::file::read_all(provider.as_ref()).await;
         let entities = read
             .entities
             .iter()
@@ -166,11 +168,10 @@ impl MutationRoot {
                 errors,
             });
         }
-        let key = crate::providers::file_location_key(&input.target);
-        let source = sources::register(db, &key, "file", &input.target)
+        let source = sources::register(db, provider.key(), provider.source_type(), target)
             .await
             .gql()?;
-        crate::providers::refresh_file_location(db, &input.target, &resolver)
+        providers::refresh(db, provider, Origin::Registered)
             .await
             .gql()?;
         let source = sources::by_id(db, source.id).await.gql()?.unwrap_or(source);
@@ -196,7 +197,7 @@ impl MutationRoot {
         let Some(source) = sources::of_entity(db, &r).await.gql()? else {
             return Err(ApiError::NotFound(format!("no entity {r}"))).gql();
         };
-        refresh_source(db, &source).await?;
+        refresh_source(ctx, &source).await?;
         let found = crate::catalog::store::entities_by_refs(db, std::slice::from_ref(&r))
             .await
             .gql()?;
@@ -229,7 +230,7 @@ impl MutationRoot {
         let db = super::loaders::database(ctx)?;
         let source = source_by_id(db, &id).await?;
         let n = source.id;
-        refresh_source(db, &source).await?;
+        refresh_source(ctx, &source).await?;
         let updated = sources::by_id(db, n).await.gql()?.unwrap_or(source);
         Ok(updated.into())
     }

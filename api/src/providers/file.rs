@@ -1,128 +1,144 @@
-//! File locations: read a YAML file, follow `kind: Location` targets relative to it, validate every document.
+//! `file` locations: a YAML file or a glob of them, with the `kind: Location` entities they point at;
+//! targets and placeholders stay inside the location's root directory.
 
-use serde_json::Value;
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use tokio::sync::mpsc;
 
 use super::placeholders::PlaceholderResolver;
-use crate::catalog::model::{parse_documents, Entity};
-use crate::catalog::validate::{validate, InvalidEntity};
+use super::walk::{Batch, Place, Scope, Walker};
+use super::{Cursor, Provider, ReadEnd};
+use crate::catalog::model::Entity;
+use crate::catalog::validate::InvalidEntity;
 
 /// Everything read from one location tree.
 #[derive(Debug, Default)]
 pub struct LocationRead {
     pub entities: Vec<Entity>,
     pub invalid: Vec<InvalidEntity>,
-    /// Problems that are not about one entity: unreadable files, bad YAML, unsupported targets.
+    /// Problems that are not about one entity: unreadable files, bad YAML, refused targets.
     pub errors: Vec<String>,
 }
 
-/// Walks a file location tree one file at a time, following `kind: Location` entities (type `file`),
-/// so callers can store each file's entities before reading the next.
-pub struct FileWalker<'r> {
-    resolver: &'r PlaceholderResolver,
-    queue: VecDeque<PathBuf>,
-    visited: HashSet<PathBuf>,
-    /// ref -> where it was first defined, to report duplicates.
-    seen: HashMap<String, String>,
+/// The key a file location is stored under: `file:` and its absolute (canonical when it exists) path.
+pub fn file_location_key(target: &str) -> String {
+    let path = std::fs::canonicalize(target)
+        .or_else(|_| std::path::absolute(target))
+        .unwrap_or_else(|_| PathBuf::from(target));
+    format!("file:{}", path.display())
 }
 
-impl<'r> FileWalker<'r> {
-    pub fn new(root: &Path, resolver: &'r PlaceholderResolver) -> Self {
+fn is_glob(target: &str) -> bool {
+    target.contains(['*', '?', '['])
+}
+
+/// The directory a location may read inside: the target's directory, or a glob's literal prefix.
+fn root_of(target: &str) -> PathBuf {
+    let abs = std::path::absolute(target).unwrap_or_else(|_| PathBuf::from(target));
+    let dir: PathBuf = if is_glob(target) {
+        abs.components()
+            .take_while(|c| !matches!(c, Component::Normal(s) if is_glob(&s.to_string_lossy())))
+            .collect()
+    } else {
+        abs.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+/// A file (or glob) location on this machine.
+pub struct FileProvider {
+    key: String,
+    target: String,
+    resolver: PlaceholderResolver,
+}
+
+impl FileProvider {
+    pub fn new(target: &str, resolver: PlaceholderResolver) -> Self {
         Self {
+            key: file_location_key(target),
+            target: target.to_string(),
             resolver,
-            queue: VecDeque::from([root.to_path_buf()]),
-            visited: HashSet::new(),
-            seen: HashMap::new(),
         }
     }
 
-    /// Reads the next file of the tree, or `None` when every reachable file has been read.
-    pub async fn next_file(&mut self) -> Option<LocationRead> {
-        let path = loop {
-            let p = self.queue.pop_front()?;
-            let p = std::fs::canonicalize(&p).unwrap_or(p);
-            if self.visited.insert(p.clone()) {
-                break p;
-            }
-        };
-        let mut out = LocationRead::default();
-        let shown = path.display().to_string();
-        let text = match tokio::fs::read_to_string(&path).await {
-            Ok(t) => t,
-            Err(e) => {
-                out.errors.push(format!("{shown}: cannot read: {e}"));
-                return Some(out);
-            }
-        };
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        for doc in parse_documents(&shown, &text) {
-            let (pos, mut value) = match doc {
-                Ok(d) => d,
-                Err(e) => {
-                    out.errors.push(e.to_string());
-                    continue;
-                }
-            };
-            let status = self.resolver.resolve(&mut value, &dir).await;
-            let entity = match validate(pos, value, status) {
-                Ok(e) => e,
-                Err(invalid) => {
-                    out.invalid.push(invalid);
-                    continue;
-                }
-            };
-            let key = entity.entity_ref.to_string();
-            if let Some(first) = self.seen.get(&key) {
-                out.errors.push(format!(
-                    "{}: {key} is defined again (first at {first}); ignored",
-                    entity.source
-                ));
-                continue;
-            }
-            self.seen.insert(key, entity.source.to_string());
-            if entity.kind().eq_ignore_ascii_case("location") {
-                follow_targets(&entity, &dir, &mut self.queue, &mut out.errors);
-            }
-            out.entities.push(entity);
+    /// The files the target names: itself, or every file the glob matches (sorted).
+    fn roots(&self) -> Result<Vec<Place>, String> {
+        if !is_glob(&self.target) {
+            return Ok(vec![Place::File(PathBuf::from(&self.target))]);
         }
-        Some(out)
+        let paths =
+            glob::glob(&self.target).map_err(|e| format!("{}: invalid glob: {e}", self.target))?;
+        let mut files: Vec<PathBuf> = paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(format!("{}: no file matches", self.target));
+        }
+        Ok(files.into_iter().map(Place::File).collect())
+    }
+
+    fn walker(&self, previous: Cursor) -> Result<Walker, String> {
+        let scope = Scope {
+            root: Some(root_of(&self.target)),
+            origin: self.key.clone(),
+            label: None,
+        };
+        Ok(Walker::new(
+            self.roots()?,
+            scope,
+            self.resolver.clone(),
+            previous.files,
+        ))
     }
 }
 
-/// Reads `root` and every file reachable from it into memory (for `validate`; ingest streams instead).
-pub async fn read_file_location(root: &Path, resolver: &PlaceholderResolver) -> LocationRead {
-    let mut all = LocationRead::default();
-    let mut walker = FileWalker::new(root, resolver);
-    while let Some(file) = walker.next_file().await {
-        all.entities.extend(file.entities);
-        all.invalid.extend(file.invalid);
-        all.errors.extend(file.errors);
+#[async_trait::async_trait]
+impl Provider for FileProvider {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn source_type(&self) -> &'static str {
+        "file"
+    }
+    fn target(&self) -> &str {
+        &self.target
+    }
+    async fn read(&self, previous: Cursor, out: mpsc::Sender<Batch>) -> Result<ReadEnd, String> {
+        let files = super::walk_into(self.walker(previous)?, &out).await;
+        Ok(ReadEnd::Snapshot {
+            cursor: Cursor {
+                commit: None,
+                files,
+            },
+        })
+    }
+}
+
+/// Reads a provider's whole tree into memory (for `validate` and dry runs; ingest streams instead).
+pub async fn read_all(provider: &dyn Provider) -> LocationRead {
+    let (tx, mut rx) = mpsc::channel(4);
+    let reading = provider.read(Cursor::default(), tx);
+    let collecting = async {
+        let mut all = LocationRead::default();
+        while let Some(b) = rx.recv().await {
+            all.entities.extend(b.entities);
+            all.invalid.extend(b.invalid);
+            all.errors.extend(b.errors);
+        }
+        all
+    };
+    let (end, mut all) = tokio::join!(reading, collecting);
+    if let Err(e) = end {
+        all.errors.push(e);
     }
     all
 }
 
-fn follow_targets(
-    loc: &Entity,
-    dir: &Path,
-    queue: &mut VecDeque<PathBuf>,
-    errors: &mut Vec<String>,
-) {
-    let ty = loc.spec_str("type").unwrap_or("file");
-    let mut targets: Vec<&str> = loc.spec_str("target").into_iter().collect();
-    if let Some(Value::Array(items)) = loc.spec().get("targets") {
-        targets.extend(items.iter().filter_map(Value::as_str));
-    }
-    for target in targets {
-        if ty != "file" {
-            errors.push(format!(
-                "{}: {}: location type '{ty}' for target '{target}' is not supported by file locations",
-                loc.source, loc.entity_ref
-            ));
-            continue;
-        }
-        queue.push_back(dir.join(target));
-    }
+/// Reads the file location `root` and every file reachable from it into memory.
+pub async fn read_file_location(root: &Path, resolver: &PlaceholderResolver) -> LocationRead {
+    let provider = FileProvider::new(&root.display().to_string(), resolver.clone());
+    read_all(&provider).await
 }
 
 #[cfg(test)]

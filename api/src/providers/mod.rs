@@ -1,89 +1,263 @@
-//! Where entities come from. This issue has static file locations; scheduled and remote sources plug in here.
+//! Where entities come from: the `Provider` trait, the built-in providers (`file`, `url`, `git`), the
+//! registry of configured sources, and [`refresh`], which applies one provider's snapshot in one
+//! transaction.
 
 pub mod file;
+pub mod git;
 pub mod leases;
 pub mod placeholders;
 pub mod scheduler;
+pub mod url;
+pub mod walk;
 
 use sea_orm::DatabaseConnection;
-use std::path::Path;
-
-use crate::catalog::ingest::{self, ApplyReport};
-use crate::catalog::validate::InvalidEntity;
-use crate::catalog::CatalogError;
-use file::FileWalker;
-use placeholders::PlaceholderResolver;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use tokio::sync::mpsc;
 use tracing::Instrument;
 
-/// The result of refreshing one location.
+use crate::catalog::ingest::{self, ApplyReport};
+use crate::catalog::sources;
+use crate::catalog::validate::InvalidEntity;
+use crate::catalog::CatalogError;
+pub use file::file_location_key;
+use placeholders::PlaceholderResolver;
+use scheduler::Schedule;
+use walk::{Batch, FileRecord, Walker};
+
+/// Where a provider's next read starts: the commit it read (git) and what it knows about each file
+/// (digest, ETag, placeholder files, targets), so unchanged files are skipped without parsing.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Cursor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, FileRecord>,
+}
+
+/// How a read ended.
+#[derive(Debug)]
+pub enum ReadEnd {
+    /// Nothing changed since the previous cursor (e.g. the same commit); no batch was sent.
+    Unchanged,
+    /// The full snapshot was sent, batch by batch; `cursor` is where the next read starts.
+    Snapshot { cursor: Cursor },
+}
+
+/// A source of entities. A read sends its full snapshot file by file (a file that has not changed is
+/// sent as `unchanged`, meaning "keep what it provided"), and [`refresh`] applies it in one transaction:
+/// added, changed and removed entities are written, unchanged ones are not.
+///
+/// A delta-style provider (one that learns of changes by events) fits the same shape: it would send only
+/// changed files and end with a further `ReadEnd` variant that tells `refresh` not to delete what was not
+/// sent; the applier already supports incomplete reads that delete nothing.
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync {
+    /// Stable id: the key the source's status, lease and entities are stored under.
+    fn key(&self) -> &str;
+    /// `file`, `url` or `git`.
+    fn source_type(&self) -> &'static str;
+    /// What the source reads (path, glob or URL), as `locations` shows it.
+    fn target(&self) -> &str;
+    /// Reads the snapshot, starting from `previous`, and sends it to `out`. An `Err` means the source
+    /// could not be read at all (unreachable repository): nothing it provided is removed.
+    async fn read(&self, previous: Cursor, out: mpsc::Sender<Batch>) -> Result<ReadEnd, String>;
+}
+
+/// Sends every file of a walk; returns the walk's file records for the next cursor.
+pub(crate) async fn walk_into(
+    mut walker: Walker,
+    out: &mpsc::Sender<Batch>,
+) -> BTreeMap<String, FileRecord> {
+    while let Some(batch) = walker.next_file().await {
+        if out.send(batch).await.is_err() {
+            break;
+        }
+    }
+    walker.records
+}
+
+/// Builds the provider of a `file` or `url` location.
+pub fn location_provider(
+    source_type: &str,
+    target: &str,
+    resolver: &PlaceholderResolver,
+) -> Result<Arc<dyn Provider>, String> {
+    match source_type {
+        "file" => Ok(Arc::new(file::FileProvider::new(target, resolver.clone()))),
+        "url" => Ok(Arc::new(url::UrlProvider::new(target, resolver.clone())?)),
+        other => Err(format!(
+            "location type '{other}' is not supported (supported: file, url)"
+        )),
+    }
+}
+
+/// A configured source and how often to read it.
+#[derive(Clone)]
+pub struct Scheduled {
+    pub provider: Arc<dyn Provider>,
+    pub schedule: Schedule,
+}
+
+/// The sources of the config file, plus what is needed to build providers for registered locations.
+#[derive(Clone, Default)]
+pub struct Registry {
+    pub configured: Vec<Scheduled>,
+    pub resolver: PlaceholderResolver,
+    /// Frequency of registered locations.
+    pub default_schedule: Option<Schedule>,
+}
+
+impl Registry {
+    /// The provider of a stored source: the configured one with that key, or one built from its type and
+    /// target (registered locations).
+    pub fn provider_for(
+        &self,
+        key: &str,
+        source_type: &str,
+        target: &str,
+    ) -> Result<Arc<dyn Provider>, String> {
+        if let Some(s) = self.configured.iter().find(|s| s.provider.key() == key) {
+            return Ok(s.provider.clone());
+        }
+        location_provider(source_type, target, &self.resolver)
+    }
+}
+
+/// Whether a source came from the config file or was registered at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Config,
+    Registered,
+}
+
+/// The result of refreshing one source.
 #[derive(Debug)]
 pub struct RefreshOutcome {
     pub location_key: String,
-    /// Valid entities read (stored, unchanged or conflicting).
+    /// Valid entities read from changed files (stored, unchanged or conflicting).
     pub valid: usize,
+    /// Files skipped because they had not changed.
+    pub unchanged_files: usize,
+    /// The provider reported nothing new (same commit): nothing was applied.
+    pub unchanged_source: bool,
     pub invalid: Vec<InvalidEntity>,
-    /// Problems that are not about one entity: unreadable files, bad YAML, unsupported targets.
+    /// Problems that are not about one entity: unreadable files, bad YAML, refused targets.
     pub errors: Vec<String>,
     pub report: ApplyReport,
 }
 
-/// The key a file location is stored under: `file:` and its canonical path.
-pub fn file_location_key(target: &str) -> String {
-    let path = std::fs::canonicalize(target).unwrap_or_else(|_| Path::new(target).to_path_buf());
-    format!("file:{}", path.display())
+/// Reads a provider and applies its snapshot in one transaction. When anything could not be read or
+/// was invalid, entities missing from this read are kept rather than deleted (a broken source never
+/// wipes data). The first problem is recorded as the source's `lastError`.
+pub async fn refresh(
+    db: &DatabaseConnection,
+    provider: Arc<dyn Provider>,
+    origin: Origin,
+) -> Result<RefreshOutcome, CatalogError> {
+    let key = provider.key().to_string();
+    let span =
+        tracing::info_span!("provider_run", provider = provider.source_type(), source = %key);
+    run(db, provider, origin, key).instrument(span).await
 }
 
-/// Reads a file location tree file by file, storing each file's entities as it goes, in one transaction.
-/// When anything in the tree could not be read or was invalid, entities missing from this read are kept
-/// rather than deleted (a broken file never wipes data).
-pub async fn refresh_file_location(
+async fn run(
     db: &DatabaseConnection,
-    target: &str,
-    resolver: &PlaceholderResolver,
+    provider: Arc<dyn Provider>,
+    origin: Origin,
+    key: String,
 ) -> Result<RefreshOutcome, CatalogError> {
-    let span = tracing::info_span!("provider_run", provider = "file", target = %target);
     let started = std::time::Instant::now();
-    let path = std::fs::canonicalize(target).unwrap_or_else(|_| Path::new(target).to_path_buf());
-    let location_key = file_location_key(target);
+    let previous_text = sources::cursor(db, &key).await?;
+    let previous: Cursor = previous_text
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default();
+    let (tx, mut rx) = mpsc::channel(4);
+    // Aborted when this refresh is dropped (its timeout), so a hung read never outlives it.
+    let mut reader = AbortOnDrop({
+        let provider = provider.clone();
+        tokio::spawn(
+            async move { provider.read(previous, tx).await }.instrument(tracing::Span::current()),
+        )
+    });
     let mut out = RefreshOutcome {
-        location_key,
+        location_key: key.clone(),
         valid: 0,
+        unchanged_files: 0,
+        unchanged_source: false,
         invalid: Vec::new(),
         errors: Vec::new(),
         report: ApplyReport::default(),
     };
-    let mut applier = ingest::Applier::begin(db, &out.location_key)
-        .instrument(span.clone())
-        .await?;
-    // Files are read and parsed in their own task while the previous file's rows are written.
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let (walk_path, walk_resolver) = (path.clone(), resolver.clone());
-    let reader = tokio::spawn(
-        async move {
-            let mut walker = FileWalker::new(&walk_path, &walk_resolver);
-            while let Some(file) = walker.next_file().await {
-                if tx.send(file).await.is_err() {
-                    break;
-                }
+    let mut applier: Option<ingest::Applier> = None;
+    // Files whose entities conflicted with another source: never skipped next time, so the conflict
+    // stays reported.
+    let mut conflicted: HashSet<String> = HashSet::new();
+    while let Some(batch) = rx.recv().await {
+        if applier.is_none() {
+            applier = Some(ingest::Applier::begin(db, &key).await?);
+        }
+        let Some(a) = applier.as_mut() else { continue };
+        if batch.unchanged {
+            out.unchanged_files += 1;
+            a.keep_file(&batch.file);
+        } else {
+            out.valid += batch.entities.len();
+            if a.add(&batch.file, &batch.entities).await? > 0 {
+                conflicted.insert(batch.key.clone());
             }
         }
-        .instrument(span.clone()),
-    );
-    while let Some(file) = rx.recv().await {
-        out.valid += file.entities.len();
-        applier.add(&file.entities).instrument(span.clone()).await?;
-        out.invalid.extend(file.invalid);
-        out.errors.extend(file.errors);
+        out.invalid.extend(batch.invalid);
+        out.errors.extend(batch.errors);
     }
-    if let Err(e) = reader.await {
-        out.errors.push(format!("{target}: reading stopped: {e}"));
+    let end = match (&mut reader.0).await {
+        Ok(Ok(end)) => Some(end),
+        Ok(Err(e)) => {
+            out.errors.push(e);
+            None
+        }
+        Err(e) => {
+            out.errors.push(format!("{key}: reading stopped: {e}"));
+            None
+        }
+    };
+    if applier.is_none() && matches!(end, Some(ReadEnd::Unchanged)) {
+        out.unchanged_source = true;
+        sources::record_unchanged(db, &key).await?;
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "source unchanged"
+        );
+        return Ok(out);
     }
-    let complete = out.errors.is_empty() && out.invalid.is_empty();
+    let applier = match applier {
+        Some(a) => a,
+        None => ingest::Applier::begin(db, &key).await?,
+    };
+    let complete = end.is_some() && out.errors.is_empty() && out.invalid.is_empty();
+    let cursor = match end {
+        Some(ReadEnd::Snapshot { mut cursor }) => {
+            cursor.files.retain(|k, _| !conflicted.contains(k));
+            if !complete {
+                // Read the same commit again next time, until it reads cleanly.
+                cursor.commit = None;
+            }
+            serde_json::to_string(&cursor).ok()
+        }
+        _ => None,
+    };
+    let cursor = cursor.filter(|c| previous_text.as_deref() != Some(c.as_str()));
     out.report = applier
-        .finish("file", target, complete)
-        .instrument(span.clone())
+        .finish(&ingest::SourceMeta {
+            source_type: provider.source_type(),
+            target: provider.target(),
+            registered: origin == Origin::Registered,
+            complete,
+            cursor,
+        })
         .await?;
-    // Conflicts do not make a read incomplete (nothing is deleted for them) but are reported on the source.
     let problems = out.errors.len() + out.invalid.len() + out.report.conflicts.len();
     let error = (problems > 0).then(|| {
         let first = out
@@ -91,25 +265,24 @@ pub async fn refresh_file_location(
             .first()
             .cloned()
             .or_else(|| out.invalid.first().map(|e| e.to_string()))
-            .or_else(|| out.report.conflicts.first().cloned());
-        let more = problems - 1;
-        match (first, more) {
-            (Some(f), 0) => f,
-            (Some(f), n) => format!("{f} (and {n} more)"),
-            (None, _) => "incomplete read".to_string(),
+            .or_else(|| out.report.conflicts.first().cloned())
+            .unwrap_or_else(|| "incomplete read".into());
+        match problems - 1 {
+            0 => first,
+            n => format!("{first} (and {n} more)"),
         }
     });
-    crate::catalog::sources::record_refresh(db, &out.location_key, error).await?;
-    let _enter = span.enter();
+    sources::record_refresh(db, &key, error).await?;
     tracing::info!(
         inserted = out.report.inserted,
         updated = out.report.updated,
         unchanged = out.report.unchanged,
         deleted = out.report.deleted,
+        unchanged_files = out.unchanged_files,
         invalid = out.invalid.len(),
         errors = out.errors.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
-        "location refreshed"
+        "source refreshed"
     );
     for e in &out.invalid {
         tracing::warn!("rejected entity: {e}");
@@ -118,4 +291,22 @@ pub async fn refresh_file_location(
         tracing::warn!("{e}");
     }
     Ok(out)
+}
+
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Reads the file location `target` now (a config source).
+pub async fn refresh_file_location(
+    db: &DatabaseConnection,
+    target: &str,
+    resolver: &PlaceholderResolver,
+) -> Result<RefreshOutcome, CatalogError> {
+    let provider = Arc::new(file::FileProvider::new(target, resolver.clone()));
+    refresh(db, provider, Origin::Config).await
 }

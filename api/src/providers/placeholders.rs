@@ -1,39 +1,57 @@
-//! `$text`, `$json` and `$yaml` placeholders: substituted from a file relative to the entity's file, or a URL.
+//! `$text`, `$json` and `$yaml` placeholders: substituted from a file relative to the entity's file (never
+//! outside the provider's root), or a URL.
 
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
+use super::url::{Fetched, Fetcher};
+use super::walk::{digest, Place};
 use crate::catalog::model::StatusItem;
 
-/// Reads placeholder targets. Remote targets go through one shared HTTP client with a timeout.
-#[derive(Clone)]
+/// Reads placeholder targets: local files inside the provider's root, or URLs through the shared fetcher
+/// (with its timeouts and size limit).
+#[derive(Clone, Default)]
 pub struct PlaceholderResolver {
-    http: reqwest::Client,
+    fetcher: Fetcher,
 }
 
-impl Default for PlaceholderResolver {
-    fn default() -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
-        Self { http }
-    }
+/// What placeholders read, so an unchanged file can be skipped next time only if these are unchanged too.
+#[derive(Debug, Default)]
+pub struct Deps {
+    /// Local file -> digest of its content.
+    pub files: BTreeMap<String, String>,
+    /// A remote target was read (its content can change at any time).
+    pub remote: bool,
 }
 
 const PROCESSING_ERROR: &str = "backstage.io/catalog-processing";
 
 impl PlaceholderResolver {
-    /// Replaces every placeholder in `doc`. A placeholder that cannot be read leaves an empty string in
-    /// its place and adds an error status item; the entity itself is kept.
-    pub async fn resolve(&self, doc: &mut Value, base_dir: &Path) -> Vec<StatusItem> {
+    pub fn new(fetcher: Fetcher) -> Self {
+        Self { fetcher }
+    }
+
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    /// Replaces every placeholder in `doc`, read relative to `base` (the entity's file or URL). Local
+    /// files must lie inside `root`. A placeholder that cannot be read leaves an empty string in its
+    /// place and adds an error status item; the entity itself is kept.
+    pub async fn resolve(
+        &self,
+        doc: &mut Value,
+        base: &Place,
+        root: Option<&Path>,
+        deps: &mut Deps,
+    ) -> Vec<StatusItem> {
         let mut status = Vec::new();
         let mut stack: Vec<(String, &mut Value)> = vec![(String::new(), doc)];
         while let Some((path, value)) = stack.pop() {
             if let Some((ph, target)) = placeholder(value) {
                 let field = path.trim_start_matches('.').to_string();
-                match self.read(&ph, &target, base_dir).await {
+                match self.read(&ph, &target, base, root, deps).await {
                     Ok(v) => *value = v,
                     Err(msg) => {
                         *value = Value::String(String::new());
@@ -65,28 +83,50 @@ impl PlaceholderResolver {
         status
     }
 
-    async fn read(&self, ph: &str, target: &str, base_dir: &Path) -> Result<Value, String> {
-        let text = if target.starts_with("http://") || target.starts_with("https://") {
-            let resp = self
-                .http
-                .get(target)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            if !resp.status().is_success() {
-                return Err(format!("HTTP {}", resp.status()));
+    async fn read(
+        &self,
+        ph: &str,
+        target: &str,
+        base: &Place,
+        root: Option<&Path>,
+        deps: &mut Deps,
+    ) -> Result<Value, String> {
+        let absolute = target.starts_with("http://") || target.starts_with("https://");
+        let text = match base {
+            Place::Url(_) => self.fetch(base.join(Some("url"), target)?, deps).await?,
+            Place::File(_) if absolute => self.fetch(base.join(Some("url"), target)?, deps).await?,
+            Place::File(file) => {
+                let dir = file.parent().unwrap_or(Path::new("/"));
+                let path = std::fs::canonicalize(dir.join(target))
+                    .map_err(|e| format!("{}: {e}", dir.join(target).display()))?;
+                if !root.is_some_and(|r| path.starts_with(r)) {
+                    return Err(format!(
+                        "{} is outside the location's root directory",
+                        path.display()
+                    ));
+                }
+                let text = tokio::fs::read_to_string(&path)
+                    .await
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                deps.files.insert(path.display().to_string(), digest(&text));
+                text
             }
-            resp.text().await.map_err(|e| e.to_string())?
-        } else {
-            let path = base_dir.join(target);
-            tokio::fs::read_to_string(&path)
-                .await
-                .map_err(|e| format!("{}: {e}", path.display()))?
         };
         match ph {
             "text" => Ok(Value::String(text)),
             "json" => serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}")),
             _ => serde_yaml_ng::from_str(&text).map_err(|e| format!("invalid YAML: {e}")),
+        }
+    }
+
+    async fn fetch(&self, place: Place, deps: &mut Deps) -> Result<String, String> {
+        let Place::Url(url) = place else {
+            return Err("not a URL".into());
+        };
+        deps.remote = true;
+        match self.fetcher.get(&url, None).await? {
+            Fetched::Body { text, .. } => Ok(text),
+            Fetched::NotModified => Err("unexpected 304 Not Modified".into()),
         }
     }
 }
@@ -117,13 +157,17 @@ mod tests {
         std::fs::write(dir.path().join("d.json"), "{\"a\": 1}").unwrap();
         let mut doc = json!({"spec": {"definition": {"$text": "./def.yaml"}, "data": {"$json": "d.json"},
                                       "other": {"$text": "./missing.txt"}}});
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let base = Place::File(root.join("entity.yaml"));
+        let mut deps = Deps::default();
         let status = PlaceholderResolver::default()
-            .resolve(&mut doc, dir.path())
+            .resolve(&mut doc, &base, Some(&root), &mut deps)
             .await;
         assert_eq!(doc["spec"]["definition"], "openapi: 3.0.0\n");
         assert_eq!(doc["spec"]["data"]["a"], 1);
         assert_eq!(doc["spec"]["other"], "");
         assert_eq!(status.len(), 1);
+        assert_eq!(deps.files.len(), 2, "{deps:?}");
         assert!(
             status[0]
                 .message

@@ -1,4 +1,4 @@
-//! Periodic refresh: every configured location runs on its own loop (interval with jitter, a timeout,
+//! Periodic refresh: every configured source runs on its own loop (interval with jitter, a timeout,
 //! exponential backoff after failures), so one failing source never delays the others.
 //! A run happens only while this process holds the source's lease (see `leases`), so replicas sharing a
 //! database refresh each source once per interval.
@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use super::leases;
 use super::placeholders::PlaceholderResolver;
-use super::refresh_file_location;
+use super::{location_provider, refresh, Origin, Registry, Scheduled};
+use crate::catalog::CatalogError;
 
 /// How often and how patiently a source is refreshed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,44 +89,79 @@ impl Refreshers {
     }
 }
 
-/// Starts one refresh loop per configured file location, as lease holder `holder` (the first attempt is
-/// immediate), and a supervisor that every interval starts loops for locations registered at run time and
-/// stops those of unregistered ones.
+/// Starts one refresh loop per configured file location with one schedule (see [`spawn`]).
 pub fn spawn_file_locations(
     db: DatabaseConnection,
     targets: Vec<String>,
     schedule: Schedule,
     holder: String,
 ) -> Refreshers {
-    let runs = Arc::new(AtomicU64::new(0));
-    let loops: HashMap<String, JoinHandle<()>> = targets
+    let resolver = PlaceholderResolver::default();
+    let configured = targets
         .iter()
-        .map(|t| {
-            (
-                t.clone(),
-                spawn_loop(
-                    db.clone(),
-                    t.clone(),
-                    schedule,
-                    holder.clone(),
-                    runs.clone(),
-                    false,
-                ),
-            )
+        .map(|t| Scheduled {
+            provider: Arc::new(super::file::FileProvider::new(t, resolver.clone())),
+            schedule,
+        })
+        .collect();
+    let registry = Registry {
+        configured,
+        resolver,
+        default_schedule: Some(schedule),
+    };
+    spawn(db, Arc::new(registry), holder)
+}
+
+/// Starts one refresh loop per configured source, as lease holder `holder` (the first attempt is
+/// immediate), and a supervisor that, every default interval, starts loops for locations registered at
+/// run time and stops those of unregistered ones.
+pub fn spawn(db: DatabaseConnection, registry: Arc<Registry>, holder: String) -> Refreshers {
+    let runs = Arc::new(AtomicU64::new(0));
+    let loops: HashMap<String, JoinHandle<()>> = registry
+        .configured
+        .iter()
+        .map(|s| {
+            let handle = spawn_loop(
+                db.clone(),
+                s.clone(),
+                holder.clone(),
+                runs.clone(),
+                Origin::Config,
+            );
+            (s.provider.key().to_string(), handle)
         })
         .collect();
     let loops = Arc::new(Mutex::new(loops));
+    let schedule = registry.default_schedule.unwrap_or(Schedule {
+        interval: Duration::from_secs(60),
+        timeout: Duration::from_secs(300),
+    });
     let supervisor = {
         let (db, holder, runs, loops) = (db.clone(), holder.clone(), runs.clone(), loops.clone());
-        let config: HashSet<String> = targets.into_iter().collect();
+        let configured: HashSet<String> = registry
+            .configured
+            .iter()
+            .map(|s| s.provider.key().to_string())
+            .collect();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(schedule.interval).await;
-                let registered: HashSet<String> = match crate::catalog::sources::list(&db).await {
+                let registered: Vec<Scheduled> = match crate::catalog::sources::list(&db).await {
                     Ok(list) => list
                         .into_iter()
-                        .filter(|s| s.origin == "registered" && s.source_type == "file")
-                        .map(|s| s.target)
+                        .filter(|s| s.origin == "registered")
+                        .filter_map(|s| {
+                            let provider = location_provider(
+                                &s.source_type,
+                                &s.target,
+                                &registry.resolver,
+                            )
+                            .map_err(
+                                |e| tracing::warn!(source = %s.key, error = %e, "cannot schedule"),
+                            )
+                            .ok()?;
+                            Some(Scheduled { provider, schedule })
+                        })
                         .collect(),
                     Err(e) => {
                         tracing::warn!(error = %e, "could not list registered locations");
@@ -133,24 +169,29 @@ pub fn spawn_file_locations(
                     }
                 };
                 let Ok(mut loops) = loops.lock() else { return };
-                loops.retain(|target, handle| {
-                    let keep = config.contains(target) || registered.contains(target);
+                let wanted: HashSet<String> = registered
+                    .iter()
+                    .map(|s| s.provider.key().to_string())
+                    .collect();
+                loops.retain(|key, handle| {
+                    let keep = configured.contains(key) || wanted.contains(key);
                     if !keep {
                         handle.abort();
                     }
                     keep
                 });
-                for target in registered {
-                    loops.entry(target.clone()).or_insert_with(|| {
-                        spawn_loop(
-                            db.clone(),
-                            target,
-                            schedule,
-                            holder.clone(),
-                            runs.clone(),
-                            true,
-                        )
-                    });
+                for s in registered {
+                    loops
+                        .entry(s.provider.key().to_string())
+                        .or_insert_with(|| {
+                            spawn_loop(
+                                db.clone(),
+                                s,
+                                holder.clone(),
+                                runs.clone(),
+                                Origin::Registered,
+                            )
+                        });
                 }
             }
         })
@@ -166,15 +207,15 @@ pub fn spawn_file_locations(
 /// One source's loop: claim the lease, refresh, record the next run, sleep.
 fn spawn_loop(
     db: DatabaseConnection,
-    target: String,
-    schedule: Schedule,
+    source: Scheduled,
     holder: String,
     runs: Arc<AtomicU64>,
-    registered: bool,
+    origin: Origin,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let resolver = PlaceholderResolver::default();
-        let lease = format!("location:{target}");
+        let Scheduled { provider, schedule } = source;
+        let key = provider.key().to_string();
+        let lease = format!("source:{key}");
         let mut failures = 0u32;
         let mut run = 0u64;
         loop {
@@ -182,45 +223,39 @@ fn spawn_loop(
             let claimed = leases::try_acquire(&db, &lease, &holder, schedule.interval)
                 .await
                 .unwrap_or_else(|e| {
-                    tracing::warn!(target = %target, error = %e, "lease check failed");
+                    tracing::warn!(source = %key, error = %e, "lease check failed");
                     false
                 });
             if !claimed {
-                tokio::time::sleep(schedule.interval + jitter(schedule.interval, &target, run))
-                    .await;
+                tokio::time::sleep(schedule.interval + jitter(schedule.interval, &key, run)).await;
                 continue;
             }
-            // A registered location that was unregistered meanwhile is not read (and so not re-created).
-            let key = super::file_location_key(&target);
-            if registered
-                && !crate::catalog::sources::exists(&db, &key)
-                    .await
-                    .unwrap_or(true)
-            {
-                return;
-            }
             runs.fetch_add(1, Ordering::SeqCst);
-            let outcome = tokio::time::timeout(
-                schedule.timeout,
-                refresh_file_location(&db, &target, &resolver),
-            )
-            .await;
+            let outcome =
+                tokio::time::timeout(schedule.timeout, refresh(&db, provider.clone(), origin))
+                    .await;
             match outcome {
                 Ok(Ok(_)) => failures = 0,
+                Ok(Err(CatalogError::NotFound(_))) if origin == Origin::Registered => return,
                 Ok(Err(e)) => {
                     failures += 1;
-                    tracing::error!(target = %target, error = %e, failures, "location refresh failed");
+                    tracing::error!(source = %key, error = %e, failures, "refresh failed");
                 }
                 Err(_) => {
                     failures += 1;
-                    tracing::error!(target = %target, timeout = ?schedule.timeout, failures, "location refresh timed out");
+                    tracing::error!(source = %key, timeout = ?schedule.timeout, failures, "refresh timed out");
+                    let msg = format!("timed out after {:?}", schedule.timeout);
+                    if let Err(e) =
+                        crate::catalog::sources::record_refresh(&db, &key, Some(msg)).await
+                    {
+                        tracing::warn!(source = %key, error = %e, "could not record the timeout");
+                    }
                 }
             }
-            let wait =
-                backoff(schedule.interval, failures) + jitter(schedule.interval, &target, run);
+            let wait = backoff(schedule.interval, failures) + jitter(schedule.interval, &key, run);
             let next = chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64;
             if let Err(e) = crate::catalog::sources::set_next_refresh(&db, &key, next).await {
-                tracing::warn!(target = %target, error = %e, "could not record the next refresh");
+                tracing::warn!(source = %key, error = %e, "could not record the next refresh");
             }
             tokio::time::sleep(wait).await;
         }

@@ -1,0 +1,188 @@
+//! `url` locations: YAML over HTTP(S) with connect and read timeouts, a size limit, `ETag` /
+//! `If-None-Match`, and relative targets resolved against the URL.
+
+use reqwest::header::{CONTENT_LENGTH, ETAG, IF_NONE_MATCH};
+use reqwest::{StatusCode, Url};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+use super::placeholders::PlaceholderResolver;
+use super::walk::{http_url, Batch, Place, Scope, Walker};
+use super::{Cursor, Provider, ReadEnd};
+
+/// Limits for every HTTP read (locations and placeholders).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpLimits {
+    pub connect_timeout: Duration,
+    /// Longest wait for the next bytes of a response.
+    pub read_timeout: Duration,
+    /// Largest response body accepted.
+    pub max_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(30),
+            max_bytes: 8 << 20,
+        }
+    }
+}
+
+/// A shared HTTP client with the limits applied.
+#[derive(Clone)]
+pub struct Fetcher {
+    http: reqwest::Client,
+    max_bytes: usize,
+}
+
+impl Default for Fetcher {
+    fn default() -> Self {
+        Self::new(HttpLimits::default())
+    }
+}
+
+/// The result of a GET.
+pub enum Fetched {
+    /// `304`: the ETag sent still matches.
+    NotModified,
+    Body {
+        text: String,
+        etag: Option<String>,
+    },
+}
+
+impl Fetcher {
+    pub fn new(limits: HttpLimits) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(limits.connect_timeout)
+            .read_timeout(limits.read_timeout)
+            .user_agent(concat!("greenroom/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            max_bytes: limits.max_bytes,
+        }
+    }
+
+    /// GETs `url` (conditionally when `etag` is given), refusing bodies over the size limit.
+    pub async fn get(&self, url: &Url, etag: Option<&str>) -> Result<Fetched, String> {
+        let mut req = self.http.get(url.clone());
+        if let Some(tag) = etag {
+            req = req.header(IF_NONE_MATCH, tag);
+        }
+        let mut resp = req.send().await.map_err(describe)?;
+        if resp.status() == StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
+        }
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status()));
+        }
+        let too_big = || format!("response is larger than {} bytes", self.max_bytes);
+        let declared = resp
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > self.max_bytes) {
+            return Err(too_big());
+        }
+        let etag = resp
+            .headers()
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(describe)? {
+            if body.len() + chunk.len() > self.max_bytes {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8(body).map_err(|_| "response is not UTF-8".to_string())?;
+        Ok(Fetched::Body { text, etag })
+    }
+}
+
+fn describe(e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "cannot connect".into()
+    } else {
+        // reqwest's Display names the URL; add the root cause, which says what went wrong.
+        let mut msg = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            msg = format!("{msg}: {c}");
+            cause = c.source();
+        }
+        msg
+    }
+}
+
+/// The key a URL location is stored under.
+pub fn url_location_key(url: &Url) -> String {
+    format!("url:{url}")
+}
+
+/// Parses a `url` location target (http or https only).
+pub fn parse_target(target: &str) -> Result<Url, String> {
+    let url = Url::parse(target).map_err(|e| format!("'{target}' is not a URL: {e}"))?;
+    http_url(url)
+}
+
+/// A YAML file served over HTTP(S), with the locations it points at.
+pub struct UrlProvider {
+    key: String,
+    target: String,
+    url: Url,
+    resolver: PlaceholderResolver,
+}
+
+impl UrlProvider {
+    pub fn new(target: &str, resolver: PlaceholderResolver) -> Result<Self, String> {
+        let url = parse_target(target)?;
+        Ok(Self {
+            key: url_location_key(&url),
+            target: target.to_string(),
+            url,
+            resolver,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for UrlProvider {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn source_type(&self) -> &'static str {
+        "url"
+    }
+    fn target(&self) -> &str {
+        &self.target
+    }
+    async fn read(&self, previous: Cursor, out: mpsc::Sender<Batch>) -> Result<ReadEnd, String> {
+        let scope = Scope {
+            root: None,
+            origin: self.key.clone(),
+            label: None,
+        };
+        let walker = Walker::new(
+            vec![Place::Url(self.url.clone())],
+            scope,
+            self.resolver.clone(),
+            previous.files,
+        );
+        let files = super::walk_into(walker, &out).await;
+        Ok(ReadEnd::Snapshot {
+            cursor: Cursor {
+                commit: None,
+                files,
+            },
+        })
+    }
+}

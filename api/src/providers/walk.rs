@@ -1,0 +1,374 @@
+//! Walking a location tree: read each file or URL once, parse its documents, resolve placeholders,
+//! validate, and follow `kind: Location` targets (relative to their file, cycle-safe, depth-limited, never
+//! outside the provider's root). Files unchanged since the last read are skipped without parsing.
+
+use reqwest::Url;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+
+use super::placeholders::{Deps, PlaceholderResolver};
+use super::url::Fetched;
+use crate::catalog::model::{parse_documents, Entity};
+use crate::catalog::validate::{validate, InvalidEntity};
+
+/// How many `kind: Location` hops a tree may have below its root.
+pub const MAX_DEPTH: usize = 10;
+
+const MANAGED_BY: &str = "backstage.io/managed-by-location";
+const MANAGED_BY_ORIGIN: &str = "backstage.io/managed-by-origin-location";
+
+/// One readable place: a local file or an HTTP(S) URL.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Place {
+    File(PathBuf),
+    Url(Url),
+}
+
+impl Place {
+    /// Backstage's location ref form: `file:/abs/path` or `url:https://…`.
+    pub fn location_ref(&self) -> String {
+        match self {
+            Place::File(p) => format!("file:{}", p.display()),
+            Place::Url(u) => format!("url:{u}"),
+        }
+    }
+
+    pub fn parse_ref(text: &str) -> Option<Place> {
+        if let Some(p) = text.strip_prefix("file:") {
+            return Some(Place::File(PathBuf::from(p)));
+        }
+        Url::parse(text.strip_prefix("url:")?).ok().map(Place::Url)
+    }
+
+    /// Resolves a Location target of type `ty` (default: this place's type) relative to this place.
+    /// A remote place never leads to a local file.
+    pub fn join(&self, ty: Option<&str>, target: &str) -> Result<Place, String> {
+        let ty = ty.unwrap_or(match self {
+            Place::File(_) => "file",
+            Place::Url(_) => "url",
+        });
+        match (ty, self) {
+            ("file", Place::File(p)) => {
+                let dir = p.parent().unwrap_or(Path::new("/"));
+                Ok(Place::File(dir.join(target)))
+            }
+            ("file", Place::Url(_)) => Err(format!(
+                "file target '{target}' in a remote location is refused"
+            )),
+            ("url", base) => {
+                let url = match (Url::parse(target), base) {
+                    (Ok(u), _) => u,
+                    (Err(_), Place::Url(b)) => b
+                        .join(target)
+                        .map_err(|e| format!("url target '{target}': {e}"))?,
+                    (Err(e), Place::File(_)) => {
+                        return Err(format!("url target '{target}' is not a URL: {e}"))
+                    }
+                };
+                http_url(url).map(Place::Url)
+            }
+            (other, _) => Err(format!(
+                "location type '{other}' for target '{target}' is not supported (use file or url)"
+            )),
+        }
+    }
+}
+
+/// Accepts only `http` and `https` URLs.
+pub fn http_url(url: Url) -> Result<Url, String> {
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        s => Err(format!(
+            "'{url}': scheme '{s}' is not supported (use http or https)"
+        )),
+    }
+}
+
+/// What a provider's read knows about one file, kept in the source's cursor so the next read can skip
+/// the file when neither it nor the local files its placeholders read have changed.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileRecord {
+    pub hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// Local files read by placeholders -> their hash.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deps: BTreeMap<String, String>,
+    /// Location refs this file's `kind: Location` entities point at.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follows: Vec<String>,
+}
+
+/// The entities of one file, or the news that the file is unchanged.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// The place's location ref (the key of its record in the cursor).
+    pub key: String,
+    /// The file as entities record it (their `source_file`).
+    pub file: String,
+    pub entities: Vec<Entity>,
+    pub invalid: Vec<InvalidEntity>,
+    /// Problems that are not about one entity: unreadable files, bad YAML, refused targets.
+    pub errors: Vec<String>,
+    /// The file is as it was at the last read: keep what it provided.
+    pub unchanged: bool,
+}
+
+/// Where a tree may read and how its entities are labelled.
+#[derive(Clone)]
+pub struct Scope {
+    /// Local files (targets and placeholders) must lie inside this directory; `None` allows no local file.
+    pub root: Option<PathBuf>,
+    /// `managed-by-origin-location` of every entity.
+    pub origin: String,
+    /// Shows local paths under the first path as the second string plus the relative path (git checkouts).
+    pub label: Option<(PathBuf, String)>,
+}
+
+impl Scope {
+    fn allows(&self, path: &Path) -> bool {
+        self.root.as_ref().is_some_and(|r| path.starts_with(r))
+    }
+
+    fn shown(&self, place: &Place) -> String {
+        match (place, &self.label) {
+            (Place::File(p), Some((root, prefix))) => match p.strip_prefix(root) {
+                Ok(rel) => format!("{prefix}{}", rel.display()),
+                Err(_) => p.display().to_string(),
+            },
+            (Place::File(p), None) => p.display().to_string(),
+            (Place::Url(u), _) => u.to_string(),
+        }
+    }
+
+    fn shown_ref(&self, place: &Place) -> String {
+        match (place, &self.label) {
+            (Place::File(_), Some(_)) => format!("url:{}", self.shown(place)),
+            _ => place.location_ref(),
+        }
+    }
+}
+
+/// Reads a tree one file at a time, so callers can store each file's entities before reading the next.
+pub struct Walker {
+    scope: Scope,
+    resolver: PlaceholderResolver,
+    queue: VecDeque<(Place, usize)>,
+    visited: HashSet<Place>,
+    /// ref -> where it was first defined, to report duplicates.
+    seen: HashMap<String, String>,
+    previous: BTreeMap<String, FileRecord>,
+    /// Records of the files read cleanly in this walk (the next cursor).
+    pub records: BTreeMap<String, FileRecord>,
+}
+
+impl Walker {
+    pub fn new(
+        roots: Vec<Place>,
+        scope: Scope,
+        resolver: PlaceholderResolver,
+        previous: BTreeMap<String, FileRecord>,
+    ) -> Self {
+        Self {
+            scope,
+            resolver,
+            queue: roots.into_iter().map(|p| (p, 0)).collect(),
+            visited: HashSet::new(),
+            seen: HashMap::new(),
+            previous,
+            records: BTreeMap::new(),
+        }
+    }
+
+    /// Reads the next file of the tree, or `None` when every reachable file has been read.
+    pub async fn next_file(&mut self) -> Option<Batch> {
+        let (place, depth) = loop {
+            let (p, depth) = self.queue.pop_front()?;
+            let p = match p {
+                Place::File(f) => Place::File(std::fs::canonicalize(&f).unwrap_or(f)),
+                u => u,
+            };
+            if self.visited.insert(p.clone()) {
+                break (p, depth);
+            }
+        };
+        let key = place.location_ref();
+        let shown = self.scope.shown(&place);
+        let mut out = Batch {
+            key: key.clone(),
+            file: shown.clone(),
+            ..Batch::default()
+        };
+        let previous = self.previous.get(&key).cloned();
+        let (text, etag) = match &place {
+            Place::File(path) => {
+                if !self.scope.allows(path) {
+                    out.errors.push(format!(
+                        "{shown}: refused: outside the location's root directory"
+                    ));
+                    return Some(out);
+                }
+                match tokio::fs::read_to_string(path).await {
+                    Ok(t) => (Some(t), None),
+                    Err(e) => {
+                        out.errors.push(format!("{shown}: cannot read: {e}"));
+                        return Some(out);
+                    }
+                }
+            }
+            Place::Url(url) => {
+                let etag = previous.as_ref().and_then(|r| r.etag.as_deref());
+                match self.resolver.fetcher().get(url, etag).await {
+                    Ok(Fetched::NotModified) => (None, etag.map(str::to_string)),
+                    Ok(Fetched::Body { text, etag }) => (Some(text), etag),
+                    Err(e) => {
+                        out.errors.push(format!("{shown}: cannot read: {e}"));
+                        return Some(out);
+                    }
+                }
+            }
+        };
+        let hash = text.as_deref().map(digest);
+        if let Some(rec) = previous {
+            let same = hash.as_ref().is_none_or(|h| *h == rec.hash);
+            if same && deps_unchanged(&rec).await {
+                out.unchanged = true;
+                for target in &rec.follows {
+                    if let Some(p) = Place::parse_ref(target) {
+                        self.queue.push_back((p, depth + 1));
+                    }
+                }
+                self.records.insert(key, rec);
+                return Some(out);
+            }
+        }
+        let Some(text) = text else {
+            // Not modified, but a placeholder's file changed: read it again in full.
+            self.previous.remove(&key);
+            self.visited.remove(&place);
+            self.queue.push_front((place, depth));
+            return Some(out);
+        };
+        let mut deps = Deps::default();
+        let mut follows = Vec::new();
+        self.parse(&place, &text, depth, &mut out, &mut deps, &mut follows)
+            .await;
+        if out.errors.is_empty() && out.invalid.is_empty() && !deps.remote {
+            let record = FileRecord {
+                hash: hash.unwrap_or_default(),
+                etag,
+                deps: deps.files,
+                follows,
+            };
+            self.records.insert(key, record);
+        }
+        Some(out)
+    }
+
+    async fn parse(
+        &mut self,
+        place: &Place,
+        text: &str,
+        depth: usize,
+        out: &mut Batch,
+        deps: &mut Deps,
+        follows: &mut Vec<String>,
+    ) {
+        let shown = out.file.clone();
+        let managed_by = self.scope.shown_ref(place);
+        for doc in parse_documents(&shown, text) {
+            let (pos, mut value) = match doc {
+                Ok(d) => d,
+                Err(e) => {
+                    out.errors.push(e.to_string());
+                    continue;
+                }
+            };
+            let status = self
+                .resolver
+                .resolve(&mut value, place, self.scope.root.as_deref(), deps)
+                .await;
+            let mut entity = match validate(pos, value, status) {
+                Ok(e) => e,
+                Err(invalid) => {
+                    out.invalid.push(invalid);
+                    continue;
+                }
+            };
+            let key = entity.entity_ref.to_string();
+            if let Some(first) = self.seen.get(&key) {
+                out.errors.push(format!(
+                    "{}: {key} is defined again (first at {first}); ignored",
+                    entity.source
+                ));
+                continue;
+            }
+            self.seen.insert(key, entity.source.to_string());
+            annotate(&mut entity, &managed_by, &self.scope.origin);
+            if entity.kind().eq_ignore_ascii_case("location") {
+                for target in location_targets(&entity) {
+                    match place.join(entity.spec_str("type"), target) {
+                        Ok(_) if depth + 1 > MAX_DEPTH => out.errors.push(format!(
+                            "{}: {}: target '{target}' is deeper than {MAX_DEPTH} locations; not followed",
+                            entity.source, entity.entity_ref
+                        )),
+                        Ok(p) => {
+                            follows.push(p.location_ref());
+                            self.queue.push_back((p, depth + 1));
+                        }
+                        Err(e) => out
+                            .errors
+                            .push(format!("{}: {}: {e}", entity.source, entity.entity_ref)),
+                    }
+                }
+            }
+            out.entities.push(entity);
+        }
+    }
+}
+
+fn location_targets(loc: &Entity) -> Vec<&str> {
+    let mut targets: Vec<&str> = loc.spec_str("target").into_iter().collect();
+    if let Some(Value::Array(items)) = loc.spec().get("targets") {
+        targets.extend(items.iter().filter_map(Value::as_str));
+    }
+    targets
+}
+
+/// Adds Backstage's `managed-by-location` and `managed-by-origin-location` annotations (kept when the
+/// file sets them itself).
+fn annotate(entity: &mut Entity, location: &str, origin: &str) {
+    let Some(meta) = entity
+        .body
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let annotations = meta
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(map) = annotations.as_object_mut() {
+        map.entry(MANAGED_BY)
+            .or_insert_with(|| Value::String(location.to_string()));
+        map.entry(MANAGED_BY_ORIGIN)
+            .or_insert_with(|| Value::String(origin.to_string()));
+    }
+}
+
+pub fn digest(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+async fn deps_unchanged(rec: &FileRecord) -> bool {
+    for (path, hash) in &rec.deps {
+        match tokio::fs::read_to_string(path).await {
+            Ok(t) if digest(&t) == *hash => {}
+            _ => return false,
+        }
+    }
+    true
+}
