@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+pub mod remote;
+
 pub const PG_ENV: &str = "GREENROOM_TEST_POSTGRES_URL";
 
 /// The tests' own fixture folder (copied from Backstage's examples).
