@@ -221,7 +221,8 @@ async fn file_globs_depth_limit_and_the_root_rule() {
         write(
             d,
             &format!("chain/l{i}.yaml"),
-            &location(&[&format!("./l{}.yaml", i + 1)]).replace("name: loc}", &format!("name: chain-{i}}}")),
+            &location(&[&format!("./l{}.yaml", i + 1)])
+                .replace("name: loc}", &format!("name: chain-{i}}}")),
         );
     }
     write(d, "chain/l12.yaml", &component("too-deep", "x"));

@@ -1,0 +1,133 @@
+//! Two real `greenroom serve` processes on one PostgreSQL database: a url source is read once per
+//! interval between them (the leases), counted at the local HTTP server that serves it.
+
+use sea_orm::ConnectionTrait;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PG_ENV: &str = "GREENROOM_TEST_POSTGRES_URL";
+
+struct Server(Child, String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(config: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_greenroom"))
+        .args(["--config", &config.display().to_string(), "serve"])
+        .env_remove("GREENROOM_DATABASE_URL")
+        .env_remove("GREENROOM_LISTEN")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start greenroom");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("listening line")
+        .to_string();
+    Server(child, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgres_read_a_source_once_per_interval() {
+    let Ok(admin_url) = std::env::var(PG_ENV) else {
+        eprintln!("SKIPPED: {PG_ENV} is not set; the two-replica PostgreSQL test did not run");
+        return;
+    };
+    let name = format!("gr_replicas_{}", std::process::id());
+    let admin = api::db::connect(&admin_url, 1).await.expect("connect");
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .expect("drop");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create");
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(&admin_url);
+    let db_url = format!("{base}/{name}");
+
+    // The source: one YAML file over HTTP, no ETag, so every read is one GET.
+    let reads = Arc::new(AtomicUsize::new(0));
+    let counter = reads.clone();
+    let app = axum::Router::new().route(
+        "/catalog.yaml",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: shared}\nspec: {type: service, lifecycle: production, owner: team-a}\n" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let source = format!("http://{}/catalog.yaml", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("greenroom.yaml");
+    std::fs::write(
+        &config,
+        format!("server:\n  listen: 127.0.0.1:0\ndatabase:\n  url: {db_url}\ncatalog:\n  refresh:\n    interval: 1s\n  locations:\n    - type: url\n      target: {source}\n"),
+    )
+    .unwrap();
+    // The first migrates; the second starts once the schema exists.
+    let one = start(&config);
+    let two = start(&config);
+
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    for server in [&one, &two] {
+        loop {
+            let r: serde_json::Value = client
+                .post(format!("{}/graphql", server.1))
+                .json(
+                    &serde_json::json!({"query": "{ entity(ref: \"component:shared\") { ref } }"}),
+                )
+                .send()
+                .await
+                .expect("query")
+                .json()
+                .await
+                .expect("json");
+            if !r["data"]["entity"].is_null() {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never loaded: {r}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // Count the reads over a window of 6 intervals. Both processes try every interval; the lease lets
+    // one read per interval (without it this would be about 12).
+    let window = Duration::from_secs(6);
+    let before = reads.load(Ordering::SeqCst);
+    tokio::time::sleep(window).await;
+    let during = reads.load(Ordering::SeqCst) - before;
+    eprintln!("reads of the shared source in {window:?} by two servers: {during}");
+    drop(one);
+    drop(two);
+    let _ = admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
+    assert!(
+        (4..=7).contains(&during),
+        "expected one read per 1s interval over 6 s, got {during}"
+    );
+}
