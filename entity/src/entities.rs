@@ -32,6 +32,8 @@ pub struct Model {
     /// The file or URL the entity was read from.
     #[sea_orm(column_type = "Text", nullable)]
     pub source_file: Option<String>,
+    /// Digest of the YAML document (and its file) the entity was parsed from.
+    pub doc_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -490,3 +490,40 @@ async fn url_locations_can_be_registered_refreshed_and_unregistered() {
     assert_eq!(r["data"]["unregisterLocation"], true, "{r}");
     assert_eq!(description(&t, "remote-one").await, Value::Null);
 }
+
+#[tokio::test]
+async fn unchanged_documents_of_a_changed_file_are_not_parsed_again() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("many.yaml");
+    let docs = |b: &str| {
+        [
+            component("m1", "x"),
+            component("m2", b),
+            component("m3", "x"),
+        ]
+        .join("---\n")
+    };
+    std::fs::write(&f, docs("x")).unwrap();
+    assert_eq!(t.refresh(&f).await.report.inserted, 3);
+
+    std::fs::write(&f, docs("changed")).unwrap();
+    let out = t.refresh(&f).await;
+    assert_eq!(out.valid, 1, "only the changed document is parsed: {out:?}");
+    assert_eq!(
+        (out.report.updated, out.report.unchanged, out.report.deleted),
+        (1, 2, 0)
+    );
+    assert_eq!(description(&t, "m2").await, "changed");
+
+    // Dropping a document deletes only its entity.
+    std::fs::write(
+        &f,
+        [component("m1", "x"), component("m3", "x")].join("---\n"),
+    )
+    .unwrap();
+    let out = t.refresh(&f).await;
+    assert_eq!((out.valid, out.report.deleted), (0, 1), "{out:?}");
+    assert_eq!(description(&t, "m2").await, Value::Null);
+    assert_eq!(description(&t, "m1").await, "x");
+}

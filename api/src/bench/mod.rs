@@ -91,6 +91,7 @@ async fn total_count(client: &reqwest::Client, url: &str) -> Option<u64> {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let tmp = tempfile_dir(args.dir.as_deref())?;
     let client = reqwest::Client::new();
+    let mut rereads = Vec::new();
     println!("| N entities | start → queryable (s) | peak RSS (MiB) | entity(ref) req/s (p99 ms) | same, no-cache | 100-component page req/s (p99 ms) | same, no-cache |");
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &args.entities {
@@ -151,9 +152,80 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         if errors > 0 {
             println!("  ({errors} requests failed)");
         }
+        rereads.push((n, reread(&client, &server.url, &catalog).await?));
         drop(server);
     }
+    println!();
+    println!("| N entities | unchanged re-read (s) | 10% changed, in 10% of the files (s) | 10% changed, spread over every file (s) |");
+    println!("|---:|---:|---:|---:|");
+    for (n, r) in rereads {
+        println!("| {n} | {:.2} | {:.2} | {:.2} |", r[0], r[1], r[2]);
+    }
     Ok(())
+}
+
+/// Times `refreshLocation` on the loaded catalog: unchanged, then 10% of the entities changed in 10% of
+/// the files, then 10% changed spread over every file (every 10th entity's description).
+async fn reread(client: &reqwest::Client, url: &str, catalog: &Path) -> anyhow::Result<[f64; 3]> {
+    let locs: serde_json::Value = client
+        .post(url)
+        .json(&json!({ "query": "{ locations { id } }" }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = locs["data"]["locations"][0]["id"]
+        .as_str()
+        .context("no location")?
+        .to_string();
+    let refresh = || async {
+        let started = Instant::now();
+        let r: serde_json::Value = client
+            .post(url)
+            .json(&json!({ "query": "mutation($id: ID!) { refreshLocation(id: $id) { lastError } }", "variables": {"id": id} }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        anyhow::ensure!(r["errors"].is_null(), "refresh failed: {r}");
+        Ok::<f64, anyhow::Error>(started.elapsed().as_secs_f64())
+    };
+    let unchanged = refresh().await?;
+    let mut files = Vec::new();
+    for kind_dir in std::fs::read_dir(catalog)? {
+        let dir = kind_dir?.path();
+        if dir.is_dir() {
+            for f in std::fs::read_dir(&dir)? {
+                files.push(f?.path());
+            }
+        }
+    }
+    files.sort();
+    for f in files.iter().step_by(10) {
+        let text = std::fs::read_to_string(f)?;
+        std::fs::write(
+            f,
+            text.replace("description: \"Synthetic", "description: \"Changed"),
+        )?;
+    }
+    let some_files = refresh().await?;
+    for f in &files {
+        let text = std::fs::read_to_string(f)?;
+        let mut out = String::with_capacity(text.len());
+        for (i, part) in text.split("description: ").enumerate() {
+            if i > 0 {
+                out.push_str(if i % 10 == 0 {
+                    "description: Spread "
+                } else {
+                    "description: "
+                });
+            }
+            out.push_str(part);
+        }
+        std::fs::write(f, out)?;
+    }
+    let spread = refresh().await?;
+    Ok([unchanged, some_files, spread])
 }
 
 /// Ref of the first generated component (names are zero-padded to max(5, digits of N)).

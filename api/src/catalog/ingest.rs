@@ -63,6 +63,8 @@ pub struct Applier {
     existing: HashMap<String, (i32, String)>,
     /// source file -> refs stored from it.
     by_file: HashMap<String, Vec<String>>,
+    /// document digest -> the ref stored from it.
+    by_doc: HashMap<String, String>,
     seen: HashSet<String>,
     report: ApplyReport,
     now: i64,
@@ -78,16 +80,21 @@ impl Applier {
                 entities::Column::Id,
                 entities::Column::Hash,
                 entities::Column::SourceFile,
+                entities::Column::DocHash,
             ])
             .filter(entities::Column::LocationKey.eq(location_key))
-            .into_tuple::<(String, i32, String, Option<String>)>()
+            .into_tuple::<(String, i32, String, Option<String>, Option<String>)>()
             .all(&txn)
             .await?;
         let mut existing = HashMap::with_capacity(rows.len());
         let mut by_file: HashMap<String, Vec<String>> = HashMap::new();
-        for (r, id, h, file) in rows {
+        let mut by_doc = HashMap::with_capacity(rows.len());
+        for (r, id, h, file, doc) in rows {
             if let Some(f) = file {
                 by_file.entry(f).or_default().push(r.clone());
+            }
+            if let Some(d) = doc {
+                by_doc.insert(d, r.clone());
             }
             existing.insert(r, (id, h));
         }
@@ -96,6 +103,7 @@ impl Applier {
             location_key: location_key.to_string(),
             existing,
             by_file,
+            by_doc,
             seen: HashSet::new(),
             report: ApplyReport::default(),
             now: chrono::Utc::now().timestamp_millis(),
@@ -109,6 +117,18 @@ impl Applier {
                 self.report.unchanged += 1;
             }
         }
+    }
+
+    /// Keeps the entity stored from the document with digest `doc` (unchanged, not parsed again).
+    /// False when no stored entity has that digest.
+    pub fn keep_doc(&mut self, doc: &str) -> bool {
+        let Some(r) = self.by_doc.get(doc) else {
+            return false;
+        };
+        if self.seen.insert(r.clone()) {
+            self.report.unchanged += 1;
+        }
+        true
     }
 
     /// Applies the entities read from `file`; returns how many were refused as conflicts.
@@ -235,6 +255,21 @@ impl Applier {
         }
         Ok(self.report)
     }
+}
+
+/// Digests of the documents a source's stored entities were parsed from.
+pub async fn doc_hashes(
+    db: &impl ConnectionTrait,
+    location_key: &str,
+) -> Result<HashSet<String>, CatalogError> {
+    let rows: Vec<Option<String>> = entities::Entity::find()
+        .select_only()
+        .column(entities::Column::DocHash)
+        .filter(entities::Column::LocationKey.eq(location_key))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().flatten().collect())
 }
 
 async fn delete_entities(
@@ -391,6 +426,7 @@ fn entity_row(p: &Prepared<'_>, location_key: &str, file: &str, now: i64) -> ent
         hash: Set(hash.to_string()),
         updated_at: Set(now),
         source_file: Set(Some(file.to_string())),
+        doc_hash: Set(e.doc_hash.clone()),
     }
 }
 
@@ -435,6 +471,7 @@ fn content_hash(body: &str, e: &Entity, file: &str) -> String {
     let mut h = Sha256::new();
     h.update(body.as_bytes());
     h.update(file.as_bytes());
+    h.update(e.doc_hash.as_deref().unwrap_or_default().as_bytes());
     for s in &e.status {
         h.update(s.message.as_bytes());
     }

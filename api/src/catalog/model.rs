@@ -35,6 +35,8 @@ pub struct Entity {
     pub body: Value,
     pub status: Vec<StatusItem>,
     pub source: SourcePos,
+    /// Digest of the source document and its file (set by providers; see `providers::walk`).
+    pub doc_hash: Option<String>,
 }
 
 static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
@@ -74,40 +76,32 @@ pub struct YamlError {
     pub message: String,
 }
 
-/// Splits multi-document YAML text and parses each document, keeping the line each starts on.
+/// One YAML document of a multi-document text: the line it starts on and its text.
+pub struct RawDocument {
+    pub line: usize,
+    pub text: String,
+}
+
+/// Splits multi-document YAML text at `---` markers, keeping the line each document starts on.
 /// Empty documents (comments only) are skipped.
-pub fn parse_documents(file: &str, text: &str) -> Vec<Result<(SourcePos, Value), YamlError>> {
+pub fn split_documents(text: &str) -> Vec<RawDocument> {
     let mut docs = Vec::new();
     let mut start_line = 1usize;
     let mut current = String::new();
-    let flush = |start: usize, chunk: &str, docs: &mut Vec<_>| {
-        if chunk.lines().all(|l| {
+    let flush = |line: usize, chunk: &mut String, docs: &mut Vec<RawDocument>| {
+        let empty = chunk.lines().all(|l| {
             let t = l.trim();
             t.is_empty() || t.starts_with('#') || t == "..."
-        }) {
-            return;
-        }
-        let pos = SourcePos {
-            file: file.to_string(),
-            line: start,
-        };
-        let parsed = serde_yaml_ng::from_str::<Value>(chunk).map_err(|e| {
-            let line = e.location().map(|l| start + l.line() - 1).unwrap_or(start);
-            YamlError {
-                pos: SourcePos {
-                    file: file.to_string(),
-                    line,
-                },
-                message: e.to_string(),
-            }
         });
-        docs.push(parsed.map(|v| (pos, v)));
+        let text = std::mem::take(chunk);
+        if !empty {
+            docs.push(RawDocument { line, text });
+        }
     };
     for (idx, line) in text.lines().enumerate() {
         let is_marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
         if is_marker {
-            flush(start_line, &current, &mut docs);
-            current.clear();
+            flush(start_line, &mut current, &mut docs);
             start_line = idx + 1;
             // keep content after the marker on the same line (e.g. `--- {a: 1}`)
             current.push_str(line.trim_start_matches("---"));
@@ -117,8 +111,39 @@ pub fn parse_documents(file: &str, text: &str) -> Vec<Result<(SourcePos, Value),
             current.push('\n');
         }
     }
-    flush(start_line, &current, &mut docs);
+    flush(start_line, &mut current, &mut docs);
     docs
+}
+
+/// Parses one document of `file`.
+pub fn parse_document(file: &str, doc: &RawDocument) -> Result<(SourcePos, Value), YamlError> {
+    let pos = SourcePos {
+        file: file.to_string(),
+        line: doc.line,
+    };
+    serde_yaml_ng::from_str::<Value>(&doc.text)
+        .map(|v| (pos, v))
+        .map_err(|e| {
+            let line = e
+                .location()
+                .map(|l| doc.line + l.line() - 1)
+                .unwrap_or(doc.line);
+            YamlError {
+                pos: SourcePos {
+                    file: file.to_string(),
+                    line,
+                },
+                message: e.to_string(),
+            }
+        })
+}
+
+/// Splits multi-document YAML text and parses each document, keeping the line each starts on.
+pub fn parse_documents(file: &str, text: &str) -> Vec<Result<(SourcePos, Value), YamlError>> {
+    split_documents(text)
+        .iter()
+        .map(|d| parse_document(file, d))
+        .collect()
 }
 
 #[cfg(test)]

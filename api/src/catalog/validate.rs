@@ -273,6 +273,7 @@ pub fn validate(
         body,
         status,
         source: pos,
+        doc_hash: None,
     })
 }
 

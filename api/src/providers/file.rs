@@ -88,7 +88,7 @@ impl FileProvider {
             self.roots()?,
             scope,
             self.resolver.clone(),
-            previous.files,
+            previous,
         ))
     }
 }
@@ -108,8 +108,8 @@ impl Provider for FileProvider {
         let files = super::walk_into(self.walker(previous)?, &out).await;
         Ok(ReadEnd::Snapshot {
             cursor: Cursor {
-                commit: None,
                 files,
+                ..Cursor::default()
             },
         })
     }

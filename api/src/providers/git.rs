@@ -131,13 +131,17 @@ impl Provider for GitProvider {
             files.into_iter().map(Place::File).collect(),
             scope,
             self.resolver.clone(),
-            Default::default(),
+            // Checkouts are fresh directories, so file records never match; document digests do.
+            Cursor {
+                known_docs: previous.known_docs,
+                ..Cursor::default()
+            },
         );
         super::walk_into(walker, &out).await;
         Ok(ReadEnd::Snapshot {
             cursor: Cursor {
                 commit: Some(commit),
-                files: Default::default(),
+                ..Cursor::default()
             },
         })
     }

@@ -34,6 +34,10 @@ pub struct Cursor {
     pub commit: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<String, FileRecord>,
+    /// Digests of the documents the source's stored entities came from (loaded from the database for
+    /// each read, never stored in the cursor).
+    #[serde(skip)]
+    pub known_docs: Arc<HashSet<String>>,
 }
 
 /// How a read ended.
@@ -170,10 +174,11 @@ async fn run(
 ) -> Result<RefreshOutcome, CatalogError> {
     let started = std::time::Instant::now();
     let previous_text = sources::cursor(db, &key).await?;
-    let previous: Cursor = previous_text
+    let mut previous: Cursor = previous_text
         .as_deref()
         .and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or_default();
+    previous.known_docs = Arc::new(ingest::doc_hashes(db, &key).await?);
     let (tx, mut rx) = mpsc::channel(4);
     // Aborted when this refresh is dropped (its timeout), so a hung read never outlives it.
     let mut reader = AbortOnDrop({
@@ -195,11 +200,17 @@ async fn run(
     // Files whose entities conflicted with another source: never skipped next time, so the conflict
     // stays reported.
     let mut conflicted: HashSet<String> = HashSet::new();
+    let mut missed = false;
     while let Some(batch) = rx.recv().await {
         if applier.is_none() {
             applier = Some(ingest::Applier::begin(db, &key).await?);
         }
         let Some(a) = applier.as_mut() else { continue };
+        for doc in &batch.kept_docs {
+            // A document the reader saw stored but the applier cannot find (another refresh of this
+            // source ran in between): do not delete anything this time.
+            missed |= !a.keep_doc(doc);
+        }
         if batch.unchanged {
             out.unchanged_files += 1;
             a.keep_file(&batch.file);
@@ -236,7 +247,7 @@ async fn run(
         Some(a) => a,
         None => ingest::Applier::begin(db, &key).await?,
     };
-    let complete = end.is_some() && out.errors.is_empty() && out.invalid.is_empty();
+    let complete = end.is_some() && !missed && out.errors.is_empty() && out.invalid.is_empty();
     let cursor = match end {
         Some(ReadEnd::Snapshot { mut cursor }) => {
             cursor.files.retain(|k, _| !conflicted.contains(k));

@@ -175,13 +175,13 @@ impl Provider for UrlProvider {
             vec![Place::Url(self.url.clone())],
             scope,
             self.resolver.clone(),
-            previous.files,
+            previous,
         );
         let files = super::walk_into(walker, &out).await;
         Ok(ReadEnd::Snapshot {
             cursor: Cursor {
-                commit: None,
                 files,
+                ..Cursor::default()
             },
         })
     }

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use super::placeholders::{Deps, PlaceholderResolver};
 use super::url::Fetched;
-use crate::catalog::model::{parse_documents, Entity};
+use crate::catalog::model::{parse_document, split_documents, Entity};
 use crate::catalog::validate::{validate, InvalidEntity};
+use std::sync::Arc;
 
 /// How many `kind: Location` hops a tree may have below its root.
 pub const MAX_DEPTH: usize = 10;
@@ -115,6 +116,8 @@ pub struct Batch {
     pub errors: Vec<String>,
     /// The file is as it was at the last read: keep what it provided.
     pub unchanged: bool,
+    /// Digests of documents that are as they were at the last read (not parsed again): keep their entities.
+    pub kept_docs: Vec<String>,
 }
 
 /// Where a tree may read and how its entities are labelled.
@@ -161,16 +164,20 @@ pub struct Walker {
     /// ref -> where it was first defined, to report duplicates.
     seen: HashMap<String, String>,
     previous: BTreeMap<String, FileRecord>,
+    /// Digests of the documents the source's stored entities were parsed from.
+    known_docs: Arc<HashSet<String>>,
     /// Records of the files read cleanly in this walk (the next cursor).
     pub records: BTreeMap<String, FileRecord>,
 }
 
 impl Walker {
+    /// A walk from `roots`. `previous` is the source's cursor: its file records (to skip unchanged
+    /// files) and the digests of stored documents (to skip unchanged documents of changed files).
     pub fn new(
         roots: Vec<Place>,
         scope: Scope,
         resolver: PlaceholderResolver,
-        previous: BTreeMap<String, FileRecord>,
+        previous: super::Cursor,
     ) -> Self {
         Self {
             scope,
@@ -178,7 +185,8 @@ impl Walker {
             queue: roots.into_iter().map(|p| (p, 0)).collect(),
             visited: HashSet::new(),
             seen: HashMap::new(),
-            previous,
+            previous: previous.files,
+            known_docs: previous.known_docs,
             records: BTreeMap::new(),
         }
     }
@@ -279,8 +287,13 @@ impl Walker {
     ) {
         let shown = out.file.clone();
         let managed_by = self.scope.shown_ref(place);
-        for doc in parse_documents(&shown, text) {
-            let (pos, mut value) = match doc {
+        for doc in split_documents(text) {
+            let doc_hash = doc_digest(&shown, &doc.text);
+            if skippable(&doc.text) && self.known_docs.contains(&doc_hash) {
+                out.kept_docs.push(doc_hash);
+                continue;
+            }
+            let (pos, mut value) = match parse_document(&shown, &doc) {
                 Ok(d) => d,
                 Err(e) => {
                     out.errors.push(e.to_string());
@@ -308,6 +321,7 @@ impl Walker {
             }
             self.seen.insert(key, entity.source.to_string());
             annotate(&mut entity, &managed_by, &self.scope.origin);
+            entity.doc_hash = Some(doc_hash);
             if entity.kind().eq_ignore_ascii_case("location") {
                 for target in location_targets(&entity) {
                     match place.join(entity.spec_str("type"), target) {
@@ -357,6 +371,26 @@ fn annotate(entity: &mut Entity, location: &str, origin: &str) {
         map.entry(MANAGED_BY_ORIGIN)
             .or_insert_with(|| Value::String(origin.to_string()));
     }
+}
+
+/// Digest of one document of `file` (the file is part of it: the entity records where it came from).
+fn doc_digest(file: &str, text: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(file.as_bytes());
+    h.update([0]);
+    h.update(text.as_bytes());
+    format!("{:x}", h.finalize())[..32].to_string()
+}
+
+/// A document can be kept unparsed when its entity depends on nothing but its text: no placeholders
+/// (which read other files) and no `Location` (whose targets must be followed). The test is
+/// conservative: any `$` or the word "location" anywhere means the document is parsed.
+fn skippable(text: &str) -> bool {
+    !text.contains('$')
+        && !text
+            .as_bytes()
+            .windows(8)
+            .any(|w| w.eq_ignore_ascii_case(b"location"))
 }
 
 pub fn digest(text: &str) -> String {
