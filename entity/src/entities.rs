@@ -34,6 +34,8 @@ pub struct Model {
     pub source_file: Option<String>,
     /// Digest of the YAML document (and its file) the entity was parsed from.
     pub doc_hash: Option<String>,
+    /// Digest of the entity's relation and search rows.
+    pub derived_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,7 +6,7 @@ mod m20261125_000001_catalog;
 mod m20261125_000002_leases;
 mod m20261125_000003_location_status;
 mod m20261125_000004_source_cursor;
-mod m20261125_000005_doc_hash;
+mod m20261125_000005_entity_digests;
 
 pub struct Migrator;
 
@@ -18,7 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_leases::Migration),
             Box::new(m20261125_000003_location_status::Migration),
             Box::new(m20261125_000004_source_cursor::Migration),
-            Box::new(m20261125_000005_doc_hash::Migration),
+            Box::new(m20261125_000005_entity_digests::Migration),
         ]
     }
 }

@@ -527,3 +527,49 @@ async fn unchanged_documents_of_a_changed_file_are_not_parsed_again() {
     assert_eq!(description(&t, "m2").await, Value::Null);
     assert_eq!(description(&t, "m1").await, "x");
 }
+
+#[tokio::test]
+async fn an_update_rewrites_relation_and_search_rows_only_when_they_change() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.yaml");
+    let doc = |desc: &str, owner: &str| {
+        format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: c, description: {desc}, tags: [rust]}}\nspec: {{type: service, lifecycle: production, owner: {owner}}}\n")
+    };
+    std::fs::write(&f, doc("one", "team-a")).unwrap();
+    t.refresh(&f).await;
+    let row_writes = |from: usize| {
+        t.sql_log.lock().unwrap()[from..]
+            .iter()
+            .filter(|s| {
+                let s = s.to_ascii_uppercase();
+                s.contains("\"RELATIONS\"") || s.contains("\"ENTITY_SEARCH\"")
+            })
+            .filter(|s| !s.trim_start().to_ascii_uppercase().starts_with("SELECT"))
+            .count()
+    };
+
+    let before = t.statement_count();
+    std::fs::write(&f, doc("two", "team-a")).unwrap();
+    assert_eq!(t.refresh(&f).await.report.updated, 1);
+    assert_eq!(
+        row_writes(before),
+        0,
+        "a description change keeps relation and search rows"
+    );
+    assert_eq!(description(&t, "c").await, "two");
+
+    let before = t.statement_count();
+    std::fs::write(&f, doc("two", "team-b")).unwrap();
+    assert_eq!(t.refresh(&f).await.report.updated, 1);
+    assert!(row_writes(before) > 0);
+    let r = t
+        .exec(r#"{ entity(ref: "component:c") { relations(type: "ownedBy") { targetRef } } entities(filter: {tag: ["rust"]}) { totalCount } }"#, json!({}))
+        .await;
+    assert_eq!(
+        r["data"]["entity"]["relations"],
+        json!([{"targetRef": "group:default/team-b"}]),
+        "{r}"
+    );
+    assert_eq!(r["data"]["entities"]["totalCount"], 1, "{r}");
+}

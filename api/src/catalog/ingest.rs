@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
 use super::model::Entity;
-use super::relations::{relations_of, single_ref};
+use super::relations::{relations_of, single_ref, RelationEdge};
 use super::CatalogError;
 use entity::{entities, entity_search, locations, relations};
 
@@ -59,8 +59,8 @@ pub struct SourceMeta<'a> {
 pub struct Applier {
     txn: DatabaseTransaction,
     location_key: String,
-    /// ref -> (id, hash) of what this location stored before.
-    existing: HashMap<String, (i32, String)>,
+    /// ref -> (id, content hash, relation/search rows hash) of what this location stored before.
+    existing: HashMap<String, (i32, String, Option<String>)>,
     /// source file -> refs stored from it.
     by_file: HashMap<String, Vec<String>>,
     /// document digest -> the ref stored from it.
@@ -81,22 +81,30 @@ impl Applier {
                 entities::Column::Hash,
                 entities::Column::SourceFile,
                 entities::Column::DocHash,
+                entities::Column::DerivedHash,
             ])
             .filter(entities::Column::LocationKey.eq(location_key))
-            .into_tuple::<(String, i32, String, Option<String>, Option<String>)>()
+            .into_tuple::<(
+                String,
+                i32,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            )>()
             .all(&txn)
             .await?;
         let mut existing = HashMap::with_capacity(rows.len());
         let mut by_file: HashMap<String, Vec<String>> = HashMap::new();
         let mut by_doc = HashMap::with_capacity(rows.len());
-        for (r, id, h, file, doc) in rows {
+        for (r, id, h, file, doc, derived) in rows {
             if let Some(f) = file {
                 by_file.entry(f).or_default().push(r.clone());
             }
             if let Some(d) = doc {
                 by_doc.insert(d, r.clone());
             }
-            existing.insert(r, (id, h));
+            existing.insert(r, (id, h, derived));
         }
         Ok(Self {
             txn,
@@ -117,6 +125,11 @@ impl Applier {
                 self.report.unchanged += 1;
             }
         }
+    }
+
+    /// Digests of the documents the stored entities were parsed from.
+    pub fn doc_hashes(&self) -> HashSet<String> {
+        self.by_doc.keys().cloned().collect()
     }
 
     /// Keeps the entity stored from the document with digest `doc` (unchanged, not parsed again).
@@ -171,24 +184,20 @@ impl Applier {
             let body = e.body.to_string();
             let hash = content_hash(&body, e, file);
             match self.existing.get(&r) {
-                Some((_, h)) if *h == hash => self.report.unchanged += 1,
-                Some((id, _)) => {
+                Some((_, h, _)) if *h == hash => self.report.unchanged += 1,
+                Some((id, _, derived)) => {
                     self.report.updated += 1;
                     replaced_ids.push(*id);
-                    replaced_refs.push(r);
-                    to_write.push(Prepared {
-                        entity: e,
-                        body,
-                        hash,
-                    });
+                    let p = Prepared::new(e, body, hash, derived.as_deref());
+                    // Relation and search rows are keyed by ref: they stay when they did not change.
+                    if p.write_rows {
+                        replaced_refs.push(r);
+                    }
+                    to_write.push(p);
                 }
                 None => {
                     self.report.inserted += 1;
-                    to_write.push(Prepared {
-                        entity: e,
-                        body,
-                        hash,
-                    });
+                    to_write.push(Prepared::new(e, body, hash, None));
                 }
             }
         }
@@ -199,7 +208,7 @@ impl Applier {
 
     /// Deletes every entity of this location (and their relations) and the location itself, then commits.
     pub async fn remove_location(self) -> Result<usize, CatalogError> {
-        let ids: Vec<i32> = self.existing.values().map(|(id, _)| *id).collect();
+        let ids: Vec<i32> = self.existing.values().map(|(id, _, _)| *id).collect();
         let refs: Vec<String> = self.existing.keys().cloned().collect();
         delete_entities(&self.txn, &ids, &refs).await?;
         locations::Entity::delete_many()
@@ -220,7 +229,7 @@ impl Applier {
         if meta.complete {
             let mut ids = Vec::new();
             let mut refs = Vec::new();
-            for (r, (id, _)) in &self.existing {
+            for (r, (id, _, _)) in &self.existing {
                 if !self.seen.contains(r) {
                     ids.push(*id);
                     refs.push(r.clone());
@@ -255,21 +264,6 @@ impl Applier {
         }
         Ok(self.report)
     }
-}
-
-/// Digests of the documents a source's stored entities were parsed from.
-pub async fn doc_hashes(
-    db: &impl ConnectionTrait,
-    location_key: &str,
-) -> Result<HashSet<String>, CatalogError> {
-    let rows: Vec<Option<String>> = entities::Entity::find()
-        .select_only()
-        .column(entities::Column::DocHash)
-        .filter(entities::Column::LocationKey.eq(location_key))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().flatten().collect())
 }
 
 async fn delete_entities(
@@ -309,23 +303,25 @@ async fn insert_entities(
         let mut rows = Vec::with_capacity(chunk.len());
         for p in chunk {
             rows.push(entity_row(p, location_key, file, now));
-            let e = p.entity;
-            let r = e.entity_ref.to_string();
-            for edge in relations_of(e) {
+            if !p.write_rows {
+                continue;
+            }
+            let r = p.entity.entity_ref.to_string();
+            for edge in &p.relations {
                 rels.push(relations::ActiveModel {
                     id: NotSet,
                     origin_ref: Set(r.clone()),
-                    source_ref: Set(edge.source),
+                    source_ref: Set(edge.source.clone()),
                     rel_type: Set(edge.rel_type.to_string()),
-                    target_ref: Set(edge.target),
+                    target_ref: Set(edge.target.clone()),
                 });
             }
-            for (key, value) in search_rows(e) {
+            for (key, value) in &p.search {
                 search.push(entity_search::ActiveModel {
                     id: NotSet,
                     entity_ref: Set(r.clone()),
-                    key: Set(key),
-                    value: Set(value),
+                    key: Set(key.clone()),
+                    value: Set(value.clone()),
                 });
             }
         }
@@ -427,6 +423,7 @@ fn entity_row(p: &Prepared<'_>, location_key: &str, file: &str, now: i64) -> ent
         updated_at: Set(now),
         source_file: Set(Some(file.to_string())),
         doc_hash: Set(e.doc_hash.clone()),
+        derived_hash: Set(Some(p.derived.clone())),
     }
 }
 
@@ -458,11 +455,49 @@ fn search_rows(e: &Entity) -> Vec<(String, Option<String>)> {
     rows
 }
 
-/// An entity to write with its serialized body and content hash (the body is serialized once).
+/// An entity to write: its serialized body, content hash, and the relation and search rows it implies.
 struct Prepared<'a> {
     entity: &'a Entity,
     body: String,
     hash: String,
+    relations: Vec<RelationEdge>,
+    search: Vec<(String, Option<String>)>,
+    /// Digest of `relations` and `search`.
+    derived: String,
+    /// The rows differ from what is stored (or nothing is stored): write them.
+    write_rows: bool,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(entity: &'a Entity, body: String, hash: String, stored_rows: Option<&str>) -> Self {
+        let relations = relations_of(entity);
+        let search = search_rows(entity);
+        let mut h = Sha256::new();
+        for edge in &relations {
+            for part in [edge.source.as_str(), edge.rel_type, edge.target.as_str()] {
+                h.update(part.as_bytes());
+                h.update([0]);
+            }
+        }
+        h.update([1]);
+        for (k, v) in &search {
+            h.update(k.as_bytes());
+            h.update([0]);
+            h.update(v.as_deref().unwrap_or("\u{1}").as_bytes());
+            h.update([0]);
+        }
+        let derived = format!("{:x}", h.finalize())[..32].to_string();
+        let write_rows = stored_rows != Some(derived.as_str());
+        Self {
+            entity,
+            body,
+            hash,
+            relations,
+            search,
+            derived,
+            write_rows,
+        }
+    }
 }
 
 /// A stable digest of everything stored for an entity (`body` is its serialized document, `file` where

@@ -178,7 +178,9 @@ async fn run(
         .as_deref()
         .and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or_default();
-    previous.known_docs = Arc::new(ingest::doc_hashes(db, &key).await?);
+    // One query gives the applier what is stored and the reader which documents it need not parse.
+    let mut applier = ingest::Applier::begin(db, &key).await?;
+    previous.known_docs = Arc::new(applier.doc_hashes());
     let (tx, mut rx) = mpsc::channel(4);
     // Aborted when this refresh is dropped (its timeout), so a hung read never outlives it.
     let mut reader = AbortOnDrop({
@@ -196,16 +198,14 @@ async fn run(
         errors: Vec::new(),
         report: ApplyReport::default(),
     };
-    let mut applier: Option<ingest::Applier> = None;
     // Files whose entities conflicted with another source: never skipped next time, so the conflict
     // stays reported.
     let mut conflicted: HashSet<String> = HashSet::new();
     let mut missed = false;
+    let mut received = false;
     while let Some(batch) = rx.recv().await {
-        if applier.is_none() {
-            applier = Some(ingest::Applier::begin(db, &key).await?);
-        }
-        let Some(a) = applier.as_mut() else { continue };
+        received = true;
+        let a = &mut applier;
         for doc in &batch.kept_docs {
             // A document the reader saw stored but the applier cannot find (another refresh of this
             // source ran in between): do not delete anything this time.
@@ -234,7 +234,7 @@ async fn run(
             None
         }
     };
-    if applier.is_none() && matches!(end, Some(ReadEnd::Unchanged)) {
+    if !received && matches!(end, Some(ReadEnd::Unchanged)) {
         out.unchanged_source = true;
         sources::record_unchanged(db, &key).await?;
         tracing::info!(
@@ -243,10 +243,6 @@ async fn run(
         );
         return Ok(out);
     }
-    let applier = match applier {
-        Some(a) => a,
-        None => ingest::Applier::begin(db, &key).await?,
-    };
     let complete = end.is_some() && !missed && out.errors.is_empty() && out.invalid.is_empty();
     let cursor = match end {
         Some(ReadEnd::Snapshot { mut cursor }) => {
