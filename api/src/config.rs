@@ -364,4 +364,46 @@ mod tests {
         let err = Config::from_yaml("catalgo: {}\n").unwrap_err();
         assert!(err.contains("catalgo"), "{err}");
     }
+
+    fn registry_error(yaml: &str) -> String {
+        match Config::from_yaml(yaml).map(|c| c.catalog.registry()) {
+            Ok(Ok(_)) => panic!("accepted: {yaml}"),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn sources_and_http_limits_parse_and_bad_entries_are_named() {
+        let cfg = Config::from_yaml(
+            "catalog:\n  locations:\n    - {type: url, target: 'https://example.com/a.yaml'}\n  providers:\n    - {id: p, type: git, url: 'file:///tmp/r', branch: main, schedule: {frequency: 5m}}\n  http: {maxBytes: 1000}\n",
+        )
+        .unwrap();
+        let registry = cfg.catalog.registry().unwrap();
+        let keys: Vec<&str> = registry
+            .configured
+            .iter()
+            .map(|s| s.provider.key())
+            .collect();
+        assert_eq!(keys, ["url:https://example.com/a.yaml", "git:p"]);
+        let git = &registry.configured[1].schedule;
+        assert_eq!(git.interval, std::time::Duration::from_secs(300));
+        assert_eq!(
+            git.timeout,
+            std::time::Duration::from_secs(300),
+            "the default timeout"
+        );
+        for (yaml, expected) in [
+            ("catalog:\n  providers:\n    - {id: p, type: svn, url: x}\n", "type 'svn' is not supported"),
+            ("catalog:\n  providers:\n    - {id: p, type: git, url: x}\n    - {id: p, type: git, url: y}\n", "id 'p' must be non-empty and unique"),
+            ("catalog:\n  providers:\n    - {id: p, type: git, url: x, schedule: {frequency: soon}}\n", "providers[0]: schedule.frequency"),
+            ("catalog:\n  providers:\n    - {id: p, type: git, url: x, depth: 1}\n", "unknown field `depth`"),
+            ("catalog:\n  locations:\n    - {type: ftp, target: x}\n", "location type 'ftp' is not supported"),
+            ("catalog:\n  locations:\n    - {type: url, target: 'ftp://x/y'}\n", "scheme 'ftp' is not supported"),
+            ("catalog:\n  http: {readTimeout: 0s}\n", "catalog.http.readTimeout"),
+        ] {
+            let err = registry_error(yaml);
+            assert!(err.contains(expected), "{yaml} -> {err}");
+        }
+    }
 }

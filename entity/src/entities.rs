@@ -36,6 +36,12 @@ pub struct Model {
     pub doc_hash: Option<String>,
     /// Digest of the entity's relation and search rows.
     pub derived_hash: Option<String>,
+    /// The `backstage.io/managed-by-location` annotation.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub managed_by_location: Option<String>,
+    /// The `backstage.io/managed-by-origin-location` annotation.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub managed_by_origin: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,8 @@
 //! Two digests per entity: of the YAML document it was parsed from (with its file), so a changed file's
 //! unchanged documents are recognised without parsing them again; and of its relation and search rows, so
-//! an update that leaves those alone rewrites only the entity row.
+//! an update that leaves those alone rewrites only the entity row. Also the two `managed-by` annotations as
+//! columns: every entity has them, and filtering on them through `entity_search` rows would double that
+//! table's size.
 
 use sea_orm_migration::prelude::*;
 
@@ -12,6 +14,8 @@ enum Entities {
     Table,
     DocHash,
     DerivedHash,
+    ManagedByLocation,
+    ManagedByOrigin,
 }
 
 #[async_trait::async_trait]
@@ -27,11 +31,26 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        for col in [Entities::ManagedByLocation, Entities::ManagedByOrigin] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Entities::Table)
+                        .add_column(ColumnDef::new(col).text().null())
+                        .to_owned(),
+                )
+                .await?;
+        }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for col in [Entities::DerivedHash, Entities::DocHash] {
+        for col in [
+            Entities::ManagedByOrigin,
+            Entities::ManagedByLocation,
+            Entities::DerivedHash,
+            Entities::DocHash,
+        ] {
             manager
                 .alter_table(
                     Table::alter()

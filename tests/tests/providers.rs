@@ -109,6 +109,19 @@ async fn url_locations_follow_relative_targets_use_etags_and_keep_entities_when_
         Some(format!("url:{}", remote.url("/cat/root.yaml")))
     );
 
+    // The managed-by annotations filter and facet like any other.
+    let r = t
+        .exec(
+            r#"query($o: String!) {
+                entities(filter: {annotation: [$o]}) { totalCount }
+                facets(field: "metadata.annotations.backstage.io/managed-by-location") { value count }
+            }"#,
+            json!({"o": format!("backstage.io/managed-by-origin-location=url:{}", remote.url("/cat/root.yaml"))}),
+        )
+        .await;
+    assert_eq!(r["data"]["entities"]["totalCount"], 4, "{r}");
+    assert_eq!(r["data"]["facets"].as_array().map(Vec::len), Some(3), "{r}");
+
     // Unchanged: the root and b answer 304 to If-None-Match, nothing is written.
     let out = run(&t, provider()).await;
     assert_eq!(changed(&out), 0, "{:?}", out.report);
@@ -572,4 +585,69 @@ async fn an_update_rewrites_relation_and_search_rows_only_when_they_change() {
         "{r}"
     );
     assert_eq!(r["data"]["entities"]["totalCount"], 1, "{r}");
+}
+
+#[tokio::test]
+async fn a_configured_git_source_is_refreshed_by_the_mutation_with_its_settings() {
+    use api::providers::{scheduler::Schedule, Registry, Scheduled};
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "trunk"]);
+    write(
+        &repo,
+        "team/catalog.yaml",
+        &component("via-mutation", "one"),
+    );
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "first"]);
+    let url = format!("file://{}", repo.display());
+    let provider: Arc<dyn Provider> = Arc::new(GitProvider::new(
+        "custom",
+        &url,
+        Some("trunk"),
+        Some("**/catalog.yaml"),
+        Default::default(),
+    ));
+    refresh(&t.db, provider.clone(), Origin::Config)
+        .await
+        .unwrap();
+    assert_eq!(description(&t, "via-mutation").await, "one");
+
+    write(
+        &repo,
+        "team/catalog.yaml",
+        &component("via-mutation", "two"),
+    );
+    git(&repo, &["commit", "-q", "-am", "second"]);
+    let registry = Arc::new(Registry {
+        configured: vec![Scheduled {
+            provider,
+            schedule: Schedule {
+                interval: Duration::from_secs(3600),
+                timeout: Duration::from_secs(60),
+            },
+        }],
+        ..Registry::default()
+    });
+    let schema = api::graphql::schema::build_with(t.db.clone(), t.cache.clone(), registry);
+    let exec = |q: &'static str, v: Value| greenroom_tests::exec(&schema, &t.db, &t.cache, q, v);
+    let r = exec("{ locations { id type target } }", json!({})).await;
+    let loc = &r["data"]["locations"][0];
+    assert_eq!(
+        (loc["type"].as_str(), loc["target"].as_str()),
+        (Some("git"), Some(url.as_str()))
+    );
+    let r = exec(
+        "mutation($id: ID!) { refreshLocation(id: $id) { lastError entityCount } }",
+        json!({"id": loc["id"]}),
+    )
+    .await;
+    assert_eq!(
+        r["data"]["refreshLocation"],
+        json!({"lastError": null, "entityCount": 1}),
+        "{r}"
+    );
+    assert_eq!(description(&t, "via-mutation").await, "two");
 }

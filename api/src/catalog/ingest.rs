@@ -424,7 +424,29 @@ fn entity_row(p: &Prepared<'_>, location_key: &str, file: &str, now: i64) -> ent
         source_file: Set(Some(file.to_string())),
         doc_hash: Set(e.doc_hash.clone()),
         derived_hash: Set(Some(p.derived.clone())),
+        managed_by_location: Set(annotation(e, MANAGED_BY[0].0)),
+        managed_by_origin: Set(annotation(e, MANAGED_BY[1].0)),
     }
+}
+
+/// Annotations stored as `entities` columns instead of `entity_search` rows.
+pub const MANAGED_BY: [(&str, entities::Column); 2] = [
+    (
+        "backstage.io/managed-by-location",
+        entities::Column::ManagedByLocation,
+    ),
+    (
+        "backstage.io/managed-by-origin-location",
+        entities::Column::ManagedByOrigin,
+    ),
+];
+
+fn annotation(e: &Entity, key: &str) -> Option<String> {
+    e.metadata()
+        .get("annotations")
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 fn tags(e: &Entity) -> impl Iterator<Item = &str> {
@@ -444,6 +466,10 @@ fn search_rows(e: &Entity) -> Vec<(String, Option<String>)> {
     for (field, prefix) in [("labels", "label:"), ("annotations", "annotation:")] {
         if let Some(map) = e.metadata().get(field).and_then(Value::as_object) {
             for (k, v) in map {
+                // Every entity has these two; they are columns (see `MANAGED_BY`).
+                if prefix == "annotation:" && MANAGED_BY.iter().any(|(key, _)| key == k) {
+                    continue;
+                }
                 // Long annotation values (e.g. embedded documents) are not indexed, only their key.
                 let value = v.as_str().filter(|s| s.len() <= 512).map(str::to_string);
                 rows.push((format!("{prefix}{k}"), value));

@@ -108,7 +108,15 @@ fn key_value_filters(items: &[String], prefix: &str) -> Result<Condition, Catalo
                 "{prefix} filter '{item}' needs a key: use 'key' or 'key=value'"
             )));
         }
-        any = any.add(search_exists(format!("{prefix}:{k}"), v));
+        let column = super::ingest::MANAGED_BY
+            .iter()
+            .find(|(key, _)| prefix == "annotation" && *key == k)
+            .map(|(_, col)| *col);
+        any = match (column, v) {
+            (Some(col), Some(v)) => any.add(col.is_in(v)),
+            (Some(col), None) => any.add(col.is_not_null()),
+            (None, v) => any.add(search_exists(format!("{prefix}:{k}"), v)),
+        };
     }
     Ok(any)
 }
@@ -350,7 +358,10 @@ fn facet_source(field: &str) -> Result<FacetSource, CatalogError> {
                 .strip_prefix("metadata.annotations.")
                 .or_else(|| other.strip_prefix("annotation:"))
             {
-                FacetSource::Search(format!("annotation:{k}"))
+                match super::ingest::MANAGED_BY.iter().find(|(key, _)| *key == k) {
+                    Some((_, col)) => FacetSource::Column(*col),
+                    None => FacetSource::Search(format!("annotation:{k}")),
+                }
             } else {
                 return Err(bad(format!(
                     "unknown facet field '{other}'; use kind, namespace, type, lifecycle, owner, system, tag, metadata.labels.<key> or metadata.annotations.<key>"
