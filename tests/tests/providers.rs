@@ -421,6 +421,20 @@ async fn git_providers_follow_commits_and_keep_entities_when_the_repository_is_u
     assert_eq!(description(&t, "git-x").await, "two");
     assert_eq!(description(&t, "git-y").await, Value::Null);
 
+    // Same commit, different glob: read again.
+    let wider = GitProvider::new(
+        "demo",
+        &url,
+        Some("main"),
+        Some("**/*.yaml"),
+        Default::default(),
+    );
+    let out = run(&t, wider).await;
+    assert!(!out.unchanged_source, "{out:?}");
+    assert_eq!(description(&t, "git-z").await, "not matched by the glob");
+    let out = run(&t, provider(&url, "main")).await;
+    assert_eq!(out.report.deleted, 1, "{out:?}");
+
     // Unreachable repository or missing branch: everything stays, the error is recorded.
     let gone = format!("file://{}/missing", dir.path().display());
     let out = run(&t, provider(&gone, "main")).await;
@@ -650,4 +664,54 @@ async fn a_configured_git_source_is_refreshed_by_the_mutation_with_its_settings(
         "{r}"
     );
     assert_eq!(description(&t, "via-mutation").await, "two");
+}
+
+#[tokio::test]
+async fn after_an_incomplete_read_a_clean_read_still_deletes_what_a_changed_file_dropped() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "root.yaml", &location(&["./a.yaml", "./b.yaml"]));
+    write(
+        d,
+        "a.yaml",
+        &[component("keep", "x"), component("drop", "x")].join("---\n"),
+    );
+    write(d, "b.yaml", &component("other", "x"));
+    let root = d.join("root.yaml");
+    t.refresh(&root).await;
+
+    // `drop` leaves a.yaml while b.yaml is broken: nothing is deleted yet.
+    write(d, "a.yaml", &component("keep", "x"));
+    write(d, "b.yaml", "kind: [");
+    let out = t.refresh(&root).await;
+    assert_eq!(out.report.deleted, 0, "{out:?}");
+    assert_eq!(description(&t, "drop").await, "x");
+
+    // b.yaml is fixed; a.yaml is unchanged since the incomplete read, and `drop` must go now.
+    write(d, "b.yaml", &component("other", "x"));
+    let out = t.refresh(&root).await;
+    assert_eq!(out.report.deleted, 1, "{out:?}");
+    assert_eq!(description(&t, "drop").await, Value::Null);
+}
+
+#[tokio::test]
+async fn a_placeholder_that_failed_is_read_again_once_its_file_appears() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "api.yaml", "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata: {name: later}\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition:\n    $text: ./generated.txt\n");
+    let f = d.join("api.yaml");
+    t.refresh(&f).await;
+    write(d, "generated.txt", "generated");
+    let out = t.refresh(&f).await;
+    assert_eq!((out.unchanged_files, out.report.updated), (0, 1), "{out:?}");
+    let r = t
+        .exec(
+            r#"{ entity(ref: "api:later") { status { hasErrors } ... on Api { definition } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r["data"]["entity"]["definition"], "generated", "{r}");
+    assert_eq!(r["data"]["entity"]["status"]["hasErrors"], false, "{r}");
 }

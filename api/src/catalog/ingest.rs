@@ -5,7 +5,7 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait,
+    QueryFilter, QuerySelect, TransactionTrait,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -61,6 +61,10 @@ pub struct Applier {
     location_key: String,
     /// ref -> (id, content hash, relation/search rows hash) of what this location stored before.
     existing: HashMap<String, (i32, String, Option<String>)>,
+    /// ref -> the file it was stored from.
+    stored_file: HashMap<String, String>,
+    /// Files whose entities moved to another file in this read (their records must not be trusted).
+    moved_from: HashSet<String>,
     /// source file -> refs stored from it.
     by_file: HashMap<String, Vec<String>>,
     /// document digest -> the ref stored from it.
@@ -97,9 +101,11 @@ impl Applier {
         let mut existing = HashMap::with_capacity(rows.len());
         let mut by_file: HashMap<String, Vec<String>> = HashMap::new();
         let mut by_doc = HashMap::with_capacity(rows.len());
+        let mut stored_file = HashMap::with_capacity(rows.len());
         for (r, id, h, file, doc, derived) in rows {
             if let Some(f) = file {
-                by_file.entry(f).or_default().push(r.clone());
+                by_file.entry(f.clone()).or_default().push(r.clone());
+                stored_file.insert(r.clone(), f);
             }
             if let Some(d) = doc {
                 by_doc.insert(d, r.clone());
@@ -110,6 +116,8 @@ impl Applier {
             txn,
             location_key: location_key.to_string(),
             existing,
+            stored_file,
+            moved_from: HashSet::new(),
             by_file,
             by_doc,
             seen: HashSet::new(),
@@ -187,6 +195,9 @@ impl Applier {
                 Some((_, h, _)) if *h == hash => self.report.unchanged += 1,
                 Some((id, _, derived)) => {
                     self.report.updated += 1;
+                    if let Some(old) = self.stored_file.get(&r).filter(|f| *f != file) {
+                        self.moved_from.insert(old.clone());
+                    }
                     replaced_ids.push(*id);
                     let p = Prepared::new(e, body, hash, derived.as_deref());
                     // Relation and search rows are keyed by ref: they stay when they did not change.
@@ -206,20 +217,37 @@ impl Applier {
         Ok(self.report.conflicts.len() - conflicts_before)
     }
 
-    /// Deletes every entity of this location (and their relations) and the location itself, then commits.
+    /// Files whose entities were claimed by another file of the source in this read (a moved or
+    /// duplicated entity): their cursor records must not be trusted next time.
+    pub fn moved_from(&self) -> &HashSet<String> {
+        &self.moved_from
+    }
+
+    /// Deletes the location row first (on PostgreSQL this waits for a refresh of it that is committing),
+    /// then every entity of the location, with their relation and search rows, selected by location key
+    /// rather than by what this applier saw; then commits.
     pub async fn remove_location(self) -> Result<usize, CatalogError> {
-        let ids: Vec<i32> = self.existing.values().map(|(id, _, _)| *id).collect();
-        let refs: Vec<String> = self.existing.keys().cloned().collect();
-        delete_entities(&self.txn, &ids, &refs).await?;
         locations::Entity::delete_many()
             .filter(locations::Column::LocationKey.eq(&self.location_key))
             .exec(&self.txn)
             .await?;
+        let refs: Vec<String> = entities::Entity::find()
+            .select_only()
+            .column(entities::Column::EntityRef)
+            .filter(entities::Column::LocationKey.eq(&self.location_key))
+            .into_tuple()
+            .all(&self.txn)
+            .await?;
+        delete_entities(&self.txn, &[], &refs).await?;
+        entities::Entity::delete_many()
+            .filter(entities::Column::LocationKey.eq(&self.location_key))
+            .exec(&self.txn)
+            .await?;
         self.txn.commit().await?;
-        if !ids.is_empty() {
+        if !refs.is_empty() {
             super::cache::invalidate_all();
         }
-        Ok(ids.len())
+        Ok(refs.len())
     }
 
     /// Deletes what the location no longer has (when the read was complete), records the location and
@@ -238,11 +266,14 @@ impl Applier {
             self.report.deleted = ids.len();
             delete_entities(&self.txn, &ids, &refs).await?;
         }
+        // Locks the row on PostgreSQL (a no-op on SQLite, where writers are serialized anyway), so an
+        // unregister cannot slip in between this check and the commit.
         let exists = locations::Entity::find()
             .filter(locations::Column::LocationKey.eq(&self.location_key))
-            .count(&self.txn)
+            .lock_exclusive()
+            .one(&self.txn)
             .await?
-            > 0;
+            .is_some();
         if !exists && meta.registered {
             return Err(CatalogError::NotFound(format!(
                 "location {} was unregistered",

@@ -106,7 +106,8 @@ fn registry(ctx: &Context<'_>) -> Arc<Registry> {
 /// Reads one source now with its provider.
 async fn refresh_source(ctx: &Context<'_>, source: &SourceStatus) -> Res<()> {
     let db = super::loaders::database(ctx)?;
-    let provider = registry(ctx)
+    let registry = registry(ctx);
+    let provider = registry
         .provider_for(&source.key, &source.source_type, &source.target)
         .map_err(ApiError::BadUserInput)
         .gql()?;
@@ -115,8 +116,30 @@ async fn refresh_source(ctx: &Context<'_>, source: &SourceStatus) -> Res<()> {
     } else {
         Origin::Config
     };
-    providers::refresh(db, provider, origin).await.gql()?;
+    bounded(
+        &registry,
+        &source.key,
+        providers::refresh(db, provider, origin),
+    )
+    .await?;
     Ok(())
+}
+
+/// Runs a read within its source's timeout, so a hung source cannot hold a request (and a pooled
+/// connection) forever.
+async fn bounded<T>(
+    registry: &Registry,
+    key: &str,
+    read: impl std::future::Future<Output = Result<T, crate::catalog::CatalogError>>,
+) -> Res<T> {
+    let limit = registry.timeout_for(key);
+    match tokio::time::timeout(limit, read).await {
+        Ok(done) => done.gql(),
+        Err(_) => Err(ApiError::BadUserInput(format!(
+            "reading {key} took longer than {limit:?}; nothing was changed"
+        )))
+        .gql(),
+    }
 }
 
 #[derive(Default)]
@@ -145,7 +168,15 @@ impl MutationRoot {
             providers::location_provider(&input.source_type, target, &registry(ctx).resolver)
                 .map_err(ApiError::BadUserInput)
                 .gql()?;
-        let read = providers::file::read_all(provider.as_ref()).await;
+        let limit = registry(ctx).timeout_for(provider.key());
+        let Ok(read) =
+            tokio::time::timeout(limit, providers::file::read_all(provider.as_ref())).await
+        else {
+            return Err(ApiError::BadUserInput(format!(
+                "reading '{target}' took longer than {limit:?}"
+            )))
+            .gql();
+        };
         let entities = read
             .entities
             .iter()
@@ -171,9 +202,13 @@ impl MutationRoot {
         let source = sources::register(db, provider.key(), provider.source_type(), target)
             .await
             .gql()?;
-        providers::refresh(db, provider, Origin::Registered)
-            .await
-            .gql()?;
+        let key = provider.key().to_string();
+        bounded(
+            &registry(ctx),
+            &key,
+            providers::refresh(db, provider, Origin::Registered),
+        )
+        .await?;
         let source = sources::by_id(db, source.id).await.gql()?.unwrap_or(source);
         Ok(RegisterLocationResult {
             location: Some(source.into()),

@@ -52,6 +52,11 @@ pub struct FileProvider {
 }
 
 impl FileProvider {
+    /// Uses `key` as the source's stored key.
+    pub fn set_key(&mut self, key: &str) {
+        self.key = key.to_string();
+    }
+
     pub fn new(target: &str, resolver: PlaceholderResolver) -> Self {
         Self {
             key: file_location_key(target),
@@ -60,32 +65,38 @@ impl FileProvider {
         }
     }
 
-    /// The files the target names: itself, or every file the glob matches (sorted).
-    fn roots(&self) -> Result<Vec<Place>, String> {
+    /// The files the target names: itself, or every file the glob matches (sorted; the directory walk
+    /// runs on a blocking thread).
+    async fn roots(&self) -> Result<Vec<Place>, String> {
         if !is_glob(&self.target) {
             return Ok(vec![Place::File(PathBuf::from(&self.target))]);
         }
-        let paths =
-            glob::glob(&self.target).map_err(|e| format!("{}: invalid glob: {e}", self.target))?;
-        let mut files: Vec<PathBuf> = paths
-            .filter_map(Result::ok)
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
+        let target = self.target.clone();
+        let files = tokio::task::spawn_blocking(move || {
+            let paths = glob::glob(&target).map_err(|e| format!("{target}: invalid glob: {e}"))?;
+            let mut files: Vec<PathBuf> = paths
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            Ok::<_, String>(files)
+        })
+        .await
+        .map_err(|e| format!("{}: glob stopped: {e}", self.target))??;
         if files.is_empty() {
             return Err(format!("{}: no file matches", self.target));
         }
         Ok(files.into_iter().map(Place::File).collect())
     }
 
-    fn walker(&self, previous: Cursor) -> Result<Walker, String> {
+    async fn walker(&self, previous: Cursor) -> Result<Walker, String> {
         let scope = Scope {
             root: Some(root_of(&self.target)),
             origin: self.key.clone(),
             label: None,
         };
         Ok(Walker::new(
-            self.roots()?,
+            self.roots().await?,
             scope,
             self.resolver.clone(),
             previous,
@@ -105,7 +116,7 @@ impl Provider for FileProvider {
         &self.target
     }
     async fn read(&self, previous: Cursor, out: mpsc::Sender<Batch>) -> Result<ReadEnd, String> {
-        let files = super::walk_into(self.walker(previous)?, &out).await;
+        let files = super::walk_into(self.walker(previous).await?, &out).await;
         Ok(ReadEnd::Snapshot {
             cursor: Cursor {
                 files,

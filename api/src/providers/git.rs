@@ -41,6 +41,17 @@ impl GitProvider {
         }
     }
 
+    /// A digest of what the provider reads (url, branch, glob).
+    fn settings(&self) -> String {
+        let text = format!(
+            "{}\n{}\n{}",
+            self.url,
+            self.branch.as_deref().unwrap_or(""),
+            self.glob
+        );
+        super::walk::digest(&text)[..12].to_string()
+    }
+
     /// The commit the branch (or the remote HEAD) points at.
     async fn remote_commit(&self) -> Result<String, String> {
         let reference = match &self.branch {
@@ -100,7 +111,8 @@ impl Provider for GitProvider {
         &self.url
     }
     async fn read(&self, previous: Cursor, out: mpsc::Sender<Batch>) -> Result<ReadEnd, String> {
-        let head = self.remote_commit().await?;
+        // The commit and the settings that read it: a changed branch or glob reads the commit again.
+        let head = format!("{}@{}", self.remote_commit().await?, self.settings());
         if previous.commit.as_deref() == Some(head.as_str()) {
             return Ok(ReadEnd::Unchanged);
         }
@@ -110,6 +122,7 @@ impl Provider for GitProvider {
             .map_err(|e| format!("cannot create a checkout directory: {e}"))?;
         let checkout = tmp.path().join("checkout");
         let commit = self.clone_into(&checkout).await?;
+        let read_as = format!("{commit}@{}", self.settings());
         let checkout = std::fs::canonicalize(&checkout).unwrap_or(checkout);
         let files = self.files(&checkout)?;
         if files.is_empty() {
@@ -140,7 +153,7 @@ impl Provider for GitProvider {
         super::walk_into(walker, &out).await;
         Ok(ReadEnd::Snapshot {
             cursor: Cursor {
-                commit: Some(commit),
+                commit: Some(read_as),
                 ..Cursor::default()
             },
         })

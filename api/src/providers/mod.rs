@@ -12,7 +12,7 @@ pub mod walk;
 
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -88,9 +88,32 @@ pub fn location_provider(
     target: &str,
     resolver: &PlaceholderResolver,
 ) -> Result<Arc<dyn Provider>, String> {
+    keyed_location_provider(None, source_type, target, resolver)
+}
+
+/// [`location_provider`] under a stored key (a registered source keeps the key it was registered with,
+/// even if its target path later resolves elsewhere).
+fn keyed_location_provider(
+    key: Option<&str>,
+    source_type: &str,
+    target: &str,
+    resolver: &PlaceholderResolver,
+) -> Result<Arc<dyn Provider>, String> {
     match source_type {
-        "file" => Ok(Arc::new(file::FileProvider::new(target, resolver.clone()))),
-        "url" => Ok(Arc::new(url::UrlProvider::new(target, resolver.clone())?)),
+        "file" => {
+            let mut p = file::FileProvider::new(target, resolver.clone());
+            if let Some(k) = key {
+                p.set_key(k);
+            }
+            Ok(Arc::new(p))
+        }
+        "url" => {
+            let mut p = url::UrlProvider::new(target, resolver.clone())?;
+            if let Some(k) = key {
+                p.set_key(k);
+            }
+            Ok(Arc::new(p))
+        }
         other => Err(format!(
             "location type '{other}' is not supported (supported: file, url)"
         )),
@@ -125,7 +148,17 @@ impl Registry {
         if let Some(s) = self.configured.iter().find(|s| s.provider.key() == key) {
             return Ok(s.provider.clone());
         }
-        location_provider(source_type, target, &self.resolver)
+        keyed_location_provider(Some(key), source_type, target, &self.resolver)
+    }
+
+    /// How long a read of the source with `key` may take (its schedule's timeout).
+    pub fn timeout_for(&self, key: &str) -> std::time::Duration {
+        self.configured
+            .iter()
+            .find(|s| s.provider.key() == key)
+            .map(|s| s.schedule.timeout)
+            .or(self.default_schedule.map(|s| s.timeout))
+            .unwrap_or(std::time::Duration::from_secs(300))
     }
 }
 
@@ -202,9 +235,16 @@ async fn run(
     // stays reported.
     let mut conflicted: HashSet<String> = HashSet::new();
     let mut missed = false;
+    // Every file of this read: its shown name -> its cursor key; and the keys of files parsed again.
+    let mut keys: HashMap<String, String> = HashMap::new();
+    let mut parsed: HashSet<String> = HashSet::new();
     let mut received = false;
     while let Some(batch) = rx.recv().await {
         received = true;
+        keys.insert(batch.file.clone(), batch.key.clone());
+        if !batch.unchanged {
+            parsed.insert(batch.key.clone());
+        }
         let a = &mut applier;
         for doc in &batch.kept_docs {
             // A document the reader saw stored but the applier cannot find (another refresh of this
@@ -246,9 +286,18 @@ async fn run(
     let complete = end.is_some() && !missed && out.errors.is_empty() && out.invalid.is_empty();
     let cursor = match end {
         Some(ReadEnd::Snapshot { mut cursor }) => {
-            cursor.files.retain(|k, _| !conflicted.contains(k));
+            let moved: HashSet<&String> = applier
+                .moved_from()
+                .iter()
+                .filter_map(|f| keys.get(f))
+                .collect();
+            cursor
+                .files
+                .retain(|k, _| !conflicted.contains(k) && !moved.contains(k));
             if !complete {
-                // Read the same commit again next time, until it reads cleanly.
+                // Nothing was deleted, so a changed file may still have stored entities it no longer
+                // provides: read it in full next time. Read the same commit again too.
+                cursor.files.retain(|k, _| !parsed.contains(k));
                 cursor.commit = None;
             }
             serde_json::to_string(&cursor).ok()

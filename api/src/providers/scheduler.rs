@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use super::leases;
 use super::placeholders::PlaceholderResolver;
-use super::{location_provider, refresh, Origin, Registry, Scheduled};
+use super::{refresh, Origin, Registry, Scheduled};
 use crate::catalog::CatalogError;
 
 /// How often and how patiently a source is refreshed.
@@ -151,11 +151,8 @@ pub fn spawn(db: DatabaseConnection, registry: Arc<Registry>, holder: String) ->
                         .into_iter()
                         .filter(|s| s.origin == "registered")
                         .filter_map(|s| {
-                            let provider = location_provider(
-                                &s.source_type,
-                                &s.target,
-                                &registry.resolver,
-                            )
+                            let provider = registry
+                                .provider_for(&s.key, &s.source_type, &s.target)
                             .map_err(
                                 |e| tracing::warn!(source = %s.key, error = %e, "cannot schedule"),
                             )
@@ -173,8 +170,10 @@ pub fn spawn(db: DatabaseConnection, registry: Arc<Registry>, holder: String) ->
                     .iter()
                     .map(|s| s.provider.key().to_string())
                     .collect();
+                // A loop that ended (its source was unregistered, or it panicked) is started again if wanted.
                 loops.retain(|key, handle| {
-                    let keep = configured.contains(key) || wanted.contains(key);
+                    let keep =
+                        (configured.contains(key) || wanted.contains(key)) && !handle.is_finished();
                     if !keep {
                         handle.abort();
                     }
@@ -220,12 +219,14 @@ fn spawn_loop(
         let mut run = 0u64;
         loop {
             run += 1;
-            let claimed = leases::try_acquire(&db, &lease, &holder, schedule.interval)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(source = %key, error = %e, "lease check failed");
-                    false
-                });
+            // Held for the whole run (up to its timeout), then set to expire one interval after it ends.
+            let claimed =
+                leases::try_acquire(&db, &lease, &holder, schedule.interval + schedule.timeout)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(source = %key, error = %e, "lease check failed");
+                        false
+                    });
             if !claimed {
                 tokio::time::sleep(schedule.interval + jitter(schedule.interval, &key, run)).await;
                 continue;
@@ -251,6 +252,9 @@ fn spawn_loop(
                         tracing::warn!(source = %key, error = %e, "could not record the timeout");
                     }
                 }
+            }
+            if let Err(e) = leases::try_acquire(&db, &lease, &holder, schedule.interval).await {
+                tracing::warn!(source = %key, error = %e, "could not shorten the lease");
             }
             let wait = backoff(schedule.interval, failures) + jitter(schedule.interval, &key, run);
             let next = chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64;

@@ -143,6 +143,11 @@ pub struct UrlProvider {
 }
 
 impl UrlProvider {
+    /// Uses `key` as the source's stored key.
+    pub fn set_key(&mut self, key: &str) {
+        self.key = key.to_string();
+    }
+
     pub fn new(target: &str, resolver: PlaceholderResolver) -> Result<Self, String> {
         let url = parse_target(target)?;
         Ok(Self {

@@ -196,6 +196,7 @@ impl Walker {
         let (place, depth) = loop {
             let (p, depth) = self.queue.pop_front()?;
             let p = match p {
+                // A path that cannot be resolved stays as given; reading it then fails (see below).
                 Place::File(f) => Place::File(std::fs::canonicalize(&f).unwrap_or(f)),
                 u => u,
             };
@@ -213,6 +214,11 @@ impl Walker {
         let previous = self.previous.get(&key).cloned();
         let (text, etag) = match &place {
             Place::File(path) => {
+                if !path.exists() {
+                    out.errors
+                        .push(format!("{shown}: cannot read: no such file"));
+                    return Some(out);
+                }
                 if !self.scope.allows(path) {
                     out.errors.push(format!(
                         "{shown}: refused: outside the location's root directory"
@@ -230,7 +236,13 @@ impl Walker {
             Place::Url(url) => {
                 let etag = previous.as_ref().and_then(|r| r.etag.as_deref());
                 match self.resolver.fetcher().get(url, etag).await {
-                    Ok(Fetched::NotModified) => (None, etag.map(str::to_string)),
+                    Ok(Fetched::NotModified) if etag.is_some() => (None, etag.map(str::to_string)),
+                    Ok(Fetched::NotModified) => {
+                        out.errors.push(format!(
+                            "{shown}: cannot read: 304 Not Modified to an unconditional request"
+                        ));
+                        return Some(out);
+                    }
                     Ok(Fetched::Body { text, etag }) => (Some(text), etag),
                     Err(e) => {
                         out.errors.push(format!("{shown}: cannot read: {e}"));
@@ -264,7 +276,13 @@ impl Walker {
         let mut follows = Vec::new();
         self.parse(&place, &text, depth, &mut out, &mut deps, &mut follows)
             .await;
-        if out.errors.is_empty() && out.invalid.is_empty() && !deps.remote {
+        // Only a file that read cleanly is recorded: an entity whose placeholder failed (say, a file not
+        // generated yet) must be read again.
+        let failed_placeholder = out
+            .entities
+            .iter()
+            .any(|e| e.status.iter().any(|s| s.level == "error"));
+        if out.errors.is_empty() && out.invalid.is_empty() && !deps.remote && !failed_placeholder {
             let record = FileRecord {
                 hash: hash.unwrap_or_default(),
                 etag,
