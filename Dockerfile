@@ -33,6 +33,7 @@ COPY --from=builder /src/greenroom.yaml /app/greenroom.yaml
 
 WORKDIR /app
 
+# Listening beyond loopback needs authentication: pass GREENROOM_JWT_SECRET (or configure auth.jwt).
 ENV GREENROOM_LISTEN=0.0.0.0:8080
 ENV GREENROOM_DATABASE_URL="sqlite:///data/greenroom.db?mode=rwc"
 

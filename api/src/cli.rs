@@ -1,4 +1,4 @@
-//! Command line: `serve`, `migrate`, `schema`, `validate`, `bench`.
+//! Command line: `serve`, `migrate`, `schema`, `validate`, `token`, `bench`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,8 +37,29 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Issue or revoke API tokens (signed with auth.jwt.secret / GREENROOM_JWT_SECRET).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Measure ingest, throughput and memory on generated catalogs (SQLite).
     Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Print a new HS256 token (its `jti` goes to stderr).
+    Issue {
+        /// The token's subject, e.g. `bot:ci` or `user:default/jane`.
+        #[arg(long)]
+        subject: String,
+        /// Space-separated scopes: catalog:read catalog:write deployments:write scaffolder:run admin.
+        #[arg(long)]
+        scope: String,
+        /// Lifetime: `90d`, `12h`, `30m`.
+        #[arg(long, default_value = "90d")]
+        ttl: String,
+    },
+    /// Revoke a token by its `jti` (every replica refuses it within seconds).
+    Revoke { jti: String },
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -63,8 +84,64 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::server::serve(config).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Token(cmd) => token(cli.config.as_deref(), cmd).await,
         Command::Bench(args) => {
             crate::bench::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Parses `90d`, `12h`, `30m`, `45s`.
+fn parse_ttl(text: &str) -> anyhow::Result<std::time::Duration> {
+    if let Some(days) = text.strip_suffix('d') {
+        let n: u64 = days
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--ttl '{text}' is not a duration (90d, 12h, 30m)"))?;
+        anyhow::ensure!(n > 0, "--ttl must be positive");
+        return Ok(std::time::Duration::from_secs(n * 86_400));
+    }
+    crate::providers::scheduler::parse_duration(text).map_err(|e| anyhow::anyhow!("--ttl {e}"))
+}
+
+async fn token(config: Option<&std::path::Path>, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config)?;
+    match cmd {
+        TokenCommand::Issue {
+            subject,
+            scope,
+            ttl,
+        } => {
+            let Some(secret) = config.auth.jwt.secret.as_deref() else {
+                anyhow::bail!("no signing secret: set auth.jwt.secret or GREENROOM_JWT_SECRET");
+            };
+            let unknown: Vec<&str> = scope
+                .split_whitespace()
+                .filter(|s| crate::auth::Scope::parse(s).is_none())
+                .collect();
+            anyhow::ensure!(
+                unknown.is_empty(),
+                "unknown scope(s) {unknown:?}; use catalog:read catalog:write deployments:write scaffolder:run admin"
+            );
+            anyhow::ensure!(!subject.trim().is_empty(), "--subject must not be empty");
+            let (token, claims) = crate::auth::jwt::issue(
+                secret,
+                &subject,
+                &scope,
+                parse_ttl(&ttl)?,
+                config.auth.jwt.issuer.as_deref(),
+                config.auth.jwt.audience.as_deref(),
+            )
+            .map_err(|e| anyhow::anyhow!("cannot sign the token: {e}"))?;
+            eprintln!("jti: {}", claims.jti.unwrap_or_default());
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Revoke { jti } => {
+            let db = crate::db::connect(&config.database.url, 1).await?;
+            crate::db::migrate(&db).await?;
+            crate::auth::revocation::revoke(&db, jti.trim(), "cli").await?;
+            println!("revoked {jti}");
             Ok(ExitCode::SUCCESS)
         }
     }

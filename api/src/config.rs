@@ -9,6 +9,88 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub catalog: CatalogConfig,
+    pub auth: AuthConfig,
+}
+
+/// `auth`: how callers are authenticated. With no key configured the server runs in dev mode.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct AuthConfig {
+    pub jwt: JwtConfig,
+    /// Requests without a token may read the catalog.
+    #[serde(alias = "allow_anonymous_read")]
+    pub allow_anonymous_read: bool,
+    /// Dev mode (no authentication) on a non-loopback address. Off: dev mode refuses to listen there.
+    pub dev_mode_any_address: bool,
+    pub policy: PolicyConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct JwtConfig {
+    /// HS256 shared secret (at least 32 bytes). Prefer `GREENROOM_JWT_SECRET`.
+    pub secret: Option<String>,
+    /// Public keys (RSA, EC P-256, Ed25519): PEM text, or a path to a PEM file.
+    pub public_keys: Vec<String>,
+    pub jwks_url: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`.
+    pub leeway: String,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            public_keys: Vec::new(),
+            jwks_url: None,
+            issuer: None,
+            audience: None,
+            leeway: "30s".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct PolicyConfig {
+    /// Writes that touch an entity need its owner group (token `groups`, or User membership).
+    pub ownership: bool,
+}
+
+impl AuthConfig {
+    pub fn authenticator(&self) -> Result<crate::auth::Authenticator, ConfigError> {
+        use crate::auth::jwt::{Verifier, VerifierSettings};
+        let mut public_keys = Vec::new();
+        for (i, k) in self.jwt.public_keys.iter().enumerate() {
+            if k.contains("-----BEGIN") {
+                public_keys.push(k.clone());
+            } else {
+                let text = std::fs::read_to_string(k).map_err(|e| {
+                    ConfigError::Invalid(format!("auth.jwt.publicKeys[{i}]: {k}: {e}"))
+                })?;
+                public_keys.push(text);
+            }
+        }
+        let leeway = crate::providers::scheduler::parse_duration(&self.jwt.leeway)
+            .map_err(|e| ConfigError::Invalid(format!("auth.jwt.leeway: {e}")))?;
+        let verifier = Verifier::new(VerifierSettings {
+            secret: self.jwt.secret.clone(),
+            public_keys,
+            jwks_url: self.jwt.jwks_url.clone(),
+            issuer: self.jwt.issuer.clone(),
+            audience: self.jwt.audience.clone(),
+            leeway,
+        })
+        .map_err(ConfigError::Invalid)?;
+        Ok(crate::auth::Authenticator {
+            verifier,
+            anonymous_read: self.allow_anonymous_read,
+            revocations: Default::default(),
+            ownership_policy: self.policy.ownership,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -22,6 +104,61 @@ pub struct ServerConfig {
     pub max_batch: usize,
     /// Bytes of whole responses kept for identical queries (0 disables); cleared on every catalog change.
     pub response_cache_bytes: usize,
+    pub limits: LimitsConfig,
+}
+
+/// `server.limits`: what one request may ask for.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct LimitsConfig {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+    /// Longest a request may run (then `TIMEOUT`, HTTP 503).
+    pub request_timeout: String,
+    pub introspection: bool,
+    /// Origins allowed to call from a browser (`*` for any); empty: no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// Requests per second per subject (0 disables), and the burst allowed.
+    pub rate_limit_per_second: f64,
+    pub rate_limit_burst: f64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let l = crate::graphql::schema::Limits::default();
+        Self {
+            max_depth: l.max_depth,
+            max_complexity: l.max_complexity,
+            max_aliases: l.max_aliases,
+            max_root_fields: l.max_root_fields,
+            request_timeout: "30s".into(),
+            introspection: l.introspection,
+            cors_origins: Vec::new(),
+            rate_limit_per_second: 50.0,
+            rate_limit_burst: 100.0,
+        }
+    }
+}
+
+impl Eq for LimitsConfig {}
+
+impl LimitsConfig {
+    pub fn schema_limits(&self) -> crate::graphql::schema::Limits {
+        crate::graphql::schema::Limits {
+            max_depth: self.max_depth,
+            max_complexity: self.max_complexity,
+            max_aliases: self.max_aliases,
+            max_root_fields: self.max_root_fields,
+            introspection: self.introspection,
+        }
+    }
+
+    pub fn request_timeout(&self) -> Result<std::time::Duration, ConfigError> {
+        crate::providers::scheduler::parse_duration(&self.request_timeout)
+            .map_err(|e| ConfigError::Invalid(format!("server.limits.requestTimeout: {e}")))
+    }
 }
 
 impl Default for ServerConfig {
@@ -31,6 +168,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1 << 20,
             max_batch: 10,
             response_cache_bytes: 16 << 20,
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -328,10 +466,15 @@ impl Config {
         if let Some(v) = get("GREENROOM_DATABASE_URL") {
             self.database.url = v;
         }
+        if let Some(v) = get("GREENROOM_JWT_SECRET") {
+            self.auth.jwt.secret = Some(v);
+        }
     }
 
     fn check(&self) -> Result<(), ConfigError> {
         self.catalog.registry()?;
+        self.auth.authenticator()?;
+        self.server.limits.request_timeout()?;
         if self.server.max_batch == 0 {
             return Err(ConfigError::Invalid(
                 "server.maxBatch must be at least 1".into(),

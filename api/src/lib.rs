@@ -1,5 +1,6 @@
 //! Greenroom: a Backstage-compatible software catalog served as a GraphQL API.
 
+pub mod auth;
 pub mod bench;
 pub mod catalog;
 pub mod cli;

@@ -5,6 +5,9 @@ use axum::Router;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::config::Config;
 use crate::graphql::schema::{self, GreenroomSchema};
 use crate::http;
@@ -14,25 +17,74 @@ use crate::providers::scheduler;
 pub struct AppState {
     pub schema: GreenroomSchema,
     pub db: DatabaseConnection,
-    pub cache: std::sync::Arc<crate::catalog::cache::EntityCache>,
-    pub responses: std::sync::Arc<crate::http::response_cache::ResponseCache>,
+    pub cache: Arc<crate::catalog::cache::EntityCache>,
+    pub responses: Arc<crate::http::response_cache::ResponseCache>,
     pub max_batch: usize,
+    pub auth: crate::auth::Auth,
+    pub limiter: Arc<crate::auth::limits::RateLimiter>,
+    pub request_timeout: Duration,
+    /// Origins allowed to call from a browser (`*`: any).
+    pub cors_origins: Vec<String>,
+}
+
+impl AppState {
+    /// State over `db` in dev mode with default limits (tests and tools).
+    pub fn dev(db: DatabaseConnection) -> Self {
+        let config = Config::default();
+        let cache = Arc::new(config.catalog.cache());
+        Self {
+            schema: schema::build(db.clone(), cache.clone()),
+            db,
+            cache,
+            responses: Arc::new(config.response_cache()),
+            max_batch: config.server.max_batch,
+            auth: Arc::new(crate::auth::Authenticator::dev_mode()),
+            limiter: Arc::new(crate::auth::limits::RateLimiter::new(0.0, 1.0)),
+            request_timeout: Duration::from_secs(30),
+            cors_origins: Vec::new(),
+        }
+    }
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let ws = async_graphql_axum::GraphQLSubscription::new(state.schema.clone());
-    Router::new()
+    let cors = cors_layer(&state.cors_origins);
+    let app = Router::new()
         .route(
             "/graphql",
             get(http::graphql::get).post(http::graphql::post),
         )
         .route("/graphql/assets/{file}", get(http::graphiql::asset))
-        .route_service("/graphql/ws", ws)
+        .route("/graphql/ws", get(http::graphql::websocket))
         .route("/healthz", get(http::health::healthz))
         .route("/readyz", get(http::health::readyz))
-        .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::middleware::from_fn(http::trace_requests))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes));
+    let app = match cors {
+        Some(c) => app.layer(c),
+        None => app,
+    };
+    app.layer(axum::middleware::from_fn(http::trace_requests))
         .with_state(state)
+}
+
+/// CORS for the configured origins; none configured: no CORS headers (same-origin only).
+fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{header, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// Connects, migrates, binds, loads the configured locations in the background and serves until
@@ -40,16 +92,46 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let db = crate::db::connect(&config.database.url, config.database.max_connections).await?;
     crate::db::migrate(&db).await?;
-    let cache = std::sync::Arc::new(config.catalog.cache());
-    let registry = std::sync::Arc::new(config.catalog.registry()?);
+    let cache = Arc::new(config.catalog.cache());
+    let registry = Arc::new(config.catalog.registry()?);
+    let auth = Arc::new(config.auth.authenticator()?);
+    let limits = &config.server.limits;
     let state = AppState {
-        schema: schema::build_with(db.clone(), cache.clone(), registry.clone()),
+        schema: schema::build_with(
+            db.clone(),
+            cache.clone(),
+            registry.clone(),
+            auth.clone(),
+            &limits.schema_limits(),
+        ),
         db: db.clone(),
         cache,
-        responses: std::sync::Arc::new(config.response_cache()),
+        responses: Arc::new(config.response_cache()),
         max_batch: config.server.max_batch,
+        auth: auth.clone(),
+        limiter: Arc::new(crate::auth::limits::RateLimiter::new(
+            limits.rate_limit_per_second,
+            limits.rate_limit_burst,
+        )),
+        request_timeout: limits.request_timeout()?,
+        cors_origins: limits.cors_origins.clone(),
     };
     let listener = TcpListener::bind(&config.server.listen).await?;
+    if auth.is_dev_mode() {
+        let loopback = listener.local_addr()?.ip().is_loopback();
+        if !loopback && !config.auth.dev_mode_any_address {
+            anyhow::bail!(
+                "refusing to serve {} without authentication: configure auth.jwt (or GREENROOM_JWT_SECRET), \
+                 listen on a loopback address, or set auth.devModeAnyAddress: true",
+                config.server.listen
+            );
+        }
+        tracing::warn!(
+            "DEV MODE: no authentication is configured; every request may read and write everything. \
+             Configure auth.jwt before exposing this server."
+        );
+        eprintln!("WARNING: dev mode, no authentication configured (see README, Authentication)");
+    }
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     tracing::info!(%addr, "listening");

@@ -1,6 +1,8 @@
 //! SeaORM entities: one module per table. Rows only; the public GraphQL types live in `api`.
 
+pub mod audit_log;
 pub mod entities;
 pub mod entity_search;
 pub mod locations;
 pub mod relations;
+pub mod revoked_tokens;

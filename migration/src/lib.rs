@@ -7,6 +7,7 @@ mod m20261125_000002_leases;
 mod m20261125_000003_location_status;
 mod m20261125_000004_source_cursor;
 mod m20261125_000005_entity_digests;
+mod m20261125_000006_auth;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_location_status::Migration),
             Box::new(m20261125_000004_source_cursor::Migration),
             Box::new(m20261125_000005_entity_digests::Migration),
+            Box::new(m20261125_000006_auth::Migration),
         ]
     }
 }

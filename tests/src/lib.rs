@@ -198,15 +198,13 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// The router over `db` in dev mode (no authentication).
     pub async fn start(db: &DatabaseConnection) -> Self {
-        let cache = Arc::new(api::config::CatalogConfig::default().cache());
-        let state = AppState {
-            schema: schema::build(db.clone(), cache.clone()),
-            db: db.clone(),
-            cache,
-            responses: Arc::new(api::config::Config::default().response_cache()),
-            max_batch: 10,
-        };
+        Self::start_with(AppState::dev(db.clone())).await
+    }
+
+    /// The router over any state (authentication, limits).
+    pub async fn start_with(state: AppState) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

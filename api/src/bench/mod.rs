@@ -43,7 +43,7 @@ impl Server {
         std::fs::write(
             &cfg,
             format!(
-                "server:\n  listen: 127.0.0.1:0\ndatabase:\n  url: sqlite://{}?mode=rwc\ncatalog:\n  refresh:\n    interval: 1h\n  locations:\n    - type: file\n      target: {}\n",
+                "server:\n  listen: 127.0.0.1:0\n  limits:\n    rateLimitPerSecond: 0\ndatabase:\n  url: sqlite://{}?mode=rwc\ncatalog:\n  refresh:\n    interval: 1h\n  locations:\n    - type: file\n      target: {}\n",
                 db.display(),
                 catalog_root.display()
             ),

@@ -65,6 +65,17 @@ impl From<DbErr> for ApiError {
     }
 }
 
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError as A;
+        match e {
+            A::Unauthenticated(m) => ApiError::Unauthenticated(m),
+            A::Forbidden(m) => ApiError::Forbidden(m),
+            A::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
         match e {
@@ -140,6 +151,18 @@ mod tests {
             code_of(ApiError::Internal("secret detail".into())),
             "INTERNAL"
         );
+    }
+
+    #[test]
+    fn auth_errors_map_by_kind() {
+        use crate::auth::AuthError as A;
+        assert_eq!(
+            code_of(A::Unauthenticated("x".into()).into()),
+            "UNAUTHENTICATED"
+        );
+        assert_eq!(code_of(A::Forbidden("x".into()).into()), "FORBIDDEN");
+        let internal: ApiError = A::Internal("jwks at 10.0.0.1 down".into()).into();
+        assert_eq!(internal.extend().message, "internal error");
     }
 
     #[test]

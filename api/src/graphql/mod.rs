@@ -1,6 +1,8 @@
 //! The GraphQL API: schema, resolvers, loaders and error mapping. Resolvers are thin; logic lives in `catalog`.
 
+pub mod admin;
 pub mod errors;
+pub mod guard;
 pub mod inputs;
 pub mod loaders;
 pub mod prefetch;

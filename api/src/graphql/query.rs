@@ -12,7 +12,14 @@ use crate::catalog::refs::EntityRef;
 use crate::catalog::search::{self, Filter, Ordering, PageRequest, MAX_PAGE};
 use crate::catalog::store::StoredEntity;
 
-pub struct QueryRoot;
+/// Catalog reads (every field needs `catalog:read`).
+#[derive(Default)]
+pub struct CatalogQuery;
+
+/// How many items a page request may return, for the complexity limit.
+fn page_weight(first: Option<i32>, last: Option<i32>) -> usize {
+    first.or(last).unwrap_or(20).clamp(1, MAX_PAGE as i32) as usize
+}
 
 type Res<T> = async_graphql::Result<T>;
 
@@ -33,9 +40,10 @@ async fn fetch_refs(ctx: &Context<'_>, refs: &[String]) -> Res<Vec<Arc<StoredEnt
 }
 
 #[Object]
-impl QueryRoot {
+impl CatalogQuery {
     /// Fetches any object by its global ID.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Res<Option<Node>> {
+        super::guard::require(ctx, super::guard::READ)?;
         let Some(r) = ref_from_node_id(&id) else {
             return Err(ApiError::BadUserInput(format!(
                 "'{}' is not a valid node ID",
@@ -56,6 +64,7 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(name = "ref")] entity_ref: String,
     ) -> Res<Option<Entity>> {
+        super::guard::require(ctx, super::guard::READ)?;
         let r = parse_ref(&entity_ref)?;
         Ok(fetch_refs(ctx, &[r])
             .await?
@@ -70,6 +79,7 @@ impl QueryRoot {
         ctx: &Context<'_>,
         refs: Vec<String>,
     ) -> Res<Vec<Option<Entity>>> {
+        super::guard::require(ctx, super::guard::READ)?;
         if refs.len() as u64 > MAX_PAGE {
             return Err(ApiError::BadUserInput(format!(
                 "at most {MAX_PAGE} refs per request"
@@ -92,6 +102,7 @@ impl QueryRoot {
 
     /// A page of entities (Relay connection, keyset cursors). Default page 20, at most 500.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "page_weight(first, last) * child_complexity + 1")]
     async fn entities(
         &self,
         ctx: &Context<'_>,
@@ -104,6 +115,7 @@ impl QueryRoot {
         last: Option<i32>,
         before: Option<String>,
     ) -> Res<EntityConnection> {
+        super::guard::require(ctx, super::guard::READ)?;
         let filter: Filter = filter.map(Filter::from).unwrap_or_default();
         let ordering: Ordering = order_by.map(Ordering::from).unwrap_or_default();
         let page = PageRequest {
@@ -146,6 +158,7 @@ impl QueryRoot {
 
     /// The sources the catalog reads, with their refresh status.
     async fn locations(&self, ctx: &Context<'_>) -> Res<Vec<super::sources::LocationSource>> {
+        super::guard::require(ctx, super::guard::READ)?;
         super::sources::list(ctx).await
     }
 
@@ -157,6 +170,7 @@ impl QueryRoot {
         field: String,
         filter: Option<EntityFilter>,
     ) -> Res<Vec<Facet>> {
+        super::guard::require(ctx, super::guard::READ)?;
         let filter: Filter = filter.map(Filter::from).unwrap_or_default();
         let rows = search::facets(loaders::database(ctx)?, &field, &filter)
             .await

@@ -1,26 +1,58 @@
 //! Builds the schema. Building needs no database, so the SDL can be printed and snapshot-tested offline.
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
 use crate::catalog::cache::EntityCache;
 
-use super::query::QueryRoot;
-use super::sources::MutationRoot;
+use super::admin::{AdminMutation, AdminQuery};
+use super::guard::{Guard, Width};
+use super::query::CatalogQuery;
+use super::sources::SourcesMutation;
 use super::types::Node;
+use crate::auth::{Auth, Authenticator};
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(CatalogQuery, AdminQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(SourcesMutation, AdminMutation);
 
 pub type GreenroomSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
-/// Deepest query accepted.
-pub const MAX_DEPTH: usize = 16;
+/// Limits on what one operation may ask for (`server.limits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_depth: usize,
+    /// Each field costs 1; a page of entities costs its size times its selection.
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 16,
+            max_complexity: 20_000,
+            max_aliases: 30,
+            max_root_fields: 20,
+            introspection: true,
+        }
+    }
+}
 
 /// The schema's shape, without data.
 pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
-        .register_output_type::<Node>()
-        .register_output_type::<EntityImplementsNode>()
-        .limit_depth(MAX_DEPTH)
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .register_output_type::<Node>()
+    .register_output_type::<EntityImplementsNode>()
 }
 
 /// The SDL the server serves (what `greenroom schema` prints and `schema.graphql` holds).
@@ -30,16 +62,41 @@ pub fn sdl() -> String {
 
 /// The schema with its data (the pool and the read cache). Loaders are per request: see [`prepare`].
 pub fn build(db: DatabaseConnection, cache: Arc<EntityCache>) -> GreenroomSchema {
-    build_with(db, cache, Arc::default())
+    build_with(
+        db,
+        cache,
+        Arc::default(),
+        Arc::new(Authenticator::dev_mode()),
+        &Limits::default(),
+    )
 }
 
-/// [`build`] with the configured sources, so `refreshLocation` reads git providers with their settings.
+/// [`build`] with the configured sources (so `refreshLocation` reads git providers with their settings),
+/// authentication settings and limits.
 pub fn build_with(
     db: DatabaseConnection,
     cache: Arc<EntityCache>,
     sources: Arc<crate::providers::Registry>,
+    auth: Auth,
+    limits: &Limits,
 ) -> GreenroomSchema {
-    builder().data(db).data(cache).data(sources).finish()
+    let mut b = builder()
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .extension(Guard {
+            width: Width {
+                max_aliases: limits.max_aliases,
+                max_root_fields: limits.max_root_fields,
+            },
+        })
+        .data(db)
+        .data(cache)
+        .data(sources)
+        .data(auth);
+    if !limits.introspection {
+        b = b.disable_introspection();
+    }
+    b.finish()
 }
 
 /// Readies a request for execution: attaches request-scoped loaders over `db` and `cache`.

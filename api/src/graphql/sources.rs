@@ -5,6 +5,7 @@ use async_graphql::{Context, Object, SimpleObject, ID};
 use std::sync::Arc;
 
 use super::errors::{ApiError, GqlResultExt};
+use crate::auth::Scope;
 use crate::catalog::sources::{self, SourceStatus};
 use crate::providers::{self, Origin, Registry};
 
@@ -142,17 +143,19 @@ async fn bounded<T>(
     }
 }
 
+/// Source mutations (each needs `catalog:write`).
 #[derive(Default)]
-pub struct MutationRoot;
+pub struct SourcesMutation;
 
 #[Object]
-impl MutationRoot {
+impl SourcesMutation {
     /// Adds a source at run time and reads it (`dryRun`: only reports what it would add).
     async fn register_location(
         &self,
         ctx: &Context<'_>,
         input: RegisterLocationInput,
     ) -> Res<RegisterLocationResult> {
+        super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::loaders::database(ctx)?;
         let target = input.target.trim();
         if input.source_type == "file"
@@ -224,6 +227,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(name = "ref")] entity_ref: String,
     ) -> Res<Option<super::types::Entity>> {
+        let caller = super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::loaders::database(ctx)?;
         let r = crate::catalog::refs::EntityRef::parse_full(&entity_ref)
             .map_err(|e| ApiError::BadUserInput(format!("invalid entity ref '{entity_ref}': {e}")))
@@ -232,6 +236,14 @@ impl MutationRoot {
         let Some(source) = sources::of_entity(db, &r).await.gql()? else {
             return Err(ApiError::NotFound(format!("no entity {r}"))).gql();
         };
+        if let Some(auth) = ctx.data_opt::<crate::auth::Auth>() {
+            if auth.ownership_policy {
+                crate::auth::policy::check_owner(db, &caller, &r)
+                    .await
+                    .map_err(ApiError::from)
+                    .gql()?;
+            }
+        }
         refresh_source(ctx, &source).await?;
         let found = crate::catalog::store::entities_by_refs(db, std::slice::from_ref(&r))
             .await
@@ -244,6 +256,7 @@ impl MutationRoot {
 
     /// Removes a registered source and the entities only it provided.
     async fn unregister_location(&self, ctx: &Context<'_>, id: ID) -> Res<bool> {
+        super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::loaders::database(ctx)?;
         let source = source_by_id(db, &id).await?;
         let n = source.id;
@@ -262,6 +275,7 @@ impl MutationRoot {
 
     /// Reads a source now and applies what changed. (Needs `catalog:write` once authentication exists.)
     async fn refresh_location(&self, ctx: &Context<'_>, id: ID) -> Res<LocationSource> {
+        super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::loaders::database(ctx)?;
         let source = source_by_id(db, &id).await?;
         let n = source.id;

@@ -55,9 +55,41 @@ fn not_acceptable() -> Response {
 }
 
 /// A request-level error (no execution happened) as a GraphQL response body.
-fn request_error(status: StatusCode, mime: &'static str, code: &str, message: &str) -> Response {
+pub(crate) fn request_error(
+    status: StatusCode,
+    mime: &'static str,
+    code: &str,
+    message: &str,
+) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     respond(status, mime, body.to_string())
+}
+
+/// An internal failure: no detail, only the request id that is in the logs.
+pub(crate) fn internal_error(mime: &'static str, request_id: &str) -> Response {
+    let body = json!({ "errors": [{ "message": "internal error",
+        "extensions": { "code": "INTERNAL", "requestId": request_id } }] });
+    respond(StatusCode::INTERNAL_SERVER_ERROR, mime, body.to_string())
+}
+
+/// Adds the request id to `INTERNAL` errors (the id is on the request's log lines).
+fn tag_internal(resp: &mut async_graphql::Response, request_id: &str) {
+    for err in &mut resp.errors {
+        let ext = err.extensions.get_or_insert_with(Default::default);
+        if matches!(ext.get("code"), Some(async_graphql::Value::String(c)) if c == "INTERNAL") {
+            ext.set("requestId", request_id);
+        }
+    }
+}
+
+/// The HTTP status for an executed single response: 401 or 403 when access was refused.
+fn status_of(resp: &async_graphql::Response) -> Option<StatusCode> {
+    let code = resp.errors.first()?.extensions.as_ref()?.get("code")?;
+    match code {
+        async_graphql::Value::String(c) if c == "UNAUTHENTICATED" => Some(StatusCode::UNAUTHORIZED),
+        async_graphql::Value::String(c) if c == "FORBIDDEN" => Some(StatusCode::FORBIDDEN),
+        _ => None,
+    }
 }
 
 fn respond(status: StatusCode, mime: &'static str, body: String) -> Response {
@@ -106,10 +138,24 @@ async fn execute(
     mime: &'static str,
     headers: &HeaderMap,
 ) -> Response {
-    // Identical single queries are answered from the response cache while the catalog is unchanged.
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    tracing::Span::current().record("request_id", request_id.as_str());
+    let caller = match super::auth::authorize(state, headers, mime, &request_id).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    // Identical single queries are answered from the response cache while the catalog is unchanged;
+    // the key includes what the caller may read. The audit log changes without catalog changes, so it is
+    // never cached.
     let mut cache_entry = None;
     if let BatchRequest::Single(r) = &batch {
-        if let Some(key) = state.responses.key(r) {
+        let cacheable = !r.query.contains("auditLog");
+        if let Some(key) = state
+            .responses
+            .key(r)
+            .filter(|_| cacheable)
+            .map(|k| format!("{}\u{1}{k}", caller.read_key()))
+        {
             let (hit, generation) = state.responses.get(&key);
             if let Some(body) = hit.filter(|_| !no_cache(headers)) {
                 return respond(StatusCode::OK, mime, body.to_string());
@@ -117,26 +163,49 @@ async fn execute(
             cache_entry = Some((key, r.query.clone(), r.operation_name.clone(), generation));
         }
     }
-    let prepare = |r| crate::graphql::schema::prepare(r, &state.db, &state.cache);
+    let prepare = |r: Request| {
+        crate::graphql::schema::prepare(r, &state.db, &state.cache).data(caller.clone())
+    };
     let batch = match batch {
         BatchRequest::Single(r) => BatchRequest::Single(prepare(r)),
         BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(prepare).collect()),
     };
-    let mut resp = state.schema.execute_batch(batch).await;
+    let Ok(mut resp) =
+        tokio::time::timeout(state.request_timeout, state.schema.execute_batch(batch)).await
+    else {
+        tracing::warn!(request_id, timeout = ?state.request_timeout, "request timed out");
+        return request_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            mime,
+            "TIMEOUT",
+            &format!(
+                "the request took longer than {:?} and was stopped",
+                state.request_timeout
+            ),
+        );
+    };
     let all_request_errors = match &mut resp {
         BatchResponse::Single(r) => {
             code_engine_errors(r);
+            tag_internal(r, &request_id);
             is_request_error(r)
         }
         BatchResponse::Batch(rs) => {
-            rs.iter_mut().for_each(code_engine_errors);
+            for r in rs.iter_mut() {
+                code_engine_errors(r);
+                tag_internal(r, &request_id);
+            }
             !rs.is_empty() && rs.iter().all(is_request_error)
         }
     };
-    let status = if all_request_errors {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    let refused = match &resp {
+        BatchResponse::Single(r) => status_of(r),
+        BatchResponse::Batch(_) => None,
+    };
+    let status = match refused {
+        Some(s) => s,
+        None if all_request_errors => StatusCode::BAD_REQUEST,
+        None => StatusCode::OK,
     };
     match serde_json::to_string(&resp) {
         Ok(body) => {
@@ -265,6 +334,31 @@ pub async fn get(
         }
     }
     execute(&state, BatchRequest::Single(request), mime, &headers).await
+}
+
+/// `GET /graphql/ws`: GraphQL over WebSocket. The caller comes from the upgrade request's
+/// `Authorization` header, checked like any other request.
+pub async fn websocket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    protocol: async_graphql_axum::GraphQLProtocol,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let caller = match super::auth::authorize(&state, &headers, JSON, &request_id).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let schema = state.schema.clone();
+    let mut data = async_graphql::Data::default();
+    data.insert(caller);
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            async_graphql_axum::GraphQLWebSocket::new(socket, schema, protocol)
+                .with_data(data)
+                .serve()
+        })
 }
 
 #[cfg(test)]

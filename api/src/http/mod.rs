@@ -1,5 +1,6 @@
 //! HTTP transport: the GraphQL-over-HTTP handler, embedded GraphiQL, health endpoints, request spans.
 
+pub mod auth;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
@@ -12,7 +13,12 @@ use tracing::Instrument;
 
 /// Wraps each request in a `request` span and logs its status and duration.
 pub async fn trace_requests(req: Request, next: Next) -> Response {
-    let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path());
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = tracing::field::Empty
+    );
     let started = std::time::Instant::now();
     async move {
         let resp = next.run(req).await;

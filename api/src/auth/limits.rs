@@ -1,0 +1,72 @@
+//! Per-subject rate limits: a token bucket per subject (`rate` requests per second, up to `burst` at
+//! once), kept in memory per replica.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+/// Most subjects tracked; past it, full buckets are forgotten.
+const MAX_SUBJECTS: usize = 100_000;
+
+impl RateLimiter {
+    /// `rate` 0 disables limiting.
+    pub fn new(rate: f64, burst: f64) -> Self {
+        Self {
+            rate,
+            burst: burst.max(1.0),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `subject`; `Err(wait)` when the bucket is empty.
+    pub fn check(&self, subject: &str) -> Result<(), Duration> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if buckets.len() >= MAX_SUBJECTS && !buckets.contains_key(subject) {
+            let (rate, burst) = (self.rate, self.burst);
+            buckets.retain(|_, (tokens, at)| *tokens + at.elapsed().as_secs_f64() * rate < burst);
+        }
+        let (tokens, at) = buckets
+            .entry(subject.to_string())
+            .or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / self.rate))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allows_a_burst_then_refuses_with_a_wait() {
+        let l = RateLimiter::new(1.0, 3.0);
+        for _ in 0..3 {
+            assert!(l.check("bot:ci").is_ok());
+        }
+        let wait = l.check("bot:ci").unwrap_err();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
+        assert!(l.check("user:other").is_ok(), "buckets are per subject");
+        assert!(RateLimiter::new(0.0, 1.0).check("x").is_ok());
+    }
+}

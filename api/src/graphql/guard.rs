@@ -1,0 +1,178 @@
+//! The caller in resolvers (scope checks), and the schema extension that enforces the width limits
+//! (aliases, root fields) and writes an audit row for every mutation field.
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, ResolveInfo,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Context, ServerError, ServerResult, Value, Variables};
+use std::sync::{Arc, Mutex};
+
+use super::errors::{ApiError, GqlResultExt};
+use crate::auth::{Caller, Scope};
+
+/// The request's caller. Requests that did not come through HTTP (in-process tests, tools) carry none
+/// and act as the dev caller; the HTTP layer always attaches one.
+pub fn caller(ctx: &Context<'_>) -> Caller {
+    ctx.data_opt::<Caller>()
+        .cloned()
+        .unwrap_or_else(Caller::dev)
+}
+
+/// The caller, when it holds `scope`.
+pub fn require(ctx: &Context<'_>, scope: Scope) -> async_graphql::Result<Caller> {
+    let c = caller(ctx);
+    c.require(scope).map_err(ApiError::from).gql()?;
+    Ok(c)
+}
+
+/// Width limits, applied after parsing.
+#[derive(Clone, Copy, Debug)]
+pub struct Width {
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+}
+
+pub struct Guard {
+    pub width: Width,
+}
+
+impl ExtensionFactory for Guard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GuardExt {
+            width: self.width,
+            variables: Mutex::new(Variables::default()),
+        })
+    }
+}
+
+struct GuardExt {
+    width: Width,
+    variables: Mutex<Variables>,
+}
+
+fn too_wide(message: String) -> ServerError {
+    let mut e = ServerError::new(message, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", "BAD_USER_INPUT");
+    e.extensions = Some(ext);
+    e
+}
+
+fn count_aliases(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) => {
+                usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node)
+            }
+            Selection::InlineFragment(i) => count_aliases(&i.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+fn count_fields(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(_) => 1,
+            Selection::InlineFragment(i) => count_fields(&i.node.selection_set.node, doc, depth),
+            Selection::FragmentSpread(s) if depth < 8 => doc
+                .fragments
+                .get(&s.node.fragment_name.node)
+                .map(|f| count_fields(&f.node.selection_set.node, doc, depth + 1))
+                .unwrap_or(0),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+#[async_trait::async_trait]
+impl Extension for GuardExt {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let aliases: usize = doc
+            .operations
+            .iter()
+            .map(|(_, op)| count_aliases(&op.node.selection_set.node))
+            .chain(
+                doc.fragments
+                    .values()
+                    .map(|f| count_aliases(&f.node.selection_set.node)),
+            )
+            .sum();
+        if aliases > self.width.max_aliases {
+            return Err(too_wide(format!(
+                "the query uses {aliases} aliases; at most {} are allowed",
+                self.width.max_aliases
+            )));
+        }
+        for (_, op) in doc.operations.iter() {
+            let roots = count_fields(&op.node.selection_set.node, &doc, 0);
+            if roots > self.width.max_root_fields {
+                return Err(too_wide(format!(
+                    "the operation selects {roots} root fields; at most {} are allowed",
+                    self.width.max_root_fields
+                )));
+            }
+        }
+        if let Ok(mut v) = self.variables.lock() {
+            *v = variables.clone();
+        }
+        Ok(doc)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        // Root fields of a mutation (the mutation type is `MutationRoot`, see `schema`).
+        if info.parent_type != "MutationRoot" || info.path_node.parent.is_some() {
+            return next.run(ctx, info).await;
+        }
+        let operation = info.name.to_string();
+        let target = info.field.arguments.first().map(|(name, value)| {
+            let vars = self.variables.lock().map(|v| v.clone()).unwrap_or_default();
+            let value = value
+                .node
+                .clone()
+                .into_const_with(|n| Ok::<_, ()>(vars.get(&n).cloned().unwrap_or(Value::Null)))
+                .unwrap_or(Value::Null);
+            format!("{}={}", name.node, value)
+        });
+        let result = next.run(ctx, info).await;
+        let outcome = match &result {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e
+                .extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .map(|c| c.to_string().trim_matches('"').to_string())
+                .unwrap_or_else(|| "error".into()),
+        };
+        let subject = ctx
+            .data_opt::<Caller>()
+            .map(|c| c.subject.clone())
+            .unwrap_or_else(|| "dev".into());
+        if let Some(db) = ctx.data_opt::<sea_orm::DatabaseConnection>() {
+            if let Err(e) =
+                crate::auth::audit::record(db, &subject, &operation, target, &outcome).await
+            {
+                tracing::error!(error = %e, operation, "could not write the audit log");
+            }
+        }
+        result
+    }
+}
+
+/// Scope needed to read the catalog, checked by every query root field.
+pub const READ: Scope = Scope::CatalogRead;
