@@ -9,7 +9,8 @@ fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_greenroom"));
     c.env_remove("GREENROOM_CONFIG")
         .env_remove("GREENROOM_DATABASE_URL")
-        .env_remove("GREENROOM_LISTEN");
+        .env_remove("GREENROOM_LISTEN")
+        .env_remove("GREENROOM_JWT_SECRET");
     c
 }
 
@@ -130,4 +131,159 @@ fn serve_on_port_zero_loads_the_example_catalog_and_answers() {
         resp["data"]["entity"]["owner"]["ref"],
         "group:default/team-playback"
     );
+}
+
+/// The README's CI flow: a CLI-issued bot token calls a mutation on the real server; after
+/// `greenroom token revoke`, the same token is refused within seconds.
+#[test]
+fn a_cli_issued_token_works_end_to_end_until_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("auth.db").display());
+    let secret = "an-end-to-end-secret-of-32-bytes-at-least";
+    let cfg = dir.path().join("greenroom.yaml");
+    std::fs::write(&cfg, "server:\n  listen: 127.0.0.1:0\n").unwrap();
+    let with_env = |c: &mut Command| {
+        c.env("GREENROOM_JWT_SECRET", secret)
+            .env("GREENROOM_DATABASE_URL", &db)
+            .args(["--config", &cfg.display().to_string()]);
+    };
+    let mut issue = bin();
+    with_env(&mut issue);
+    let out = issue
+        .args([
+            "token",
+            "issue",
+            "--subject",
+            "bot:ci",
+            "--scope",
+            "catalog:read catalog:write",
+            "--ttl",
+            "1h",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let jti = stderr
+        .trim()
+        .strip_prefix("jti: ")
+        .expect("jti on stderr")
+        .to_string();
+
+    let mut bad = bin();
+    with_env(&mut bad);
+    let out = bad
+        .args([
+            "token",
+            "issue",
+            "--subject",
+            "x",
+            "--scope",
+            "catalog:everything",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("catalog:everything"));
+
+    let mut serve = bin();
+    with_env(&mut serve);
+    let mut child = serve
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let catalog = dir.path().join("c.yaml");
+    std::fs::write(&catalog, "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: from-ci}\nspec: {type: service, lifecycle: production, owner: team-a}\n").unwrap();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let result = rt.block_on(async {
+        let client = reqwest::Client::new();
+        let call = |token: Option<String>| {
+            let mut req = client.post(format!("{addr}/graphql")).json(&serde_json::json!({
+                "query": "mutation($t: String!) { registerLocation(input: {type: \"file\", target: $t, dryRun: true}) { entities { ref } } }",
+                "variables": {"t": catalog.display().to_string()}
+            }));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            async move {
+                let resp = req.send().await.unwrap();
+                (resp.status().as_u16(), resp.json::<serde_json::Value>().await.unwrap())
+            }
+        };
+        let anonymous = call(None).await;
+        let authorized = call(Some(token.clone())).await;
+        let mut revoke = bin();
+        with_env(&mut revoke);
+        let out = revoke.args(["token", "revoke", &jti]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // Honoured within seconds: wait for the condition.
+        let started = Instant::now();
+        let refused = loop {
+            let r = call(Some(token.clone())).await;
+            if r.0 == 401 || started.elapsed() > Duration::from_secs(10) {
+                break (r, started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        (anonymous, authorized, refused)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let (anonymous, authorized, (refused, took)) = result;
+    assert_eq!(anonymous.0, 401, "{:?}", anonymous.1);
+    assert_eq!(authorized.0, 200, "{:?}", authorized.1);
+    assert_eq!(
+        authorized.1["data"]["registerLocation"]["entities"][0]["ref"],
+        "component:default/from-ci"
+    );
+    assert_eq!(refused.0, 401, "{:?}", refused.1);
+    assert!(took < Duration::from_secs(5), "revocation took {took:?}");
+}
+
+#[test]
+fn dev_mode_refuses_to_listen_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .current_dir(dir.path())
+        .env(
+            "GREENROOM_DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("dev mode served on 0.0.0.0");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("without authentication"), "{err}");
 }

@@ -481,3 +481,52 @@ async fn internal_errors_carry_a_request_id_and_no_detail() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_ownership_policy_lets_owners_and_admins_refresh_an_entity() {
+    use api::auth::{Caller, Scope};
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let auth = Arc::new(Authenticator {
+        verifier: None,
+        anonymous_read: false,
+        revocations: Default::default(),
+        ownership_policy: true,
+    });
+    let schema = api::graphql::schema::build_with(
+        t.db.clone(),
+        t.cache.clone(),
+        Arc::default(),
+        auth,
+        &Default::default(),
+    );
+    let caller = |sub: &str, scopes: &[Scope], groups: &[&str]| Caller {
+        subject: sub.into(),
+        scopes: scopes.iter().copied().collect(),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        jti: None,
+        authenticated: true,
+    };
+    let refresh = |c: Caller| {
+        let req = async_graphql::Request::new(
+            r#"mutation { refreshEntity(ref: "component:www-artist") { ref } }"#,
+        );
+        let req = api::graphql::schema::prepare(req, &t.db, &t.cache).data(c);
+        let schema = schema.clone();
+        async move { serde_json::to_value(schema.execute(req).await).unwrap() }
+    };
+    let write = [Scope::CatalogWrite];
+    // team-a owns www-artist; breanna.davison is a member of team-a.
+    let member = refresh(caller("user:default/breanna.davison", &write, &[])).await;
+    assert!(member["errors"].is_null(), "{member}");
+    let by_claim = refresh(caller("bot:deploy", &write, &["group:default/team-a"])).await;
+    assert!(by_claim["errors"].is_null(), "{by_claim}");
+    let stranger = refresh(caller("bot:other", &write, &["group:default/team-b"])).await;
+    assert_eq!(
+        greenroom_tests::first_error_code(&stranger),
+        Some("FORBIDDEN"),
+        "{stranger}"
+    );
+    let admin = refresh(caller("user:default/root", &[Scope::Admin], &[])).await;
+    assert!(admin["errors"].is_null(), "{admin}");
+}
