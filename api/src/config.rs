@@ -155,6 +155,27 @@ impl LimitsConfig {
         }
     }
 
+    fn check(&self) -> Result<(), ConfigError> {
+        let rate = self.rate_limit_per_second;
+        if !rate.is_finite() || rate < 0.0 {
+            return Err(ConfigError::Invalid(
+                "server.limits.rateLimitPerSecond must be 0 (off) or a positive number".into(),
+            ));
+        }
+        if rate > 0.0 && (!self.rate_limit_burst.is_finite() || self.rate_limit_burst < 1.0) {
+            return Err(ConfigError::Invalid(
+                "server.limits.rateLimitBurst must be at least 1".into(),
+            ));
+        }
+        if rate > 0.0 && rate < 0.001 {
+            return Err(ConfigError::Invalid(
+                "server.limits.rateLimitPerSecond is too small (at least 0.001)".into(),
+            ));
+        }
+        self.request_timeout()?;
+        Ok(())
+    }
+
     pub fn request_timeout(&self) -> Result<std::time::Duration, ConfigError> {
         crate::providers::scheduler::parse_duration(&self.request_timeout)
             .map_err(|e| ConfigError::Invalid(format!("server.limits.requestTimeout: {e}")))
@@ -474,7 +495,7 @@ impl Config {
     fn check(&self) -> Result<(), ConfigError> {
         self.catalog.registry()?;
         self.auth.authenticator()?;
-        self.server.limits.request_timeout()?;
+        self.server.limits.check()?;
         if self.server.max_batch == 0 {
             return Err(ConfigError::Invalid(
                 "server.maxBatch must be at least 1".into(),

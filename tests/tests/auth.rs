@@ -345,6 +345,21 @@ async fn scopes_gate_mutations_and_every_mutation_is_audited() {
         "{entries:?}"
     );
 
+    // Paging and the subject filter.
+    let page = "query($a: String, $s: String) { auditLog(first: 1, after: $a, subject: $s) { cursor subject } }";
+    let (_, first, _) = post(&s, Some(&admin), page, json!({})).await;
+    let cursor = first["data"]["auditLog"][0]["cursor"].clone();
+    let (_, next, _) = post(&s, Some(&admin), page, json!({"a": cursor})).await;
+    assert_eq!(
+        next["data"]["auditLog"][0]["subject"], "user:default/reader",
+        "{next}"
+    );
+    let (_, only, _) = post(&s, Some(&admin), page, json!({"s": "anonymous"})).await;
+    assert_eq!(
+        only["data"]["auditLog"][0]["subject"], "anonymous",
+        "{only}"
+    );
+
     // Revoking the writer's token: refused from then on (this replica at once).
     let jti = claims("bot:ci", "catalog:write").jti.unwrap();
     let (status, body, _) = post(
@@ -407,6 +422,18 @@ async fn abusive_queries_are_refused_with_their_codes() {
             "{name}: {body}"
         );
     }
+
+    // A fragment that spreads itself many times is refused at once (not expanded).
+    let spreads = "...A ".repeat(100);
+    let cyclic = format!("query {{ ...A }} fragment A on QueryRoot {{ {spreads} }}");
+    let started = std::time::Instant::now();
+    let (status, body, _) = post(&s, tok, &cyclic, json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 
     // With introspection off the schema is not described.
     let (status, body, _) = post(&s, tok, introspection, json!({})).await;
@@ -529,4 +556,42 @@ async fn the_ownership_policy_lets_owners_and_admins_refresh_an_entity() {
     );
     let admin = refresh(caller("user:default/root", &[Scope::Admin], &[])).await;
     assert!(admin["errors"].is_null(), "{admin}");
+}
+
+#[tokio::test]
+async fn cors_answers_only_allowed_origins_and_slow_requests_time_out() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let mut state = AppState::dev(t.db.clone());
+    state.cors_origins = vec!["https://portal.example.com".into()];
+    state.request_timeout = Duration::from_nanos(1);
+    let s = TestServer::start_with(state).await;
+    let preflight = |origin: &'static str| {
+        s.client
+            .request(reqwest::Method::OPTIONS, s.url("/graphql"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let ok = preflight("https://portal.example.com").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://portal.example.com"
+    );
+    let other = preflight("https://evil.example.com").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // Every request outlives a 1 ns budget: 503 with TIMEOUT, nothing else.
+    let (status, body, _) = post(
+        &s,
+        None,
+        "{ entities(first: 100) { nodes { ref } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!((status, code(&body)), (503, "TIMEOUT"), "{body}");
 }

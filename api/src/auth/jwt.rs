@@ -21,8 +21,9 @@ pub struct Claims {
     pub iat: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// A string or an array of strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
     /// Space-separated scopes (OAuth2 style).
@@ -52,7 +53,8 @@ struct Jwks {
 
 #[derive(Default)]
 struct JwksState {
-    set: Option<JwkSet>,
+    /// The set and when it was fetched (it is fetched again after `JWKS_TTL`, so removed keys go).
+    set: Option<(JwkSet, Instant)>,
     /// Unknown kids that caused a fetch, and when.
     tried: Vec<(String, Instant)>,
 }
@@ -61,6 +63,7 @@ struct JwksState {
 /// `JWKS_FETCHES` fetches per window in all (unknown kids must not make every request fetch).
 const JWKS_WINDOW: Duration = Duration::from_secs(10);
 const JWKS_FETCHES: usize = 5;
+const JWKS_TTL: Duration = Duration::from_secs(300);
 
 pub struct Verifier {
     secret: Option<DecodingKey>,
@@ -194,13 +197,19 @@ impl Jwks {
     async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, AuthError> {
         let mut state = self.state.lock().await;
         let find = |set: &JwkSet| set.find(kid).and_then(|j| DecodingKey::from_jwk(j).ok());
-        if let Some(k) = state.set.as_ref().and_then(find) {
-            return Ok(Some(k));
+        let fresh = state
+            .set
+            .as_ref()
+            .is_some_and(|(_, at)| at.elapsed() < JWKS_TTL);
+        if fresh {
+            if let Some(k) = state.set.as_ref().and_then(|(set, _)| find(set)) {
+                return Ok(Some(k));
+            }
         }
         state.tried.retain(|(_, at)| at.elapsed() < JWKS_WINDOW);
         let again = state.tried.iter().any(|(k, _)| k == kid);
-        if state.set.is_some() && (again || state.tried.len() >= JWKS_FETCHES) {
-            return Ok(None);
+        if fresh && again || state.tried.len() >= JWKS_FETCHES {
+            return Ok(state.set.as_ref().and_then(|(set, _)| find(set)));
         }
         state.tried.push((kid.to_string(), Instant::now()));
         let set: JwkSet = async {
@@ -215,7 +224,7 @@ impl Jwks {
         .await
         .map_err(|e| AuthError::Internal(format!("fetching JWKS {}: {e}", self.url)))?;
         let found = find(&set);
-        state.set = Some(set);
+        state.set = Some((set, Instant::now()));
         Ok(found)
     }
 }
@@ -236,7 +245,7 @@ pub fn issue(
         nbf: Some(now),
         iat: Some(now),
         iss: issuer.map(str::to_string),
-        aud: audience.map(str::to_string),
+        aud: audience.map(|a| serde_json::Value::String(a.to_string())),
         jti: Some(uuid::Uuid::new_v4().to_string()),
         scope: Some(scopes.to_string()),
         groups: None,

@@ -72,20 +72,38 @@ fn count_aliases(set: &SelectionSet) -> usize {
         .sum()
 }
 
-fn count_fields(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> usize {
-    set.items
-        .iter()
-        .map(|item| match &item.node {
+/// Fields selected at the root of `set`, following each fragment once (`seen`); stops counting past `cap`.
+fn count_fields<'d>(
+    set: &'d SelectionSet,
+    doc: &'d ExecutableDocument,
+    seen: &mut Vec<&'d str>,
+    cap: usize,
+) -> usize {
+    let mut n = 0;
+    for item in &set.items {
+        if n > cap {
+            break;
+        }
+        n += match &item.node {
             Selection::Field(_) => 1,
-            Selection::InlineFragment(i) => count_fields(&i.node.selection_set.node, doc, depth),
-            Selection::FragmentSpread(s) if depth < 8 => doc
-                .fragments
-                .get(&s.node.fragment_name.node)
-                .map(|f| count_fields(&f.node.selection_set.node, doc, depth + 1))
-                .unwrap_or(0),
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
+            Selection::InlineFragment(i) => {
+                count_fields(&i.node.selection_set.node, doc, seen, cap)
+            }
+            Selection::FragmentSpread(s) => {
+                let name = s.node.fragment_name.node.as_str();
+                if seen.contains(&name) {
+                    0
+                } else {
+                    seen.push(name);
+                    doc.fragments
+                        .get(&s.node.fragment_name.node)
+                        .map(|f| count_fields(&f.node.selection_set.node, doc, seen, cap))
+                        .unwrap_or(0)
+                }
+            }
+        };
+    }
+    n
 }
 
 #[async_trait::async_trait]
@@ -115,7 +133,8 @@ impl Extension for GuardExt {
             )));
         }
         for (_, op) in doc.operations.iter() {
-            let roots = count_fields(&op.node.selection_set.node, &doc, 0);
+            let cap = self.width.max_root_fields;
+            let roots = count_fields(&op.node.selection_set.node, &doc, &mut Vec::new(), cap);
             if roots > self.width.max_root_fields {
                 return Err(too_wide(format!(
                     "the operation selects {roots} root fields; at most {} are allowed",

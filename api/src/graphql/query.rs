@@ -74,6 +74,7 @@ impl CatalogQuery {
     }
 
     /// Entities by ref, in request order, null for missing ones (at most 500 refs).
+    #[graphql(complexity = "refs.len().max(1) * child_complexity + 1")]
     async fn entities_by_refs(
         &self,
         ctx: &Context<'_>,

@@ -170,9 +170,22 @@ async fn execute(
         BatchRequest::Single(r) => BatchRequest::Single(prepare(r)),
         BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(prepare).collect()),
     };
-    let Ok(mut resp) =
-        tokio::time::timeout(state.request_timeout, state.schema.execute_batch(batch)).await
-    else {
+    // Queries are cut off at the timeout. Mutations run to the end (and into the audit log): stopping one
+    // halfway would leave its effects unrecorded.
+    let only_queries = match &batch {
+        BatchRequest::Single(r) => {
+            super::response_cache::is_query(&r.query, r.operation_name.as_deref())
+        }
+        BatchRequest::Batch(rs) => rs
+            .iter()
+            .all(|r| super::response_cache::is_query(&r.query, r.operation_name.as_deref())),
+    };
+    let limit = if only_queries {
+        state.request_timeout
+    } else {
+        std::time::Duration::MAX
+    };
+    let Ok(mut resp) = tokio::time::timeout(limit, state.schema.execute_batch(batch)).await else {
         tracing::warn!(request_id, timeout = ?state.request_timeout, "request timed out");
         return request_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -334,31 +347,6 @@ pub async fn get(
         }
     }
     execute(&state, BatchRequest::Single(request), mime, &headers).await
-}
-
-/// `GET /graphql/ws`: GraphQL over WebSocket. The caller comes from the upgrade request's
-/// `Authorization` header, checked like any other request.
-pub async fn websocket(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    protocol: async_graphql_axum::GraphQLProtocol,
-    upgrade: axum::extract::WebSocketUpgrade,
-) -> Response {
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
-    let caller = match super::auth::authorize(&state, &headers, JSON, &request_id).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let schema = state.schema.clone();
-    let mut data = async_graphql::Data::default();
-    data.insert(caller);
-    upgrade
-        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            async_graphql_axum::GraphQLWebSocket::new(socket, schema, protocol)
-                .with_data(data)
-                .serve()
-        })
 }
 
 #[cfg(test)]

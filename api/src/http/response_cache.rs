@@ -79,7 +79,7 @@ impl ResponseCache {
 }
 
 /// True when the operation that runs is a query (never cache mutations or subscriptions).
-fn is_query(query: &str, operation: Option<&str>) -> bool {
+pub(crate) fn is_query(query: &str, operation: Option<&str>) -> bool {
     let Ok(doc) = async_graphql::parser::parse_query(query) else {
         return false;
     };
