@@ -10,6 +10,56 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub catalog: CatalogConfig,
     pub auth: AuthConfig,
+    pub deployments: DeploymentsConfig,
+}
+
+/// `deployments`: the environments deployments may name, in order.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct DeploymentsConfig {
+    /// Names in order (`[dev, staging, production]`), or `{name, order}` entries.
+    pub environments: Vec<EnvironmentConfig>,
+    /// Accept environments that are neither listed nor `kind: Environment` entities.
+    #[serde(alias = "allow_unknown_environments")]
+    pub allow_unknown_environments: bool,
+}
+
+impl Default for DeploymentsConfig {
+    fn default() -> Self {
+        Self {
+            environments: ["development", "staging", "production"]
+                .into_iter()
+                .map(|n| EnvironmentConfig::Name(n.to_string()))
+                .collect(),
+            allow_unknown_environments: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum EnvironmentConfig {
+    Name(String),
+    Entry { name: String, order: i64 },
+}
+
+impl DeploymentsConfig {
+    pub fn environments(&self) -> crate::deployments::Environments {
+        let mut items: Vec<(i64, String)> = self
+            .environments
+            .iter()
+            .enumerate()
+            .map(|(i, e)| match e {
+                EnvironmentConfig::Name(n) => (i as i64, n.clone()),
+                EnvironmentConfig::Entry { name, order } => (*order, name.clone()),
+            })
+            .collect();
+        items.sort();
+        crate::deployments::Environments {
+            configured: items.into_iter().map(|(_, n)| n).collect(),
+            allow_unknown: self.allow_unknown_environments,
+        }
+    }
 }
 
 /// `auth`: how callers are authenticated. With no key configured the server runs in dev mode.

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod deployments;
 pub mod graphql;
 pub mod http;
 pub mod providers;

@@ -96,12 +96,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let auth = Arc::new(config.auth.authenticator()?);
     let limits = &config.server.limits;
     let state = AppState {
-        schema: schema::build_with(
+        schema: schema::build_full(
             db.clone(),
             cache.clone(),
             registry.clone(),
             auth.clone(),
             &limits.schema_limits(),
+            Arc::new(config.deployments.environments()),
         ),
         db: db.clone(),
         cache,

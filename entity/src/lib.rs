@@ -1,6 +1,7 @@
 //! SeaORM entities: one module per table. Rows only; the public GraphQL types live in `api`.
 
 pub mod audit_log;
+pub mod deployments;
 pub mod entities;
 pub mod entity_search;
 pub mod locations;

@@ -8,6 +8,7 @@ mod m20261125_000003_location_status;
 mod m20261125_000004_source_cursor;
 mod m20261125_000005_entity_digests;
 mod m20261125_000006_auth;
+mod m20261125_000007_deployments;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_source_cursor::Migration),
             Box::new(m20261125_000005_entity_digests::Migration),
             Box::new(m20261125_000006_auth::Migration),
+            Box::new(m20261125_000007_deployments::Migration),
         ]
     }
 }

@@ -26,6 +26,12 @@ impl RateLimiter {
 
     /// Takes one token for `subject`; `Err(wait)` when the bucket is empty.
     pub fn check(&self, subject: &str) -> Result<(), Duration> {
+        self.take(subject, 1)
+    }
+
+    /// Takes `n` tokens (a batch of `n` operations) for `subject`, or none.
+    pub fn take(&self, subject: &str, n: usize) -> Result<(), Duration> {
+        let n = n.max(1) as f64;
         if self.rate <= 0.0 {
             return Ok(());
         }
@@ -42,11 +48,13 @@ impl RateLimiter {
             .or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
         *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        if *tokens >= n {
+            *tokens -= n;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - *tokens) / self.rate))
+            // A batch larger than the burst can never pass: ask for the wait of a full bucket.
+            let missing = n.min(self.burst) - *tokens;
+            Err(Duration::from_secs_f64(missing.max(0.0) / self.rate))
         }
     }
 }

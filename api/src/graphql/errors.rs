@@ -45,6 +45,10 @@ fn constraint_message(sql: &str) -> Option<&'static str> {
         ),
         ("ux_locations_key", "this location is already registered"),
         (
+            "ux_deployments_idempotency",
+            "a deployment with this idempotency key already exists",
+        ),
+        (
             "locations.location_key",
             "this location is already registered",
         ),
@@ -72,6 +76,19 @@ impl From<crate::auth::AuthError> for ApiError {
             A::Unauthenticated(m) => ApiError::Unauthenticated(m),
             A::Forbidden(m) => ApiError::Forbidden(m),
             A::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<crate::deployments::DeploymentError> for ApiError {
+    fn from(e: crate::deployments::DeploymentError) -> Self {
+        use crate::deployments::DeploymentError as D;
+        match e {
+            D::NotFound(m) => ApiError::NotFound(m),
+            D::Invalid(m) => ApiError::BadUserInput(m),
+            D::Conflict(m) => ApiError::Conflict(m),
+            D::Db(db) => db.into(),
+            D::Catalog(c) => c.into(),
         }
     }
 }

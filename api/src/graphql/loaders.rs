@@ -84,7 +84,13 @@ pub fn attach(
         HashMapCache::default(),
     )
     .max_batch_size(MAX_BATCH);
-    request.data(entities).data(relations)
+    let current: super::deployments::Current = DataLoader::with_cache(
+        super::deployments::CurrentLoader { db: db.clone() },
+        tokio::spawn,
+        HashMapCache::default(),
+    )
+    .max_batch_size(MAX_BATCH);
+    request.data(entities).data(relations).data(current)
 }
 
 fn missing() -> async_graphql::Error {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::catalog::cache::EntityCache;
 
 use super::admin::{AdminMutation, AdminQuery};
+use super::deployments::{DeploymentsMutation, DeploymentsQuery};
 use super::guard::{Guard, Width};
 use super::query::CatalogQuery;
 use super::sources::SourcesMutation;
@@ -14,10 +15,10 @@ use super::types::Node;
 use crate::auth::{Auth, Authenticator};
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(CatalogQuery, AdminQuery);
+pub struct QueryRoot(CatalogQuery, DeploymentsQuery, AdminQuery);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(SourcesMutation, AdminMutation);
+pub struct MutationRoot(SourcesMutation, DeploymentsMutation, AdminMutation);
 
 pub type GreenroomSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -80,6 +81,19 @@ pub fn build_with(
     auth: Auth,
     limits: &Limits,
 ) -> GreenroomSchema {
+    let environments = crate::config::DeploymentsConfig::default().environments();
+    build_full(db, cache, sources, auth, limits, Arc::new(environments))
+}
+
+/// [`build_with`] and the deployment environments.
+pub fn build_full(
+    db: DatabaseConnection,
+    cache: Arc<EntityCache>,
+    sources: Arc<crate::providers::Registry>,
+    auth: Auth,
+    limits: &Limits,
+    environments: Arc<crate::deployments::Environments>,
+) -> GreenroomSchema {
     let mut b = builder()
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
@@ -92,7 +106,8 @@ pub fn build_with(
         .data(db)
         .data(cache)
         .data(sources)
-        .data(auth);
+        .data(auth)
+        .data(environments);
     if !limits.introspection {
         b = b.disable_introspection();
     }

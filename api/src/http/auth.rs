@@ -13,6 +13,7 @@ pub async fn authorize(
     headers: &HeaderMap,
     mime: &'static str,
     request_id: &str,
+    operations: usize,
 ) -> Result<Caller, Response> {
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -39,7 +40,7 @@ pub async fn authorize(
             "authentication required: send Authorization: Bearer <token>",
         ));
     }
-    if let Err(wait) = state.limiter.check(&caller.subject) {
+    if let Err(wait) = state.limiter.take(&caller.subject, operations) {
         let mut resp = super::graphql::request_error(
             StatusCode::TOO_MANY_REQUESTS,
             mime,

@@ -140,7 +140,11 @@ async fn execute(
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     tracing::Span::current().record("request_id", request_id.as_str());
-    let caller = match super::auth::authorize(state, headers, mime, &request_id).await {
+    let operations = match &batch {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(rs) => rs.len(),
+    };
+    let caller = match super::auth::authorize(state, headers, mime, &request_id, operations).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };

@@ -6,6 +6,8 @@ use serde_json::Value;
 use super::common::{entity_object, load_entity, related, spec_ref, spec_string};
 use super::Entity;
 use crate::catalog::relations as rel;
+use crate::deployments::service::Filter;
+use crate::graphql::deployments as dep;
 
 type Res<T> = async_graphql::Result<T>;
 
@@ -37,6 +39,15 @@ entity_object!(Component {
     }
     async fn consumes_apis(&self, ctx: &Context<'_>) -> Res<Vec<Api>> {
         Ok(related(ctx, &self.0.entity_ref, rel::CONSUMES_API, Some("api")).await?.into_iter().map(Api).collect())
+    }
+    /// Deployments of this component, newest first.
+    async fn deployments(&self, ctx: &Context<'_>, environment: Option<String>, status: Option<dep::GqlStatus>, first: Option<i32>, after: Option<String>) -> Res<dep::DeploymentPage> {
+        let filter = Filter { entity_refs: Some(vec![self.0.entity_ref.clone()]), ..Filter::default() };
+        dep::of(ctx, filter, environment, status, first, after).await
+    }
+    /// The latest successful deployment in each environment, in environment order.
+    async fn current_deployments(&self, ctx: &Context<'_>) -> Res<Vec<dep::Deployment>> {
+        dep::current_of(ctx, &self.0.entity_ref).await
     }
 });
 
@@ -82,6 +93,11 @@ entity_object!(Resource {
 });
 
 entity_object!(System {
+    /// Deployments of the system's entities, newest first.
+    async fn deployments(&self, ctx: &Context<'_>, environment: Option<String>, status: Option<dep::GqlStatus>, first: Option<i32>, after: Option<String>) -> Res<dep::DeploymentPage> {
+        let filter = Filter { system: Some(self.0.entity_ref.clone()), ..Filter::default() };
+        dep::of(ctx, filter, environment, status, first, after).await
+    }
     #[graphql(name = "type")]
     async fn spec_type(&self) -> Option<String> {
         spec_string(&self.0, "type")

@@ -1,0 +1,282 @@
+//! Recording and reading deployments. Idempotency is a unique constraint on (subject, key): concurrent
+//! retries create one row, and every retry returns it.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+};
+use std::collections::HashMap;
+
+use super::{DeploymentError, Environments, Status};
+use entity::{deployments, entities};
+
+pub type Deployment = deployments::Model;
+
+/// What CI reports.
+#[derive(Clone, Debug, Default)]
+pub struct NewDeployment {
+    pub entity_ref: String,
+    pub environment: String,
+    pub version: String,
+    pub status: Option<Status>,
+    pub commit_sha: Option<String>,
+    pub commit_time: Option<i64>,
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+async fn check_environment(
+    db: &impl ConnectionTrait,
+    envs: &Environments,
+    name: &str,
+) -> Result<(), DeploymentError> {
+    if envs.allow_unknown || envs.configured.iter().any(|e| e.eq_ignore_ascii_case(name)) {
+        return Ok(());
+    }
+    let as_entity = format!("environment:default/{}", name.to_ascii_lowercase());
+    let found = entities::Entity::find()
+        .select_only()
+        .column(entities::Column::Id)
+        .filter(entities::Column::EntityRef.eq(as_entity))
+        .into_tuple::<i32>()
+        .one(db)
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(DeploymentError::Invalid(format!(
+            "unknown environment '{name}' (configured: {})",
+            envs.configured.join(", ")
+        ))),
+    }
+}
+
+async fn by_key(
+    db: &impl ConnectionTrait,
+    subject: &str,
+    key: &str,
+) -> Result<Option<Deployment>, DeploymentError> {
+    Ok(deployments::Entity::find()
+        .filter(deployments::Column::RecordedBy.eq(subject))
+        .filter(deployments::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?)
+}
+
+/// Records a deployment by `subject`. With an idempotency key already used by the same subject, returns
+/// the first deployment and changes nothing.
+pub async fn record(
+    db: &DatabaseConnection,
+    envs: &Environments,
+    subject: &str,
+    d: NewDeployment,
+) -> Result<Deployment, DeploymentError> {
+    if let Some(key) = &d.idempotency_key {
+        if let Some(first) = by_key(db, subject, key).await? {
+            return Ok(first);
+        }
+    }
+    let entity_ref =
+        crate::catalog::refs::EntityRef::parse(&d.entity_ref, Some("component"), "default")
+            .map_err(|e| {
+                DeploymentError::Invalid(format!("invalid entity ref '{}': {e}", d.entity_ref))
+            })?
+            .to_string();
+    let exists =
+        crate::catalog::store::entities_by_refs(db, std::slice::from_ref(&entity_ref)).await?;
+    if exists.is_empty() {
+        return Err(DeploymentError::NotFound(format!("no entity {entity_ref}")));
+    }
+    check_environment(db, envs, &d.environment).await?;
+    for (field, value) in [("version", &d.version), ("environment", &d.environment)] {
+        if value.trim().is_empty() || value.len() > 200 {
+            return Err(DeploymentError::Invalid(format!(
+                "{field} must be 1 to 200 characters"
+            )));
+        }
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let status = d.status.unwrap_or(Status::Pending);
+    let row = deployments::ActiveModel {
+        id: NotSet,
+        entity_ref: Set(entity_ref),
+        environment: Set(d.environment.trim().to_string()),
+        version: Set(d.version.trim().to_string()),
+        status: Set(status.as_str().to_string()),
+        commit_sha: Set(d.commit_sha),
+        commit_time: Set(d.commit_time),
+        url: Set(d.url),
+        description: Set(d.description),
+        idempotency_key: Set(d.idempotency_key.clone()),
+        recorded_by: Set(subject.to_string()),
+        started_at: Set(d.started_at.or(Some(now))),
+        finished_at: Set(d.finished_at.or(status.is_finished().then_some(now))),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    match deployments::Entity::insert(row)
+        .exec_with_returning(db)
+        .await
+    {
+        Ok(saved) => Ok(saved),
+        Err(e) => match (e.sql_err(), &d.idempotency_key) {
+            // A concurrent retry won the race: return its row.
+            (Some(SqlErr::UniqueConstraintViolation(_)), Some(key)) => by_key(db, subject, key)
+                .await?
+                .ok_or_else(|| DeploymentError::Conflict("idempotency key race".into())),
+            _ => Err(e.into()),
+        },
+    }
+}
+
+/// Moves a deployment to `status` when that is a legal transition (`Conflict` otherwise).
+pub async fn update_status(
+    db: &DatabaseConnection,
+    id: i64,
+    status: Status,
+    finished_at: Option<i64>,
+    description: Option<String>,
+) -> Result<Deployment, DeploymentError> {
+    let txn = db.begin().await?;
+    let Some(current) = deployments::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+    else {
+        return Err(DeploymentError::NotFound(format!("no deployment {id}")));
+    };
+    let from = Status::parse(&current.status).unwrap_or(Status::Pending);
+    if !from.can_become(status) {
+        return Err(DeploymentError::Conflict(format!(
+            "deployment {id} is {from} and cannot become {status}"
+        )));
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut update = deployments::Entity::update_many()
+        .col_expr(deployments::Column::Status, Expr::value(status.as_str()))
+        .col_expr(deployments::Column::UpdatedAt, Expr::value(now))
+        .filter(deployments::Column::Id.eq(id));
+    if status.is_finished() {
+        let at = finished_at.or(current.finished_at).unwrap_or(now);
+        update = update.col_expr(deployments::Column::FinishedAt, Expr::value(at));
+    }
+    if let Some(desc) = description {
+        update = update.col_expr(deployments::Column::Description, Expr::value(desc));
+    }
+    update.exec(&txn).await?;
+    let saved = deployments::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DeploymentError::NotFound(format!("no deployment {id}")))?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// Which deployments to list.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub entity_refs: Option<Vec<String>>,
+    /// Entities owned by this group ref.
+    pub owner: Option<String>,
+    /// Entities of this system ref.
+    pub system: Option<String>,
+    pub environment: Option<String>,
+    pub status: Option<Status>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// Up to `limit` deployments matching `f`, newest first, older than the id `before`.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    f: &Filter,
+    limit: u64,
+    before: Option<i64>,
+) -> Result<Vec<Deployment>, DeploymentError> {
+    use sea_orm::sea_query::Query;
+    let mut cond = Condition::all();
+    if let Some(refs) = &f.entity_refs {
+        cond = cond.add(deployments::Column::EntityRef.is_in(refs.iter().cloned()));
+    }
+    for (value, col) in [
+        (&f.owner, entities::Column::OwnerRef),
+        (&f.system, entities::Column::SystemRef),
+    ] {
+        if let Some(v) = value {
+            cond = cond.add(
+                deployments::Column::EntityRef.in_subquery(
+                    Query::select()
+                        .column(entities::Column::EntityRef)
+                        .from(entities::Entity)
+                        .and_where(col.eq(v.clone()))
+                        .to_owned(),
+                ),
+            );
+        }
+    }
+    if let Some(env) = &f.environment {
+        cond = cond.add(deployments::Column::Environment.eq(env.clone()));
+    }
+    if let Some(s) = f.status {
+        cond = cond.add(deployments::Column::Status.eq(s.as_str()));
+    }
+    if let Some(t) = f.since {
+        cond = cond.add(deployments::Column::CreatedAt.gte(t));
+    }
+    if let Some(t) = f.until {
+        cond = cond.add(deployments::Column::CreatedAt.lt(t));
+    }
+    if let Some(b) = before {
+        cond = cond.add(deployments::Column::Id.lt(b));
+    }
+    Ok(deployments::Entity::find()
+        .filter(cond)
+        .order_by_desc(deployments::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The latest successful deployment per environment of each entity: two queries whatever the count.
+pub async fn current(
+    db: &impl ConnectionTrait,
+    refs: &[String],
+) -> Result<HashMap<String, Vec<Deployment>>, DeploymentError> {
+    let mut out: HashMap<String, Vec<Deployment>> = HashMap::new();
+    if refs.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<Option<i64>> = deployments::Entity::find()
+        .select_only()
+        .column_as(deployments::Column::Id.max(), "id")
+        .filter(deployments::Column::EntityRef.is_in(refs.iter().cloned()))
+        .filter(deployments::Column::Status.eq(Status::Succeeded.as_str()))
+        .group_by(deployments::Column::EntityRef)
+        .group_by(deployments::Column::Environment)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = ids.into_iter().flatten().collect();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    for d in deployments::Entity::find()
+        .filter(deployments::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+    {
+        out.entry(d.entity_ref.clone()).or_default().push(d);
+    }
+    Ok(out)
+}
+
+pub async fn by_id(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<Deployment>, DeploymentError> {
+    Ok(deployments::Entity::find_by_id(id).one(db).await?)
+}

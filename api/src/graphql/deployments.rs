@@ -1,0 +1,438 @@
+//! Deployments in the API: the `Deployment` type, `recordDeployment` / `updateDeploymentStatus`
+//! (`deployments:write`), the `deployments` and `environments` queries, and the per-entity fields
+//! (`deployments`, `currentDeployments`) through a dataloader.
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use sea_orm::DatabaseConnection;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::errors::{ApiError, GqlResultExt};
+use super::guard::{require, READ};
+use crate::auth::Scope;
+use crate::deployments::service::{self, Deployment as Row, Filter, NewDeployment};
+use crate::deployments::{DeploymentError, Environments, Status};
+
+type Res<T> = async_graphql::Result<T>;
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "DeploymentStatus")]
+pub enum GqlStatus {
+    Pending,
+    InProgress,
+    Succeeded,
+    Failed,
+    Cancelled,
+    RolledBack,
+}
+
+impl From<GqlStatus> for Status {
+    fn from(s: GqlStatus) -> Self {
+        match s {
+            GqlStatus::Pending => Status::Pending,
+            GqlStatus::InProgress => Status::InProgress,
+            GqlStatus::Succeeded => Status::Succeeded,
+            GqlStatus::Failed => Status::Failed,
+            GqlStatus::Cancelled => Status::Cancelled,
+            GqlStatus::RolledBack => Status::RolledBack,
+        }
+    }
+}
+
+impl From<Status> for GqlStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Pending => GqlStatus::Pending,
+            Status::InProgress => GqlStatus::InProgress,
+            Status::Succeeded => GqlStatus::Succeeded,
+            Status::Failed => GqlStatus::Failed,
+            Status::Cancelled => GqlStatus::Cancelled,
+            Status::RolledBack => GqlStatus::RolledBack,
+        }
+    }
+}
+
+fn time(ms: Option<i64>) -> Option<String> {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.to_rfc3339())
+}
+
+fn parse_time(field: &str, v: Option<String>) -> Res<Option<i64>> {
+    match v {
+        None => Ok(None),
+        Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
+            .map(|d| Some(d.timestamp_millis()))
+            .map_err(|_| ApiError::BadUserInput(format!("{field}: '{t}' is not an RFC 3339 time")))
+            .gql(),
+    }
+}
+
+/// One deployment of an entity to an environment.
+pub struct Deployment(pub Row);
+
+#[Object]
+impl Deployment {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn entity_ref(&self) -> &str {
+        &self.0.entity_ref
+    }
+    /// The deployed entity (null if it left the catalog).
+    async fn entity(&self, ctx: &Context<'_>) -> Res<Option<super::types::Entity>> {
+        let found = super::loaders::entities(ctx)?
+            .load_one(self.0.entity_ref.clone())
+            .await
+            .map_err(|e| ApiError::from(e).extend_err())?;
+        Ok(found.map(super::types::Entity::from_stored))
+    }
+    async fn environment(&self) -> &str {
+        &self.0.environment
+    }
+    async fn version(&self) -> &str {
+        &self.0.version
+    }
+    async fn status(&self) -> GqlStatus {
+        Status::parse(&self.0.status)
+            .unwrap_or(Status::Pending)
+            .into()
+    }
+    async fn commit_sha(&self) -> Option<&str> {
+        self.0.commit_sha.as_deref()
+    }
+    /// RFC 3339 times.
+    async fn commit_time(&self) -> Option<String> {
+        time(self.0.commit_time)
+    }
+    async fn started_at(&self) -> Option<String> {
+        time(self.0.started_at)
+    }
+    async fn finished_at(&self) -> Option<String> {
+        time(self.0.finished_at)
+    }
+    async fn created_at(&self) -> Option<String> {
+        time(Some(self.0.created_at))
+    }
+    /// The pipeline run.
+    async fn url(&self) -> Option<&str> {
+        self.0.url.as_deref()
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// The token subject that recorded it.
+    async fn recorded_by(&self) -> &str {
+        &self.0.recorded_by
+    }
+}
+
+/// A page of deployments, newest first.
+#[derive(SimpleObject)]
+pub struct DeploymentPage {
+    pub nodes: Vec<Deployment>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub end_cursor: Option<String>,
+    pub has_next_page: bool,
+}
+
+#[derive(InputObject)]
+pub struct RecordDeploymentInput {
+    /// `component:name` (kind defaults to component).
+    pub entity_ref: String,
+    pub environment: String,
+    pub version: String,
+    /// Default PENDING.
+    pub status: Option<GqlStatus>,
+    pub commit_sha: Option<String>,
+    /// RFC 3339.
+    pub commit_time: Option<String>,
+    pub url: Option<String>,
+    pub description: Option<String>,
+    /// A retry with the same key (from the same subject) returns the first deployment.
+    pub idempotency_key: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+#[derive(InputObject, Default)]
+pub struct DeploymentFilter {
+    pub entity_ref: Option<String>,
+    /// Group ref: deployments of what it owns.
+    pub owner: Option<String>,
+    /// System ref: deployments of its entities.
+    pub system: Option<String>,
+    pub environment: Option<String>,
+    pub status: Option<GqlStatus>,
+    /// RFC 3339 bounds on when the deployment was recorded.
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+fn environments(ctx: &Context<'_>) -> Arc<Environments> {
+    ctx.data_opt::<Arc<Environments>>()
+        .cloned()
+        .unwrap_or_default()
+}
+
+trait ExtendErr {
+    fn extend_err(self) -> async_graphql::Error;
+}
+
+impl ExtendErr for ApiError {
+    fn extend_err(self) -> async_graphql::Error {
+        async_graphql::ErrorExtensions::extend(&self)
+    }
+}
+
+fn gql_err(e: DeploymentError) -> async_graphql::Error {
+    ApiError::from(e).extend_err()
+}
+
+/// A page of deployments for a filter (shared by the root query and the entity fields).
+pub async fn page(
+    db: &DatabaseConnection,
+    filter: Filter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Res<DeploymentPage> {
+    let limit = first.unwrap_or(20);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::BadUserInput("first must be 1 to 500".into())).gql();
+    }
+    let before = match after {
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| ApiError::BadUserInput(format!("'{c}' is not a deployment cursor")))
+                .gql()?,
+        ),
+        None => None,
+    };
+    let mut rows = service::list(db, &filter, limit as u64 + 1, before)
+        .await
+        .map_err(gql_err)?;
+    let has_next_page = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    Ok(DeploymentPage {
+        end_cursor: has_next_page
+            .then(|| rows.last().map(|d| d.id.to_string()))
+            .flatten(),
+        has_next_page,
+        nodes: rows.into_iter().map(Deployment).collect(),
+    })
+}
+
+fn filter_from(f: DeploymentFilter) -> Res<Filter> {
+    let canon = |r: Option<String>, kind: &str| -> Res<Option<String>> {
+        r.map(|r| {
+            crate::catalog::refs::EntityRef::parse(&r, Some(kind), "default")
+                .map(|x| x.to_string())
+                .map_err(|e| ApiError::BadUserInput(format!("invalid ref '{r}': {e}")))
+                .gql()
+        })
+        .transpose()
+    };
+    Ok(Filter {
+        entity_refs: canon(f.entity_ref, "component")?.map(|r| vec![r]),
+        owner: canon(f.owner, "group")?,
+        system: canon(f.system, "system")?,
+        environment: f.environment,
+        status: f.status.map(Status::from),
+        since: parse_time("since", f.since)?,
+        until: parse_time("until", f.until)?,
+    })
+}
+
+/// An environment and its deployments.
+pub struct Environment {
+    name: String,
+}
+
+#[Object]
+impl Environment {
+    async fn name(&self) -> &str {
+        &self.name
+    }
+    async fn deployments(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<GqlStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Res<DeploymentPage> {
+        let filter = Filter {
+            environment: Some(self.name.clone()),
+            status: status.map(Status::from),
+            ..Filter::default()
+        };
+        page(super::loaders::database(ctx)?, filter, first, after).await
+    }
+}
+
+#[derive(Default)]
+pub struct DeploymentsQuery;
+
+#[Object]
+impl DeploymentsQuery {
+    /// Deployments, newest first.
+    async fn deployments(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DeploymentFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Res<DeploymentPage> {
+        require(ctx, READ)?;
+        let filter = filter_from(filter.unwrap_or_default())?;
+        page(super::loaders::database(ctx)?, filter, first, after).await
+    }
+
+    /// The configured environments, in order.
+    async fn environments(&self, ctx: &Context<'_>) -> Res<Vec<Environment>> {
+        require(ctx, READ)?;
+        Ok(environments(ctx)
+            .configured
+            .iter()
+            .map(|n| Environment { name: n.clone() })
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct DeploymentsMutation;
+
+/// With the ownership policy on, the caller must own the entity.
+async fn check_owner(ctx: &Context<'_>, caller: &crate::auth::Caller, entity_ref: &str) -> Res<()> {
+    if let Some(auth) = ctx.data_opt::<crate::auth::Auth>() {
+        if auth.ownership_policy {
+            let db = super::loaders::database(ctx)?;
+            crate::auth::policy::check_owner(db, caller, entity_ref)
+                .await
+                .map_err(ApiError::from)
+                .gql()?;
+        }
+    }
+    Ok(())
+}
+
+#[Object]
+impl DeploymentsMutation {
+    /// Records a deployment (needs `deployments:write`).
+    async fn record_deployment(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordDeploymentInput,
+    ) -> Res<Deployment> {
+        let caller = require(ctx, Scope::DeploymentsWrite)?;
+        let db = super::loaders::database(ctx)?;
+        let entity_ref =
+            crate::catalog::refs::EntityRef::parse(&input.entity_ref, Some("component"), "default")
+                .map(|r| r.to_string())
+                .unwrap_or_else(|_| input.entity_ref.clone());
+        check_owner(ctx, &caller, &entity_ref).await?;
+        let d = NewDeployment {
+            entity_ref: input.entity_ref,
+            environment: input.environment,
+            version: input.version,
+            status: input.status.map(Status::from),
+            commit_sha: input.commit_sha,
+            commit_time: parse_time("commitTime", input.commit_time)?,
+            url: input.url,
+            description: input.description,
+            idempotency_key: input.idempotency_key,
+            started_at: parse_time("startedAt", input.started_at)?,
+            finished_at: parse_time("finishedAt", input.finished_at)?,
+        };
+        let saved = service::record(db, &environments(ctx), &caller.subject, d)
+            .await
+            .map_err(gql_err)?;
+        Ok(Deployment(saved))
+    }
+
+    /// Moves a deployment to a new status; only legal transitions (`CONFLICT` otherwise).
+    async fn update_deployment_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        status: GqlStatus,
+        finished_at: Option<String>,
+        description: Option<String>,
+    ) -> Res<Deployment> {
+        let caller = require(ctx, Scope::DeploymentsWrite)?;
+        let db = super::loaders::database(ctx)?;
+        let n: i64 = id
+            .parse()
+            .map_err(|_| {
+                ApiError::BadUserInput(format!("'{}' is not a deployment id", id.as_str()))
+            })
+            .gql()?;
+        let current = service::by_id(db, n)
+            .await
+            .map_err(gql_err)?
+            .ok_or_else(|| ApiError::NotFound(format!("no deployment {n}")).extend_err())?;
+        check_owner(ctx, &caller, &current.entity_ref).await?;
+        let finished = parse_time("finishedAt", finished_at)?;
+        let saved = service::update_status(db, n, status.into(), finished, description)
+            .await
+            .map_err(gql_err)?;
+        Ok(Deployment(saved))
+    }
+}
+
+/// Latest successful deployment per environment, by entity ref: one query for every entity of a page.
+pub struct CurrentLoader {
+    pub db: DatabaseConnection,
+}
+
+impl Loader<String> for CurrentLoader {
+    type Value = Arc<Vec<Row>>;
+    type Error = Arc<DeploymentError>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        let found = service::current(&self.db, keys).await.map_err(Arc::new)?;
+        Ok(keys
+            .iter()
+            .map(|k| {
+                (
+                    k.clone(),
+                    Arc::new(found.get(k).cloned().unwrap_or_default()),
+                )
+            })
+            .collect())
+    }
+}
+
+pub type Current = DataLoader<CurrentLoader, HashMapCache>;
+
+/// `currentDeployments` of an entity, in environment order.
+pub async fn current_of(ctx: &Context<'_>, entity_ref: &str) -> Res<Vec<Deployment>> {
+    let Some(loader) = ctx.data_opt::<Current>() else {
+        return Err(ApiError::Internal(
+            "request has no deployment loader".into(),
+        ))
+        .gql();
+    };
+    let rows = loader
+        .load_one(entity_ref.to_string())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()).extend_err())?
+        .unwrap_or_default();
+    let envs = environments(ctx);
+    let mut rows: Vec<Row> = rows.as_ref().clone();
+    rows.sort_by_key(|d| envs.order(&d.environment));
+    Ok(rows.into_iter().map(Deployment).collect())
+}
+
+/// `deployments(...)` of an entity, a system or a group.
+pub async fn of(
+    ctx: &Context<'_>,
+    mut filter: Filter,
+    environment: Option<String>,
+    status: Option<GqlStatus>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Res<DeploymentPage> {
+    filter.environment = environment;
+    filter.status = status.map(Status::from);
+    page(super::loaders::database(ctx)?, filter, first, after).await
+}

@@ -1,0 +1,219 @@
+//! Deployments end to end: a CI-style client with a bot token records a run through its statuses,
+//! retries are idempotent, illegal moves and bad input are refused with nothing stored, and current
+//! deployments load without N+1.
+
+use api::auth::jwt::{issue, Verifier, VerifierSettings};
+use api::auth::Authenticator;
+use api::server::AppState;
+use greenroom_tests::{TestDb, TestServer};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+const SECRET: &str = "deployments-test-secret-of-32-bytes!";
+
+fn token(sub: &str, scope: &str) -> String {
+    issue(SECRET, sub, scope, Duration::from_secs(600), None, None)
+        .unwrap()
+        .0
+}
+
+async fn server(t: &TestDb) -> TestServer {
+    let auth = Arc::new(Authenticator {
+        verifier: Verifier::new(VerifierSettings {
+            secret: Some(SECRET.into()),
+            leeway: Duration::from_secs(5),
+            ..VerifierSettings::default()
+        })
+        .unwrap(),
+        anonymous_read: false,
+        revocations: Default::default(),
+        ownership_policy: false,
+    });
+    let mut state = AppState::dev(t.db.clone());
+    state.schema = api::graphql::schema::build_with(
+        t.db.clone(),
+        t.cache.clone(),
+        Arc::default(),
+        auth.clone(),
+        &Default::default(),
+    );
+    state.auth = auth;
+    TestServer::start_with(state).await
+}
+
+async fn gql(s: &TestServer, token: &str, query: &str, variables: Value) -> Value {
+    s.client
+        .post(s.url("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+const RECORD: &str = r#"mutation($i: RecordDeploymentInput!) {
+    recordDeployment(input: $i) { id status version environment recordedBy entity { ref } } }"#;
+const UPDATE: &str = r#"mutation($id: ID!, $s: DeploymentStatus!) {
+    updateDeploymentStatus(id: $id, status: $s) { id status finishedAt } }"#;
+const COUNT: &str = "{ deployments(first: 500) { nodes { id } } }";
+
+fn code(v: &Value) -> Option<&str> {
+    greenroom_tests::first_error_code(v)
+}
+
+async fn count(s: &TestServer, reader: &str) -> usize {
+    gql(s, reader, COUNT, json!({})).await["data"]["deployments"]["nodes"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(usize::MAX)
+}
+
+#[tokio::test]
+async fn a_ci_run_goes_pending_to_succeeded_and_retries_change_nothing() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = server(&t).await;
+    let bot = token("bot:ci", "deployments:write catalog:read");
+    let reader = token("user:default/jane", "catalog:read");
+    let input = json!({"i": {"entityRef": "component:artist-lookup", "environment": "production",
+        "version": "1.4.2", "commitSha": "abc123", "commitTime": "2026-11-25T10:00:00Z",
+        "url": "https://ci.example.com/runs/7", "idempotencyKey": "run-7"}});
+
+    let r = gql(&s, &bot, RECORD, input.clone()).await;
+    let d = &r["data"]["recordDeployment"];
+    assert_eq!(d["status"], "PENDING", "{r}");
+    assert_eq!(d["recordedBy"], "bot:ci");
+    assert_eq!(d["entity"]["ref"], "component:default/artist-lookup");
+    let id = d["id"].as_str().unwrap().to_string();
+
+    // A retry with the same key returns the first deployment.
+    let again = gql(&s, &bot, RECORD, input.clone()).await;
+    assert_eq!(
+        again["data"]["recordDeployment"]["id"],
+        id.as_str(),
+        "{again}"
+    );
+    assert_eq!(count(&s, &reader).await, 1);
+
+    for status in ["IN_PROGRESS", "SUCCEEDED"] {
+        let r = gql(&s, &bot, UPDATE, json!({"id": id, "s": status})).await;
+        assert_eq!(r["data"]["updateDeploymentStatus"]["status"], status, "{r}");
+    }
+    let r = gql(&s, &bot, UPDATE, json!({"id": id, "s": "IN_PROGRESS"})).await;
+    assert_eq!(code(&r), Some("CONFLICT"), "{r}");
+
+    // Bad input stores nothing.
+    let unknown =
+        json!({"i": {"entityRef": "component:nope", "environment": "production", "version": "1"}});
+    assert_eq!(
+        code(&gql(&s, &bot, RECORD, unknown).await),
+        Some("NOT_FOUND")
+    );
+    let bad_env =
+        json!({"i": {"entityRef": "component:artist-lookup", "environment": "moon", "version": "1"}});
+    assert_eq!(
+        code(&gql(&s, &bot, RECORD, bad_env).await),
+        Some("BAD_USER_INPUT")
+    );
+    let r = gql(&s, &reader, RECORD, input.clone()).await;
+    assert_eq!(code(&r), Some("FORBIDDEN"), "{r}");
+    assert_eq!(count(&s, &reader).await, 1);
+
+    // What runs where.
+    let r = gql(
+        &s,
+        &reader,
+        r#"{ entity(ref: "component:artist-lookup") { ... on Component {
+            currentDeployments { version environment status }
+            deployments(environment: "production") { nodes { version } hasNextPage } } } }"#,
+        json!({}),
+    )
+    .await;
+    let c = &r["data"]["entity"];
+    assert_eq!(
+        c["currentDeployments"],
+        json!([{"version": "1.4.2", "environment": "production", "status": "SUCCEEDED"}]),
+        "{r}"
+    );
+    assert_eq!(c["deployments"]["nodes"][0]["version"], "1.4.2");
+}
+
+#[tokio::test]
+async fn concurrent_retries_with_one_key_create_one_row() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = Arc::new(server(&t).await);
+    let bot = token("bot:ci", "deployments:write catalog:read");
+    let input = json!({"i": {"entityRef": "component:artist-lookup", "environment": "staging",
+        "version": "2.0.0", "idempotencyKey": "run-race"}});
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (s, bot, input) = (s.clone(), bot.clone(), input.clone());
+        tasks.push(tokio::spawn(
+            async move { gql(&s, &bot, RECORD, input).await },
+        ));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for task in tasks {
+        let r = task.await.unwrap();
+        ids.insert(
+            r["data"]["recordDeployment"]["id"]
+                .as_str()
+                .map(str::to_string),
+        );
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert!(ids.iter().all(Option::is_some));
+    assert_eq!(count(&s, &bot).await, 1);
+}
+
+#[tokio::test]
+async fn current_deployments_of_a_page_take_a_constant_number_of_statements() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let list = t
+        .exec(
+            r#"{ entities(filter: {kind: ["component"]}, first: 100) { nodes { ref } } }"#,
+            json!({}),
+        )
+        .await;
+    let refs: Vec<String> = list["data"]["entities"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["ref"].as_str().unwrap().to_string())
+        .collect();
+    assert!(refs.len() >= 8, "{refs:?}");
+    for (i, r) in refs.iter().enumerate() {
+        let q = r#"mutation($i: RecordDeploymentInput!) { recordDeployment(input: $i) { id } }"#;
+        let v = json!({"i": {"entityRef": r, "environment": "production", "version": format!("1.{i}"), "status": "SUCCEEDED"}});
+        let out = t.exec(q, v).await;
+        assert!(out["errors"].is_null(), "{out}");
+    }
+    let page = |n: usize| {
+        format!(
+            r#"{{ entities(filter: {{kind: ["component"]}}, first: {n}) {{ nodes {{ ref ... on Component {{ currentDeployments {{ version }} }} }} }} }}"#
+        )
+    };
+    let t = &t;
+    let statements = |q: String| async move {
+        let before = t.statement_count();
+        let r = t.exec(&q, json!({})).await;
+        assert!(r["errors"].is_null(), "{r}");
+        (t.statement_count() - before, r)
+    };
+    let (small, _) = statements(page(2)).await;
+    let (large, r) = statements(page(refs.len())).await;
+    assert_eq!(small, large, "statements must not grow with the page size");
+    let versions = r["data"]["entities"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["currentDeployments"][0]["version"].is_string())
+        .count();
+    assert_eq!(versions, refs.len());
+}
