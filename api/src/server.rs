@@ -54,6 +54,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(http::graphql::get).post(http::graphql::post),
         )
         .route("/graphql/assets/{file}", get(http::graphiql::asset))
+        .route("/graphql/ws", get(http::ws::websocket))
         .route("/healthz", get(http::health::healthz))
         .route("/readyz", get(http::health::readyz))
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes));

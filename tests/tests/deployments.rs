@@ -113,8 +113,7 @@ async fn a_ci_run_goes_pending_to_succeeded_and_retries_change_nothing() {
         code(&gql(&s, &bot, RECORD, unknown).await),
         Some("NOT_FOUND")
     );
-    let bad_env =
-        json!({"i": {"entityRef": "component:artist-lookup", "environment": "moon", "version": "1"}});
+    let bad_env = json!({"i": {"entityRef": "component:artist-lookup", "environment": "moon", "version": "1"}});
     assert_eq!(
         code(&gql(&s, &bot, RECORD, bad_env).await),
         Some("BAD_USER_INPUT")
@@ -216,4 +215,176 @@ async fn current_deployments_of_a_page_take_a_constant_number_of_statements() {
         .filter(|n| n["currentDeployments"][0]["version"].is_string())
         .count();
     assert_eq!(versions, refs.len());
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message as JSON, within 10 s.
+async fn next_json(ws: &mut Ws) -> Value {
+    next_within(ws, Duration::from_secs(10))
+        .await
+        .expect("a message within 10 s")
+}
+
+/// The next text message as JSON, if one arrives within `wait`.
+async fn next_within(ws: &mut Ws, wait: Duration) -> Option<Value> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let fut = async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => return serde_json::from_str::<Value>(&t).unwrap(),
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(wait, fut).await.ok()
+}
+
+#[tokio::test]
+async fn the_subscription_streams_new_deployments_and_status_changes() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = server(&t).await;
+    let bot = token("bot:ci", "deployments:write catalog:read");
+    let reader = token("user:default/watcher", "catalog:read");
+    let ws_url = s.url("/graphql/ws").replace("http://", "ws://");
+    let connect = || async {
+        let mut req = ws_url.clone().into_client_request().unwrap();
+        req.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        tokio_tungstenite::connect_async(req).await.unwrap().0
+    };
+    // Without a token the connection is refused.
+    let mut anon = connect().await;
+    anon.send(Message::text(
+        json!({"type": "connection_init"}).to_string(),
+    ))
+    .await
+    .unwrap();
+    let refused = tokio::time::timeout(Duration::from_secs(10), anon.next())
+        .await
+        .unwrap();
+    assert!(
+        !matches!(&refused, Some(Ok(Message::Text(t))) if t.contains("connection_ack")),
+        "{refused:?}"
+    );
+
+    let mut ws = connect().await;
+    ws.send(Message::text(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {reader}")}}).to_string()))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
+    // Queries are not served over the socket.
+    ws.send(Message::text(json!({"id": "q", "type": "subscribe", "payload": {"query": "{ entities { totalCount } }"}}).to_string()))
+        .await
+        .unwrap();
+    let q = next_json(&mut ws).await;
+    assert_eq!(
+        q["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{q}"
+    );
+    assert!(q["payload"]["data"].is_null(), "{q}");
+    ws.send(Message::text(json!({"id": "1", "type": "subscribe", "payload": {"query":
+        "subscription { deploymentEvents(filter: {environment: \"production\"}) { id version status recordedBy entity { ref } } }"}}).to_string()))
+        .await
+        .unwrap();
+    // The subscription is active once the server has processed the message: record until an event
+    // arrives (a staging deployment each time too, which the filter drops).
+    let record = |env: &str, version: String| json!({"i": {"entityRef": "component:artist-lookup", "environment": env, "version": version}});
+    let mut got = Vec::new();
+    for attempt in 0..100 {
+        gql(&s, &bot, RECORD, record("staging", format!("0.{attempt}"))).await;
+        gql(
+            &s,
+            &bot,
+            RECORD,
+            record("production", format!("1.{attempt}")),
+        )
+        .await;
+        if let Some(msg) = next_within(&mut ws, Duration::from_millis(200)).await {
+            if msg["type"] == "next" && msg["id"] == "1" {
+                got.push(msg["payload"]["data"]["deploymentEvents"].clone());
+                break;
+            }
+        }
+    }
+    assert_eq!(got.len(), 1, "no event arrived");
+    let id = got[0]["id"].clone();
+    gql(&s, &bot, UPDATE, json!({"id": id, "s": "SUCCEEDED"})).await;
+    loop {
+        let msg = next_json(&mut ws).await;
+        let d = &msg["payload"]["data"]["deploymentEvents"];
+        if msg["id"] == "1" && d["id"] == id && d["status"] == "SUCCEEDED" {
+            got.push(d.clone());
+            break;
+        }
+    }
+    assert_eq!(got[0]["status"], "PENDING", "{got:?}");
+    assert_eq!(got[0]["recordedBy"], "bot:ci");
+    assert_eq!(got[0]["entity"]["ref"], "component:default/artist-lookup");
+    assert_eq!(
+        (got[1]["version"].as_str(), got[1]["status"].as_str()),
+        (Some("1.0"), Some("SUCCEEDED"))
+    );
+}
+
+#[tokio::test]
+async fn dora_metrics_match_a_hand_computed_fixture() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let at = |h: i64| {
+        chrono::DateTime::from_timestamp(1_790_000_000 + h * 3600, 0)
+            .unwrap()
+            .to_rfc3339()
+    };
+    // Lead times 1h, 3h, 2h; the failure at 10h is restored by the success at 12h; one cancelled run.
+    for (v, status, commit, finished) in [
+        ("1", "SUCCEEDED", Some(0), 1),
+        ("2", "SUCCEEDED", Some(2), 5),
+        ("3", "FAILED", Some(9), 10),
+        ("4", "CANCELLED", None, 11),
+        ("5", "SUCCEEDED", Some(10), 12),
+    ] {
+        let mut input = json!({"entityRef": "component:artist-lookup", "environment": "production",
+            "version": v, "status": status, "finishedAt": at(finished)});
+        if let Some(c) = commit {
+            input["commitTime"] = json!(at(c));
+        }
+        let r = t
+            .exec(
+                "mutation($i: RecordDeploymentInput!) { recordDeployment(input: $i) { id } }",
+                json!({"i": input}),
+            )
+            .await;
+        assert!(r["errors"].is_null(), "{r}");
+    }
+    let r = t
+        .exec(
+            r#"{ entity(ref: "component:artist-lookup") { ... on Component {
+                doraMetrics(window: "2d", environment: "production") {
+                    deployments successful failed deploymentFrequencyPerDay leadTimeMedianSeconds
+                    leadTimeP90Seconds changeFailureRate timeToRestoreMedianSeconds } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r["data"]["entity"]["doraMetrics"],
+        json!({"deployments": 5, "successful": 3, "failed": 1, "deploymentFrequencyPerDay": 1.5,
+            "leadTimeMedianSeconds": 7200.0, "leadTimeP90Seconds": 10800.0,
+            "changeFailureRate": 0.25, "timeToRestoreMedianSeconds": 7200.0}),
+        "{r}"
+    );
+    // The owning group sees the same deployments.
+    let r = t
+        .exec(r#"{ entity(ref: "group:team-a") { ... on Group { doraMetrics(window: "2d") { deployments } } } }"#, json!({}))
+        .await;
+    assert_eq!(r["data"]["entity"]["doraMetrics"]["deployments"], 5, "{r}");
 }

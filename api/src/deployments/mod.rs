@@ -1,6 +1,8 @@
 //! Deployments: what CI deployed where. Statuses and their legal transitions, environments, and the
 //! service that records them (`service`).
 
+pub mod dora;
+pub mod events;
 pub mod service;
 
 use std::fmt;

@@ -67,17 +67,17 @@ async fn by_key(
         .await?)
 }
 
-/// Records a deployment by `subject`. With an idempotency key already used by the same subject, returns
-/// the first deployment and changes nothing.
+/// Records a deployment by `subject`; the flag is false when an idempotency key already used by the same
+/// subject returned the first deployment (nothing changed).
 pub async fn record(
     db: &DatabaseConnection,
     envs: &Environments,
     subject: &str,
     d: NewDeployment,
-) -> Result<Deployment, DeploymentError> {
+) -> Result<(Deployment, bool), DeploymentError> {
     if let Some(key) = &d.idempotency_key {
         if let Some(first) = by_key(db, subject, key).await? {
-            return Ok(first);
+            return Ok((first, false));
         }
     }
     let entity_ref =
@@ -122,11 +122,12 @@ pub async fn record(
         .exec_with_returning(db)
         .await
     {
-        Ok(saved) => Ok(saved),
+        Ok(saved) => Ok((saved, true)),
         Err(e) => match (e.sql_err(), &d.idempotency_key) {
             // A concurrent retry won the race: return its row.
             (Some(SqlErr::UniqueConstraintViolation(_)), Some(key)) => by_key(db, subject, key)
                 .await?
+                .map(|first| (first, false))
                 .ok_or_else(|| DeploymentError::Conflict("idempotency key race".into())),
             _ => Err(e.into()),
         },

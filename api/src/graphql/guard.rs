@@ -26,6 +26,9 @@ pub fn require(ctx: &Context<'_>, scope: Scope) -> async_graphql::Result<Caller>
     Ok(c)
 }
 
+/// Marks operations that arrived over a WebSocket (only subscriptions are accepted there).
+pub struct ViaWebSocket;
+
 /// Width limits, applied after parsing.
 #[derive(Clone, Copy, Debug)]
 pub struct Width {
@@ -116,6 +119,16 @@ impl Extension for GuardExt {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
+        if ctx.data_opt::<ViaWebSocket>().is_some()
+            && doc.operations.iter().any(|(_, op)| {
+                op.node.ty != async_graphql::parser::types::OperationType::Subscription
+            })
+        {
+            return Err(too_wide(
+                "only subscriptions are served over WebSocket; send queries and mutations to POST /graphql"
+                    .into(),
+            ));
+        }
         let aliases: usize = doc
             .operations
             .iter()

@@ -60,12 +60,28 @@ pub type Relations = DataLoader<RelationLoader, HashMapCache>;
 /// Largest number of keys in one `IN (...)` query.
 const MAX_BATCH: usize = 2000;
 
+/// Adds fresh loaders to a WebSocket connection's data.
+pub fn insert(data: &mut async_graphql::Data, db: &DatabaseConnection, cache: &Arc<EntityCache>) {
+    let (entities, relations, current) = make(db, cache);
+    data.insert(entities);
+    data.insert(relations);
+    data.insert(current);
+}
+
 /// Adds fresh request-scoped loaders to a request.
 pub fn attach(
     request: async_graphql::Request,
     db: &DatabaseConnection,
     cache: &Arc<EntityCache>,
 ) -> async_graphql::Request {
+    let (entities, relations, current) = make(db, cache);
+    request.data(entities).data(relations).data(current)
+}
+
+fn make(
+    db: &DatabaseConnection,
+    cache: &Arc<EntityCache>,
+) -> (Entities, Relations, super::deployments::Current) {
     let entities: Entities = DataLoader::with_cache(
         EntityLoader {
             db: db.clone(),
@@ -90,7 +106,7 @@ pub fn attach(
         HashMapCache::default(),
     )
     .max_batch_size(MAX_BATCH);
-    request.data(entities).data(relations).data(current)
+    (entities, relations, current)
 }
 
 fn missing() -> async_graphql::Error {

@@ -1,13 +1,13 @@
 //! Builds the schema. Building needs no database, so the SDL can be printed and snapshot-tested offline.
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
 use crate::catalog::cache::EntityCache;
 
 use super::admin::{AdminMutation, AdminQuery};
-use super::deployments::{DeploymentsMutation, DeploymentsQuery};
+use super::deployments::{DeploymentsMutation, DeploymentsQuery, SubscriptionRoot};
 use super::guard::{Guard, Width};
 use super::query::CatalogQuery;
 use super::sources::SourcesMutation;
@@ -20,7 +20,7 @@ pub struct QueryRoot(CatalogQuery, DeploymentsQuery, AdminQuery);
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(SourcesMutation, DeploymentsMutation, AdminMutation);
 
-pub type GreenroomSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type GreenroomSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Limits on what one operation may ask for (`server.limits`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,11 +46,11 @@ impl Default for Limits {
 }
 
 /// The schema's shape, without data.
-pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .register_output_type::<Node>()
     .register_output_type::<EntityImplementsNode>()
@@ -107,7 +107,8 @@ pub fn build_full(
         .data(cache)
         .data(sources)
         .data(auth)
-        .data(environments);
+        .data(environments)
+        .data(crate::deployments::events::Events::default());
     if !limits.introspection {
         b = b.disable_introspection();
     }

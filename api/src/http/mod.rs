@@ -5,6 +5,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod response_cache;
+pub mod ws;
 
 use axum::extract::Request;
 use axum::middleware::Next;

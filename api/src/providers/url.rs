@@ -106,11 +106,13 @@ impl Fetcher {
     }
 }
 
+/// A stable description (it ends up in entity status, whose content is compared between reads): a
+/// connect failure reads the same whether it was refused, unresolved or timed out.
 fn describe(e: reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
+    if e.is_connect() {
         "cannot connect".into()
+    } else if e.is_timeout() {
+        "timed out".into()
     } else {
         // reqwest's Display names the URL; add the root cause, which says what went wrong.
         let mut msg = e.to_string();

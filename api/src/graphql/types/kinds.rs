@@ -49,6 +49,11 @@ entity_object!(Component {
     async fn current_deployments(&self, ctx: &Context<'_>) -> Res<Vec<dep::Deployment>> {
         dep::current_of(ctx, &self.0.entity_ref).await
     }
+    /// DORA metrics over the last `window` (`30d`, `12h`).
+    async fn dora_metrics(&self, ctx: &Context<'_>, #[graphql(default = "30d")] window: String, environment: Option<String>) -> Res<dep::DoraMetrics> {
+        let filter = Filter { entity_refs: Some(vec![self.0.entity_ref.clone()]), ..Filter::default() };
+        dep::dora_of(ctx, filter, &window, environment).await
+    }
 });
 
 entity_object!(Api {
@@ -93,6 +98,11 @@ entity_object!(Resource {
 });
 
 entity_object!(System {
+    /// DORA metrics of the system's entities over the last `window`.
+    async fn dora_metrics(&self, ctx: &Context<'_>, #[graphql(default = "30d")] window: String, environment: Option<String>) -> Res<dep::DoraMetrics> {
+        let filter = Filter { system: Some(self.0.entity_ref.clone()), ..Filter::default() };
+        dep::dora_of(ctx, filter, &window, environment).await
+    }
     /// Deployments of the system's entities, newest first.
     async fn deployments(&self, ctx: &Context<'_>, environment: Option<String>, status: Option<dep::GqlStatus>, first: Option<i32>, after: Option<String>) -> Res<dep::DeploymentPage> {
         let filter = Filter { system: Some(self.0.entity_ref.clone()), ..Filter::default() };
