@@ -195,7 +195,7 @@ async fn current_deployments_of_a_page_take_a_constant_number_of_statements() {
     }
     let page = |n: usize| {
         format!(
-            r#"{{ entities(filter: {{kind: ["component"]}}, first: {n}) {{ nodes {{ ref ... on Component {{ currentDeployments {{ version }} }} }} }} }}"#
+            r#"{{ entities(filter: {{kind: ["component"]}}, first: {n}) {{ nodes {{ ref ... on Component {{ currentDeployments {{ version }} deployments(first: 2, environment: "production") {{ nodes {{ version }} hasNextPage }} }} }} }} }}"#
         )
     };
     let t = &t;
@@ -215,6 +215,35 @@ async fn current_deployments_of_a_page_take_a_constant_number_of_statements() {
         .filter(|n| n["currentDeployments"][0]["version"].is_string())
         .count();
     assert_eq!(versions, refs.len());
+    let listed = r["data"]["entities"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["deployments"]["nodes"].as_array().map(Vec::len) == Some(1))
+        .count();
+    assert_eq!(listed, refs.len(), "{r}");
+
+    // Groups list what they own, also batched.
+    let groups = |n: usize| {
+        format!(
+            r#"{{ entities(filter: {{kind: ["group"]}}, first: {n}) {{ nodes {{ ref ... on Group {{ deployments(first: 50) {{ nodes {{ entityRef }} }} }} }} }} }}"#
+        )
+    };
+    let (small, _) = statements(groups(1)).await;
+    let (large, r) = statements(groups(50)).await;
+    assert_eq!(small, large, "group lists must not grow with the page size");
+    let total: usize = r["data"]["entities"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            n["deployments"]["nodes"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap_or(0)
+        })
+        .sum();
+    assert!(total >= 1, "{r}");
 }
 
 type Ws =

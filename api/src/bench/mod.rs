@@ -92,6 +92,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let tmp = tempfile_dir(args.dir.as_deref())?;
     let client = reqwest::Client::new();
     let mut rereads = Vec::new();
+    let mut deploys = Vec::new();
     println!("| N entities | start → queryable (s) | peak RSS (MiB) | entity(ref) req/s (p99 ms) | same, no-cache | 100-component page req/s (p99 ms) | same, no-cache |");
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &args.entities {
@@ -153,6 +154,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             println!("  ({errors} requests failed)");
         }
         rereads.push((n, reread(&client, &server.url, &catalog).await?));
+        let record = json!({
+            "query": "mutation($e: String!) { recordDeployment(input: {entityRef: $e, environment: \"production\", version: \"1.0.0\", status: SUCCEEDED}) { id } }",
+            "variables": { "e": first_component(n) }
+        });
+        let recorded = load::run(url, record, c, duration).await?;
+        deploys.push((n, recorded));
         drop(server);
     }
     println!();
@@ -160,6 +167,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!("|---:|---:|---:|---:|");
     for (n, r) in rereads {
         println!("| {n} | {:.2} | {:.2} | {:.2} |", r[0], r[1], r[2]);
+    }
+    println!();
+    println!(
+        "| N entities | recordDeployment mutations/s (p99 ms), {} connections |",
+        args.connections
+    );
+    println!("|---:|---:|");
+    for (n, r) in deploys {
+        println!(
+            "| {n} | {:.0} ({:.1}){} |",
+            r.rps,
+            r.p99_ms,
+            if r.errors > 0 {
+                format!(", {} failed", r.errors)
+            } else {
+                String::new()
+            }
+        );
     }
     Ok(())
 }

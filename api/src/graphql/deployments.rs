@@ -558,16 +558,85 @@ pub async fn current_of(ctx: &Context<'_>, entity_ref: &str) -> Res<Vec<Deployme
     Ok(rows.into_iter().map(Deployment).collect())
 }
 
-/// `deployments(...)` of an entity, a system or a group.
+/// First pages of deployment lists, one query per kind of list for the whole response.
+pub struct ListLoader {
+    pub db: DatabaseConnection,
+}
+
+impl Loader<service::ListKey> for ListLoader {
+    type Value = Arc<Vec<Row>>;
+    type Error = Arc<DeploymentError>;
+
+    async fn load(
+        &self,
+        keys: &[service::ListKey],
+    ) -> Result<HashMap<service::ListKey, Self::Value>, Self::Error> {
+        let found = service::lists(&self.db, keys).await.map_err(Arc::new)?;
+        Ok(found.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+pub type Lists = DataLoader<ListLoader, HashMapCache>;
+
+/// `deployments(...)` of an entity, a system or a group. First pages go through the list loader (no
+/// N+1 over a page of entities); later pages (`after`) are a query of their own.
 pub async fn of(
     ctx: &Context<'_>,
-    mut filter: Filter,
+    scope: service::Scope,
     environment: Option<String>,
     status: Option<GqlStatus>,
     first: Option<i32>,
     after: Option<String>,
 ) -> Res<DeploymentPage> {
-    filter.environment = environment;
-    filter.status = status.map(Status::from);
-    page(super::loaders::database(ctx)?, filter, first, after).await
+    let status = status.map(Status::from);
+    if after.is_some() {
+        let mut filter = match scope {
+            service::Scope::Entity(r) => Filter {
+                entity_refs: Some(vec![r]),
+                ..Filter::default()
+            },
+            service::Scope::System(r) => Filter {
+                system: Some(r),
+                ..Filter::default()
+            },
+            service::Scope::Owner(r) => Filter {
+                owner: Some(r),
+                ..Filter::default()
+            },
+        };
+        filter.environment = environment;
+        filter.status = status;
+        return page(super::loaders::database(ctx)?, filter, first, after).await;
+    }
+    let limit = first.unwrap_or(20);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::BadUserInput("first must be 1 to 500".into())).gql();
+    }
+    let Some(loader) = ctx.data_opt::<Lists>() else {
+        return Err(ApiError::Internal(
+            "request has no deployment loader".into(),
+        ))
+        .gql();
+    };
+    let key = service::ListKey {
+        scope,
+        environment,
+        status,
+        limit: limit as u64 + 1,
+    };
+    let mut rows: Vec<Row> = loader
+        .load_one(key)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()).extend_err())?
+        .map(|v| v.as_ref().clone())
+        .unwrap_or_default();
+    let has_next_page = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    Ok(DeploymentPage {
+        end_cursor: has_next_page
+            .then(|| rows.last().map(|d| d.id.to_string()))
+            .flatten(),
+        has_next_page,
+        nodes: rows.into_iter().map(Deployment).collect(),
+    })
 }

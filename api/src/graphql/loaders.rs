@@ -62,10 +62,11 @@ const MAX_BATCH: usize = 2000;
 
 /// Adds fresh loaders to a WebSocket connection's data.
 pub fn insert(data: &mut async_graphql::Data, db: &DatabaseConnection, cache: &Arc<EntityCache>) {
-    let (entities, relations, current) = make(db, cache);
+    let (entities, relations, current, lists) = make(db, cache);
     data.insert(entities);
     data.insert(relations);
     data.insert(current);
+    data.insert(lists);
 }
 
 /// Adds fresh request-scoped loaders to a request.
@@ -74,14 +75,23 @@ pub fn attach(
     db: &DatabaseConnection,
     cache: &Arc<EntityCache>,
 ) -> async_graphql::Request {
-    let (entities, relations, current) = make(db, cache);
-    request.data(entities).data(relations).data(current)
+    let (entities, relations, current, lists) = make(db, cache);
+    request
+        .data(entities)
+        .data(relations)
+        .data(current)
+        .data(lists)
 }
 
 fn make(
     db: &DatabaseConnection,
     cache: &Arc<EntityCache>,
-) -> (Entities, Relations, super::deployments::Current) {
+) -> (
+    Entities,
+    Relations,
+    super::deployments::Current,
+    super::deployments::Lists,
+) {
     let entities: Entities = DataLoader::with_cache(
         EntityLoader {
             db: db.clone(),
@@ -106,7 +116,13 @@ fn make(
         HashMapCache::default(),
     )
     .max_batch_size(MAX_BATCH);
-    (entities, relations, current)
+    let lists: super::deployments::Lists = DataLoader::with_cache(
+        super::deployments::ListLoader { db: db.clone() },
+        tokio::spawn,
+        HashMapCache::default(),
+    )
+    .max_batch_size(200);
+    (entities, relations, current, lists)
 }
 
 fn missing() -> async_graphql::Error {

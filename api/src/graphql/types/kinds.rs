@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::common::{entity_object, load_entity, related, spec_ref, spec_string};
 use super::Entity;
 use crate::catalog::relations as rel;
-use crate::deployments::service::Filter;
+use crate::deployments::service::{Filter, Scope};
 use crate::graphql::deployments as dep;
 
 type Res<T> = async_graphql::Result<T>;
@@ -42,8 +42,7 @@ entity_object!(Component {
     }
     /// Deployments of this component, newest first.
     async fn deployments(&self, ctx: &Context<'_>, environment: Option<String>, status: Option<dep::GqlStatus>, first: Option<i32>, after: Option<String>) -> Res<dep::DeploymentPage> {
-        let filter = Filter { entity_refs: Some(vec![self.0.entity_ref.clone()]), ..Filter::default() };
-        dep::of(ctx, filter, environment, status, first, after).await
+        dep::of(ctx, Scope::Entity(self.0.entity_ref.clone()), environment, status, first, after).await
     }
     /// The latest successful deployment in each environment, in environment order.
     async fn current_deployments(&self, ctx: &Context<'_>) -> Res<Vec<dep::Deployment>> {
@@ -105,8 +104,7 @@ entity_object!(System {
     }
     /// Deployments of the system's entities, newest first.
     async fn deployments(&self, ctx: &Context<'_>, environment: Option<String>, status: Option<dep::GqlStatus>, first: Option<i32>, after: Option<String>) -> Res<dep::DeploymentPage> {
-        let filter = Filter { system: Some(self.0.entity_ref.clone()), ..Filter::default() };
-        dep::of(ctx, filter, environment, status, first, after).await
+        dep::of(ctx, Scope::System(self.0.entity_ref.clone()), environment, status, first, after).await
     }
     #[graphql(name = "type")]
     async fn spec_type(&self) -> Option<String> {

@@ -28,8 +28,8 @@ entity_object!(Group {
     }
     /// Deployments of what the group owns, newest first.
     async fn deployments(&self, ctx: &Context<'_>, environment: Option<String>, status: Option<crate::graphql::deployments::GqlStatus>, first: Option<i32>, after: Option<String>) -> Res<crate::graphql::deployments::DeploymentPage> {
-        let filter = crate::deployments::service::Filter { owner: Some(self.0.entity_ref.clone()), ..Default::default() };
-        crate::graphql::deployments::of(ctx, filter, environment, status, first, after).await
+        let scope = crate::deployments::service::Scope::Owner(self.0.entity_ref.clone());
+        crate::graphql::deployments::of(ctx, scope, environment, status, first, after).await
     }
     #[graphql(name = "type")]
     async fn spec_type(&self) -> Option<String> {
