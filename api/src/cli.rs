@@ -94,13 +94,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Parses `90d`, `12h`, `30m`, `45s`.
 fn parse_ttl(text: &str) -> anyhow::Result<std::time::Duration> {
-    if let Some(days) = text.strip_suffix('d') {
-        let n: u64 = days
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--ttl '{text}' is not a duration (90d, 12h, 30m)"))?;
-        anyhow::ensure!(n > 0, "--ttl must be positive");
-        return Ok(std::time::Duration::from_secs(n * 86_400));
-    }
     crate::providers::scheduler::parse_duration(text).map_err(|e| anyhow::anyhow!("--ttl {e}"))
 }
 

@@ -13,8 +13,7 @@ use super::guard::{require, READ};
 use crate::auth::Scope;
 use crate::deployments::events::Events;
 use crate::deployments::service::{self, Deployment as Row, Filter, NewDeployment};
-use crate::deployments::{dora, DeploymentError, Environments, Status};
-use futures_util::{Stream, StreamExt};
+use crate::deployments::{DeploymentError, Environments, Status};
 
 type Res<T> = async_graphql::Result<T>;
 
@@ -177,7 +176,7 @@ fn environments(ctx: &Context<'_>) -> Arc<Environments> {
         .unwrap_or_default()
 }
 
-trait ExtendErr {
+pub(crate) trait ExtendErr {
     fn extend_err(self) -> async_graphql::Error;
 }
 
@@ -187,7 +186,7 @@ impl ExtendErr for ApiError {
     }
 }
 
-fn gql_err(e: DeploymentError) -> async_graphql::Error {
+pub(crate) fn gql_err(e: DeploymentError) -> async_graphql::Error {
     ApiError::from(e).extend_err()
 }
 
@@ -391,127 +390,6 @@ fn publish(ctx: &Context<'_>, d: &Row) {
     if let Some(events) = ctx.data_opt::<Events>() {
         events.publish(d.clone());
     }
-}
-
-/// Which events a subscriber wants.
-#[derive(InputObject, Default)]
-pub struct DeploymentEventFilter {
-    pub entity_ref: Option<String>,
-    pub environment: Option<String>,
-}
-
-#[derive(Default)]
-pub struct SubscriptionRoot;
-
-#[async_graphql::Subscription]
-impl SubscriptionRoot {
-    /// Each new deployment and status change on this server (needs `catalog:read`).
-    async fn deployment_events(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<DeploymentEventFilter>,
-    ) -> async_graphql::Result<impl Stream<Item = Deployment>> {
-        require(ctx, READ)?;
-        let f = filter.unwrap_or_default();
-        let entity = match f.entity_ref {
-            Some(r) => Some(
-                crate::catalog::refs::EntityRef::parse(&r, Some("component"), "default")
-                    .map(|x| x.to_string())
-                    .map_err(|e| ApiError::BadUserInput(format!("invalid ref '{r}': {e}")))
-                    .gql()?,
-            ),
-            None => None,
-        };
-        let environment = f.environment;
-        let rx = ctx
-            .data_opt::<Events>()
-            .map(Events::subscribe)
-            .ok_or_else(|| ApiError::Internal("no event channel".into()).extend_err())?;
-        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(ev) => return Some((ev, rx)),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        });
-        Ok(stream
-            .filter(move |ev| {
-                let keep = entity.as_ref().is_none_or(|r| *r == ev.entity_ref)
-                    && environment.as_ref().is_none_or(|e| *e == ev.environment);
-                std::future::ready(keep)
-            })
-            .map(|ev| Deployment(ev.as_ref().clone())))
-    }
-}
-
-/// DORA metrics of a set of deployments (see README for the definitions).
-#[derive(SimpleObject)]
-pub struct DoraMetrics {
-    pub window_days: f64,
-    pub deployments: i32,
-    pub successful: i32,
-    pub failed: i32,
-    /// Successful deployments per day.
-    pub deployment_frequency_per_day: f64,
-    /// `finishedAt - commitTime` of successful deployments, in seconds.
-    pub lead_time_median_seconds: Option<f64>,
-    pub lead_time_p90_seconds: Option<f64>,
-    /// Failed or rolled back / finished (cancelled excluded).
-    pub change_failure_rate: Option<f64>,
-    /// From a failure to the next success of the same entity and environment, in seconds.
-    pub time_to_restore_median_seconds: Option<f64>,
-}
-
-/// Parses a window such as `30d`, `12h` or `90m`.
-fn window(text: &str) -> Res<std::time::Duration> {
-    let bad = || ApiError::BadUserInput(format!("window '{text}' is not a duration (30d, 12h)"));
-    let d = match text.strip_suffix('d') {
-        Some(days) => days
-            .parse::<u64>()
-            .map(|n| std::time::Duration::from_secs(n * 86_400))
-            .map_err(|_| bad())
-            .gql()?,
-        None => crate::providers::scheduler::parse_duration(text)
-            .map_err(|_| bad())
-            .gql()?,
-    };
-    if d.is_zero() || d > std::time::Duration::from_secs(366 * 86_400) {
-        return Err(ApiError::BadUserInput(
-            "window must be from 1s to 366d".into(),
-        ))
-        .gql();
-    }
-    Ok(d)
-}
-
-/// `doraMetrics(window, environment)` of an entity, a system or a group.
-pub async fn dora_of(
-    ctx: &Context<'_>,
-    mut filter: Filter,
-    window_text: &str,
-    environment: Option<String>,
-) -> Res<DoraMetrics> {
-    let w = window(window_text)?;
-    filter.environment = environment;
-    filter.since = Some(chrono::Utc::now().timestamp_millis() - w.as_millis() as i64);
-    let db = super::loaders::database(ctx)?;
-    let rows = service::list(db, &filter, 100_000, None)
-        .await
-        .map_err(gql_err)?;
-    let m = dora::compute(&rows, w.as_secs_f64() / 86_400.0);
-    Ok(DoraMetrics {
-        window_days: m.window_days,
-        deployments: m.deployments as i32,
-        successful: m.successful as i32,
-        failed: m.failed as i32,
-        deployment_frequency_per_day: m.deployments_per_day,
-        lead_time_median_seconds: m.lead_time_median_seconds,
-        lead_time_p90_seconds: m.lead_time_p90_seconds,
-        change_failure_rate: m.change_failure_rate,
-        time_to_restore_median_seconds: m.time_to_restore_median_seconds,
-    })
 }
 
 /// Latest successful deployment per environment, by entity ref: one query for every entity of a page.

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use crate::catalog::cache::EntityCache;
 
 use super::admin::{AdminMutation, AdminQuery};
-use super::deployments::{DeploymentsMutation, DeploymentsQuery, SubscriptionRoot};
+use super::deployment_live::SubscriptionRoot;
+use super::deployments::{DeploymentsMutation, DeploymentsQuery};
 use super::guard::{Guard, Width};
 use super::query::CatalogQuery;
 use super::sources::SourcesMutation;

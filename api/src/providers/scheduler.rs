@@ -23,22 +23,23 @@ pub struct Schedule {
     pub timeout: Duration,
 }
 
-/// Parses `500ms`, `30s`, `5m`, `1h` (a bare number means seconds).
+/// Parses `500ms`, `30s`, `5m`, `1h`, `90d` (a bare number means seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: u64 = num
         .parse()
-        .map_err(|_| format!("'{text}' is not a duration (use e.g. 500ms, 30s, 5m, 1h)"))?;
+        .map_err(|_| format!("'{text}' is not a duration (use e.g. 500ms, 30s, 5m, 1h, 90d)"))?;
     let d = match unit.trim() {
         "ms" => Duration::from_millis(n),
         "" | "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n * 60),
         "h" => Duration::from_secs(n * 3600),
+        "d" => Duration::from_secs(n * 86_400),
         other => {
             return Err(format!(
-                "'{text}': unknown unit '{other}' (use ms, s, m or h)"
+                "'{text}': unknown unit '{other}' (use ms, s, m, h or d)"
             ))
         }
     };

@@ -49,9 +49,9 @@ entity_object!(Component {
         dep::current_of(ctx, &self.0.entity_ref).await
     }
     /// DORA metrics over the last `window` (`30d`, `12h`).
-    async fn dora_metrics(&self, ctx: &Context<'_>, #[graphql(default = "30d")] window: String, environment: Option<String>) -> Res<dep::DoraMetrics> {
+    async fn dora_metrics(&self, ctx: &Context<'_>, #[graphql(default = "30d")] window: String, environment: Option<String>) -> Res<crate::graphql::deployment_live::DoraMetrics> {
         let filter = Filter { entity_refs: Some(vec![self.0.entity_ref.clone()]), ..Filter::default() };
-        dep::dora_of(ctx, filter, &window, environment).await
+        crate::graphql::deployment_live::dora_of(ctx, filter, &window, environment).await
     }
 });
 
@@ -98,9 +98,9 @@ entity_object!(Resource {
 
 entity_object!(System {
     /// DORA metrics of the system's entities over the last `window`.
-    async fn dora_metrics(&self, ctx: &Context<'_>, #[graphql(default = "30d")] window: String, environment: Option<String>) -> Res<dep::DoraMetrics> {
+    async fn dora_metrics(&self, ctx: &Context<'_>, #[graphql(default = "30d")] window: String, environment: Option<String>) -> Res<crate::graphql::deployment_live::DoraMetrics> {
         let filter = Filter { system: Some(self.0.entity_ref.clone()), ..Filter::default() };
-        dep::dora_of(ctx, filter, &window, environment).await
+        crate::graphql::deployment_live::dora_of(ctx, filter, &window, environment).await
     }
     /// Deployments of the system's entities, newest first.
     async fn deployments(&self, ctx: &Context<'_>, environment: Option<String>, status: Option<dep::GqlStatus>, first: Option<i32>, after: Option<String>) -> Res<dep::DeploymentPage> {

@@ -22,9 +22,9 @@ fn profile(e: &StoredEntity) -> Option<Profile> {
 
 entity_object!(Group {
     /// DORA metrics of what the group owns over the last `window`.
-    async fn dora_metrics(&self, ctx: &Context<'_>, #[graphql(default = "30d")] window: String, environment: Option<String>) -> Res<crate::graphql::deployments::DoraMetrics> {
+    async fn dora_metrics(&self, ctx: &Context<'_>, #[graphql(default = "30d")] window: String, environment: Option<String>) -> Res<crate::graphql::deployment_live::DoraMetrics> {
         let filter = crate::deployments::service::Filter { owner: Some(self.0.entity_ref.clone()), ..Default::default() };
-        crate::graphql::deployments::dora_of(ctx, filter, &window, environment).await
+        crate::graphql::deployment_live::dora_of(ctx, filter, &window, environment).await
     }
     /// Deployments of what the group owns, newest first.
     async fn deployments(&self, ctx: &Context<'_>, environment: Option<String>, status: Option<crate::graphql::deployments::GqlStatus>, first: Option<i32>, after: Option<String>) -> Res<crate::graphql::deployments::DeploymentPage> {
