@@ -190,6 +190,30 @@ pub(crate) fn gql_err(e: DeploymentError) -> async_graphql::Error {
     ApiError::from(e).extend_err()
 }
 
+impl DeploymentPage {
+    /// A page from up to `limit + 1` rows (the extra one only tells that more follow).
+    fn from_rows(mut rows: Vec<Row>, limit: i32) -> Self {
+        let has_next_page = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        Self {
+            end_cursor: has_next_page
+                .then(|| rows.last().map(|d| d.id.to_string()))
+                .flatten(),
+            has_next_page,
+            nodes: rows.into_iter().map(Deployment).collect(),
+        }
+    }
+}
+
+/// `first` of a deployment page: default 20, 1 to 500.
+fn page_size(first: Option<i32>) -> Res<i32> {
+    let limit = first.unwrap_or(20);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::BadUserInput("first must be 1 to 500".into())).gql();
+    }
+    Ok(limit)
+}
+
 /// A page of deployments for a filter (shared by the root query and the entity fields).
 pub async fn page(
     db: &DatabaseConnection,
@@ -197,10 +221,7 @@ pub async fn page(
     first: Option<i32>,
     after: Option<String>,
 ) -> Res<DeploymentPage> {
-    let limit = first.unwrap_or(20);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::BadUserInput("first must be 1 to 500".into())).gql();
-    }
+    let limit = page_size(first)?;
     let before = match after {
         Some(c) => Some(
             c.parse::<i64>()
@@ -209,18 +230,10 @@ pub async fn page(
         ),
         None => None,
     };
-    let mut rows = service::list(db, &filter, limit as u64 + 1, before)
+    let rows = service::list(db, &filter, limit as u64 + 1, before)
         .await
         .map_err(gql_err)?;
-    let has_next_page = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    Ok(DeploymentPage {
-        end_cursor: has_next_page
-            .then(|| rows.last().map(|d| d.id.to_string()))
-            .flatten(),
-        has_next_page,
-        nodes: rows.into_iter().map(Deployment).collect(),
-    })
+    Ok(DeploymentPage::from_rows(rows, limit))
 }
 
 fn filter_from(f: DeploymentFilter) -> Res<Filter> {
@@ -486,10 +499,7 @@ pub async fn of(
         filter.status = status;
         return page(super::loaders::database(ctx)?, filter, first, after).await;
     }
-    let limit = first.unwrap_or(20);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::BadUserInput("first must be 1 to 500".into())).gql();
-    }
+    let limit = page_size(first)?;
     let Some(loader) = ctx.data_opt::<Lists>() else {
         return Err(ApiError::Internal(
             "request has no deployment loader".into(),
@@ -502,19 +512,11 @@ pub async fn of(
         status,
         limit: limit as u64 + 1,
     };
-    let mut rows: Vec<Row> = loader
+    let rows: Vec<Row> = loader
         .load_one(key)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()).extend_err())?
         .map(|v| v.as_ref().clone())
         .unwrap_or_default();
-    let has_next_page = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    Ok(DeploymentPage {
-        end_cursor: has_next_page
-            .then(|| rows.last().map(|d| d.id.to_string()))
-            .flatten(),
-        has_next_page,
-        nodes: rows.into_iter().map(Deployment).collect(),
-    })
+    Ok(DeploymentPage::from_rows(rows, limit))
 }
