@@ -96,6 +96,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let registry = Arc::new(config.catalog.registry()?);
     let auth = Arc::new(config.auth.authenticator()?);
     let limits = &config.server.limits;
+    let events = crate::deployments::events::Events::default();
+    events.listen(&db).await;
     let state = AppState {
         schema: schema::build_full(
             db.clone(),
@@ -104,6 +106,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             auth.clone(),
             &limits.schema_limits(),
             Arc::new(config.deployments.environments()),
+            events,
         ),
         db: db.clone(),
         cache,

@@ -31,12 +31,17 @@ async fn server(t: &TestDb) -> TestServer {
         ownership_policy: false,
     });
     let mut state = AppState::dev(t.db.clone());
-    state.schema = api::graphql::schema::build_with(
+    // As the server does: one event channel with its PostgreSQL listener (a no-op on SQLite).
+    let events = api::deployments::events::Events::default();
+    events.listen(&t.db).await;
+    state.schema = api::graphql::schema::build_full(
         t.db.clone(),
         t.cache.clone(),
         Arc::default(),
         auth.clone(),
         &Default::default(),
+        Arc::new(api::config::DeploymentsConfig::default().environments()),
+        events,
     );
     state.auth = auth;
     TestServer::start_with(state).await
@@ -416,4 +421,63 @@ async fn dora_metrics_match_a_hand_computed_fixture() {
         .exec(r#"{ entity(ref: "group:team-a") { ... on Group { doraMetrics(window: "2d") { deployments } } } }"#, json!({}))
         .await;
     assert_eq!(r["data"]["entity"]["doraMetrics"]["deployments"], 5, "{r}");
+}
+
+#[tokio::test]
+async fn on_postgres_a_subscriber_sees_deployments_recorded_by_another_replica() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    if std::env::var(greenroom_tests::PG_ENV).is_err() {
+        eprintln!(
+            "SKIPPED: {} is not set; cross-replica deployment events need PostgreSQL",
+            greenroom_tests::PG_ENV
+        );
+        return;
+    }
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    // Two servers, each with its own schema and event channel, on one database.
+    let watched = server(&t).await;
+    let other = server(&t).await;
+    let bot = token("bot:ci", "deployments:write catalog:read");
+    let reader = token("user:default/watcher", "catalog:read");
+    let mut req = watched
+        .url("/graphql/ws")
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let mut ws = tokio_tungstenite::connect_async(req).await.unwrap().0;
+    ws.send(Message::text(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {reader}")}}).to_string()))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
+    ws.send(Message::text(
+        json!({"id": "1", "type": "subscribe", "payload": {"query":
+        "subscription { deploymentEvents { version recordedBy } }"}})
+        .to_string(),
+    ))
+    .await
+    .unwrap();
+    let mut seen = None;
+    for attempt in 0..100 {
+        let input = json!({"i": {"entityRef": "component:artist-lookup", "environment": "staging", "version": format!("9.{attempt}")}});
+        gql(&other, &bot, RECORD, input).await;
+        if let Some(msg) = next_within(&mut ws, Duration::from_millis(200)).await {
+            if msg["type"] == "next" {
+                seen = Some(msg["payload"]["data"]["deploymentEvents"].clone());
+                break;
+            }
+        }
+    }
+    let seen = seen.expect("an event recorded on the other server arrives");
+    assert_eq!(seen["recordedBy"], "bot:ci", "{seen}");
+    assert!(
+        seen["version"].as_str().unwrap().starts_with("9."),
+        "{seen}"
+    );
 }

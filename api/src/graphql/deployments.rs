@@ -361,7 +361,7 @@ impl DeploymentsMutation {
             .await
             .map_err(gql_err)?;
         if created {
-            publish(ctx, &saved);
+            publish(ctx, &saved).await;
         }
         Ok(Deployment(saved))
     }
@@ -393,15 +393,15 @@ impl DeploymentsMutation {
             .await
             .map_err(gql_err)?;
         if saved.status != current.status {
-            publish(ctx, &saved);
+            publish(ctx, &saved).await;
         }
         Ok(Deployment(saved))
     }
 }
 
-fn publish(ctx: &Context<'_>, d: &Row) {
-    if let Some(events) = ctx.data_opt::<Events>() {
-        events.publish(d.clone());
+async fn publish(ctx: &Context<'_>, d: &Row) {
+    if let (Some(events), Ok(db)) = (ctx.data_opt::<Events>(), super::loaders::database(ctx)) {
+        events.announce(db, d.clone()).await;
     }
 }
 

@@ -83,10 +83,19 @@ pub fn build_with(
     limits: &Limits,
 ) -> GreenroomSchema {
     let environments = crate::config::DeploymentsConfig::default().environments();
-    build_full(db, cache, sources, auth, limits, Arc::new(environments))
+    build_full(
+        db,
+        cache,
+        sources,
+        auth,
+        limits,
+        Arc::new(environments),
+        Default::default(),
+    )
 }
 
-/// [`build_with`] and the deployment environments.
+/// [`build_with`], the deployment environments and the deployment event channel (the server starts its
+/// PostgreSQL listener).
 pub fn build_full(
     db: DatabaseConnection,
     cache: Arc<EntityCache>,
@@ -94,6 +103,7 @@ pub fn build_full(
     auth: Auth,
     limits: &Limits,
     environments: Arc<crate::deployments::Environments>,
+    events: crate::deployments::events::Events,
 ) -> GreenroomSchema {
     let mut b = builder()
         .limit_depth(limits.max_depth)
@@ -109,7 +119,7 @@ pub fn build_full(
         .data(sources)
         .data(auth)
         .data(environments)
-        .data(crate::deployments::events::Events::default());
+        .data(events);
     if !limits.introspection {
         b = b.disable_introspection();
     }
