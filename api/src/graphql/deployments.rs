@@ -315,20 +315,6 @@ impl DeploymentsQuery {
 #[derive(Default)]
 pub struct DeploymentsMutation;
 
-/// With the ownership policy on, the caller must own the entity.
-async fn check_owner(ctx: &Context<'_>, caller: &crate::auth::Caller, entity_ref: &str) -> Res<()> {
-    if let Some(auth) = ctx.data_opt::<crate::auth::Auth>() {
-        if auth.ownership_policy {
-            let db = super::loaders::database(ctx)?;
-            crate::auth::policy::check_owner(db, caller, entity_ref)
-                .await
-                .map_err(ApiError::from)
-                .gql()?;
-        }
-    }
-    Ok(())
-}
-
 #[Object]
 impl DeploymentsMutation {
     /// Records a deployment (needs `deployments:write`).
@@ -343,7 +329,7 @@ impl DeploymentsMutation {
             crate::catalog::refs::EntityRef::parse(&input.entity_ref, Some("component"), "default")
                 .map(|r| r.to_string())
                 .unwrap_or_else(|_| input.entity_ref.clone());
-        check_owner(ctx, &caller, &entity_ref).await?;
+        super::guard::require_owner(ctx, &caller, &entity_ref).await?;
         let d = NewDeployment {
             entity_ref: input.entity_ref,
             environment: input.environment,
@@ -387,7 +373,7 @@ impl DeploymentsMutation {
             .await
             .map_err(gql_err)?
             .ok_or_else(|| ApiError::NotFound(format!("no deployment {n}")).extend_err())?;
-        check_owner(ctx, &caller, &current.entity_ref).await?;
+        super::guard::require_owner(ctx, &caller, &current.entity_ref).await?;
         let finished = parse_time("finishedAt", finished_at)?;
         let saved = service::update_status(db, n, status.into(), finished, description)
             .await

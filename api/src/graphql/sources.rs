@@ -236,14 +236,7 @@ impl SourcesMutation {
         let Some(source) = sources::of_entity(db, &r).await.gql()? else {
             return Err(ApiError::NotFound(format!("no entity {r}"))).gql();
         };
-        if let Some(auth) = ctx.data_opt::<crate::auth::Auth>() {
-            if auth.ownership_policy {
-                crate::auth::policy::check_owner(db, &caller, &r)
-                    .await
-                    .map_err(ApiError::from)
-                    .gql()?;
-            }
-        }
+        super::guard::require_owner(ctx, &caller, &r).await?;
         refresh_source(ctx, &source).await?;
         let found = crate::catalog::store::entities_by_refs(db, std::slice::from_ref(&r))
             .await

@@ -164,7 +164,7 @@ async fn execute(
             if let Some(body) = hit.filter(|_| !no_cache(headers)) {
                 return respond(StatusCode::OK, mime, body.to_string());
             }
-            cache_entry = Some((key, r.query.clone(), r.operation_name.clone(), generation));
+            cache_entry = Some((key, generation));
         }
     }
     let prepare = |r: Request| {
@@ -226,13 +226,9 @@ async fn execute(
     };
     match serde_json::to_string(&resp) {
         Ok(body) => {
-            if let (Some((key, query, op, generation)), BatchResponse::Single(r)) =
-                (cache_entry, &resp)
-            {
+            if let (Some((key, generation)), BatchResponse::Single(r)) = (cache_entry, &resp) {
                 if r.errors.is_empty() {
-                    state
-                        .responses
-                        .put(key, &query, op.as_deref(), &body, generation);
+                    state.responses.put(key, only_queries, &body, generation);
                 }
             }
             respond(status, mime, body)

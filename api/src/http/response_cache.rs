@@ -59,9 +59,10 @@ impl ResponseCache {
         (map.0.get(key).cloned(), g)
     }
 
-    /// Stores a successful response of a query operation computed under generation `g`.
-    pub fn put(&self, key: String, query: &str, operation: Option<&str>, body: &str, g: u64) {
-        if generation() != g || !is_query(query, operation) {
+    /// Stores a successful response computed under generation `g`; only a query's (`query` is what
+    /// [`is_query`] said of the request, which the caller has already parsed).
+    pub fn put(&self, key: String, query: bool, body: &str, g: u64) {
+        if generation() != g || !query {
             return;
         }
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
@@ -105,7 +106,7 @@ mod tests {
         let key = c.key(&req).unwrap();
         let (hit, g) = c.get(&key);
         assert!(hit.is_none());
-        c.put(key.clone(), "{ a }", None, "{\"data\":{}}", g);
+        c.put(key.clone(), is_query("{ a }", None), "{\"data\":{}}", g);
         assert_eq!(c.get(&key).0.as_deref(), Some("{\"data\":{}}"));
         crate::catalog::cache::invalidate_all();
         assert!(c.get(&key).0.is_none());
@@ -113,7 +114,7 @@ mod tests {
         let m = "mutation { x }";
         let mkey = c.key(&async_graphql::Request::new(m)).unwrap();
         let (_, g) = c.get(&mkey);
-        c.put(mkey.clone(), m, None, "{}", g);
+        c.put(mkey.clone(), is_query(m, None), "{}", g);
         assert!(c.get(&mkey).0.is_none());
     }
 }
