@@ -5,7 +5,7 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QuerySelect, TransactionTrait,
+    QueryFilter, QuerySelect,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -76,7 +76,7 @@ pub struct Applier {
 
 impl Applier {
     pub async fn begin(db: &DatabaseConnection, location_key: &str) -> Result<Self, CatalogError> {
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let rows = entities::Entity::find()
             .select_only()
             .columns([
@@ -133,11 +133,6 @@ impl Applier {
                 self.report.unchanged += 1;
             }
         }
-    }
-
-    /// Digests of the documents the stored entities were parsed from.
-    pub fn doc_hashes(&self) -> HashSet<String> {
-        self.by_doc.keys().cloned().collect()
     }
 
     /// Keeps the entity stored from the document with digest `doc` (unchanged, not parsed again).
@@ -295,6 +290,22 @@ impl Applier {
         }
         Ok(self.report)
     }
+}
+
+/// Digests of the documents a source's stored entities were parsed from (read before a refresh, so its
+/// write transaction starts only when there is something to apply).
+pub async fn doc_hashes(
+    db: &impl ConnectionTrait,
+    location_key: &str,
+) -> Result<HashSet<String>, CatalogError> {
+    let rows: Vec<Option<String>> = entities::Entity::find()
+        .select_only()
+        .column(entities::Column::DocHash)
+        .filter(entities::Column::LocationKey.eq(location_key))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().flatten().collect())
 }
 
 async fn delete_entities(

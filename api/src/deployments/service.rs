@@ -5,7 +5,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    QueryOrder, QuerySelect, SqlErr,
 };
 use std::collections::HashMap;
 
@@ -142,7 +142,7 @@ pub async fn update_status(
     finished_at: Option<i64>,
     description: Option<String>,
 ) -> Result<Deployment, DeploymentError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(current) = deployments::Entity::find_by_id(id)
         .lock_exclusive()
         .one(&txn)

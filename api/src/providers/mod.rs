@@ -211,9 +211,9 @@ async fn run(
         .as_deref()
         .and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or_default();
-    // One query gives the applier what is stored and the reader which documents it need not parse.
-    let mut applier = ingest::Applier::begin(db, &key).await?;
-    previous.known_docs = Arc::new(applier.doc_hashes());
+    // The write transaction (which on SQLite holds the write lock) starts with the first batch; a
+    // document skipped here but gone from the store by then makes the read incomplete (`missed`).
+    previous.known_docs = Arc::new(ingest::doc_hashes(db, &key).await?);
     let (tx, mut rx) = mpsc::channel(4);
     // Aborted when this refresh is dropped (its timeout), so a hung read never outlives it.
     let mut reader = AbortOnDrop({
@@ -238,14 +238,16 @@ async fn run(
     // Every file of this read: its shown name -> its cursor key; and the keys of files parsed again.
     let mut keys: HashMap<String, String> = HashMap::new();
     let mut parsed: HashSet<String> = HashSet::new();
-    let mut received = false;
+    let mut applier: Option<ingest::Applier> = None;
     while let Some(batch) = rx.recv().await {
-        received = true;
         keys.insert(batch.file.clone(), batch.key.clone());
         if !batch.unchanged {
             parsed.insert(batch.key.clone());
         }
-        let a = &mut applier;
+        if applier.is_none() {
+            applier = Some(ingest::Applier::begin(db, &key).await?);
+        }
+        let Some(a) = applier.as_mut() else { continue };
         for doc in &batch.kept_docs {
             // A document the reader saw stored but the applier cannot find (another refresh of this
             // source ran in between): do not delete anything this time.
@@ -274,7 +276,7 @@ async fn run(
             None
         }
     };
-    if !received && matches!(end, Some(ReadEnd::Unchanged)) {
+    if applier.is_none() && matches!(end, Some(ReadEnd::Unchanged)) {
         out.unchanged_source = true;
         sources::record_unchanged(db, &key).await?;
         tracing::info!(
@@ -283,6 +285,10 @@ async fn run(
         );
         return Ok(out);
     }
+    let applier = match applier {
+        Some(a) => a,
+        None => ingest::Applier::begin(db, &key).await?,
+    };
     let complete = end.is_some() && !missed && out.errors.is_empty() && out.invalid.is_empty();
     let cursor = match end {
         Some(ReadEnd::Snapshot { mut cursor }) => {
