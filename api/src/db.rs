@@ -50,3 +50,15 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTra
     })
     .await
 }
+
+/// One writer at a time in this process on SQLite (PostgreSQL: `None`, no gate). SQLite allows one
+/// writer per file; a writer that finds the lock taken sleeps in its busy handler (1, 2, 5, 10… ms), so
+/// hot write paths (deployments) queue here instead and wake as soon as the previous writer is done.
+/// One gate serves every SQLite file the process has open, which only ever costs tests a little.
+pub async fn write_gate(db: &DatabaseConnection) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    static GATE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Sqlite => Some(GATE.lock().await),
+        _ => None,
+    }
+}

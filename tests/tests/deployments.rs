@@ -481,3 +481,71 @@ async fn on_postgres_a_subscriber_sees_deployments_recorded_by_another_replica()
         "{seen}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_records_each_get_their_own_row_and_one_audit_entry() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = Arc::new(server(&t).await);
+    let bot = token("bot:ci", "deployments:write catalog:read");
+    let admin = token("user:default/admin", "admin catalog:read");
+    let refs = ["component:artist-lookup", "component:wayback-search"];
+    // 24 writers at once: unkeyed ones, keyed ones, a pair sharing one key, and one unknown entity.
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let (s, bot) = (s.clone(), bot.clone());
+        let mut input = json!({"entityRef": refs[i % 2], "environment": "staging",
+            "version": format!("3.{i}")});
+        if i % 3 == 0 {
+            input["idempotencyKey"] = json!(format!("run-{i}"));
+        }
+        if i == 22 || i == 23 {
+            input["idempotencyKey"] = json!("run-shared");
+        }
+        if i == 21 {
+            input["entityRef"] = json!("component:does-not-exist");
+        }
+        tasks.push(tokio::spawn(async move {
+            (i, gql(&s, &bot, RECORD, json!({ "i": input })).await)
+        }));
+    }
+    let mut shared = std::collections::HashSet::new();
+    for task in tasks {
+        let (i, r) = task.await.unwrap();
+        if i == 21 {
+            assert_eq!(code(&r), Some("NOT_FOUND"), "{r}");
+            continue;
+        }
+        let d = &r["data"]["recordDeployment"];
+        assert!(r["errors"].is_null(), "{r}");
+        if i >= 22 {
+            shared.insert(d["id"].as_str().map(str::to_string));
+            continue;
+        }
+        // Each writer gets the row it sent, not a neighbour's from the same batch.
+        assert_eq!(d["version"], format!("3.{i}"), "{r}");
+        assert_eq!(d["entity"]["ref"], format!("{}", refs[i % 2].replace(':', ":default/")), "{r}");
+    }
+    assert_eq!(shared.len(), 1, "one row for the shared key: {shared:?}");
+    assert_eq!(count(&s, &bot).await, 22, "21 distinct runs + one shared");
+
+    // One audit entry per call: 23 ok (22 rows + the retry that returned the shared row), one NOT_FOUND.
+    let log = "{ auditLog(first: 100) { subject operation target outcome } }";
+    let body = gql(&s, &admin, log, json!({})).await;
+    let entries = body["data"]["auditLog"].as_array().expect("audit log").clone();
+    let deploys: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["operation"] == "recordDeployment")
+        .collect();
+    assert_eq!(deploys.len(), 24, "{body}");
+    let ok = deploys.iter().filter(|e| e["outcome"] == "ok").count();
+    assert_eq!(ok, 23, "{body}");
+    assert!(deploys
+        .iter()
+        .any(|e| e["outcome"] == "NOT_FOUND" && e["target"].as_str().unwrap_or("").contains("does-not-exist")));
+    assert!(
+        deploys.iter().all(|e| e["subject"] == "bot:ci"
+            && e["target"].as_str().unwrap_or("").starts_with("input=")),
+        "{body}"
+    );
+}

@@ -31,6 +31,14 @@ impl From<audit_log::Model> for AuditEntry {
     }
 }
 
+/// An audit row a mutation writes itself, in the same transaction as its change.
+#[derive(Clone, Debug)]
+pub struct AuditDraft {
+    pub subject: String,
+    pub operation: String,
+    pub target: Option<String>,
+}
+
 pub async fn record(
     db: &impl ConnectionTrait,
     subject: &str,
@@ -46,6 +54,29 @@ pub async fn record(
         target: Set(target),
         outcome: Set(outcome.to_string()),
     })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Writes one row per draft with the same `outcome`, in one statement (none for no drafts).
+pub async fn record_many(
+    db: &impl ConnectionTrait,
+    drafts: &[&AuditDraft],
+    outcome: &str,
+) -> Result<(), DbErr> {
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    let at = chrono::Utc::now().timestamp_millis();
+    audit_log::Entity::insert_many(drafts.iter().map(|d| audit_log::ActiveModel {
+        id: NotSet,
+        at: Set(at),
+        subject: Set(d.subject.clone()),
+        operation: Set(d.operation.clone()),
+        target: Set(d.target.clone()),
+        outcome: Set(outcome.to_string()),
+    }))
     .exec(db)
     .await?;
     Ok(())

@@ -4,6 +4,7 @@
 pub mod dora;
 pub mod events;
 pub mod service;
+pub mod writer;
 
 use std::fmt;
 

@@ -5,11 +5,13 @@ use sea_orm::sea_query::Expr;
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr,
+    QueryOrder, QuerySelect,
 };
 use std::collections::HashMap;
 
 use super::{DeploymentError, Environments, Status};
+use super::writer::Writer;
+use crate::auth::audit::AuditDraft;
 use entity::{deployments, entities};
 
 pub type Deployment = deployments::Model;
@@ -67,13 +69,15 @@ async fn by_key(
         .await?)
 }
 
-/// Records a deployment by `subject`; the flag is false when an idempotency key already used by the same
-/// subject returned the first deployment (nothing changed).
+/// Records a deployment by `subject`, with its `audit` row in the same transaction; the flag is false when
+/// an idempotency key already used by the same subject returned the first deployment (nothing changed).
 pub async fn record(
     db: &DatabaseConnection,
     envs: &Environments,
     subject: &str,
+    writer: &Writer,
     d: NewDeployment,
+    audit: Option<&AuditDraft>,
 ) -> Result<(Deployment, bool), DeploymentError> {
     if let Some(key) = &d.idempotency_key {
         if let Some(first) = by_key(db, subject, key).await? {
@@ -118,19 +122,15 @@ pub async fn record(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    match deployments::Entity::insert(row)
-        .exec_with_returning(db)
-        .await
-    {
-        Ok(saved) => Ok((saved, true)),
-        Err(e) => match (e.sql_err(), &d.idempotency_key) {
-            // A concurrent retry won the race: return its row.
-            (Some(SqlErr::UniqueConstraintViolation(_)), Some(key)) => by_key(db, subject, key)
-                .await?
-                .map(|first| (first, false))
-                .ok_or_else(|| DeploymentError::Conflict("idempotency key race".into())),
-            _ => Err(e.into()),
-        },
+    let inserted = writer.insert(row, audit.cloned()).await;
+    match (inserted?, &d.idempotency_key) {
+        (Some(saved), _) => Ok((saved, true)),
+        // A concurrent retry won the race: return its row.
+        (None, Some(key)) => by_key(db, subject, key)
+            .await?
+            .map(|first| (first, false))
+            .ok_or_else(|| DeploymentError::Conflict("idempotency key race".into())),
+        (None, None) => Err(DeploymentError::Conflict("deployment not recorded".into())),
     }
 }
 
@@ -142,6 +142,7 @@ pub async fn update_status(
     finished_at: Option<i64>,
     description: Option<String>,
 ) -> Result<Deployment, DeploymentError> {
+    let _gate = crate::db::write_gate(db).await;
     let txn = crate::db::begin_write(db).await?;
     let Some(current) = deployments::Entity::find_by_id(id)
         .lock_exclusive()

@@ -343,9 +343,14 @@ impl DeploymentsMutation {
             started_at: parse_time("startedAt", input.started_at)?,
             finished_at: parse_time("finishedAt", input.finished_at)?,
         };
-        let (saved, created) = service::record(db, &environments(ctx), &caller.subject, d)
-            .await
-            .map_err(gql_err)?;
+        let audit = super::guard::audit_draft(ctx, &caller);
+        let (saved, created) =
+            service::record(db, &environments(ctx), &caller.subject, writer(ctx)?, d, audit.as_ref())
+                .await
+                .map_err(gql_err)?;
+        if audit.is_some() && created {
+            super::guard::mark_audited(ctx);
+        }
         if created {
             publish(ctx, &saved).await;
         }
@@ -383,6 +388,12 @@ impl DeploymentsMutation {
         }
         Ok(Deployment(saved))
     }
+}
+
+fn writer<'a>(ctx: &Context<'a>) -> Res<&'a crate::deployments::writer::Writer> {
+    ctx.data_opt::<Arc<crate::deployments::writer::Writer>>()
+        .map(|w| w.as_ref())
+        .ok_or_else(|| ApiError::Internal("schema has no deployment writer".into()).extend_err())
 }
 
 async fn publish(ctx: &Context<'_>, d: &Row) {

@@ -2,13 +2,16 @@
 //! (aliases, root fields) and writes an audit row for every mutation field.
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+    NextResolve, ResolveInfo,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Context, ServerError, ServerResult, Value, Variables};
+use async_graphql::{Context, Request, ServerError, ServerResult, Value, Variables};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use super::errors::{ApiError, GqlResultExt};
+use crate::auth::audit::AuditDraft;
 use crate::auth::{Caller, Scope};
 
 /// The request's caller. Requests that did not come through HTTP (in-process tests, tools) carry none
@@ -43,6 +46,37 @@ pub async fn require_owner(
         }
     }
     Ok(())
+}
+
+/// Root mutation fields (by response key) whose resolver already wrote their audit row in its own
+/// transaction; the guard writes none for them. Attached to every request by the guard.
+#[derive(Default)]
+struct AuditedFields(Mutex<HashSet<String>>);
+
+/// The audit row for the current root mutation field, as the guard would write it, when the request
+/// lets the resolver write it (see [`mark_audited`]); `None` leaves it to the guard.
+pub fn audit_draft(ctx: &Context<'_>, caller: &Caller) -> Option<AuditDraft> {
+    ctx.data_opt::<AuditedFields>()?;
+    let field = ctx.field();
+    let target = field
+        .arguments()
+        .ok()
+        .and_then(|args| args.into_iter().next())
+        .map(|(name, value)| format!("{name}={value}"));
+    Some(AuditDraft {
+        subject: caller.subject.clone(),
+        operation: field.name().to_string(),
+        target,
+    })
+}
+
+/// Tells the guard that the resolver committed the audit row of the current root field.
+pub fn mark_audited(ctx: &Context<'_>) {
+    if let Some(marks) = ctx.data_opt::<AuditedFields>() {
+        if let Ok(mut m) = marks.0.lock() {
+            m.insert(ctx.field().alias().unwrap_or(ctx.field().name()).to_string());
+        }
+    }
 }
 
 /// Marks operations that arrived over a WebSocket (only subscriptions are accepted there).
@@ -130,6 +164,15 @@ fn count_fields<'d>(
 
 #[async_trait::async_trait]
 impl Extension for GuardExt {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        next.run(ctx, request.data(AuditedFields::default())).await
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -191,6 +234,7 @@ impl Extension for GuardExt {
             return next.run(ctx, info).await;
         }
         let operation = info.name.to_string();
+        let key = info.alias.unwrap_or(info.name).to_string();
         let target = info.field.arguments.first().map(|(name, value)| {
             let vars = self.variables.lock().map(|v| v.clone()).unwrap_or_default();
             let value = value
@@ -210,6 +254,13 @@ impl Extension for GuardExt {
                 .map(|c| c.to_string().trim_matches('"').to_string())
                 .unwrap_or_else(|| "error".into()),
         };
+        let audited = ctx
+            .data_opt::<AuditedFields>()
+            .and_then(|m| m.0.lock().ok().map(|m| m.contains(&key)))
+            .unwrap_or(false);
+        if audited && result.is_ok() {
+            return result;
+        }
         let subject = ctx
             .data_opt::<Caller>()
             .map(|c| c.subject.clone())

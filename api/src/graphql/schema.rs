@@ -114,6 +114,7 @@ pub fn build_full(
                 max_root_fields: limits.max_root_fields,
             },
         })
+        .data(Arc::new(crate::deployments::writer::Writer::new(db.clone())))
         .data(db)
         .data(cache)
         .data(sources)
