@@ -1,6 +1,8 @@
 //! The catalog domain: entity model, refs, validation, relations, ingest (writes) and store/search (reads).
 
 pub mod cache;
+pub mod cycles;
+pub mod graph;
 pub mod ingest;
 pub mod model;
 pub mod refs;

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod deployment_live;
 pub mod deployments;
 pub mod errors;
+pub mod graph;
 pub mod guard;
 pub mod inputs;
 pub mod loaders;

@@ -16,7 +16,12 @@ use super::types::Node;
 use crate::auth::{Auth, Authenticator};
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(CatalogQuery, DeploymentsQuery, AdminQuery);
+pub struct QueryRoot(
+    CatalogQuery,
+    DeploymentsQuery,
+    super::graph::GraphQuery,
+    AdminQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(SourcesMutation, DeploymentsMutation, AdminMutation);

@@ -213,6 +213,21 @@ macro_rules! entity_object {
             pub(crate) async fn status(&self) -> super::EntityStatus {
                 super::common::status(&self.0)
             }
+            /// The subgraph reached from this entity, breadth first, each entity once: relations of
+            /// `relations` (default dependsOn, consumesApi, providesApi, partOf) in `direction`, at most
+            /// `maxDepth` (≤ 10) steps and `first` (≤ 5000) nodes; `kinds` keeps only entities of those kinds.
+            #[allow(clippy::too_many_arguments)]
+            pub(crate) async fn graph(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                #[graphql(default_with = "Some(crate::graphql::graph::GraphDirection::Outgoing)")] direction: Option<crate::graphql::graph::GraphDirection>,
+                relations: Option<Vec<String>>,
+                #[graphql(default = 3)] max_depth: Option<i32>,
+                kinds: Option<Vec<String>>,
+                #[graphql(default = 5000)] first: Option<i32>,
+            ) -> async_graphql::Result<crate::graphql::graph::EntityGraph> {
+                crate::graphql::graph::entity_graph(ctx, &self.0.entity_ref, direction, relations, max_depth, kinds, first).await
+            }
             $($body)*
         }
     };

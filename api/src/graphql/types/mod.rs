@@ -91,7 +91,17 @@ entity_enum!(
         field(name = "spec", ty = "async_graphql::Json<serde_json::Value>"),
         field(name = "owner", ty = "Option<Entity>"),
         field(name = "relations", ty = "Vec<Relation>", arg(name = "type", ty = "Option<String>")),
-        field(name = "status", ty = "EntityStatus")
+        field(name = "status", ty = "EntityStatus"),
+        field(
+            name = "graph",
+            ty = "crate::graphql::graph::EntityGraph",
+            desc = "The subgraph reached from this entity, breadth first, each entity once.",
+            arg(name = "direction", ty = "Option<crate::graphql::graph::GraphDirection>", default_with = "Some(crate::graphql::graph::GraphDirection::Outgoing)"),
+            arg(name = "relations", ty = "Option<Vec<String>>"),
+            arg(name = "max_depth", ty = "Option<i32>", default = 3),
+            arg(name = "kinds", ty = "Option<Vec<String>>"),
+            arg(name = "first", ty = "Option<i32>", default = 5000)
+        )
     )]
     Entity
 );
