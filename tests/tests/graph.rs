@@ -230,6 +230,8 @@ async fn cycles_and_paths_have_their_known_answers() {
                 "entities": [{"name": "cyc-a"}, {"name": "cyc-b"}, {"name": "cyc-c"}]}]),
         "{r}"
     );
+    let r = t.exec(q, json!({"f": {"kind": ["Component"]}})).await;
+    assert_eq!(r["data"]["dependencyCycles"][0]["componentSize"], 3, "{r}");
     let r = t.exec(q, json!({"f": {"owner": ["team-b"]}})).await;
     assert_eq!(r["data"]["dependencyCycles"], json!([]), "{r}");
 

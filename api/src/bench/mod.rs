@@ -2,6 +2,7 @@
 //! throughput, latency and peak memory. Prints figures; it is not a timed test.
 
 pub mod generate;
+pub mod graph;
 pub mod load;
 
 use anyhow::Context as _;
@@ -93,6 +94,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let mut rereads = Vec::new();
     let mut deploys = Vec::new();
+    let mut graphs = Vec::new();
     println!("| N entities | start → queryable (s) | peak RSS (MiB) | entity(ref) req/s (p99 ms) | same, no-cache | 100-component page req/s (p99 ms) | same, no-cache |");
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &args.entities {
@@ -160,6 +162,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         });
         let recorded = load::run(url, record, c, duration).await?;
         deploys.push((n, recorded));
+        graphs.push((n, graph::measure(&client, url, &first_component(n), args.seconds).await?));
         drop(server);
     }
     println!();
@@ -184,6 +187,23 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             } else {
                 String::new()
             }
+        );
+    }
+    println!();
+    println!("| N entities | graph, depth 3 (nodes): p50 / p99 ms | impact of the most used resource (affected): p50 / p99 ms | dependencyCycles of all components (cycles): p50 / p99 ms |");
+    println!("|---:|---:|---:|---:|");
+    for (n, g) in graphs {
+        println!(
+            "| {n} | ({}) {:.1} / {:.1} | ({}) {:.1} / {:.1} | ({}) {:.0} / {:.0} |",
+            g.graph_nodes,
+            g.graph.p50_ms,
+            g.graph.p99_ms,
+            g.impact_count,
+            g.impact.p50_ms,
+            g.impact.p99_ms,
+            g.cycle_count,
+            g.cycles.p50_ms,
+            g.cycles.p99_ms
         );
     }
     Ok(())
