@@ -1,7 +1,12 @@
 # Greenroom: Backstage-compatible software catalog served over GraphQL.
 #
 #   docker build -t greenroom .
-#   docker run --rm -p 8080:8080 -v greenroom-data:/data greenroom
+#   docker run --rm -p 8080:8080 -v greenroom-data:/data \
+#     -e GREENROOM_JWT_SECRET=... greenroom
+#
+# Configuration: GREENROOM_* variables, or mount a config over /app/greenroom.yaml
+# (`-v ./greenroom.yaml:/app/greenroom.yaml:ro`). Logs are JSON lines (stderr is not a terminal).
+# SQLite lives in the /data volume; for PostgreSQL and replicas see docker-compose.yml.
 #
 # ---- build stage ---------------------------------------------------------
 FROM rust:1-bookworm AS builder
@@ -40,6 +45,10 @@ ENV GREENROOM_DATABASE_URL="sqlite:///data/greenroom.db?mode=rwc"
 VOLUME ["/data"]
 USER greenroom:greenroom
 EXPOSE 8080
+
+# The image has no curl: the binary checks its own /healthz (GREENROOM_HEALTHCHECK_URL to change it).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["greenroom", "healthcheck", "--url", "http://127.0.0.1:8080"]
 
 ENTRYPOINT ["greenroom"]
 CMD ["serve"]

@@ -42,6 +42,29 @@ pub enum Command {
     Token(TokenCommand),
     /// Measure ingest, throughput and memory on generated catalogs (SQLite).
     Bench(crate::bench::BenchArgs),
+    /// Check configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Exit 0 when the server at --url answers /healthz (for container health checks).
+    Healthcheck {
+        /// Base URL of the server.
+        #[arg(
+            long,
+            env = "GREENROOM_HEALTHCHECK_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        url: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Validate a config file (with GREENROOM_* overrides applied) and print the effective values,
+    /// secrets masked; exit 1 with the reason when it is invalid.
+    Check {
+        /// The config file; defaults to --config or ./greenroom.yaml.
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -88,6 +111,36 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => {
             crate::bench::run(args).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Check { file }) => {
+            let path = file.or(cli.config);
+            match Config::load(path.as_deref()).and_then(|c| c.to_masked_yaml()) {
+                Ok(yaml) => {
+                    print!("{yaml}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("invalid configuration: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Healthcheck { url } => {
+            let url = format!("{}/healthz", url.trim_end_matches('/'));
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(3))
+                .build()?;
+            match client.get(&url).send().await {
+                Ok(r) if r.status().is_success() => Ok(ExitCode::SUCCESS),
+                Ok(r) => {
+                    eprintln!("{url}: HTTP {}", r.status());
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => {
+                    eprintln!("{url}: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
     }
 }

@@ -25,6 +25,10 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Origins allowed to call from a browser (`*`: any).
     pub cors_origins: Vec<String>,
+    /// Serve `GET /metrics`.
+    pub metrics: bool,
+    /// Automatic persisted queries by hash.
+    pub persisted: Arc<crate::http::persisted::PersistedQueries>,
 }
 
 impl AppState {
@@ -42,6 +46,8 @@ impl AppState {
             limiter: Arc::new(crate::auth::limits::RateLimiter::new(0.0, 1.0)),
             request_timeout: Duration::from_secs(30),
             cors_origins: Vec::new(),
+            metrics: true,
+            persisted: Arc::default(),
         }
     }
 }
@@ -57,6 +63,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/graphql/ws", get(http::ws::websocket))
         .route("/healthz", get(http::health::healthz))
         .route("/readyz", get(http::health::readyz))
+        .route("/metrics", get(http::health::metrics))
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes));
     let app = match cors {
         Some(c) => app.layer(c),
@@ -119,6 +126,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )),
         request_timeout: limits.request_timeout()?,
         cors_origins: limits.cors_origins.clone(),
+        metrics: config.server.metrics,
+        persisted: Arc::default(),
     };
     let listener = TcpListener::bind(&config.server.listen).await?;
     if auth.is_dev_mode() {
@@ -140,9 +149,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("listening on http://{addr}");
     tracing::info!(%addr, "listening");
     let refreshers = scheduler::spawn(db.clone(), registry, crate::providers::leases::holder_id());
-    axum::serve(listener, router(state, config.server.max_body_bytes))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to `shutdownGrace`, then
+    // release this process's source leases so another replica takes the sources at once.
+    let grace = config.shutdown_grace()?;
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let server = axum::serve(listener, router(state, config.server.max_body_bytes))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            signalled.notify_one();
+        });
+    tokio::select! {
+        done = server => done?,
+        _ = async {
+            stopping.notified().await;
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!(?grace, "requests still running after the shutdown grace period; stopping anyway"),
+    }
     refreshers.stop(&db).await;
     db.close().await?;
     Ok(())

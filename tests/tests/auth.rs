@@ -115,6 +115,7 @@ async fn post(
     let mut req = s
         .client
         .post(s.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
         .json(&json!({"query": query, "variables": variables}));
     if let Some(t) = token {
         req = req.header("Authorization", format!("Bearer {t}"));

@@ -524,7 +524,11 @@ async fn concurrent_records_each_get_their_own_row_and_one_audit_entry() {
         }
         // Each writer gets the row it sent, not a neighbour's from the same batch.
         assert_eq!(d["version"], format!("3.{i}"), "{r}");
-        assert_eq!(d["entity"]["ref"], format!("{}", refs[i % 2].replace(':', ":default/")), "{r}");
+        assert_eq!(
+            d["entity"]["ref"],
+            format!("{}", refs[i % 2].replace(':', ":default/")),
+            "{r}"
+        );
     }
     assert_eq!(shared.len(), 1, "one row for the shared key: {shared:?}");
     assert_eq!(count(&s, &bot).await, 22, "21 distinct runs + one shared");
@@ -532,7 +536,10 @@ async fn concurrent_records_each_get_their_own_row_and_one_audit_entry() {
     // One audit entry per call: 23 ok (22 rows + the retry that returned the shared row), one NOT_FOUND.
     let log = "{ auditLog(first: 100) { subject operation target outcome } }";
     let body = gql(&s, &admin, log, json!({})).await;
-    let entries = body["data"]["auditLog"].as_array().expect("audit log").clone();
+    let entries = body["data"]["auditLog"]
+        .as_array()
+        .expect("audit log")
+        .clone();
     let deploys: Vec<&Value> = entries
         .iter()
         .filter(|e| e["operation"] == "recordDeployment")
@@ -540,9 +547,11 @@ async fn concurrent_records_each_get_their_own_row_and_one_audit_entry() {
     assert_eq!(deploys.len(), 24, "{body}");
     let ok = deploys.iter().filter(|e| e["outcome"] == "ok").count();
     assert_eq!(ok, 23, "{body}");
-    assert!(deploys
-        .iter()
-        .any(|e| e["outcome"] == "NOT_FOUND" && e["target"].as_str().unwrap_or("").contains("does-not-exist")));
+    assert!(deploys.iter().any(|e| e["outcome"] == "NOT_FOUND"
+        && e["target"]
+            .as_str()
+            .unwrap_or("")
+            .contains("does-not-exist")));
     assert!(
         deploys.iter().all(|e| e["subject"] == "bot:ci"
             && e["target"].as_str().unwrap_or("").starts_with("input=")),

@@ -27,7 +27,12 @@ fn nodes(g: &Value) -> Vec<(String, i64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| (n["ref"].as_str().unwrap().to_string(), n["depth"].as_i64().unwrap()))
+        .map(|n| {
+            (
+                n["ref"].as_str().unwrap().to_string(),
+                n["depth"].as_i64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -171,7 +176,12 @@ async fn impact_groups_everything_downstream_by_owner_with_shortest_paths() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["ref"].as_str().unwrap().into(), e["depth"].as_i64().unwrap()))
+        .map(|e| {
+            (
+                e["ref"].as_str().unwrap().into(),
+                e["depth"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         affected,
@@ -210,9 +220,7 @@ async fn impact_groups_everything_downstream_by_owner_with_shortest_paths() {
             "component:default/web"
         ]
     );
-    let r = t
-        .exec(q, json!({"r": "resource:orders-db", "d": 2}))
-        .await;
+    let r = t.exec(q, json!({"r": "resource:orders-db", "d": 2})).await;
     assert_eq!(r["data"]["impact"]["count"], 2, "{r}");
     let r = t.exec(q, json!({"r": "resource:nope"})).await;
     assert_eq!(first_error_code(&r), Some("NOT_FOUND"), "{r}");
@@ -240,7 +248,10 @@ async fn cycles_and_paths_have_their_known_answers() {
         .exec(p, json!({"a": "component:web", "b": "resource:orders-db"}))
         .await;
     assert!(r["errors"].is_null(), "{r}");
-    assert!(r["data"]["path"].is_null(), "no path along the default relations: {r}");
+    assert!(
+        r["data"]["path"].is_null(),
+        "no path along the default relations: {r}"
+    );
     let r = t
         .exec(
             p,
@@ -274,7 +285,10 @@ async fn limits_are_user_errors() {
         assert_eq!(first_error_code(&r), Some("BAD_USER_INPUT"), "{vars}: {r}");
     }
     let r = t
-        .exec(r#"{ impact(ref: "resource:orders-db", maxDepth: 20) { count } }"#, json!({}))
+        .exec(
+            r#"{ impact(ref: "resource:orders-db", maxDepth: 20) { count } }"#,
+            json!({}),
+        )
         .await;
     assert_eq!(first_error_code(&r), Some("BAD_USER_INPUT"), "{r}");
     let r = t

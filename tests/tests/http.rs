@@ -55,14 +55,32 @@ async fn post_negotiates_the_response_media_type() {
 async fn parse_and_validation_failures_are_4xx_with_codes() {
     let (_t, s) = server().await;
     for query in ["{ entities { ", "{ noSuchField }"] {
+        // application/graphql-response+json: 400, and no `data` entry.
         let r = s
             .client
             .post(s.url("/graphql"))
+            .header("accept", "application/graphql-response+json")
             .json(&json!({ "query": query }))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 400, "{query}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "GRAPHQL_VALIDATION_FAILED"
+        );
+        assert!(body.get("data").is_none(), "{body}");
+        // application/json: 200 with the same error.
+        let r = s
+            .client
+            .post(s.url("/graphql"))
+            .header("accept", "application/json")
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{query}");
         let body: Value = r.json().await.unwrap();
         assert_eq!(
             body["errors"][0]["extensions"]["code"],
@@ -241,4 +259,107 @@ async fn repeated_queries_are_answered_fresh_after_every_ingest() {
         fetch().await["data"]["entities"]["nodes"][0]["description"],
         "two"
     );
+}
+
+#[tokio::test]
+async fn automatic_persisted_queries_by_hash_over_post_and_get() {
+    use sha2::{Digest, Sha256};
+    let (_t, s) = server().await;
+    let query = "query Petstore { entity(ref: \"component:petstore\") { ref } }";
+    let hash: String = Sha256::digest(query.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let post = |body: Value| s.client.post(s.url("/graphql")).json(&body).send();
+
+    // Unknown hash: the client is told to send the query.
+    let r = post(json!({ "extensions": ext })).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["message"], "PersistedQueryNotFound");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_FOUND"
+    );
+    // A query that does not match its hash is refused and not stored.
+    let wrong = json!({ "persistedQuery": { "version": 1, "sha256Hash": "0".repeat(64) } });
+    let r = post(json!({ "query": query, "extensions": wrong }))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Query and hash once; afterwards the hash alone, by POST or GET.
+    let body: Value = post(json!({ "query": query, "extensions": ext }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["entity"]["ref"], "component:default/petstore");
+    let body: Value = post(json!({ "extensions": ext }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["data"]["entity"]["ref"], "component:default/petstore",
+        "{body}"
+    );
+    let r = s
+        .client
+        .get(s.url("/graphql"))
+        .query(&[
+            ("extensions", ext.to_string()),
+            ("operationName", "Petstore".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["data"]["entity"]["ref"], "component:default/petstore",
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn get_selects_the_operation_by_operation_name_and_reads_variables() {
+    let (_t, s) = server().await;
+    let doc = "query A($r: String!) { entity(ref: $r) { ref } } mutation B { refreshEntity(ref: \"component:petstore\") { ref } }";
+    let r = s
+        .client
+        .get(s.url("/graphql"))
+        .query(&[
+            ("query", doc),
+            ("operationName", "A"),
+            ("variables", r#"{"r": "component:petstore"}"#),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["data"]["entity"]["ref"], "component:default/petstore",
+        "{body}"
+    );
+    let r = s
+        .client
+        .get(s.url("/graphql"))
+        .query(&[("query", doc), ("operationName", "B")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+    let r = s
+        .client
+        .get(s.url("/graphql"))
+        .query(&[("query", "{ __typename }"), ("variables", "[1]")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
 }

@@ -30,12 +30,9 @@ async fn most_used_resource(client: &reqwest::Client, url: &str) -> anyhow::Resu
     v["data"]["entities"]["nodes"]
         .as_array()
         .and_then(|nodes| {
-            nodes.iter().max_by_key(|n| {
-                n["relations"]
-                    .as_array()
-                    .map(Vec::len)
-                    .unwrap_or_default()
-            })
+            nodes
+                .iter()
+                .max_by_key(|n| n["relations"].as_array().map(Vec::len).unwrap_or_default())
         })
         .and_then(|n| n["ref"].as_str())
         .map(str::to_string)

@@ -162,7 +162,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         });
         let recorded = load::run(url, record, c, duration).await?;
         deploys.push((n, recorded));
-        graphs.push((n, graph::measure(&client, url, &first_component(n), args.seconds).await?));
+        graphs.push((
+            n,
+            graph::measure(&client, url, &first_component(n), args.seconds).await?,
+        ));
         drop(server);
     }
     println!();

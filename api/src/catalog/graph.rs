@@ -194,9 +194,15 @@ async fn step(
                 Expr::col((relations::Entity, relations::Column::RelType))
                     .is_in(types.iter().copied()),
             )
-            .order_by((relations::Entity, relations::Column::SourceRef), Order::Asc)
+            .order_by(
+                (relations::Entity, relations::Column::SourceRef),
+                Order::Asc,
+            )
             .order_by((relations::Entity, relations::Column::RelType), Order::Asc)
-            .order_by((relations::Entity, relations::Column::TargetRef), Order::Asc);
+            .order_by(
+                (relations::Entity, relations::Column::TargetRef),
+                Order::Asc,
+            );
         for row in db.query_all(&q).await? {
             out.push(Step {
                 source: row.try_get("", "source_ref")?,

@@ -1,11 +1,11 @@
 //! `auth` and `deployments`: who may call, and which environments deployments name.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 
 /// `auth`: how callers are authenticated. With no key configured the server runs in dev mode.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct AuthConfig {
     pub jwt: JwtConfig,
@@ -17,7 +17,7 @@ pub struct AuthConfig {
     pub policy: PolicyConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct JwtConfig {
     /// HS256 shared secret (at least 32 bytes). Prefer `GREENROOM_JWT_SECRET`.
@@ -44,7 +44,7 @@ impl Default for JwtConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct PolicyConfig {
     /// Writes that touch an entity need its owner group (token `groups`, or User membership).
@@ -86,7 +86,7 @@ impl AuthConfig {
 }
 
 /// `deployments`: the environments deployments may name, in order.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct DeploymentsConfig {
     /// Names in order (`[dev, staging, production]`), or `{name, order}` entries.
@@ -108,7 +108,7 @@ impl Default for DeploymentsConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum EnvironmentConfig {
     Name(String),

@@ -1,12 +1,12 @@
 //! `greenroom.yaml` (Backstage app-config style) plus `GREENROOM_*` environment overrides; unknown keys are errors.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 mod access;
 pub use access::{AuthConfig, DeploymentsConfig, EnvironmentConfig, JwtConfig, PolicyConfig};
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -16,7 +16,7 @@ pub struct Config {
     pub deployments: DeploymentsConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct ServerConfig {
     /// Address to listen on, `host:port`.
@@ -28,10 +28,17 @@ pub struct ServerConfig {
     /// Bytes of whole responses kept for identical queries (0 disables); cleared on every catalog change.
     pub response_cache_bytes: usize,
     pub limits: LimitsConfig,
+    /// Log lines: `auto` (human on a terminal, JSON lines otherwise), `json` or `text`.
+    /// `GREENROOM_LOG_FORMAT` overrides it.
+    pub log_format: String,
+    /// Serve Prometheus metrics at `GET /metrics`.
+    pub metrics: bool,
+    /// After SIGTERM/SIGINT, how long in-flight requests may run before the server stops anyway.
+    pub shutdown_grace: String,
 }
 
 /// `server.limits`: what one request may ask for.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct LimitsConfig {
     pub max_depth: usize,
@@ -113,11 +120,14 @@ impl Default for ServerConfig {
             max_batch: 10,
             response_cache_bytes: 16 << 20,
             limits: LimitsConfig::default(),
+            log_format: "auto".into(),
+            metrics: true,
+            shutdown_grace: "10s".into(),
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct DatabaseConfig {
     /// `sqlite://FILE?mode=rwc` or `postgres://user:pass@host/db`.
@@ -135,7 +145,7 @@ impl Default for DatabaseConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct CatalogConfig {
     pub locations: Vec<LocationConfig>,
@@ -188,7 +198,7 @@ impl CatalogConfig {
 }
 
 /// How often configured locations are re-read (`500ms`, `30s`, `5m`, `1h`).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct RefreshConfig {
     pub interval: String,
@@ -218,7 +228,7 @@ impl RefreshConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LocationConfig {
     #[serde(rename = "type")]
@@ -227,7 +237,7 @@ pub struct LocationConfig {
 }
 
 /// A provider entry: `{id, type: git, url, branch, glob, schedule: {frequency, timeout}}`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProviderConfig {
     pub id: String,
@@ -243,7 +253,7 @@ pub struct ProviderConfig {
 }
 
 /// A provider's own schedule; unset fields take `catalog.refresh`'s.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScheduleConfig {
     pub frequency: Option<String>,
@@ -251,7 +261,7 @@ pub struct ScheduleConfig {
 }
 
 /// `catalog.http`: connect and read timeouts and the largest body accepted.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct HttpConfig {
     pub connect_timeout: String,
@@ -360,6 +370,20 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// `scheme://user:password@host…` with the password replaced by `********`.
+fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((auth, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:********@{host}"),
+        None => url.to_string(),
+    }
+}
+
 impl Config {
     /// Loads `path` (or `greenroom.yaml` in the working directory when it exists, or defaults),
     /// then applies `GREENROOM_LISTEN` and `GREENROOM_DATABASE_URL`. Relative file location targets are
@@ -413,9 +437,35 @@ impl Config {
         if let Some(v) = get("GREENROOM_JWT_SECRET") {
             self.auth.jwt.secret = Some(v);
         }
+        if let Some(v) = get("GREENROOM_LOG_FORMAT") {
+            self.server.log_format = v;
+        }
+    }
+
+    /// The effective configuration as YAML, with secrets masked (`config check`).
+    pub fn to_masked_yaml(&self) -> Result<String, ConfigError> {
+        let mut shown = self.clone();
+        if shown.auth.jwt.secret.is_some() {
+            shown.auth.jwt.secret = Some("********".into());
+        }
+        shown.database.url = mask_url_password(&shown.database.url);
+        serde_yaml_ng::to_string(&shown).map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    /// Graceful shutdown's bound (`server.shutdownGrace`).
+    pub fn shutdown_grace(&self) -> Result<std::time::Duration, ConfigError> {
+        crate::providers::scheduler::parse_duration(&self.server.shutdown_grace)
+            .map_err(|e| ConfigError::Invalid(format!("server.shutdownGrace: {e}")))
     }
 
     fn check(&self) -> Result<(), ConfigError> {
+        if !["auto", "json", "text"].contains(&self.server.log_format.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "server.logFormat must be auto, json or text, not '{}'",
+                self.server.log_format
+            )));
+        }
+        self.shutdown_grace()?;
         self.catalog.registry()?;
         self.auth.authenticator()?;
         self.server.limits.check()?;

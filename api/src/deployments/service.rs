@@ -9,8 +9,8 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 
-use super::{DeploymentError, Environments, Status};
 use super::writer::Writer;
+use super::{DeploymentError, Environments, Status};
 use crate::auth::audit::AuditDraft;
 use entity::{deployments, entities};
 
@@ -124,7 +124,10 @@ pub async fn record(
     };
     let inserted = writer.insert(row, audit.cloned()).await;
     match (inserted?, &d.idempotency_key) {
-        (Some(saved), _) => Ok((saved, true)),
+        (Some(saved), _) => {
+            crate::metrics::get().deployment_recorded(&saved.environment, &saved.status);
+            Ok((saved, true))
+        }
         // A concurrent retry won the race: return its row.
         (None, Some(key)) => by_key(db, subject, key)
             .await?

@@ -130,11 +130,11 @@ async fn write(
         };
         out.push(match key {
             Some(k) => keyed.remove(&k),
-            None => Some(
-                unkeyed
-                    .pop_front()
-                    .ok_or_else(|| DbErr::Custom("an inserted deployment was not returned".into()))?,
-            ),
+            None => {
+                Some(unkeyed.pop_front().ok_or_else(|| {
+                    DbErr::Custom("an inserted deployment was not returned".into())
+                })?)
+            }
         });
     }
     let drafts: Vec<&AuditDraft> = jobs

@@ -344,10 +344,16 @@ impl DeploymentsMutation {
             finished_at: parse_time("finishedAt", input.finished_at)?,
         };
         let audit = super::guard::audit_draft(ctx, &caller);
-        let (saved, created) =
-            service::record(db, &environments(ctx), &caller.subject, writer(ctx)?, d, audit.as_ref())
-                .await
-                .map_err(gql_err)?;
+        let (saved, created) = service::record(
+            db,
+            &environments(ctx),
+            &caller.subject,
+            writer(ctx)?,
+            d,
+            audit.as_ref(),
+        )
+        .await
+        .map_err(gql_err)?;
         if audit.is_some() && created {
             super::guard::mark_audited(ctx);
         }

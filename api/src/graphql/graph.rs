@@ -230,8 +230,11 @@ pub async fn entity_graph(
 ) -> Res<EntityGraph> {
     let direction = direction.unwrap_or(GraphDirection::Outgoing);
     let types = relation_types(relations)?;
-    let max_depth =
-        bounded("maxDepth", max_depth.unwrap_or(3), graph::MAX_DEPTH as usize)? as u32;
+    let max_depth = bounded(
+        "maxDepth",
+        max_depth.unwrap_or(3),
+        graph::MAX_DEPTH as usize,
+    )? as u32;
     let first = bounded("first", first.unwrap_or(5000), graph::MAX_NODES)?;
     if first == 0 {
         return Err(bad("first must be between 1 and 5000".into()));
@@ -291,8 +294,11 @@ impl GraphQuery {
     ) -> Res<Impact> {
         require(ctx, READ)?;
         let entity_ref = canonical_ref(&entity_ref)?;
-        let max_depth =
-            bounded("maxDepth", max_depth.unwrap_or(5), graph::MAX_DEPTH as usize)? as u32;
+        let max_depth = bounded(
+            "maxDepth",
+            max_depth.unwrap_or(5),
+            graph::MAX_DEPTH as usize,
+        )? as u32;
         let first = bounded("first", first.unwrap_or(5000), graph::MAX_NODES)?;
         start(ctx, &entity_ref).await?;
         let db = loaders::database(ctx)?;

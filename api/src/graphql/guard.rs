@@ -2,8 +2,8 @@
 //! (aliases, root fields) and writes an audit row for every mutation field.
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-    NextResolve, ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextResolve,
+    ResolveInfo,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Context, Request, ServerError, ServerResult, Value, Variables};
@@ -74,7 +74,12 @@ pub fn audit_draft(ctx: &Context<'_>, caller: &Caller) -> Option<AuditDraft> {
 pub fn mark_audited(ctx: &Context<'_>) {
     if let Some(marks) = ctx.data_opt::<AuditedFields>() {
         if let Ok(mut m) = marks.0.lock() {
-            m.insert(ctx.field().alias().unwrap_or(ctx.field().name()).to_string());
+            m.insert(
+                ctx.field()
+                    .alias()
+                    .unwrap_or(ctx.field().name())
+                    .to_string(),
+            );
         }
     }
 }

@@ -119,7 +119,9 @@ pub fn build_full(
                 max_root_fields: limits.max_root_fields,
             },
         })
-        .data(Arc::new(crate::deployments::writer::Writer::new(db.clone())))
+        .data(Arc::new(crate::deployments::writer::Writer::new(
+            db.clone(),
+        )))
         .data(db)
         .data(cache)
         .data(sources)

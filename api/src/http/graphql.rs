@@ -7,6 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::collections::HashMap;
 
 use crate::server::AppState;
 
@@ -132,14 +133,87 @@ fn no_cache(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"))
 }
 
+/// The name of a document's only operation, when it has one (`query Load { … }`), for logs and metrics.
+fn document_operation_name(query: &str) -> Option<String> {
+    let doc = async_graphql::parser::parse_query(query).ok()?;
+    let mut ops = doc.operations.iter();
+    let (name, _) = ops.next()?;
+    if ops.next().is_some() {
+        return None;
+    }
+    name.map(|n| n.to_string())
+}
+
+/// What a request turned out to be, for its log line and metrics.
+#[derive(Default)]
+struct Seen {
+    subject: Option<String>,
+    graphql_errors: bool,
+}
+
+/// Executes `batch`, then logs one line (operation, subject, status, duration, request id) and records
+/// the request's metrics.
 async fn execute(
+    state: &AppState,
+    mut batch: BatchRequest,
+    mime: &'static str,
+    headers: &HeaderMap,
+) -> Response {
+    let started = std::time::Instant::now();
+    let requests: Vec<&mut Request> = match &mut batch {
+        BatchRequest::Single(r) => vec![r],
+        BatchRequest::Batch(rs) => rs.iter_mut().collect(),
+    };
+    for r in requests {
+        if let Err((code, message)) = state.persisted.resolve(r) {
+            let status = match code {
+                "PERSISTED_QUERY_NOT_FOUND" => StatusCode::OK,
+                "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return request_error(status, mime, code, &message);
+        }
+    }
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    tracing::Span::current().record("request_id", request_id.as_str());
+    let operation = match &batch {
+        BatchRequest::Single(r) => r
+            .operation_name
+            .clone()
+            .or_else(|| document_operation_name(&r.query)),
+        BatchRequest::Batch(_) => Some("batch".to_string()),
+    };
+    let mut seen = Seen::default();
+    let resp = execute_inner(state, batch, mime, headers, &request_id, &mut seen).await;
+    let took = started.elapsed();
+    let status = resp.status();
+    let outcome = match (status, seen.graphql_errors) {
+        (StatusCode::OK, false) => "ok".to_string(),
+        (StatusCode::OK, true) => "error".to_string(),
+        (s, _) => s.as_u16().to_string(),
+    };
+    crate::metrics::get().request(operation.as_deref(), &outcome, took);
+    tracing::info!(
+        request_id,
+        operation = operation.as_deref().unwrap_or("anonymous"),
+        subject = seen.subject.as_deref().unwrap_or("-"),
+        status = status.as_u16(),
+        outcome,
+        duration_ms = took.as_secs_f64() * 1000.0,
+        "graphql request"
+    );
+    resp
+}
+
+async fn execute_inner(
     state: &AppState,
     batch: BatchRequest,
     mime: &'static str,
     headers: &HeaderMap,
+    request_id: &str,
+    seen: &mut Seen,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
-    tracing::Span::current().record("request_id", request_id.as_str());
+    let request_id = request_id.to_string();
     let operations = match &batch {
         BatchRequest::Single(_) => 1,
         BatchRequest::Batch(rs) => rs.len(),
@@ -148,6 +222,7 @@ async fn execute(
         Ok(c) => c,
         Err(resp) => return resp,
     };
+    seen.subject = Some(caller.subject.clone());
     // Identical single queries are answered from the response cache while the catalog is unchanged;
     // the key includes what the caller may read. The audit log changes without catalog changes, so it is
     // never cached.
@@ -215,16 +290,34 @@ async fn execute(
             !rs.is_empty() && rs.iter().all(is_request_error)
         }
     };
+    seen.graphql_errors = match &resp {
+        BatchResponse::Single(r) => !r.errors.is_empty(),
+        BatchResponse::Batch(rs) => rs.iter().any(|r| !r.errors.is_empty()),
+    };
     let refused = match &resp {
         BatchResponse::Single(r) => status_of(r),
         BatchResponse::Batch(_) => None,
     };
+    // GraphQL over HTTP: a request that failed before execution is a 400 with no `data` entry in
+    // `application/graphql-response+json`; `application/json` clients get 200 (they cannot tell a 4xx
+    // GraphQL body from a proxy's).
     let status = match refused {
         Some(s) => s,
-        None if all_request_errors => StatusCode::BAD_REQUEST,
+        None if all_request_errors && mime == GRAPHQL_RESPONSE => StatusCode::BAD_REQUEST,
         None => StatusCode::OK,
     };
-    match serde_json::to_string(&resp) {
+    let serialised = match &resp {
+        BatchResponse::Single(r) if all_request_errors && mime == GRAPHQL_RESPONSE => {
+            serde_json::to_value(r).and_then(|mut v| {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("data");
+                }
+                serde_json::to_string(&v)
+            })
+        }
+        _ => serde_json::to_string(&resp),
+    };
+    match serialised {
         Ok(body) => {
             if let (Some((key, generation)), BatchResponse::Single(r)) = (cache_entry, &resp) {
                 if r.errors.is_empty() {
@@ -290,15 +383,55 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     execute(&state, batch, mime, &headers).await
 }
 
-/// `GET /graphql`: GraphiQL for browsers; with `?query=` runs a query (mutations get 405).
+/// The GraphQL request in a GET query string: `query`, `operationName`, and `variables` / `extensions` as
+/// JSON text.
+fn request_from_params(params: &HashMap<String, String>) -> Result<Request, String> {
+    let json_param = |name: &str| -> Result<serde_json::Value, String> {
+        match params.get(name).filter(|v| !v.is_empty()) {
+            Some(text) => serde_json::from_str(text).map_err(|e| format!("invalid {name}: {e}")),
+            None => Ok(serde_json::Value::Null),
+        }
+    };
+    let mut body = serde_json::Map::new();
+    body.insert(
+        "query".into(),
+        json!(params.get("query").cloned().unwrap_or_default()),
+    );
+    if let Some(name) = params.get("operationName").filter(|n| !n.is_empty()) {
+        body.insert("operationName".into(), json!(name));
+    }
+    for name in ["variables", "extensions"] {
+        let v = json_param(name)?;
+        if !v.is_null() {
+            if !v.is_object() {
+                return Err(format!("{name} must be a JSON object"));
+            }
+            body.insert(name.into(), v);
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(body)).map_err(|e| e.to_string())
+}
+
+/// `GET /graphql`: GraphiQL for browsers; with `?query=` (or a persisted query's `extensions`) runs a
+/// query (mutations get 405).
 pub async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    let has_query = raw.split('&').any(|p| p.starts_with("query="));
-    if !has_query {
+    let params: HashMap<String, String> = match serde_urlencoded_pairs(&raw) {
+        Ok(p) => p,
+        Err(e) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                JSON,
+                "BAD_REQUEST",
+                &format!("invalid query parameters: {e}"),
+            )
+        }
+    };
+    if !params.contains_key("query") && !params.contains_key("extensions") {
         if wants_html(&headers) {
             return super::graphiql::page();
         }
@@ -312,7 +445,7 @@ pub async fn get(
     let Some(mime) = negotiate(&headers) else {
         return not_acceptable();
     };
-    let request: Request = match async_graphql::http::parse_query_string(&raw) {
+    let mut request = match request_from_params(&params) {
         Ok(r) => r,
         Err(e) => {
             return request_error(
@@ -323,6 +456,14 @@ pub async fn get(
             )
         }
     };
+    if let Err((code, message)) = state.persisted.resolve(&mut request) {
+        let status = if code == "PERSISTED_QUERY_NOT_FOUND" {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        return request_error(status, mime, code, &message);
+    }
     if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
         let op_type = match (&request.operation_name, &doc.operations) {
             (Some(name), ops) => ops
@@ -347,6 +488,39 @@ pub async fn get(
         }
     }
     execute(&state, BatchRequest::Single(request), mime, &headers).await
+}
+
+/// Decodes `application/x-www-form-urlencoded` pairs (a repeated name keeps its last value).
+fn serde_urlencoded_pairs(raw: &str) -> Result<HashMap<String, String>, String> {
+    let mut out = HashMap::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.insert(percent_decode(k)?, percent_decode(v)?);
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| "bad percent-encoding".to_string())?;
+                out.push(hex);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| "parameters must be UTF-8".to_string())
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Liveness (`/healthz`) and readiness (`/readyz`: database reachable, migrations applied).
+//! Liveness (`/healthz`), readiness (`/readyz`: database reachable, migrations applied) and Prometheus
+//! metrics (`/metrics`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -28,4 +29,25 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
             )
         }
     }
+}
+
+/// `GET /metrics`: the process's metrics in the OpenMetrics text format (404 when `server.metrics` is off).
+pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !state.metrics {
+        return (
+            StatusCode::NOT_FOUND,
+            "metrics are disabled (server.metrics)",
+        )
+            .into_response();
+    }
+    let body = crate::metrics::get().render(&state.db);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod persisted;
 pub mod response_cache;
 pub mod ws;
 

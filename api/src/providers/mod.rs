@@ -196,7 +196,24 @@ pub async fn refresh(
     let key = provider.key().to_string();
     let span =
         tracing::info_span!("provider_run", provider = provider.source_type(), source = %key);
-    run(db, provider, origin, key).instrument(span).await
+    let started = std::time::Instant::now();
+    let result = run(db, provider, origin, key.clone())
+        .instrument(span)
+        .await;
+    let (outcome, written) = match &result {
+        Ok(o) if !o.errors.is_empty() || !o.invalid.is_empty() => (
+            "failed",
+            (o.report.inserted + o.report.updated + o.report.deleted) as u64,
+        ),
+        Ok(o) if o.unchanged_source || !o.report.changed() => ("unchanged", 0),
+        Ok(o) => (
+            "changed",
+            (o.report.inserted + o.report.updated + o.report.deleted) as u64,
+        ),
+        Err(_) => ("failed", 0),
+    };
+    crate::metrics::get().provider_run(&key, outcome, started.elapsed(), written);
+    result
 }
 
 async fn run(
