@@ -13,3 +13,67 @@ fn checked_in_sdl_matches_the_server() {
         }
     }
 }
+
+/// Every type, field, input field and enum value the server serves has a description, so codegen tools
+/// and GraphiQL's docs have something to show. Built-in scalars and `__` introspection types are exempt.
+#[test]
+fn every_type_field_and_enum_value_has_a_description() {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    use async_graphql::Positioned;
+
+    const BUILT_IN_SCALARS: [&str; 5] = ["String", "Int", "Float", "Boolean", "ID"];
+    let described =
+        |d: &Option<Positioned<String>>| d.as_ref().is_some_and(|d| !d.node.trim().is_empty());
+
+    let sdl = api::graphql::schema::sdl();
+    let doc = async_graphql::parser::parse_schema(&sdl).expect("the served SDL parses");
+    let mut missing = Vec::new();
+    for def in &doc.definitions {
+        let TypeSystemDefinition::Type(ty) = def else {
+            continue;
+        };
+        let ty = &ty.node;
+        let name = ty.name.node.as_str();
+        if name.starts_with("__") || BUILT_IN_SCALARS.contains(&name) {
+            continue;
+        }
+        if !described(&ty.description) {
+            missing.push(format!("type {name}"));
+        }
+        let members: Vec<(&str, &Option<Positioned<String>>)> = match &ty.kind {
+            TypeKind::Object(o) => o
+                .fields
+                .iter()
+                .map(|f| (f.node.name.node.as_str(), &f.node.description))
+                .collect(),
+            TypeKind::Interface(i) => i
+                .fields
+                .iter()
+                .map(|f| (f.node.name.node.as_str(), &f.node.description))
+                .collect(),
+            TypeKind::InputObject(i) => i
+                .fields
+                .iter()
+                .map(|f| (f.node.name.node.as_str(), &f.node.description))
+                .collect(),
+            TypeKind::Enum(e) => e
+                .values
+                .iter()
+                .map(|v| (v.node.value.node.as_str(), &v.node.description))
+                .collect(),
+            TypeKind::Scalar | TypeKind::Union(_) => Vec::new(),
+        };
+        missing.extend(
+            members
+                .into_iter()
+                .filter(|(_, d)| !described(d))
+                .map(|(member, _)| format!("{name}.{member}")),
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "{} schema elements have no description (add `///` doc comments or `desc = \"...\"`):\n  {}",
+        missing.len(),
+        missing.join("\n  ")
+    );
+}

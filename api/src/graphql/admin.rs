@@ -15,7 +15,9 @@ pub struct AuditEntry {
     pub cursor: String,
     /// RFC 3339 time.
     pub at: String,
+    /// The token subject that made the call.
     pub subject: String,
+    /// The mutation field called, e.g. `recordDeployment`.
     pub operation: String,
     /// The operation's first argument (`id=…`, `ref=…`, `input={…}`).
     pub target: Option<String>,
@@ -41,6 +43,7 @@ impl From<audit::AuditEntry> for AuditEntry {
 #[derive(Default)]
 pub struct AdminQuery;
 
+/// Admin-only reads.
 #[Object]
 impl AdminQuery {
     /// Mutations, newest first (needs `admin`). `first` defaults to 50, at most 500.
@@ -78,6 +81,7 @@ impl AdminQuery {
 #[derive(Default)]
 pub struct AdminMutation;
 
+/// Admin-only mutations.
 #[Object]
 impl AdminMutation {
     /// Revokes a token by its `jti` (needs `admin`); every replica refuses it within seconds.

@@ -15,13 +15,16 @@ type Res<T> = async_graphql::Result<T>;
 /// Which events a subscriber wants.
 #[derive(InputObject, Default)]
 pub struct DeploymentEventFilter {
+    /// Only events of this entity ref (kind defaults to component, namespace to `default`).
     pub entity_ref: Option<String>,
+    /// Only events in this environment, exact match.
     pub environment: Option<String>,
 }
 
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
+/// The subscription root: live deployment events.
 #[async_graphql::Subscription]
 impl SubscriptionRoot {
     /// Each new deployment and status change on this server (needs `catalog:read`).
@@ -68,14 +71,19 @@ impl SubscriptionRoot {
 /// DORA metrics of a set of deployments (see README for the definitions).
 #[derive(SimpleObject)]
 pub struct DoraMetrics {
+    /// Length of the window, in days.
     pub window_days: f64,
+    /// Deployments recorded in the window, whatever their status.
     pub deployments: i32,
+    /// Deployments in the window that succeeded.
     pub successful: i32,
+    /// Deployments in the window that failed or were rolled back.
     pub failed: i32,
     /// Successful deployments per day.
     pub deployment_frequency_per_day: f64,
     /// `finishedAt - commitTime` of successful deployments, in seconds.
     pub lead_time_median_seconds: Option<f64>,
+    /// 90th percentile (nearest rank) of `finishedAt - commitTime` of successful deployments, in seconds.
     pub lead_time_p90_seconds: Option<f64>,
     /// Failed or rolled back / finished (cancelled excluded).
     pub change_failure_rate: Option<f64>,

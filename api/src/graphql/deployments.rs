@@ -17,14 +17,21 @@ use crate::deployments::{DeploymentError, Environments, Status};
 
 type Res<T> = async_graphql::Result<T>;
 
+/// Where a deployment is in its life: `PENDING` and `IN_PROGRESS` are running, the rest are finished.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "DeploymentStatus")]
 pub enum GqlStatus {
+    /// Recorded but not started yet.
     Pending,
+    /// Running.
     InProgress,
+    /// Finished successfully; may later become `ROLLED_BACK`.
     Succeeded,
+    /// Finished with a failure.
     Failed,
+    /// Stopped before completing.
     Cancelled,
+    /// Succeeded, then was rolled back.
     RolledBack,
 }
 
@@ -72,11 +79,14 @@ fn parse_time(field: &str, v: Option<String>) -> Res<Option<i64>> {
 /// One deployment of an entity to an environment.
 pub struct Deployment(pub Row);
 
+/// One deployment of an entity to an environment.
 #[Object]
 impl Deployment {
+    /// The deployment's ID, for `updateDeploymentStatus`.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// Canonical ref `kind:namespace/name` of the deployed entity.
     async fn entity_ref(&self) -> &str {
         &self.0.entity_ref
     }
@@ -88,17 +98,21 @@ impl Deployment {
             .map_err(|e| ApiError::from(e).extend_err())?;
         Ok(found.map(super::types::Entity::from_stored))
     }
+    /// The environment deployed to, e.g. `production`.
     async fn environment(&self) -> &str {
         &self.0.environment
     }
+    /// The version deployed, as the caller gave it.
     async fn version(&self) -> &str {
         &self.0.version
     }
+    /// The current status.
     async fn status(&self) -> GqlStatus {
         Status::parse(&self.0.status)
             .unwrap_or(Status::Pending)
             .into()
     }
+    /// The commit deployed.
     async fn commit_sha(&self) -> Option<&str> {
         self.0.commit_sha.as_deref()
     }
@@ -106,12 +120,15 @@ impl Deployment {
     async fn commit_time(&self) -> Option<String> {
         time(self.0.commit_time)
     }
+    /// When the deployment started (RFC 3339); the record time unless the caller gave one.
     async fn started_at(&self) -> Option<String> {
         time(self.0.started_at)
     }
+    /// When the deployment finished (RFC 3339); null while it is running.
     async fn finished_at(&self) -> Option<String> {
         time(self.0.finished_at)
     }
+    /// When the deployment was recorded (RFC 3339).
     async fn created_at(&self) -> Option<String> {
         time(Some(self.0.created_at))
     }
@@ -119,6 +136,7 @@ impl Deployment {
     async fn url(&self) -> Option<&str> {
         self.0.url.as_deref()
     }
+    /// Free-text notes on the deployment.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
@@ -131,42 +149,57 @@ impl Deployment {
 /// A page of deployments, newest first.
 #[derive(SimpleObject)]
 pub struct DeploymentPage {
+    /// The deployments of this page.
     pub nodes: Vec<Deployment>,
     /// Pass as `after` for the next page; null on the last page.
     pub end_cursor: Option<String>,
+    /// True when more deployments follow this page.
     pub has_next_page: bool,
 }
 
+/// A deployment to record.
 #[derive(InputObject)]
 pub struct RecordDeploymentInput {
     /// `component:name` (kind defaults to component).
     pub entity_ref: String,
+    /// The environment deployed to: a configured one or an `Environment` entity (1 to 200 characters).
     pub environment: String,
+    /// The version deployed (1 to 200 characters).
     pub version: String,
     /// Default PENDING.
     pub status: Option<GqlStatus>,
+    /// The commit deployed.
     pub commit_sha: Option<String>,
     /// RFC 3339.
     pub commit_time: Option<String>,
+    /// Link to the pipeline run.
     pub url: Option<String>,
+    /// Free-text notes on the deployment.
     pub description: Option<String>,
     /// A retry with the same key (from the same subject) returns the first deployment.
     pub idempotency_key: Option<String>,
+    /// When it started (RFC 3339); default now.
     pub started_at: Option<String>,
+    /// When it finished (RFC 3339); default now when `status` is a finished one.
     pub finished_at: Option<String>,
 }
 
+/// Which deployments to list; all given fields must match.
 #[derive(InputObject, Default)]
 pub struct DeploymentFilter {
+    /// Entity ref (kind defaults to component, namespace to `default`).
     pub entity_ref: Option<String>,
     /// Group ref: deployments of what it owns.
     pub owner: Option<String>,
     /// System ref: deployments of its entities.
     pub system: Option<String>,
+    /// Environment name, exact match.
     pub environment: Option<String>,
+    /// Only deployments with this status.
     pub status: Option<GqlStatus>,
     /// RFC 3339 bounds on when the deployment was recorded.
     pub since: Option<String>,
+    /// Exclusive upper bound (RFC 3339) on when the deployment was recorded.
     pub until: Option<String>,
 }
 
@@ -262,11 +295,14 @@ pub struct Environment {
     name: String,
 }
 
+/// An environment and its deployments.
 #[Object]
 impl Environment {
+    /// The environment name, as configured.
     async fn name(&self) -> &str {
         &self.name
     }
+    /// Deployments to this environment, newest first, optionally of one status.
     async fn deployments(
         &self,
         ctx: &Context<'_>,
@@ -286,6 +322,7 @@ impl Environment {
 #[derive(Default)]
 pub struct DeploymentsQuery;
 
+/// Deployment reads (every field needs `catalog:read`).
 #[Object]
 impl DeploymentsQuery {
     /// Deployments, newest first.
@@ -315,6 +352,7 @@ impl DeploymentsQuery {
 #[derive(Default)]
 pub struct DeploymentsMutation;
 
+/// Deployment writes (each needs `deployments:write`).
 #[Object]
 impl DeploymentsMutation {
     /// Records a deployment (needs `deployments:write`).

@@ -42,6 +42,7 @@ impl From<GraphDirection> for Direction {
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct GraphNode {
+    /// Canonical ref `kind:namespace/name` of the entity.
     #[graphql(name = "ref")]
     pub entity_ref: String,
     /// Steps from the start (0 for the start itself).
@@ -52,6 +53,7 @@ pub struct GraphNode {
 
 #[ComplexObject]
 impl GraphNode {
+    /// The entity, or null when it is not in the catalog.
     async fn entity(&self) -> Option<Entity> {
         self.stored.clone().map(Entity::from_stored)
     }
@@ -60,8 +62,11 @@ impl GraphNode {
 /// A relation between two nodes of a walk, in the direction of its type.
 #[derive(SimpleObject, Clone)]
 pub struct GraphEdge {
+    /// Ref of the entity the relation starts from.
     pub source: String,
+    /// Ref of the entity the relation points to.
     pub target: String,
+    /// The relation type, e.g. `dependsOn`.
     #[graphql(name = "type")]
     pub rel_type: String,
 }
@@ -80,6 +85,7 @@ pub struct EntityGraph {
 /// The refs from the changed entity to an affected one, both included.
 #[derive(SimpleObject, Clone)]
 pub struct GraphPath {
+    /// The nodes of the path in order, from the changed entity to the affected one.
     pub nodes: Vec<GraphNode>,
 }
 
@@ -87,6 +93,7 @@ pub struct GraphPath {
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct ImpactedEntity {
+    /// Canonical ref `kind:namespace/name` of the affected entity.
     #[graphql(name = "ref")]
     pub entity_ref: String,
     /// Steps from the changed entity.
@@ -110,13 +117,16 @@ impl ImpactedEntity {
 pub struct ImpactedOwner {
     /// Null for entities without an owner.
     pub owner_ref: Option<String>,
+    /// The owning Group or User; null when unowned or not in the catalog.
     pub owner: Option<Entity>,
+    /// The affected entities this owner holds, nearest first.
     pub entities: Vec<ImpactedEntity>,
 }
 
 /// What breaks if an entity goes down.
 #[derive(SimpleObject)]
 pub struct Impact {
+    /// Canonical ref of the changed entity.
     #[graphql(name = "ref")]
     pub entity_ref: String,
     /// Affected entities, nearest first.
@@ -125,6 +135,7 @@ pub struct Impact {
     pub owners: Vec<ImpactedOwner>,
     /// The shortest path to each affected entity, in the order of `entities`.
     pub paths: Vec<GraphPath>,
+    /// How many entities are affected (the length of `entities`).
     pub count: i32,
     /// True when the `first` limit left affected entities out.
     pub truncated: bool,
@@ -142,6 +153,7 @@ pub struct Cycle {
 
 #[ComplexObject]
 impl Cycle {
+    /// The entities of `refs` in the same order; those not in the catalog are left out.
     async fn entities(&self, ctx: &Context<'_>) -> Res<Vec<Entity>> {
         let found = loaders::load_entities(ctx, &self.refs).await?;
         Ok(self
@@ -281,6 +293,7 @@ pub async fn entity_graph(
 #[derive(Default)]
 pub struct GraphQuery;
 
+/// Graph questions across the catalog (every field needs `catalog:read`).
 #[Object]
 impl GraphQuery {
     /// Everything that transitively needs the entity `ref` (through `dependsOn`, and through the APIs it

@@ -9,12 +9,16 @@ use crate::catalog::search::{Filter, OrderField, Ordering};
 pub struct EntityFilter {
     /// Kinds, case-insensitive (e.g. `Component`).
     pub kind: Option<Vec<String>>,
+    /// Namespaces, case-insensitive (e.g. `default`).
     pub namespace: Option<Vec<String>>,
     /// Owner refs; short forms allowed (`team-a` means `group:default/team-a`).
     pub owner: Option<Vec<String>>,
+    /// Lifecycles from `spec.lifecycle`, case-insensitive (e.g. `production`).
     pub lifecycle: Option<Vec<String>>,
+    /// Types from `spec.type`, case-insensitive (e.g. `service`).
     #[graphql(name = "type")]
     pub spec_type: Option<Vec<String>>,
+    /// Tags from `metadata.tags`, case-insensitive.
     pub tag: Option<Vec<String>>,
     /// System refs; short forms allowed.
     pub system: Option<Vec<String>>,
@@ -24,8 +28,11 @@ pub struct EntityFilter {
     pub annotation: Option<Vec<String>>,
     /// Entities whose status has (or has no) errors.
     pub has_errors: Option<bool>,
+    /// Entities matching every one of these filters.
     pub and: Option<Vec<EntityFilter>>,
+    /// Entities matching at least one of these filters.
     pub or: Option<Vec<EntityFilter>>,
+    /// Entities not matching this filter.
     pub not: Option<Box<EntityFilter>>,
 }
 
@@ -59,26 +66,35 @@ impl From<EntityFilter> for Filter {
     }
 }
 
+/// What to sort entities by; ties are broken by ref.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
 pub enum EntityOrderField {
     /// Canonical ref `kind:namespace/name` (the default).
     #[default]
     Ref,
+    /// Entity name (as in the ref), then ref.
     Name,
+    /// Kind (as in the ref), then ref.
     Kind,
 }
 
+/// Sort direction.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
 pub enum OrderDirection {
+    /// Ascending (the default).
     #[default]
     Asc,
+    /// Descending.
     Desc,
 }
 
+/// How to order a page of entities.
 #[derive(InputObject, Clone, Default)]
 pub struct EntityOrder {
+    /// The sort key (default `REF`).
     #[graphql(default)]
     pub field: EntityOrderField,
+    /// The sort direction (default `ASC`).
     #[graphql(default)]
     pub direction: OrderDirection,
 }

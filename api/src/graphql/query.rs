@@ -39,6 +39,7 @@ async fn fetch_refs(ctx: &Context<'_>, refs: &[String]) -> Res<Vec<Arc<StoredEnt
     Ok(rows)
 }
 
+/// Catalog reads (every field needs `catalog:read`).
 #[Object]
 impl CatalogQuery {
     /// Fetches any object by its global ID.
@@ -186,9 +187,12 @@ impl CatalogQuery {
     }
 }
 
+/// One distinct value of a facet field and how many entities have it.
 #[derive(SimpleObject)]
 pub struct Facet {
+    /// The field value.
     pub value: String,
+    /// How many matching entities have this value.
     pub count: i64,
 }
 
@@ -205,26 +209,36 @@ pub struct EntityEdge {
     node: Arc<StoredEntity>,
 }
 
+/// One entity in a page, with its cursor.
 #[Object]
 impl EntityEdge {
+    /// Opaque cursor of this entity, for `after` or `before`.
     async fn cursor(&self) -> &str {
         &self.cursor
     }
+    /// The entity.
     async fn node(&self) -> Entity {
         Entity::from_stored(self.node.clone())
     }
 }
 
+/// Relay pagination information for a page of entities.
 #[derive(SimpleObject)]
 pub struct PageInfo {
+    /// True when more entities come after this page.
     pub has_next_page: bool,
+    /// True when entities come before this page.
     pub has_previous_page: bool,
+    /// Cursor of the first entity of the page; null when the page is empty.
     pub start_cursor: Option<String>,
+    /// Cursor of the last entity of the page; null when the page is empty.
     pub end_cursor: Option<String>,
 }
 
+/// A page of entities (Relay connection).
 #[Object]
 impl EntityConnection {
+    /// The entities of the page with their cursors.
     async fn edges(&self) -> Vec<EntityEdge> {
         self.items
             .iter()
@@ -234,12 +248,14 @@ impl EntityConnection {
             })
             .collect()
     }
+    /// The entities of the page, without cursors.
     async fn nodes(&self) -> Vec<Entity> {
         self.items
             .iter()
             .map(|(_, e)| Entity::from_stored(e.clone()))
             .collect()
     }
+    /// Cursors and whether more pages exist.
     async fn page_info(&self) -> PageInfo {
         PageInfo {
             has_next_page: self.has_next,

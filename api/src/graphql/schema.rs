@@ -15,6 +15,7 @@ use super::sources::SourcesMutation;
 use super::types::Node;
 use crate::auth::{Auth, Authenticator};
 
+/// The query root: catalog, deployment, graph and audit-log reads.
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
     CatalogQuery,
@@ -23,6 +24,7 @@ pub struct QueryRoot(
     AdminQuery,
 );
 
+/// The mutation root: catalog sources, deployments and token revocation.
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(SourcesMutation, DeploymentsMutation, AdminMutation);
 

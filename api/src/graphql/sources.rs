@@ -14,16 +14,22 @@ type Res<T> = async_graphql::Result<T>;
 /// A source the catalog reads entities from, with its refresh status.
 #[derive(SimpleObject)]
 pub struct LocationSource {
+    /// The source's ID, for `refreshLocation` and `unregisterLocation`.
     pub id: ID,
+    /// The provider type: `file`, `url` or `git`.
     #[graphql(name = "type")]
     pub source_type: String,
+    /// What the source reads: a path, glob or URL.
     pub target: String,
     /// RFC 3339 times.
     pub last_refresh_at: Option<String>,
+    /// When the source was last read without errors.
     pub last_success_at: Option<String>,
+    /// When the scheduler will next read the source.
     pub next_refresh_at: Option<String>,
     /// Why the last read was incomplete (entities it provided before are kept).
     pub last_error: Option<String>,
+    /// How many catalog entities came from this source at its last read.
     pub entity_count: i64,
 }
 
@@ -67,19 +73,25 @@ pub struct RegisterLocationResult {
     pub errors: Vec<String>,
 }
 
+/// An entity a location provides, as read (not necessarily stored).
 #[derive(SimpleObject)]
 pub struct EntityPreview {
+    /// Canonical reference `kind:namespace/name` (lowercase).
     #[graphql(name = "ref")]
     pub entity_ref: String,
+    /// The kind as written, e.g. `Component`.
     pub kind: String,
+    /// `metadata.name` as written.
     pub name: String,
 }
 
+/// A catalog source to register.
 #[derive(async_graphql::InputObject)]
 pub struct RegisterLocationInput {
     /// `file` (a path or glob on the server) or `url` (http or https).
     #[graphql(name = "type")]
     pub source_type: String,
+    /// The path, glob or URL to read.
     pub target: String,
     /// Read and validate only; write nothing.
     #[graphql(default)]
@@ -147,6 +159,7 @@ async fn bounded<T>(
 #[derive(Default)]
 pub struct SourcesMutation;
 
+/// Source mutations (each needs `catalog:write`).
 #[Object]
 impl SourcesMutation {
     /// Adds a source at run time and reads it (`dryRun`: only reports what it would add).

@@ -141,14 +141,17 @@ pub async fn related(
         .collect())
 }
 
-/// Defines a GraphQL object for one kind: the shared `Entity` fields plus the kind's own.
+/// Defines a GraphQL object for one kind: the shared `Entity` fields plus the kind's own. The doc
+/// comment given becomes both the struct's rustdoc and the GraphQL type's description.
 macro_rules! entity_object {
-    ($(#[$m:meta])* $name:ident { $($body:tt)* }) => {
-        $(#[$m])*
+    ($(#[doc = $doc:literal])* $name:ident { $($body:tt)* }) => {
+        $(#[doc = $doc])*
         pub struct $name(pub std::sync::Arc<crate::catalog::store::StoredEntity>);
 
+        $(#[doc = $doc])*
         #[async_graphql::Object]
         impl $name {
+            /// Opaque global ID of the entity, accepted by `node(id:)`.
             pub(crate) async fn id(&self) -> async_graphql::ID {
                 super::node_id(&self.0.entity_ref)
             }
@@ -161,30 +164,39 @@ macro_rules! entity_object {
             pub(crate) async fn kind(&self) -> String {
                 self.0.kind_display().to_string()
             }
+            /// The document's `apiVersion`, e.g. `backstage.io/v1alpha1` (empty when absent).
             pub(crate) async fn api_version(&self) -> String {
                 self.0.body().get("apiVersion").and_then(serde_json::Value::as_str).unwrap_or_default().to_string()
             }
+            /// The namespace from `metadata.namespace`, or the ref's namespace when absent.
             pub(crate) async fn namespace(&self) -> String {
                 super::common::meta_string(&self.0, "namespace").unwrap_or_else(|| self.0.namespace.clone())
             }
+            /// The name from `metadata.name` as written, or the ref's name when absent.
             pub(crate) async fn name(&self) -> String {
                 super::common::meta_string(&self.0, "name").unwrap_or_else(|| self.0.name.clone())
             }
+            /// Display title from `metadata.title`.
             pub(crate) async fn title(&self) -> Option<String> {
                 super::common::meta_string(&self.0, "title")
             }
+            /// Human-readable description from `metadata.description`.
             pub(crate) async fn description(&self) -> Option<String> {
                 super::common::meta_string(&self.0, "description")
             }
+            /// Tags from `metadata.tags`.
             pub(crate) async fn tags(&self) -> Vec<String> {
                 super::common::tags(&self.0)
             }
+            /// Labels from `metadata.labels`, as key/value pairs.
             pub(crate) async fn labels(&self) -> Vec<super::KeyValue> {
                 super::common::key_values(&self.0, "labels")
             }
+            /// Annotations from `metadata.annotations`, as key/value pairs.
             pub(crate) async fn annotations(&self) -> Vec<super::KeyValue> {
                 super::common::key_values(&self.0, "annotations")
             }
+            /// Links from `metadata.links` (entries without a `url` are left out).
             pub(crate) async fn links(&self) -> Vec<super::Link> {
                 super::common::links(&self.0)
             }
@@ -210,6 +222,7 @@ macro_rules! entity_object {
                     .map(|r| super::Relation { rel_type: r.rel_type.clone(), target_ref: r.target_ref.clone() })
                     .collect())
             }
+            /// The entity's status: its status items and whether any is an error.
             pub(crate) async fn status(&self) -> super::EntityStatus {
                 super::common::status(&self.0)
             }

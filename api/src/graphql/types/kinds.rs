@@ -11,32 +11,43 @@ use crate::graphql::deployments as dep;
 
 type Res<T> = async_graphql::Result<T>;
 
-entity_object!(Component {
+entity_object!(
+    /// A piece of software, such as a service, website or library (`kind: Component`).
+    Component {
+    /// The component type from `spec.type`, e.g. `service` or `website`.
     #[graphql(name = "type")]
     async fn spec_type(&self) -> Option<String> {
         spec_string(&self.0, "type")
     }
+    /// The lifecycle stage from `spec.lifecycle`, e.g. `production` or `experimental`.
     async fn lifecycle(&self) -> Option<String> {
         spec_string(&self.0, "lifecycle")
     }
+    /// The system this component is part of (`spec.system`), or null when absent or not in the catalog.
     async fn system(&self, ctx: &Context<'_>) -> Res<Option<System>> {
         Ok(load_entity(ctx, self.0.system_ref.clone()).await?.map(System))
     }
+    /// The parent component from `spec.subcomponentOf`, or null when absent or not in the catalog.
     async fn subcomponent_of(&self, ctx: &Context<'_>) -> Res<Option<Component>> {
         Ok(load_entity(ctx, spec_ref(&self.0, "subcomponentOf", "component")).await?.map(Component))
     }
+    /// Components that are part of this one (`hasPart` relations).
     async fn subcomponents(&self, ctx: &Context<'_>) -> Res<Vec<Component>> {
         Ok(related(ctx, &self.0.entity_ref, rel::HAS_PART, Some("component")).await?.into_iter().map(Component).collect())
     }
+    /// Entities this component depends on (`dependsOn` relations).
     async fn depends_on(&self, ctx: &Context<'_>) -> Res<Vec<Entity>> {
         Ok(related(ctx, &self.0.entity_ref, rel::DEPENDS_ON, None).await?.into_iter().map(Entity::from_stored).collect())
     }
+    /// Entities that depend on this component (`dependencyOf` relations).
     async fn dependency_of(&self, ctx: &Context<'_>) -> Res<Vec<Entity>> {
         Ok(related(ctx, &self.0.entity_ref, rel::DEPENDENCY_OF, None).await?.into_iter().map(Entity::from_stored).collect())
     }
+    /// APIs this component provides (`providesApi` relations).
     async fn provides_apis(&self, ctx: &Context<'_>) -> Res<Vec<Api>> {
         Ok(related(ctx, &self.0.entity_ref, rel::PROVIDES_API, Some("api")).await?.into_iter().map(Api).collect())
     }
+    /// APIs this component consumes (`consumesApi` relations).
     async fn consumes_apis(&self, ctx: &Context<'_>) -> Res<Vec<Api>> {
         Ok(related(ctx, &self.0.entity_ref, rel::CONSUMES_API, Some("api")).await?.into_iter().map(Api).collect())
     }
@@ -55,11 +66,15 @@ entity_object!(Component {
     }
 });
 
-entity_object!(Api {
+entity_object!(
+    /// An interface that components provide or consume (`kind: API`).
+    Api {
+    /// The API type from `spec.type`, e.g. `openapi`, `asyncapi`, `graphql` or `grpc`.
     #[graphql(name = "type")]
     async fn spec_type(&self) -> Option<String> {
         spec_string(&self.0, "type")
     }
+    /// The lifecycle stage from `spec.lifecycle`, e.g. `production` or `experimental`.
     async fn lifecycle(&self) -> Option<String> {
         spec_string(&self.0, "lifecycle")
     }
@@ -67,6 +82,7 @@ entity_object!(Api {
     async fn definition(&self) -> Option<String> {
         spec_string(&self.0, "definition")
     }
+    /// The system this API is part of (`spec.system`), or null when absent or not in the catalog.
     async fn system(&self, ctx: &Context<'_>) -> Res<Option<System>> {
         Ok(load_entity(ctx, self.0.system_ref.clone()).await?.map(System))
     }
@@ -80,23 +96,31 @@ entity_object!(Api {
     }
 });
 
-entity_object!(Resource {
+entity_object!(
+    /// Infrastructure that software needs at run time, such as a database or bucket (`kind: Resource`).
+    Resource {
+    /// The resource type from `spec.type`, e.g. `database`.
     #[graphql(name = "type")]
     async fn spec_type(&self) -> Option<String> {
         spec_string(&self.0, "type")
     }
+    /// The system this resource is part of (`spec.system`), or null when absent or not in the catalog.
     async fn system(&self, ctx: &Context<'_>) -> Res<Option<System>> {
         Ok(load_entity(ctx, self.0.system_ref.clone()).await?.map(System))
     }
+    /// Entities this resource depends on (`dependsOn` relations).
     async fn depends_on(&self, ctx: &Context<'_>) -> Res<Vec<Entity>> {
         Ok(related(ctx, &self.0.entity_ref, rel::DEPENDS_ON, None).await?.into_iter().map(Entity::from_stored).collect())
     }
+    /// Entities that depend on this resource (`dependencyOf` relations).
     async fn dependency_of(&self, ctx: &Context<'_>) -> Res<Vec<Entity>> {
         Ok(related(ctx, &self.0.entity_ref, rel::DEPENDENCY_OF, None).await?.into_iter().map(Entity::from_stored).collect())
     }
 });
 
-entity_object!(System {
+entity_object!(
+    /// A collection of components, APIs and resources that together provide a capability (`kind: System`).
+    System {
     /// DORA metrics of the system's entities over the last `window`.
     async fn dora_metrics(&self, ctx: &Context<'_>, #[graphql(default = "30d")] window: String, environment: Option<String>) -> Res<crate::graphql::deployment_live::DoraMetrics> {
         let filter = Filter { system: Some(self.0.entity_ref.clone()), ..Filter::default() };
@@ -106,48 +130,64 @@ entity_object!(System {
     async fn deployments(&self, ctx: &Context<'_>, environment: Option<String>, status: Option<dep::GqlStatus>, first: Option<i32>, after: Option<String>) -> Res<dep::DeploymentPage> {
         dep::of(ctx, Scope::System(self.0.entity_ref.clone()), environment, status, first, after).await
     }
+    /// The system type from `spec.type`.
     #[graphql(name = "type")]
     async fn spec_type(&self) -> Option<String> {
         spec_string(&self.0, "type")
     }
+    /// The domain this system belongs to (`spec.domain`), or null when absent or not in the catalog.
     async fn domain(&self, ctx: &Context<'_>) -> Res<Option<Domain>> {
         Ok(load_entity(ctx, spec_ref(&self.0, "domain", "domain")).await?.map(Domain))
     }
+    /// Components that are part of this system (`hasPart` relations).
     async fn components(&self, ctx: &Context<'_>) -> Res<Vec<Component>> {
         Ok(related(ctx, &self.0.entity_ref, rel::HAS_PART, Some("component")).await?.into_iter().map(Component).collect())
     }
+    /// APIs that are part of this system (`hasPart` relations).
     async fn apis(&self, ctx: &Context<'_>) -> Res<Vec<Api>> {
         Ok(related(ctx, &self.0.entity_ref, rel::HAS_PART, Some("api")).await?.into_iter().map(Api).collect())
     }
+    /// Resources that are part of this system (`hasPart` relations).
     async fn resources(&self, ctx: &Context<'_>) -> Res<Vec<Resource>> {
         Ok(related(ctx, &self.0.entity_ref, rel::HAS_PART, Some("resource")).await?.into_iter().map(Resource).collect())
     }
 });
 
-entity_object!(Domain {
+entity_object!(
+    /// A business area that groups related systems (`kind: Domain`).
+    Domain {
+    /// The domain type from `spec.type`.
     #[graphql(name = "type")]
     async fn spec_type(&self) -> Option<String> {
         spec_string(&self.0, "type")
     }
+    /// Systems that are part of this domain (`hasPart` relations).
     async fn systems(&self, ctx: &Context<'_>) -> Res<Vec<System>> {
         Ok(related(ctx, &self.0.entity_ref, rel::HAS_PART, Some("system")).await?.into_iter().map(System).collect())
     }
+    /// The parent domain from `spec.subdomainOf`, or null when absent or not in the catalog.
     async fn subdomain_of(&self, ctx: &Context<'_>) -> Res<Option<Domain>> {
         Ok(load_entity(ctx, spec_ref(&self.0, "subdomainOf", "domain")).await?.map(Domain))
     }
+    /// Domains that are part of this one (`hasPart` relations).
     async fn subdomains(&self, ctx: &Context<'_>) -> Res<Vec<Domain>> {
         Ok(related(ctx, &self.0.entity_ref, rel::HAS_PART, Some("domain")).await?.into_iter().map(Domain).collect())
     }
 });
 
-entity_object!(Location {
+entity_object!(
+    /// A pointer to further catalog sources whose `targets` are read too (`kind: Location`).
+    Location {
+    /// The location type from `spec.type`, e.g. `url` or `file`.
     #[graphql(name = "type")]
     async fn spec_type(&self) -> Option<String> {
         spec_string(&self.0, "type")
     }
+    /// The single target from `spec.target`.
     async fn target(&self) -> Option<String> {
         spec_string(&self.0, "target")
     }
+    /// The targets listed in `spec.targets`.
     async fn targets(&self) -> Vec<String> {
         self.0
             .spec()
@@ -158,7 +198,10 @@ entity_object!(Location {
     }
 });
 
-entity_object!(Template {
+entity_object!(
+    /// A software template for scaffolding new projects (`kind: Template`).
+    Template {
+    /// The template type from `spec.type`, e.g. `service` or `website`.
     #[graphql(name = "type")]
     async fn spec_type(&self) -> Option<String> {
         spec_string(&self.0, "type")
@@ -173,4 +216,6 @@ entity_object!(Template {
     }
 });
 
-entity_object!(GenericEntity {});
+entity_object!(
+    /// An entity of a kind without its own GraphQL type, such as a custom kind.
+    GenericEntity {});

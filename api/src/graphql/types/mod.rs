@@ -67,7 +67,10 @@ macro_rules! entity_enum {
 entity_enum!(
     /// Any object with a global ID.
     #[derive(Interface)]
-    #[graphql(name = "Node", field(name = "id", ty = "ID"))]
+    #[graphql(
+        name = "Node",
+        field(name = "id", ty = "ID", desc = "Opaque global ID, accepted by `node(id:)`.")
+    )]
     Node
 );
 
@@ -76,22 +79,27 @@ entity_enum!(
     #[derive(Interface)]
     #[graphql(
         name = "Entity",
-        field(name = "id", ty = "ID"),
+        field(name = "id", ty = "ID", desc = "Opaque global ID of the entity, accepted by `node(id:)`."),
         field(name = "ref", ty = "String", method = "entity_ref", desc = "Canonical reference `kind:namespace/name` (lowercase)."),
-        field(name = "kind", ty = "String"),
-        field(name = "apiVersion", ty = "String", method = "api_version"),
-        field(name = "namespace", ty = "String"),
-        field(name = "name", ty = "String"),
-        field(name = "title", ty = "Option<String>"),
-        field(name = "description", ty = "Option<String>"),
-        field(name = "tags", ty = "Vec<String>"),
-        field(name = "labels", ty = "Vec<KeyValue>"),
-        field(name = "annotations", ty = "Vec<KeyValue>"),
-        field(name = "links", ty = "Vec<Link>"),
-        field(name = "spec", ty = "async_graphql::Json<serde_json::Value>"),
-        field(name = "owner", ty = "Option<Entity>"),
-        field(name = "relations", ty = "Vec<Relation>", arg(name = "type", ty = "Option<String>")),
-        field(name = "status", ty = "EntityStatus"),
+        field(name = "kind", ty = "String", desc = "The kind as written, e.g. `Component`."),
+        field(name = "apiVersion", ty = "String", method = "api_version", desc = "The document's `apiVersion`, e.g. `backstage.io/v1alpha1` (empty when absent)."),
+        field(name = "namespace", ty = "String", desc = "The namespace from `metadata.namespace`, or the ref's namespace when absent."),
+        field(name = "name", ty = "String", desc = "The name from `metadata.name` as written, or the ref's name when absent."),
+        field(name = "title", ty = "Option<String>", desc = "Display title from `metadata.title`."),
+        field(name = "description", ty = "Option<String>", desc = "Human-readable description from `metadata.description`."),
+        field(name = "tags", ty = "Vec<String>", desc = "Tags from `metadata.tags`."),
+        field(name = "labels", ty = "Vec<KeyValue>", desc = "Labels from `metadata.labels`, as key/value pairs."),
+        field(name = "annotations", ty = "Vec<KeyValue>", desc = "Annotations from `metadata.annotations`, as key/value pairs."),
+        field(name = "links", ty = "Vec<Link>", desc = "Links from `metadata.links` (entries without a `url` are left out)."),
+        field(name = "spec", ty = "async_graphql::Json<serde_json::Value>", desc = "The raw `spec` as JSON."),
+        field(name = "owner", ty = "Option<Entity>", desc = "The owning Group or User (null when absent or not in the catalog)."),
+        field(
+            name = "relations",
+            ty = "Vec<Relation>",
+            desc = "Outgoing relations, optionally of one type (e.g. `ownedBy`, `dependsOn`).",
+            arg(name = "type", ty = "Option<String>")
+        ),
+        field(name = "status", ty = "EntityStatus", desc = "The entity's status: its status items and whether any is an error."),
         field(
             name = "graph",
             ty = "crate::graphql::graph::EntityGraph",

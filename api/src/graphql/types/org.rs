@@ -20,7 +20,9 @@ fn profile(e: &StoredEntity) -> Option<Profile> {
     })
 }
 
-entity_object!(Group {
+entity_object!(
+    /// A team or other organisational unit that can own entities (`kind: Group`).
+    Group {
     /// DORA metrics of what the group owns over the last `window`.
     async fn dora_metrics(&self, ctx: &Context<'_>, #[graphql(default = "30d")] window: String, environment: Option<String>) -> Res<crate::graphql::deployment_live::DoraMetrics> {
         let filter = crate::deployments::service::Filter { owner: Some(self.0.entity_ref.clone()), ..Default::default() };
@@ -31,22 +33,27 @@ entity_object!(Group {
         let scope = crate::deployments::service::Scope::Owner(self.0.entity_ref.clone());
         crate::graphql::deployments::of(ctx, scope, environment, status, first, after).await
     }
+    /// The group type from `spec.type`, e.g. `team` or `business-unit`.
     #[graphql(name = "type")]
     async fn spec_type(&self) -> Option<String> {
         spec_string(&self.0, "type")
     }
+    /// Display name, email and picture from `spec.profile`, or null when absent.
     async fn profile(&self) -> Option<Profile> {
         profile(&self.0)
     }
+    /// The parent group (`spec.parent`, else a `childOf` relation), or null when there is none in the catalog.
     async fn parent(&self, ctx: &Context<'_>) -> Res<Option<Group>> {
         if let Some(p) = spec_ref(&self.0, "parent", "group") {
             return Ok(load_entity(ctx, Some(p)).await?.map(Group));
         }
         Ok(related(ctx, &self.0.entity_ref, rel::CHILD_OF, Some("group")).await?.into_iter().next().map(Group))
     }
+    /// Child groups (`parentOf` relations).
     async fn children(&self, ctx: &Context<'_>) -> Res<Vec<Group>> {
         Ok(related(ctx, &self.0.entity_ref, rel::PARENT_OF, Some("group")).await?.into_iter().map(Group).collect())
     }
+    /// Users who are members of this group (`hasMember` relations).
     async fn members(&self, ctx: &Context<'_>) -> Res<Vec<User>> {
         Ok(related(ctx, &self.0.entity_ref, rel::HAS_MEMBER, Some("user")).await?.into_iter().map(User).collect())
     }
@@ -56,10 +63,14 @@ entity_object!(Group {
     }
 });
 
-entity_object!(User {
+entity_object!(
+    /// A person, who can be a member of groups and own entities (`kind: User`).
+    User {
+    /// Display name, email and picture from `spec.profile`, or null when absent.
     async fn profile(&self) -> Option<Profile> {
         profile(&self.0)
     }
+    /// Groups this user is a member of (`memberOf` relations).
     async fn member_of(&self, ctx: &Context<'_>) -> Res<Vec<Group>> {
         Ok(related(ctx, &self.0.entity_ref, rel::MEMBER_OF, Some("group")).await?.into_iter().map(Group).collect())
     }
