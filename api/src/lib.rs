@@ -11,6 +11,7 @@ pub mod graphql;
 pub mod http;
 pub mod metrics;
 pub mod providers;
+pub mod scaffolder;
 pub mod server;
 
 use clap::Parser;

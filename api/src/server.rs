@@ -148,7 +148,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     tracing::info!(%addr, "listening");
-    let refreshers = scheduler::spawn(db.clone(), registry, crate::providers::leases::holder_id());
+    let holder = crate::providers::leases::holder_id();
+    let refreshers = scheduler::spawn(db.clone(), registry, holder.clone());
+    let task_workers = (config.scaffolder.concurrency > 0).then(|| {
+        crate::scaffolder::worker::spawn(
+            db.clone(),
+            Arc::new(crate::scaffolder::actions::Registry::builtin()),
+            holder.clone(),
+            config.scaffolder.settings().unwrap_or_default(),
+        )
+    });
     // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to `shutdownGrace`, then
     // release this process's source leases so another replica takes the sources at once.
     let grace = config.shutdown_grace()?;
@@ -167,6 +176,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         } => tracing::warn!(?grace, "requests still running after the shutdown grace period; stopping anyway"),
     }
     refreshers.stop(&db).await;
+    // Running scaffolder tasks go back to the queue; another replica runs them from the first step.
+    drop(task_workers);
+    match crate::scaffolder::tasks::release_all(&db, &holder).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(tasks = n, "handed running tasks back"),
+        Err(e) => tracing::warn!(error = %e, "could not hand running tasks back"),
+    }
     db.close().await?;
     Ok(())
 }

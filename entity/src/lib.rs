@@ -7,3 +7,5 @@ pub mod entity_search;
 pub mod locations;
 pub mod relations;
 pub mod revoked_tokens;
+pub mod task_events;
+pub mod tasks;

@@ -9,6 +9,7 @@ mod m20261125_000004_source_cursor;
 mod m20261125_000005_entity_digests;
 mod m20261125_000006_auth;
 mod m20261125_000007_deployments;
+mod m20261126_000008_scaffolder;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_entity_digests::Migration),
             Box::new(m20261125_000006_auth::Migration),
             Box::new(m20261125_000007_deployments::Migration),
+            Box::new(m20261126_000008_scaffolder::Migration),
         ]
     }
 }

@@ -15,7 +15,10 @@ fn js_dir() -> PathBuf {
 /// Why the JS checks cannot run here, if they cannot.
 fn missing_tools(needs_browser: bool) -> Option<String> {
     if !js_dir().join("node_modules").exists() {
-        return Some(format!("{} has no node_modules (run `npm ci` there)", js_dir().display()));
+        return Some(format!(
+            "{} has no node_modules (run `npm ci` there)",
+            js_dir().display()
+        ));
     }
     if Command::new("node").arg("--version").output().is_err() {
         return Some("node is not installed".into());

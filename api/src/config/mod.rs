@@ -14,6 +14,56 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub auth: AuthConfig,
     pub deployments: DeploymentsConfig,
+    pub scaffolder: ScaffolderConfig,
+}
+
+/// `scaffolder`: the task workers every server runs.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ScaffolderConfig {
+    /// Tasks one server runs at once (0: this server runs no tasks).
+    pub concurrency: usize,
+    /// A running task whose worker has not heartbeated for this long is recovered (failed).
+    #[serde(alias = "stale_after")]
+    pub stale_after: String,
+    /// How often a worker renews its claim on a running task.
+    pub heartbeat: String,
+    /// Longest a task may run.
+    #[serde(alias = "task_timeout")]
+    pub task_timeout: String,
+}
+
+impl Default for ScaffolderConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            stale_after: "30s".into(),
+            heartbeat: "2s".into(),
+            task_timeout: "1h".into(),
+        }
+    }
+}
+
+impl ScaffolderConfig {
+    pub fn settings(&self) -> Result<crate::scaffolder::worker::WorkerSettings, ConfigError> {
+        let d = |key: &str, v: &str| {
+            crate::providers::scheduler::parse_duration(v)
+                .map_err(|e| ConfigError::Invalid(format!("scaffolder.{key}: {e}")))
+        };
+        let settings = crate::scaffolder::worker::WorkerSettings {
+            concurrency: self.concurrency,
+            heartbeat: d("heartbeat", &self.heartbeat)?,
+            stale_after: d("staleAfter", &self.stale_after)?,
+            task_timeout: d("taskTimeout", &self.task_timeout)?,
+            ..Default::default()
+        };
+        if settings.stale_after < settings.heartbeat * 3 {
+            return Err(ConfigError::Invalid(
+                "scaffolder.staleAfter must be at least three heartbeats".into(),
+            ));
+        }
+        Ok(settings)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -466,6 +516,7 @@ impl Config {
             )));
         }
         self.shutdown_grace()?;
+        self.scaffolder.settings()?;
         self.catalog.registry()?;
         self.auth.authenticator()?;
         self.server.limits.check()?;

@@ -22,11 +22,11 @@ pub struct DeploymentEventFilter {
 }
 
 #[derive(Default)]
-pub struct SubscriptionRoot;
+pub struct DeploymentSubscription;
 
-/// The subscription root: live deployment events.
+/// Live deployment events.
 #[async_graphql::Subscription]
-impl SubscriptionRoot {
+impl DeploymentSubscription {
     /// Each new deployment and status change on this server (needs `catalog:read`).
     async fn deployment_events(
         &self,

@@ -10,6 +10,7 @@ pub mod inputs;
 pub mod loaders;
 pub mod prefetch;
 pub mod query;
+pub mod scaffolder;
 pub mod schema;
 pub mod sources;
 pub mod types;

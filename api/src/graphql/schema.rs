@@ -1,16 +1,17 @@
 //! Builds the schema. Building needs no database, so the SDL can be printed and snapshot-tested offline.
 
-use async_graphql::{MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
 use crate::catalog::cache::EntityCache;
 
 use super::admin::{AdminMutation, AdminQuery};
-use super::deployment_live::SubscriptionRoot;
+use super::deployment_live::DeploymentSubscription;
 use super::deployments::{DeploymentsMutation, DeploymentsQuery};
 use super::guard::{Guard, Width};
 use super::query::CatalogQuery;
+use super::scaffolder::{ScaffolderMutation, ScaffolderQuery, ScaffolderSubscription};
 use super::sources::SourcesMutation;
 use super::types::Node;
 use crate::auth::{Auth, Authenticator};
@@ -21,12 +22,22 @@ pub struct QueryRoot(
     CatalogQuery,
     DeploymentsQuery,
     super::graph::GraphQuery,
+    ScaffolderQuery,
     AdminQuery,
 );
 
 /// The mutation root: catalog sources, deployments and token revocation.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(SourcesMutation, DeploymentsMutation, AdminMutation);
+pub struct MutationRoot(
+    SourcesMutation,
+    DeploymentsMutation,
+    ScaffolderMutation,
+    AdminMutation,
+);
+
+/// The subscription root: live deployment events and scaffolder task logs (over `GET /graphql/ws`).
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(DeploymentSubscription, ScaffolderSubscription);
 
 pub type GreenroomSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -58,7 +69,7 @@ pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        SubscriptionRoot,
+        SubscriptionRoot::default(),
     )
     .register_output_type::<Node>()
     .register_output_type::<EntityImplementsNode>()

@@ -210,9 +210,17 @@ entity_object!(
     async fn parameters(&self) -> async_graphql::Json<Value> {
         async_graphql::Json(self.0.spec().and_then(|s| s.get("parameters")).cloned().unwrap_or(Value::Null))
     }
-    /// The template's steps, as written.
-    async fn steps(&self) -> async_graphql::Json<Value> {
-        async_graphql::Json(self.0.spec().and_then(|s| s.get("steps")).cloned().unwrap_or(Value::Null))
+    /// The JSON Schema that `createTask` validates values against: `spec.parameters` as one schema, or all
+    /// of its form pages (`allOf`).
+    async fn parameter_schema(&self) -> async_graphql::Json<Value> {
+        let spec = self.0.body().get("spec").cloned().unwrap_or(Value::Null);
+        async_graphql::Json(crate::scaffolder::template::parameter_schema(&spec))
+    }
+    /// The template's steps in order (an invalid list is an error naming the problem).
+    async fn steps(&self) -> async_graphql::Result<Vec<crate::graphql::scaffolder::TemplateStep>> {
+        let spec = self.0.body().get("spec").cloned().unwrap_or(Value::Null);
+        let steps = crate::scaffolder::template::steps(&spec).map_err(crate::graphql::scaffolder::gql_err)?;
+        Ok(steps.into_iter().map(crate::graphql::scaffolder::TemplateStep::from).collect())
     }
 });
 

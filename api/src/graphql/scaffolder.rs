@@ -1,0 +1,485 @@
+//! The scaffolder in the API: `createTask`, `cancelTask`, `retryTask`, `task`, `tasks`, and the live
+//! `taskEvents` subscription. Logic lives in `crate::scaffolder`.
+
+use async_graphql::{Context, Enum, InputObject, Json, Object, SimpleObject, Subscription, ID};
+use futures_util::Stream;
+use serde_json::Value;
+use std::time::Duration;
+
+use super::errors::{ApiError, GqlResultExt};
+use super::guard::{require, READ};
+use super::loaders;
+use crate::auth::Scope;
+use crate::scaffolder::tasks::{self, Event as EventRow, Filter, Task as Row};
+use crate::scaffolder::template::Template;
+use crate::scaffolder::{ScaffolderError, StepState, StepStatus, TaskStatus};
+
+type Res<T> = async_graphql::Result<T>;
+
+fn time(ms: Option<i64>) -> Option<String> {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+/// Maps a scaffolder error to its GraphQL error; invalid values list every failing field in
+/// `extensions.fields` (`[{field, message}]`).
+pub(crate) fn gql_err(e: ScaffolderError) -> async_graphql::Error {
+    match e {
+        ScaffolderError::InvalidValues(fields) => {
+            let message = ScaffolderError::InvalidValues(fields.clone()).to_string();
+            let list: Vec<async_graphql::Value> = fields
+                .iter()
+                .map(|f| {
+                    async_graphql::Value::from_json(serde_json::json!({
+                        "field": f.field, "message": f.message
+                    }))
+                    .unwrap_or(async_graphql::Value::Null)
+                })
+                .collect();
+            async_graphql::Error::new(message).extend_with(|_, ext| {
+                ext.set("code", "BAD_USER_INPUT");
+                ext.set("fields", async_graphql::Value::List(list));
+            })
+        }
+        ScaffolderError::NotFound(m) => ApiError::NotFound(m).extend(),
+        ScaffolderError::Invalid(m) => ApiError::BadUserInput(m).extend(),
+        ScaffolderError::Conflict(m) => ApiError::Conflict(m).extend(),
+        ScaffolderError::Db(db) => ApiError::from(db).extend(),
+    }
+}
+
+use async_graphql::ErrorExtensions;
+
+/// A task's state.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum GqlTaskStatus {
+    /// Waiting for a worker.
+    Open,
+    /// A worker is running it.
+    Processing,
+    /// Every step ran (or was skipped).
+    Completed,
+    /// A step failed, the task timed out, or its worker stopped.
+    Failed,
+    /// Cancelled on request.
+    Cancelled,
+}
+
+impl From<TaskStatus> for GqlTaskStatus {
+    fn from(s: TaskStatus) -> Self {
+        match s {
+            TaskStatus::Open => Self::Open,
+            TaskStatus::Processing => Self::Processing,
+            TaskStatus::Completed => Self::Completed,
+            TaskStatus::Failed => Self::Failed,
+            TaskStatus::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+impl From<GqlTaskStatus> for TaskStatus {
+    fn from(s: GqlTaskStatus) -> Self {
+        match s {
+            GqlTaskStatus::Open => Self::Open,
+            GqlTaskStatus::Processing => Self::Processing,
+            GqlTaskStatus::Completed => Self::Completed,
+            GqlTaskStatus::Failed => Self::Failed,
+            GqlTaskStatus::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// A step's state within a task.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum GqlStepStatus {
+    /// Not started yet.
+    Open,
+    /// Running.
+    Processing,
+    /// Finished successfully.
+    Completed,
+    /// Failed (the task failed with it).
+    Failed,
+    /// Its `if` did not hold.
+    Skipped,
+    /// Stopped or never run because the task was cancelled.
+    Cancelled,
+}
+
+impl From<StepStatus> for GqlStepStatus {
+    fn from(s: StepStatus) -> Self {
+        match s {
+            StepStatus::Open => Self::Open,
+            StepStatus::Processing => Self::Processing,
+            StepStatus::Completed => Self::Completed,
+            StepStatus::Failed => Self::Failed,
+            StepStatus::Skipped => Self::Skipped,
+            StepStatus::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// One step of a template, as written.
+#[derive(SimpleObject)]
+pub struct TemplateStep {
+    /// The step's id (`step-N` when the template gives none).
+    pub id: String,
+    /// Its display name (the id when the template gives none).
+    pub name: String,
+    /// The action it runs, e.g. `fetch:template`.
+    pub action: String,
+    /// Its input, with `${{ }}` expressions unrendered.
+    pub input: Json<Value>,
+    /// Its condition (`if`), unrendered; null when it always runs.
+    #[graphql(name = "if")]
+    pub condition: Option<Json<Value>>,
+}
+
+impl From<crate::scaffolder::template::StepSpec> for TemplateStep {
+    fn from(s: crate::scaffolder::template::StepSpec) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            action: s.action,
+            input: Json(s.input),
+            condition: s.condition.map(Json),
+        }
+    }
+}
+
+/// One step of a task.
+#[derive(SimpleObject)]
+pub struct TaskStep {
+    /// The step's id in the template.
+    pub id: String,
+    /// The step's display name.
+    pub name: String,
+    /// The action it runs, e.g. `fetch:template`.
+    pub action: String,
+    /// Its state.
+    pub status: GqlStepStatus,
+    /// When it started (RFC 3339).
+    pub started_at: Option<String>,
+    /// When it ended (RFC 3339).
+    pub finished_at: Option<String>,
+}
+
+impl From<StepState> for TaskStep {
+    fn from(s: StepState) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            action: s.action,
+            status: s.status.into(),
+            started_at: time(s.started_at),
+            finished_at: time(s.finished_at),
+        }
+    }
+}
+
+/// One entry of a task's event log.
+#[derive(SimpleObject, Clone)]
+pub struct TaskEvent {
+    /// Ordered id: pass it as `after` to read or stream what follows.
+    pub id: ID,
+    /// When it happened (RFC 3339).
+    pub at: Option<String>,
+    /// The step it belongs to, if any.
+    pub step_id: Option<String>,
+    /// `log`, `step_start`, `step_end`, `step_skipped`, `cancelled`, `recovered` or `completion` (whose
+    /// message is the final status).
+    pub kind: String,
+    /// The text.
+    pub message: String,
+}
+
+impl From<EventRow> for TaskEvent {
+    fn from(e: EventRow) -> Self {
+        Self {
+            id: ID(e.id.to_string()),
+            at: time(Some(e.at)),
+            step_id: e.step_id,
+            kind: e.kind,
+            message: e.message,
+        }
+    }
+}
+
+/// A run of a template.
+pub struct Task(pub Row);
+
+/// A run of a template: its values, steps, output and event log.
+#[Object]
+impl Task {
+    /// The task's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// Its state.
+    async fn status(&self) -> GqlTaskStatus {
+        TaskStatus::parse(&self.0.status)
+            .unwrap_or(TaskStatus::Failed)
+            .into()
+    }
+    /// The template it runs.
+    async fn template_ref(&self) -> &str {
+        &self.0.template_ref
+    }
+    /// The parameter values it was created with.
+    async fn values(&self) -> Json<Value> {
+        Json(serde_json::from_str(&self.0.values).unwrap_or(Value::Null))
+    }
+    /// The token subject that created it.
+    async fn created_by(&self) -> &str {
+        &self.0.created_by
+    }
+    /// When it was created (RFC 3339).
+    async fn created_at(&self) -> Option<String> {
+        time(Some(self.0.created_at))
+    }
+    /// When a worker first started it (RFC 3339).
+    async fn started_at(&self) -> Option<String> {
+        time(self.0.started_at)
+    }
+    /// When it ended (RFC 3339).
+    async fn finished_at(&self) -> Option<String> {
+        time(self.0.finished_at)
+    }
+    /// Its steps, in order.
+    async fn steps(&self) -> Vec<TaskStep> {
+        serde_json::from_str::<Vec<StepState>>(&self.0.steps)
+            .unwrap_or_default()
+            .into_iter()
+            .map(TaskStep::from)
+            .collect()
+    }
+    /// The template's `spec.output` (links, text), rendered when the task completed.
+    async fn output(&self) -> Option<Json<Value>> {
+        self.0
+            .output
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok())
+            .map(Json)
+    }
+    /// Its event log after the event id `after` (up to 1,000 entries).
+    async fn events(&self, ctx: &Context<'_>, after: Option<ID>) -> Res<Vec<TaskEvent>> {
+        let db = loaders::database(ctx)?;
+        let after = parse_event_id(after)?;
+        Ok(tasks::events(db, &self.0.id, after, 1000)
+            .await
+            .map_err(gql_err)?
+            .into_iter()
+            .map(TaskEvent::from)
+            .collect())
+    }
+}
+
+fn parse_event_id(after: Option<ID>) -> Res<Option<i64>> {
+    after
+        .map(|a| {
+            a.parse::<i64>()
+                .map_err(|_| ApiError::BadUserInput(format!("'{}' is not an event id", a.as_str())))
+                .gql()
+        })
+        .transpose()
+}
+
+/// What `createTask` needs.
+#[derive(InputObject)]
+pub struct CreateTaskInput {
+    /// The template, e.g. `template:default/service`.
+    pub template_ref: String,
+    /// Parameter values; validated against the template's parameter schema.
+    pub values: Json<Value>,
+}
+
+/// Which tasks `tasks` lists.
+#[derive(InputObject, Default)]
+pub struct TaskFilter {
+    /// Only tasks in this state.
+    pub status: Option<GqlTaskStatus>,
+    /// Only tasks created by this subject.
+    pub created_by: Option<String>,
+    /// Only runs of this template.
+    pub template_ref: Option<String>,
+}
+
+/// A page of tasks, newest first.
+#[derive(SimpleObject)]
+pub struct TaskPage {
+    /// The tasks.
+    pub nodes: Vec<Task>,
+    /// Pass as `after` for the next page (null on the last page).
+    pub end_cursor: Option<String>,
+    /// True when more tasks follow.
+    pub has_next_page: bool,
+}
+
+fn template_ref(r: &str) -> Res<String> {
+    crate::catalog::refs::EntityRef::parse(r, Some("template"), "default")
+        .map(|r| r.to_string())
+        .map_err(|e| ApiError::BadUserInput(format!("invalid template ref '{r}': {e}")))
+        .gql()
+}
+
+fn wake(_ctx: &Context<'_>) {
+    crate::scaffolder::worker::wake();
+}
+
+/// Scaffolder reads (need `catalog:read`).
+#[derive(Default)]
+pub struct ScaffolderQuery;
+
+#[Object]
+impl ScaffolderQuery {
+    /// One task by id.
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> Res<Option<Task>> {
+        require(ctx, READ)?;
+        let db = loaders::database(ctx)?;
+        Ok(tasks::get(db, &id).await.map_err(gql_err)?.map(Task))
+    }
+
+    /// Tasks, newest first (`first` 1 to 100, default 20).
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TaskFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Res<TaskPage> {
+        require(ctx, READ)?;
+        let db = loaders::database(ctx)?;
+        let limit = first.unwrap_or(20);
+        if !(1..=100).contains(&limit) {
+            return Err(ApiError::BadUserInput("first must be 1 to 100".into())).gql();
+        }
+        let after = match after {
+            Some(c) => Some(
+                c.split_once(':')
+                    .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
+                    .ok_or_else(|| ApiError::BadUserInput(format!("'{c}' is not a task cursor")))
+                    .gql()?,
+            ),
+            None => None,
+        };
+        let f = filter.unwrap_or_default();
+        let filter = Filter {
+            status: f.status.map(Into::into),
+            created_by: f.created_by,
+            template_ref: f.template_ref.as_deref().map(template_ref).transpose()?,
+        };
+        let mut rows = tasks::list(db, &filter, limit as u64 + 1, after)
+            .await
+            .map_err(gql_err)?;
+        let has_next_page = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        Ok(TaskPage {
+            end_cursor: has_next_page
+                .then(|| rows.last().map(|t| format!("{}:{}", t.created_at, t.id)))
+                .flatten(),
+            has_next_page,
+            nodes: rows.into_iter().map(Task).collect(),
+        })
+    }
+}
+
+/// Scaffolder writes (need `scaffolder:run`).
+#[derive(Default)]
+pub struct ScaffolderMutation;
+
+#[Object]
+impl ScaffolderMutation {
+    /// Starts a task from a template; values failing its parameter schema are `BAD_USER_INPUT` with every
+    /// failing field in `extensions.fields`, and no task is created.
+    async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Res<Task> {
+        let caller = require(ctx, Scope::ScaffolderRun)?;
+        let db = loaders::database(ctx)?;
+        let r = template_ref(&input.template_ref)?;
+        let found = loaders::load_entities(ctx, std::slice::from_ref(&r)).await?;
+        let entity = found
+            .get(&r)
+            .ok_or_else(|| ApiError::NotFound(format!("no template {r}")).extend())?;
+        let template = Template::from_entity(entity).map_err(gql_err)?;
+        template.validate(&input.values.0).map_err(gql_err)?;
+        let task = tasks::create(db, &template, &input.values.0, &caller.subject)
+            .await
+            .map_err(gql_err)?;
+        wake(ctx);
+        Ok(Task(task))
+    }
+
+    /// Cancels a task: an open one at once, a running one within a second (its running action stops).
+    async fn cancel_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
+        require(ctx, Scope::ScaffolderRun)?;
+        let db = loaders::database(ctx)?;
+        Ok(Task(tasks::cancel(db, &id).await.map_err(gql_err)?))
+    }
+
+    /// Runs a failed or cancelled task again from its first step (`CONFLICT` otherwise).
+    async fn retry_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
+        require(ctx, Scope::ScaffolderRun)?;
+        let db = loaders::database(ctx)?;
+        let task = tasks::retry(db, &id).await.map_err(gql_err)?;
+        wake(ctx);
+        Ok(Task(task))
+    }
+}
+
+/// Live task logs.
+#[derive(Default)]
+pub struct ScaffolderSubscription;
+
+/// How often a live task log looks for new events (they come from any replica's worker).
+const POLL: Duration = Duration::from_millis(200);
+
+#[Subscription]
+impl ScaffolderSubscription {
+    /// A task's events after `after` (from the start when absent), then each new one as it happens; ends
+    /// after the task's `completion` event (needs `catalog:read`).
+    async fn task_events(
+        &self,
+        ctx: &Context<'_>,
+        task_id: ID,
+        after: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = TaskEvent>> {
+        require(ctx, READ)?;
+        let db = loaders::database(ctx)?.clone();
+        let after = parse_event_id(after)?;
+        if tasks::get(&db, &task_id).await.map_err(gql_err)?.is_none() {
+            return Err(ApiError::NotFound(format!("no task {}", task_id.as_str())).extend());
+        }
+        let id = task_id.to_string();
+        // State: (cursor, pending events, finished)
+        let stream = futures_util::stream::unfold(
+            (after, std::collections::VecDeque::<EventRow>::new(), false),
+            move |(mut cursor, mut pending, mut done)| {
+                let (db, id) = (db.clone(), id.clone());
+                async move {
+                    loop {
+                        if let Some(e) = pending.pop_front() {
+                            if e.kind == "completion" {
+                                done = true;
+                            }
+                            return Some((TaskEvent::from(e), (cursor, pending, done)));
+                        }
+                        if done {
+                            return None;
+                        }
+                        match tasks::events(&db, &id, cursor, 500).await {
+                            Ok(new) if !new.is_empty() => {
+                                cursor = new.last().map(|e| e.id);
+                                pending.extend(new);
+                            }
+                            Ok(_) => tokio::time::sleep(POLL).await,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "task events could not be read");
+                                return None;
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        Ok(stream)
+    }
+}

@@ -1,0 +1,139 @@
+//! Scaffolder actions behind one trait, in a registry teams can add their own to. Each built-in action
+//! lives in its own file.
+
+pub mod debug;
+pub mod fetch_template;
+pub mod fs;
+
+use sea_orm::DatabaseConnection;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+/// Writes a step's log lines to the task's event log.
+#[derive(Clone)]
+pub struct Logger {
+    pub db: DatabaseConnection,
+    pub task_id: String,
+    pub step_id: String,
+}
+
+impl Logger {
+    pub async fn log(&self, message: &str) {
+        if let Err(e) =
+            super::tasks::event(&self.db, &self.task_id, Some(&self.step_id), "log", message).await
+        {
+            tracing::warn!(error = %e, task = %self.task_id, "could not write a task log line");
+        }
+    }
+}
+
+/// What an action gets: its rendered input, the task's workspace, and where to put its output.
+pub struct ActionContext {
+    pub input: Value,
+    /// The task's working directory (a temp dir removed after the task).
+    pub workspace: PathBuf,
+    /// The directory of the template's file, for `fetch:*` (absent for templates from URL sources).
+    pub template_dir: Option<PathBuf>,
+    pub output: Map<String, Value>,
+    pub log: Logger,
+    /// The token subject that created the task.
+    pub subject: String,
+}
+
+impl ActionContext {
+    /// A string input, or an error naming it.
+    pub fn input_str(&self, key: &str) -> Result<&str, String> {
+        self.input
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("input.{key} is required (a string)"))
+    }
+
+    /// `relative` inside the workspace; paths that leave it are refused.
+    pub fn workspace_path(&self, relative: &str) -> Result<PathBuf, String> {
+        inside(&self.workspace, relative)
+    }
+}
+
+/// `relative` joined to `root`, refusing absolute paths and `..` that would leave `root`.
+pub fn inside(root: &Path, relative: &str) -> Result<PathBuf, String> {
+    let rel = Path::new(relative);
+    let mut out = root.to_path_buf();
+    let mut depth = 0usize;
+    for c in rel.components() {
+        match c {
+            Component::Normal(p) => {
+                out.push(p);
+                depth += 1;
+            }
+            Component::CurDir => {}
+            Component::ParentDir if depth > 0 => {
+                out.pop();
+                depth -= 1;
+            }
+            _ => return Err(format!("'{relative}' leaves the directory it must stay in")),
+        }
+    }
+    Ok(out)
+}
+
+#[async_trait::async_trait]
+pub trait Action: Send + Sync {
+    /// The id templates name it by, e.g. `fetch:template`.
+    fn id(&self) -> &'static str;
+    /// True for actions a dry run skips (publishing, registering).
+    fn publishes(&self) -> bool {
+        false
+    }
+    /// Runs the action; a returned error fails the step (and the task) with that message.
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), String>;
+}
+
+/// Actions by id.
+#[derive(Clone, Default)]
+pub struct Registry {
+    actions: BTreeMap<&'static str, Arc<dyn Action>>,
+}
+
+impl Registry {
+    /// The built-in actions.
+    pub fn builtin() -> Self {
+        let mut r = Self::default();
+        r.add(Arc::new(debug::Log));
+        r.add(Arc::new(debug::Wait));
+        r.add(Arc::new(fetch_template::FetchPlain));
+        r.add(Arc::new(fetch_template::FetchTemplate));
+        r.add(Arc::new(fs::Rename));
+        r.add(Arc::new(fs::Delete));
+        r
+    }
+
+    /// Adds (or replaces) an action.
+    pub fn add(&mut self, action: Arc<dyn Action>) {
+        self.actions.insert(action.id(), action);
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<dyn Action>> {
+        self.actions.get(id).cloned()
+    }
+
+    pub fn ids(&self) -> Vec<&'static str> {
+        self.actions.keys().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside_their_root() {
+        let root = Path::new("/w");
+        assert_eq!(inside(root, "a/b/../c").unwrap(), PathBuf::from("/w/a/c"));
+        assert!(inside(root, "../../etc/passwd").is_err());
+        assert!(inside(root, "a/../../x").is_err());
+        assert!(inside(root, "/etc/passwd").is_err());
+    }
+}

@@ -1,0 +1,442 @@
+//! Task rows and their event log: create, read, list, cancel, retry; and for workers: claim (one worker
+//! per task: `FOR UPDATE SKIP LOCKED` on PostgreSQL, one conditional update on SQLite), heartbeat,
+//! finish, and recovery of tasks whose worker stopped heartbeating.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
+};
+use serde_json::Value;
+
+use super::template::Template;
+use super::{now_ms, ScaffolderError, StepState, StepStatus, TaskStatus};
+use entity::{task_events, tasks};
+
+pub type Task = tasks::Model;
+pub type Event = task_events::Model;
+
+type Res<T> = Result<T, ScaffolderError>;
+
+/// Stores a new `open` task for `template` with `values` (already validated), by `subject`.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    template: &Template,
+    values: &Value,
+    subject: &str,
+) -> Res<Task> {
+    let steps: Vec<StepState> = template
+        .steps
+        .iter()
+        .map(|s| StepState {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            action: s.action.clone(),
+            status: StepStatus::Open,
+            started_at: None,
+            finished_at: None,
+        })
+        .collect();
+    let row = tasks::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        template_ref: Set(template.entity_ref.clone()),
+        spec: Set(serde_json::to_string(&with_base_dir(template)).unwrap_or_default()),
+        values: Set(values.to_string()),
+        status: Set(TaskStatus::Open.as_str().into()),
+        created_by: Set(subject.to_string()),
+        created_at: Set(now_ms()),
+        started_at: Set(None),
+        finished_at: Set(None),
+        claimed_by: Set(None),
+        heartbeat_at: Set(None),
+        cancel_requested: Set(false),
+        steps: Set(serde_json::to_string(&steps).unwrap_or_else(|_| "[]".into())),
+        output: Set(None),
+        attempts: Set(0),
+    };
+    Ok(tasks::Entity::insert(row).exec_with_returning(db).await?)
+}
+
+/// The spec stored with a task: the template's spec plus where it was read from.
+fn with_base_dir(t: &Template) -> Value {
+    let mut spec = t.spec.clone();
+    if let (Some(obj), Some(dir)) = (spec.as_object_mut(), &t.base_dir) {
+        obj.insert(
+            "__greenroomBaseDir".into(),
+            Value::String(dir.display().to_string()),
+        );
+    }
+    spec
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: &str) -> Res<Option<Task>> {
+    Ok(tasks::Entity::find_by_id(id.to_string()).one(db).await?)
+}
+
+/// Which tasks to list.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub status: Option<TaskStatus>,
+    pub created_by: Option<String>,
+    pub template_ref: Option<String>,
+}
+
+/// Up to `limit` tasks matching `f`, newest first, after the cursor `(created_at, id)`.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    f: &Filter,
+    limit: u64,
+    after: Option<(i64, String)>,
+) -> Res<Vec<Task>> {
+    let mut cond = Condition::all();
+    if let Some(s) = f.status {
+        cond = cond.add(tasks::Column::Status.eq(s.as_str()));
+    }
+    if let Some(c) = &f.created_by {
+        cond = cond.add(tasks::Column::CreatedBy.eq(c.clone()));
+    }
+    if let Some(t) = &f.template_ref {
+        cond = cond.add(tasks::Column::TemplateRef.eq(t.clone()));
+    }
+    if let Some((at, id)) = after {
+        cond = cond.add(
+            Condition::any().add(tasks::Column::CreatedAt.lt(at)).add(
+                Condition::all()
+                    .add(tasks::Column::CreatedAt.eq(at))
+                    .add(tasks::Column::Id.lt(id)),
+            ),
+        );
+    }
+    Ok(tasks::Entity::find()
+        .filter(cond)
+        .order_by_desc(tasks::Column::CreatedAt)
+        .order_by_desc(tasks::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Appends an event to a task's log.
+pub async fn event(
+    db: &impl ConnectionTrait,
+    task_id: &str,
+    step_id: Option<&str>,
+    kind: &str,
+    message: &str,
+) -> Res<Event> {
+    Ok(task_events::Entity::insert(task_events::ActiveModel {
+        id: NotSet,
+        task_id: Set(task_id.to_string()),
+        at: Set(now_ms()),
+        step_id: Set(step_id.map(str::to_string)),
+        kind: Set(kind.to_string()),
+        message: Set(message.to_string()),
+    })
+    .exec_with_returning(db)
+    .await?)
+}
+
+/// A task's events after the event id `after`, in order; at most `limit`.
+pub async fn events(
+    db: &impl ConnectionTrait,
+    task_id: &str,
+    after: Option<i64>,
+    limit: u64,
+) -> Res<Vec<Event>> {
+    let mut q = task_events::Entity::find().filter(task_events::Column::TaskId.eq(task_id));
+    if let Some(a) = after {
+        q = q.filter(task_events::Column::Id.gt(a));
+    }
+    Ok(q.order_by_asc(task_events::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Cancels a task: an open one at once, a running one by asking its worker (which stops the running
+/// action); a finished one is a conflict.
+pub async fn cancel(db: &DatabaseConnection, id: &str) -> Res<Task> {
+    let now = now_ms();
+    let gate = crate::db::write_gate(db).await;
+    let txn = crate::db::begin_write(db).await?;
+    let opened = tasks::Entity::update_many()
+        .col_expr(
+            tasks::Column::Status,
+            Expr::value(TaskStatus::Cancelled.as_str()),
+        )
+        .col_expr(tasks::Column::FinishedAt, Expr::value(now))
+        .filter(tasks::Column::Id.eq(id))
+        .filter(tasks::Column::Status.eq(TaskStatus::Open.as_str()))
+        .exec(&txn)
+        .await?;
+    if opened.rows_affected == 1 {
+        event(&txn, id, None, "cancelled", "cancelled before it started").await?;
+        event(&txn, id, None, "completion", TaskStatus::Cancelled.as_str()).await?;
+        txn.commit().await?;
+        drop(gate);
+    } else {
+        txn.commit().await?;
+        drop(gate);
+        let running = tasks::Entity::update_many()
+            .col_expr(tasks::Column::CancelRequested, Expr::value(true))
+            .filter(tasks::Column::Id.eq(id))
+            .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
+            .exec(db)
+            .await?;
+        if running.rows_affected == 0 {
+            return match get(db, id).await? {
+                None => Err(ScaffolderError::NotFound(format!("no task {id}"))),
+                Some(t) => Err(ScaffolderError::Conflict(format!(
+                    "task {id} is {} and cannot be cancelled",
+                    t.status
+                ))),
+            };
+        }
+        event(db, id, None, "log", "cancellation requested").await?;
+    }
+    get(db, id)
+        .await?
+        .ok_or_else(|| ScaffolderError::NotFound(format!("no task {id}")))
+}
+
+/// Runs a failed or cancelled task again from its first step.
+pub async fn retry(db: &impl ConnectionTrait, id: &str) -> Res<Task> {
+    let Some(task) = get(db, id).await? else {
+        return Err(ScaffolderError::NotFound(format!("no task {id}")));
+    };
+    let status = TaskStatus::parse(&task.status).unwrap_or(TaskStatus::Failed);
+    if !matches!(status, TaskStatus::Failed | TaskStatus::Cancelled) {
+        return Err(ScaffolderError::Conflict(format!(
+            "task {id} is {status}; only failed or cancelled tasks can be retried"
+        )));
+    }
+    let mut steps: Vec<StepState> = serde_json::from_str(&task.steps).unwrap_or_default();
+    for s in &mut steps {
+        s.status = StepStatus::Open;
+        s.started_at = None;
+        s.finished_at = None;
+    }
+    let reset = tasks::Entity::update_many()
+        .col_expr(
+            tasks::Column::Status,
+            Expr::value(TaskStatus::Open.as_str()),
+        )
+        .col_expr(
+            tasks::Column::ClaimedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(tasks::Column::HeartbeatAt, Expr::value(Option::<i64>::None))
+        .col_expr(tasks::Column::FinishedAt, Expr::value(Option::<i64>::None))
+        .col_expr(tasks::Column::CancelRequested, Expr::value(false))
+        .col_expr(tasks::Column::Output, Expr::value(Option::<String>::None))
+        .col_expr(
+            tasks::Column::Steps,
+            Expr::value(serde_json::to_string(&steps).unwrap_or_else(|_| "[]".into())),
+        )
+        .filter(tasks::Column::Id.eq(id))
+        .filter(tasks::Column::Status.eq(task.status.clone()))
+        .exec(db)
+        .await?;
+    if reset.rows_affected == 0 {
+        return Err(ScaffolderError::Conflict(format!(
+            "task {id} changed meanwhile"
+        )));
+    }
+    event(db, id, None, "log", "retried").await?;
+    get(db, id)
+        .await?
+        .ok_or_else(|| ScaffolderError::NotFound(format!("no task {id}")))
+}
+
+/// Claims the oldest open task for `holder`, if any. Two workers never claim the same task.
+pub async fn claim(db: &impl ConnectionTrait, holder: &str) -> Res<Option<Task>> {
+    let backend = db.get_database_backend();
+    let now = now_ms();
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "UPDATE tasks SET status = 'processing', claimed_by = $1, heartbeat_at = $2, \
+             started_at = COALESCE(started_at, $2), attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM tasks WHERE status = 'open' ORDER BY created_at, id \
+             LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *"
+        }
+        _ => {
+            "UPDATE tasks SET status = 'processing', claimed_by = ?, heartbeat_at = ?, \
+             started_at = COALESCE(started_at, ?), attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM tasks WHERE status = 'open' ORDER BY created_at, id LIMIT 1) \
+             AND status = 'open' RETURNING *"
+        }
+    };
+    let values: Vec<sea_orm::Value> = match backend {
+        DatabaseBackend::Postgres => vec![holder.into(), now.into()],
+        _ => vec![holder.into(), now.into(), now.into()],
+    };
+    Ok(tasks::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+        .one(db)
+        .await?)
+}
+
+/// Renews `holder`'s claim on a running task; `None` when the task is no longer this holder's (finished,
+/// or recovered by another worker), else whether a cancellation was requested.
+pub async fn heartbeat(db: &impl ConnectionTrait, id: &str, holder: &str) -> Res<Option<bool>> {
+    let done = tasks::Entity::update_many()
+        .col_expr(tasks::Column::HeartbeatAt, Expr::value(now_ms()))
+        .filter(tasks::Column::Id.eq(id))
+        .filter(tasks::Column::ClaimedBy.eq(holder))
+        .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
+        .exec(db)
+        .await?;
+    if done.rows_affected == 0 {
+        return Ok(None);
+    }
+    Ok(get(db, id).await?.map(|t| t.cancel_requested))
+}
+
+/// Whether a cancellation of the task was requested.
+pub async fn cancel_requested(db: &impl ConnectionTrait, id: &str) -> Res<bool> {
+    Ok(tasks::Entity::find_by_id(id.to_string())
+        .select_only()
+        .column(tasks::Column::CancelRequested)
+        .into_tuple::<bool>()
+        .one(db)
+        .await?
+        .unwrap_or(false))
+}
+
+/// Stores the step states of `holder`'s running task.
+pub async fn save_steps(
+    db: &impl ConnectionTrait,
+    id: &str,
+    holder: &str,
+    steps: &[StepState],
+) -> Res<()> {
+    tasks::Entity::update_many()
+        .col_expr(
+            tasks::Column::Steps,
+            Expr::value(serde_json::to_string(steps).unwrap_or_else(|_| "[]".into())),
+        )
+        .filter(tasks::Column::Id.eq(id))
+        .filter(tasks::Column::ClaimedBy.eq(holder))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends `holder`'s running task with `status` and its rendered `output`, with its `completion` event in
+/// the same transaction; false when it was not ours.
+pub async fn finish(
+    db: &DatabaseConnection,
+    id: &str,
+    holder: &str,
+    status: TaskStatus,
+    output: Option<&Value>,
+) -> Res<bool> {
+    let _gate = crate::db::write_gate(db).await;
+    let txn = crate::db::begin_write(db).await?;
+    let done = tasks::Entity::update_many()
+        .col_expr(tasks::Column::Status, Expr::value(status.as_str()))
+        .col_expr(tasks::Column::FinishedAt, Expr::value(now_ms()))
+        .col_expr(
+            tasks::Column::Output,
+            Expr::value(output.map(Value::to_string)),
+        )
+        .filter(tasks::Column::Id.eq(id))
+        .filter(tasks::Column::ClaimedBy.eq(holder))
+        .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
+        .exec(&txn)
+        .await?;
+    if done.rows_affected == 1 {
+        event(&txn, id, None, "completion", status.as_str()).await?;
+    }
+    txn.commit().await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Fails every running task whose worker has not heartbeated since `stale_before` (ms), with a
+/// `recovered` event; returns their ids. A task whose heartbeat arrives meanwhile is left alone.
+pub async fn recover_stale(db: &DatabaseConnection, stale_before: i64) -> Res<Vec<String>> {
+    let stale: Vec<(String, Option<String>)> = tasks::Entity::find()
+        .select_only()
+        .column(tasks::Column::Id)
+        .column(tasks::Column::ClaimedBy)
+        .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
+        .filter(tasks::Column::HeartbeatAt.lt(stale_before))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut recovered = Vec::new();
+    for (id, holder) in stale {
+        let _gate = crate::db::write_gate(db).await;
+        let txn = crate::db::begin_write(db).await?;
+        let done = tasks::Entity::update_many()
+            .col_expr(
+                tasks::Column::Status,
+                Expr::value(TaskStatus::Failed.as_str()),
+            )
+            .col_expr(tasks::Column::FinishedAt, Expr::value(now_ms()))
+            .filter(tasks::Column::Id.eq(id.clone()))
+            .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
+            .filter(tasks::Column::HeartbeatAt.lt(stale_before))
+            .exec(&txn)
+            .await?;
+        if done.rows_affected == 1 {
+            let who = holder.unwrap_or_else(|| "?".into());
+            event(
+                &txn,
+                &id,
+                None,
+                "recovered",
+                &format!("the worker running this task ({who}) stopped; the task failed"),
+            )
+            .await?;
+            event(&txn, &id, None, "completion", "failed").await?;
+            recovered.push(id);
+        }
+        txn.commit().await?;
+    }
+    Ok(recovered)
+}
+
+/// Hands `holder`'s running tasks back (on shutdown): they become open again and another worker runs
+/// them from the first step.
+pub async fn release_all(db: &impl ConnectionTrait, holder: &str) -> Res<u64> {
+    let running: Vec<String> = tasks::Entity::find()
+        .select_only()
+        .column(tasks::Column::Id)
+        .filter(tasks::Column::ClaimedBy.eq(holder))
+        .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut n = 0;
+    for id in running {
+        let done = tasks::Entity::update_many()
+            .col_expr(
+                tasks::Column::Status,
+                Expr::value(TaskStatus::Open.as_str()),
+            )
+            .col_expr(
+                tasks::Column::ClaimedBy,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(tasks::Column::HeartbeatAt, Expr::value(Option::<i64>::None))
+            .filter(tasks::Column::Id.eq(id.clone()))
+            .filter(tasks::Column::ClaimedBy.eq(holder))
+            .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
+            .exec(db)
+            .await?;
+        if done.rows_affected == 1 {
+            event(
+                db,
+                &id,
+                None,
+                "log",
+                &format!("handed back by {holder} (shutdown)"),
+            )
+            .await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}

@@ -1,0 +1,182 @@
+//! Templates (`scaffolder.backstage.io/v1beta3`): the parameter schema (one JSON Schema or a list of form
+//! pages), the steps, and the directory the template was read from (for `fetch:template`).
+
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+use super::{FieldError, ScaffolderError};
+use crate::catalog::store::StoredEntity;
+
+/// One step as written in `spec.steps`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepSpec {
+    pub id: String,
+    pub name: String,
+    pub action: String,
+    pub input: Value,
+    /// `if`: the step runs only when this renders truthy.
+    pub condition: Option<Value>,
+}
+
+/// The parts of a template a task needs.
+#[derive(Clone, Debug)]
+pub struct Template {
+    pub entity_ref: String,
+    pub spec: Value,
+    pub steps: Vec<StepSpec>,
+    /// The directory of the file the template was read from, when it came from a file source.
+    pub base_dir: Option<PathBuf>,
+}
+
+const MANAGED_BY: &str = "backstage.io/managed-by-location";
+
+/// The directory a template entity was read from (`file:` managed-by location), if any.
+pub fn base_dir(e: &StoredEntity) -> Option<PathBuf> {
+    let loc = e
+        .metadata()?
+        .get("annotations")?
+        .get(MANAGED_BY)?
+        .as_str()?;
+    let path = loc.strip_prefix("file:")?;
+    PathBuf::from(path).parent().map(PathBuf::from)
+}
+
+/// The steps of a template spec; each needs an `action`, ids default to `step-N` and must be unique.
+pub fn steps(spec: &Value) -> Result<Vec<StepSpec>, ScaffolderError> {
+    let Some(list) = spec.get("steps") else {
+        return Ok(Vec::new());
+    };
+    let Some(list) = list.as_array() else {
+        return Err(ScaffolderError::Invalid("spec.steps must be a list".into()));
+    };
+    let mut out: Vec<StepSpec> = Vec::new();
+    for (i, s) in list.iter().enumerate() {
+        let action = s
+            .get("action")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ScaffolderError::Invalid(format!("spec.steps[{i}] has no action")))?;
+        let id = s
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("step-{}", i + 1));
+        if out.iter().any(|o| o.id == id) {
+            return Err(ScaffolderError::Invalid(format!(
+                "spec.steps: the id '{id}' is used twice"
+            )));
+        }
+        out.push(StepSpec {
+            name: s
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or(&id)
+                .to_string(),
+            id,
+            action: action.to_string(),
+            input: s.get("input").cloned().unwrap_or_else(|| json!({})),
+            condition: s.get("if").cloned(),
+        });
+    }
+    Ok(out)
+}
+
+/// The JSON Schema the values must satisfy: `spec.parameters` as one schema, or every page of a list.
+pub fn parameter_schema(spec: &Value) -> Value {
+    match spec.get("parameters") {
+        None | Some(Value::Null) => json!({ "type": "object" }),
+        Some(Value::Array(pages)) => json!({ "type": "object", "allOf": pages }),
+        Some(one) => one.clone(),
+    }
+}
+
+impl Template {
+    pub fn from_entity(e: &StoredEntity) -> Result<Self, ScaffolderError> {
+        if e.kind != "template" {
+            return Err(ScaffolderError::Invalid(format!(
+                "{} is not a Template",
+                e.entity_ref
+            )));
+        }
+        let spec = e.body().get("spec").cloned().unwrap_or_else(|| json!({}));
+        Ok(Self {
+            entity_ref: e.entity_ref.clone(),
+            steps: steps(&spec)?,
+            spec,
+            base_dir: base_dir(e),
+        })
+    }
+
+    /// Checks `values` against the parameter schema; every failing field is listed.
+    pub fn validate(&self, values: &Value) -> Result<(), ScaffolderError> {
+        validate(&parameter_schema(&self.spec), values)
+    }
+}
+
+/// Validates `values` against `schema` with the `jsonschema` crate.
+pub fn validate(schema: &Value, values: &Value) -> Result<(), ScaffolderError> {
+    if !values.is_object() {
+        return Err(ScaffolderError::InvalidValues(vec![FieldError {
+            field: "/".into(),
+            message: "values must be an object".into(),
+        }]));
+    }
+    let validator = jsonschema::validator_for(schema).map_err(|e| {
+        ScaffolderError::Invalid(format!(
+            "the template's parameters are not a valid JSON Schema: {e}"
+        ))
+    })?;
+    let mut errors: Vec<FieldError> = validator
+        .iter_errors(values)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            FieldError {
+                field: if path.is_empty() { "/".into() } else { path },
+                message: e.to_string(),
+            }
+        })
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    errors.sort_by(|a, b| (&a.field, &a.message).cmp(&(&b.field, &b.message)));
+    errors.dedup();
+    Err(ScaffolderError::InvalidValues(errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_of_pages_is_validated_as_one_and_every_failure_is_listed() {
+        let spec = json!({ "parameters": [
+            { "required": ["name"], "properties": { "name": { "type": "string", "pattern": "^[a-z-]+$" } } },
+            { "required": ["owner"], "properties": { "owner": { "type": "string" }, "port": { "type": "integer" } } }
+        ]});
+        let schema = parameter_schema(&spec);
+        assert!(validate(&schema, &json!({"name": "svc", "owner": "team-a"})).is_ok());
+        let Err(ScaffolderError::InvalidValues(errs)) =
+            validate(&schema, &json!({"name": "Bad Name", "port": "80"}))
+        else {
+            panic!("expected field errors");
+        };
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"/name"), "{errs:?}");
+        assert!(fields.contains(&"/port"), "{errs:?}");
+        assert!(errs.iter().any(|e| e.message.contains("owner")), "{errs:?}");
+    }
+
+    #[test]
+    fn steps_need_actions_and_unique_ids() {
+        let ok = steps(
+            &json!({"steps": [{"id": "a", "action": "debug:log"}, {"action": "debug:wait"}]}),
+        )
+        .unwrap();
+        assert_eq!(ok[1].id, "step-2");
+        assert!(steps(&json!({"steps": [{"id": "a"}]})).is_err());
+        assert!(
+            steps(&json!({"steps": [{"id": "a", "action": "x"}, {"id": "a", "action": "y"}]}))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,460 @@
+//! The scaffolder end to end (in-process schema, real workers, real files): templates expose their form,
+//! bad values are refused field by field, a task renders a skeleton, steps fail with their log, cancel
+//! stops a running action within a second, a task whose worker died is recovered, two workers never
+//! run the same task, and template paths cannot leave the template's directory.
+
+use api::scaffolder::actions::{Action, ActionContext, Registry};
+use api::scaffolder::worker::{self, WorkerSettings, Workers};
+use greenroom_tests::{first_error_code, fixtures, TestDb};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A team-defined action: copies a workspace directory out, so the test can look at what a task made.
+struct Snapshot {
+    to: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl Action for Snapshot {
+    fn id(&self) -> &'static str {
+        "test:snapshot"
+    }
+
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+        let from = cx.workspace_path(cx.input_str("path")?)?;
+        let dest = self.to.join(cx.log.task_id.clone());
+        copy(&from, &dest).map_err(|e| e.to_string())?;
+        cx.output
+            .insert("copied".into(), json!(dest.display().to_string()));
+        Ok(())
+    }
+}
+
+fn copy(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            copy(&e.path(), &to.join(e.file_name()))?;
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+struct Setup {
+    t: TestDb,
+    snapshots: tempfile::TempDir,
+    _workers: Vec<Workers>,
+}
+
+fn settings() -> WorkerSettings {
+    WorkerSettings {
+        concurrency: 4,
+        poll: Duration::from_millis(50),
+        heartbeat: Duration::from_millis(300),
+        stale_after: Duration::from_secs(2),
+        task_timeout: Duration::from_secs(60),
+    }
+}
+
+async fn setup(workers: usize) -> Setup {
+    let t = TestDb::new().await;
+    let out = t
+        .refresh(&fixtures().join("scaffolder/template.yaml"))
+        .await;
+    assert!(out.errors.is_empty() && out.invalid.is_empty(), "{out:?}");
+    let snapshots = tempfile::tempdir().unwrap();
+    let mut registry = Registry::builtin();
+    registry.add(Arc::new(Snapshot {
+        to: snapshots.path().to_path_buf(),
+    }));
+    let registry = Arc::new(registry);
+    let ws = (0..workers)
+        .map(|i| {
+            worker::spawn(
+                t.db.clone(),
+                registry.clone(),
+                format!("worker-{i}"),
+                settings(),
+            )
+        })
+        .collect();
+    Setup {
+        t,
+        snapshots,
+        _workers: ws,
+    }
+}
+
+const CREATE: &str = r#"mutation($v: JSON!) { createTask(input: {templateRef: "template:service", values: $v}) { id status } }"#;
+const TASK: &str = r#"query($id: ID!) { task(id: $id) { id status createdBy output
+    steps { id status action startedAt finishedAt } events { id kind stepId message } } }"#;
+
+async fn create(t: &TestDb, values: Value) -> String {
+    let r = t.exec(CREATE, json!({ "v": values })).await;
+    assert!(r["errors"].is_null(), "{r}");
+    r["data"]["createTask"]["id"].as_str().unwrap().to_string()
+}
+
+/// Waits (on the condition, polling) until the task is finished; returns it.
+async fn finished(t: &TestDb, id: &str, within: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let r = t.exec(TASK, json!({ "id": id })).await;
+        let task = r["data"]["task"].clone();
+        if ["COMPLETED", "FAILED", "CANCELLED"].contains(&task["status"].as_str().unwrap_or("")) {
+            return task;
+        }
+        assert!(started.elapsed() < within, "task {id} still {task}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn messages(task: &Value) -> Vec<String> {
+    task["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["kind"].as_str().unwrap(),
+                e["message"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_template_exposes_its_form_and_renders_a_skeleton() {
+    let s = setup(1).await;
+    let r = s
+        .t
+        .exec(
+            r#"{ entity(ref: "template:service") { ... on Template { parameterSchema steps { id name action } } } }"#,
+            json!({}),
+        )
+        .await;
+    let tpl = &r["data"]["entity"];
+    assert_eq!(
+        tpl["parameterSchema"]["allOf"][0]["required"],
+        json!(["name", "owner"]),
+        "{r}"
+    );
+    assert_eq!(
+        tpl["steps"][0],
+        json!({"id": "fetch", "name": "Fetch skeleton", "action": "fetch:template"})
+    );
+
+    let id = create(
+        &s.t,
+        json!({"name": "payments", "owner": "group:default/team-a", "port": 8080}),
+    )
+    .await;
+    let task = finished(&s.t, &id, Duration::from_secs(20)).await;
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    assert_eq!(task["createdBy"], "dev");
+    let statuses: Vec<(&str, &str)> = task["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("fetch", "COMPLETED"),
+            ("rename", "COMPLETED"),
+            ("wait", "SKIPPED"),
+            ("boom", "SKIPPED"),
+            ("snapshot", "COMPLETED"),
+            ("log", "COMPLETED")
+        ]
+    );
+    assert_eq!(
+        task["output"],
+        json!({"links": [{"title": "Repository", "url": "https://git.example.com/payments"}],
+               "text": [{"title": "Owner", "content": "group:default/team-a"}]})
+    );
+    let log = messages(&task);
+    assert!(
+        log.contains(&"log:created payments for dev".to_string()),
+        "{log:?}"
+    );
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some("completion:completed"),
+        "{log:?}"
+    );
+
+    // What the task made: names and contents rendered, `raw/**` copied as is, the readme renamed.
+    let out = s.snapshots.path().join(&id);
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert_eq!(readme, "# payments\n\nOwned by group:default/team-a.\n");
+    let js = std::fs::read_to_string(out.join("src/payments.js")).unwrap();
+    assert!(js.contains("name: \"payments\", port: 8080"), "{js}");
+    let raw = std::fs::read_to_string(out.join("raw/keep.txt")).unwrap();
+    assert_eq!(raw, "kept as is: ${{ values.name }}\n");
+    assert!(!out.join("README.tmpl.md").exists());
+}
+
+#[tokio::test]
+async fn invalid_values_are_refused_field_by_field_and_no_task_is_created() {
+    let s = setup(0).await;
+    let r =
+        s.t.exec(CREATE, json!({ "v": {"name": "Not Valid", "port": 80} }))
+            .await;
+    assert_eq!(first_error_code(&r), Some("BAD_USER_INPUT"), "{r}");
+    let fields: Vec<&str> = r["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"/name") && fields.contains(&"/port"),
+        "{r}"
+    );
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("owner"),
+        "{r}"
+    );
+    let list = s.t.exec("{ tasks { nodes { id } } }", json!({})).await;
+    assert_eq!(list["data"]["tasks"]["nodes"], json!([]), "{list}");
+    let r =
+        s.t.exec(
+            r#"mutation { createTask(input: {templateRef: "template:nope", values: {}}) { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(first_error_code(&r), Some("NOT_FOUND"), "{r}");
+}
+
+#[tokio::test]
+async fn a_failing_step_fails_the_task_with_its_log_and_later_steps_do_not_run() {
+    let s = setup(1).await;
+    let id = create(
+        &s.t,
+        json!({"name": "svc", "owner": "team-a", "failStep": true}),
+    )
+    .await;
+    let task = finished(&s.t, &id, Duration::from_secs(20)).await;
+    assert_eq!(task["status"], "FAILED", "{task}");
+    let boom = task["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "boom")
+        .unwrap();
+    assert_eq!(boom["status"], "FAILED");
+    let snapshot = task["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "snapshot")
+        .unwrap();
+    assert_eq!(snapshot["status"], "OPEN");
+    let log = messages(&task);
+    assert!(
+        log.iter()
+            .any(|l| l.contains("step boom (fs:rename) failed: out/does-not-exist does not exist")),
+        "{log:?}"
+    );
+    assert_eq!(log.last().map(String::as_str), Some("completion:failed"));
+    assert!(task["output"].is_null());
+
+    // Retry runs it again from the first step (and it fails again the same way).
+    let r =
+        s.t.exec(
+            r#"mutation($id: ID!) { retryTask(id: $id) { status } }"#,
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(r["data"]["retryTask"]["status"], "OPEN", "{r}");
+    let again = finished(&s.t, &id, Duration::from_secs(20)).await;
+    assert_eq!(again["status"], "FAILED");
+    // A completed or running task cannot be retried.
+    let ok = create(&s.t, json!({"name": "svc", "owner": "team-a"})).await;
+    finished(&s.t, &ok, Duration::from_secs(20)).await;
+    let r =
+        s.t.exec(
+            r#"mutation($id: ID!) { retryTask(id: $id) { status } }"#,
+            json!({"id": ok}),
+        )
+        .await;
+    assert_eq!(first_error_code(&r), Some("CONFLICT"), "{r}");
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_wait_within_a_second() {
+    let s = setup(1).await;
+    let id = create(
+        &s.t,
+        json!({"name": "svc", "owner": "team-a", "waitSeconds": 60}),
+    )
+    .await;
+    // Wait until the wait step runs.
+    let started = Instant::now();
+    loop {
+        let task = s.t.exec(TASK, json!({ "id": id })).await["data"]["task"].clone();
+        let wait = task["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == "wait")
+            .cloned()
+            .unwrap();
+        if wait["status"] == "PROCESSING" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{task}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = Instant::now();
+    let r =
+        s.t.exec(
+            r#"mutation($id: ID!) { cancelTask(id: $id) { id } }"#,
+            json!({"id": id}),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+    let task = finished(&s.t, &id, Duration::from_secs(5)).await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(task["status"], "CANCELLED", "{task}");
+    let steps: Vec<&str> = task["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps[2], "CANCELLED");
+    assert_eq!(steps[4], "CANCELLED");
+    // Cancelling a finished task is a conflict.
+    let r =
+        s.t.exec(
+            r#"mutation($id: ID!) { cancelTask(id: $id) { id } }"#,
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(first_error_code(&r), Some("CONFLICT"), "{r}");
+}
+
+#[tokio::test]
+async fn a_template_cannot_fetch_outside_its_directory() {
+    let s = setup(1).await;
+    for from in ["../../../../../../etc/passwd", "/etc", "./skeleton/../../"] {
+        let id = create(
+            &s.t,
+            json!({"name": "svc", "owner": "team-a", "fetchFrom": from}),
+        )
+        .await;
+        let task = finished(&s.t, &id, Duration::from_secs(20)).await;
+        assert_eq!(task["status"], "FAILED", "{from}: {task}");
+        let log = messages(&task);
+        assert!(log.iter().any(|l| l.contains("leaves")), "{from}: {log:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_task_whose_worker_died_is_recovered_and_never_left_processing() {
+    let s = setup(0).await;
+    let id = create(&s.t, json!({"name": "svc", "owner": "team-a"})).await;
+    // A worker claims it and dies without a heartbeat.
+    let claimed = api::scaffolder::tasks::claim(&s.t.db, "dead-worker")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, id);
+    let live = Arc::new(Registry::builtin());
+    let _w = worker::spawn(s.t.db.clone(), live, "live-worker".into(), settings());
+    let task = finished(&s.t, &id, Duration::from_secs(20)).await;
+    assert_eq!(task["status"], "FAILED", "{task}");
+    let log = messages(&task);
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("recovered:") && l.contains("dead-worker")),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn two_workers_never_run_the_same_task() {
+    let s = setup(2).await;
+    let n = if greenroom_tests::TestDb::backend() == "postgres" {
+        200
+    } else {
+        60
+    };
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(create(&s.t, json!({"name": format!("svc-{i}"), "owner": "team-a"})).await);
+    }
+    let mut holders = std::collections::HashMap::new();
+    for id in &ids {
+        let task = finished(&s.t, id, Duration::from_secs(120)).await;
+        assert_eq!(task["status"], "COMPLETED", "{task}");
+        let starts: Vec<String> = messages(&task)
+            .into_iter()
+            .filter(|m| m.starts_with("log:started by"))
+            .collect();
+        assert_eq!(
+            starts.len(),
+            1,
+            "{id} ran {} times: {starts:?}",
+            starts.len()
+        );
+        *holders.entry(starts[0].clone()).or_insert(0) += 1;
+    }
+    // Both workers took part.
+    assert_eq!(holders.len(), 2, "{holders:?}");
+}
+
+#[tokio::test]
+async fn task_events_replay_then_stream_until_completion() {
+    use futures_util::StreamExt;
+    let s = setup(1).await;
+    let id = create(
+        &s.t,
+        json!({"name": "svc", "owner": "team-a", "waitSeconds": 0.3}),
+    )
+    .await;
+    let schema = s.t.schema();
+    let req = async_graphql::Request::new(format!(
+        r#"subscription {{ taskEvents(taskId: "{id}") {{ kind message }} }}"#
+    ));
+    let req = api::graphql::schema::prepare(req, &s.t.db, &s.t.cache);
+    let events: Vec<async_graphql::Response> = tokio::time::timeout(
+        Duration::from_secs(20),
+        schema.execute_stream(req).collect::<Vec<_>>(),
+    )
+    .await
+    .expect("the stream ends after completion");
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|r| {
+            let v = r.data.clone().into_json().unwrap();
+            format!(
+                "{}:{}",
+                v["taskEvents"]["kind"].as_str().unwrap(),
+                v["taskEvents"]["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(kinds.contains(&"step_start:Wait".to_string()), "{kinds:?}");
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("completion:completed"),
+        "{kinds:?}"
+    );
+}
