@@ -63,10 +63,11 @@ fn settings() -> WorkerSettings {
 
 async fn setup(workers: usize) -> Setup {
     let t = TestDb::new().await;
-    let out = t
-        .refresh(&fixtures().join("scaffolder/template.yaml"))
-        .await;
-    assert!(out.errors.is_empty() && out.invalid.is_empty(), "{out:?}");
+    for file in ["scaffolder/template.yaml", "scaffolder/publish.yaml"] {
+        let out = t.refresh(&fixtures().join(file)).await;
+        assert!(out.errors.is_empty() && out.invalid.is_empty(), "{out:?}");
+        assert_eq!(out.valid, 1, "{file}: {out:?}");
+    }
     let snapshots = tempfile::tempdir().unwrap();
     let mut registry = Registry::builtin();
     registry.add(Arc::new(Snapshot {
@@ -456,5 +457,77 @@ async fn task_events_replay_then_stream_until_completion() {
         kinds.last().map(String::as_str),
         Some("completion:completed"),
         "{kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_template_is_rendered_published_to_git_and_registered_in_the_catalog() {
+    let s = setup(1).await;
+    let remote_dir = tempfile::tempdir().unwrap();
+    let bare = remote_dir.path().join("payments.git");
+    let init = std::process::Command::new("git")
+        .args(["init", "--quiet", "--bare", "-b", "main"])
+        .arg(&bare)
+        .status()
+        .unwrap();
+    assert!(init.success());
+    let remote = format!("file://{}", bare.display());
+    let r = s
+        .t
+        .exec(
+            r#"mutation($v: JSON!) { createTask(input: {templateRef: "template:publish-service", values: $v}) { id } }"#,
+            json!({"v": {"name": "payments", "owner": "group:default/team-a", "remoteUrl": remote}}),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+    let id = r["data"]["createTask"]["id"].as_str().unwrap().to_string();
+    let task = finished(&s.t, &id, Duration::from_secs(30)).await;
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    let commit = task["output"]["text"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(task["output"]["links"][0]["url"], remote.as_str());
+
+    // The remote has the commit, with rendered files.
+    let log = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&bare)
+        .args(["log", "--format=%H %s", "main"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert_eq!(log.trim(), format!("{commit} Create payments"));
+    let info = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&bare)
+        .args(["show", "main:catalog-info.yaml"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&info.stdout).contains("name: payments"));
+
+    // The published catalog-info.yaml is a source, and its entity is in the catalog.
+    let r =
+        s.t.exec(
+            r#"{ entity(ref: "component:payments") { ref spec } locations { type target } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r["data"]["entity"]["ref"], "component:default/payments",
+        "{r}"
+    );
+    assert_eq!(
+        r["data"]["entity"]["spec"]["owner"], "group:default/team-a",
+        "{r}"
+    );
+    let target = format!("{remote}#main:catalog-info.yaml");
+    assert!(
+        r["data"]["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["type"] == "git" && l["target"] == target.as_str()),
+        "{r}"
     );
 }

@@ -25,6 +25,27 @@ pub struct GitProvider {
 }
 
 impl GitProvider {
+    /// A registered git location: `target` is `URL#BRANCH` or `URL#BRANCH:GLOB` (default glob
+    /// `catalog-info.yaml`, at the repository's root).
+    pub fn registered(target: &str, resolver: PlaceholderResolver) -> Result<Self, String> {
+        let (url, rest) = target
+            .rsplit_once('#')
+            .ok_or_else(|| format!("'{target}' is not URL#BRANCH[:PATH]"))?;
+        let (branch, glob) = rest.split_once(':').unwrap_or((rest, "catalog-info.yaml"));
+        if url.is_empty() || branch.is_empty() {
+            return Err(format!("'{target}' is not URL#BRANCH[:PATH]"));
+        }
+        let mut p = Self::new(
+            target,
+            url,
+            Some(branch),
+            Some(glob.trim_start_matches('/')),
+            resolver,
+        );
+        p.key = format!("git:{target}");
+        Ok(p)
+    }
+
     pub fn new(
         id: &str,
         url: &str,
@@ -161,7 +182,7 @@ impl Provider for GitProvider {
 }
 
 /// Runs `git` (never prompting for credentials); returns stdout, or stderr as the error.
-async fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, String> {
+pub(crate) async fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, String> {
     let mut cmd = Command::new("git");
     if let Some(d) = dir {
         cmd.arg("-C").arg(d);

@@ -114,8 +114,12 @@ fn keyed_location_provider(
             }
             Ok(Arc::new(p))
         }
+        "git" => Ok(Arc::new(git::GitProvider::registered(
+            target,
+            resolver.clone(),
+        )?)),
         other => Err(format!(
-            "location type '{other}' is not supported (supported: file, url)"
+            "location type '{other}' is not supported (supported: file, url, git)"
         )),
     }
 }

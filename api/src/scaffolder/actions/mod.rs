@@ -1,9 +1,11 @@
 //! Scaffolder actions behind one trait, in a registry teams can add their own to. Each built-in action
 //! lives in its own file.
 
+pub mod catalog_register;
 pub mod debug;
 pub mod fetch_template;
 pub mod fs;
+pub mod publish_git;
 
 use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value};
@@ -107,6 +109,9 @@ impl Registry {
         r.add(Arc::new(fetch_template::FetchTemplate));
         r.add(Arc::new(fs::Rename));
         r.add(Arc::new(fs::Delete));
+        r.add(Arc::new(publish_git::PublishGit));
+        r.add(Arc::new(catalog_register::Register));
+        r.add(Arc::new(catalog_register::Write));
         r
     }
 

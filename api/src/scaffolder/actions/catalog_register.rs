@@ -1,0 +1,106 @@
+//! `catalog:register` (registers the published `catalog-info.yaml` as a source and reads it at once, so its
+//! entities are in the catalog when the step ends) and `catalog:write` (writes an entity as
+//! `catalog-info.yaml` into the workspace).
+
+use serde_json::{json, Value};
+
+use super::{Action, ActionContext};
+use crate::catalog::sources;
+use crate::providers::{self, Origin};
+
+pub struct Register;
+
+#[async_trait::async_trait]
+impl Action for Register {
+    fn id(&self) -> &'static str {
+        "catalog:register"
+    }
+
+    fn publishes(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+        // `repoContentsUrl` (from publish:git) + `catalogInfoPath`, or a `catalogInfoUrl` to read over HTTP.
+        let (kind, target) = match (
+            cx.input.get("repoContentsUrl").and_then(Value::as_str),
+            cx.input.get("catalogInfoUrl").and_then(Value::as_str),
+        ) {
+            (Some(repo), _) => {
+                let path = cx
+                    .input
+                    .get("catalogInfoPath")
+                    .and_then(Value::as_str)
+                    .unwrap_or("/catalog-info.yaml");
+                ("git", format!("{repo}:{}", path.trim_start_matches('/')))
+            }
+            (None, Some(url)) => ("url", url.to_string()),
+            (None, None) => {
+                return Err("input.repoContentsUrl or input.catalogInfoUrl is required".into())
+            }
+        };
+        let provider = providers::location_provider(kind, &target, &Default::default())?;
+        let db = cx.log.db.clone();
+        let key = provider.key().to_string();
+        let known = sources::exists(&db, &key)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !known {
+            sources::register(&db, &key, kind, &target)
+                .await
+                .map_err(|e| format!("could not register {target}: {e}"))?;
+        }
+        let outcome = providers::refresh(&db, provider, Origin::Registered)
+            .await
+            .map_err(|e| format!("could not read {target}: {e}"))?;
+        if let Some(problem) = outcome
+            .errors
+            .first()
+            .cloned()
+            .or_else(|| outcome.invalid.first().map(ToString::to_string))
+        {
+            return Err(format!("{target}: {problem}"));
+        }
+        cx.log
+            .log(&format!("registered {target} ({} entities)", outcome.valid))
+            .await;
+        cx.output.insert("locationKey".into(), json!(key));
+        cx.output.insert("entities".into(), json!(outcome.valid));
+        Ok(())
+    }
+}
+
+pub struct Write;
+
+#[async_trait::async_trait]
+impl Action for Write {
+    fn id(&self) -> &'static str {
+        "catalog:write"
+    }
+
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+        let entity = cx
+            .input
+            .get("entity")
+            .filter(|e| e.is_object())
+            .ok_or("input.entity is required (an object)")?;
+        let yaml = serde_yaml_ng::to_string(entity).map_err(|e| e.to_string())?;
+        let path = cx
+            .input
+            .get("filePath")
+            .and_then(Value::as_str)
+            .unwrap_or("catalog-info.yaml")
+            .to_string();
+        let full = cx.workspace_path(&path)?;
+        if let Some(parent) = full.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| format!("{path}: {e}"))?;
+        }
+        tokio::fs::write(&full, yaml)
+            .await
+            .map_err(|e| format!("{path}: {e}"))?;
+        cx.log.log(&format!("wrote {path}")).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,77 @@
+//! `publish:git`: commits the workspace (or `sourcePath` in it) and pushes it to any git remote URL
+//! (`file://`, https, ssh, using the machine's git credentials, never prompting) on a branch.
+
+use serde_json::{json, Value};
+
+use super::{Action, ActionContext};
+use crate::providers::git::git;
+
+pub struct PublishGit;
+
+#[async_trait::async_trait]
+impl Action for PublishGit {
+    fn id(&self) -> &'static str {
+        "publish:git"
+    }
+
+    fn publishes(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+        let remote = cx.input_str("remoteUrl")?.to_string();
+        if remote.starts_with('-') {
+            return Err("input.remoteUrl must be a URL".into());
+        }
+        let s = |k: &str, d: &str| {
+            cx.input
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or(d)
+                .to_string()
+        };
+        let branch = s("defaultBranch", "main");
+        if branch.starts_with('-') || branch.contains("..") || branch.contains(' ') {
+            return Err(format!("'{branch}' is not a branch name"));
+        }
+        let message = s("gitCommitMessage", "Initial commit");
+        let author = s("gitAuthorName", "Greenroom");
+        let email = s("gitAuthorEmail", "scaffolder@greenroom.invalid");
+        let dir = cx.workspace_path(&s("sourcePath", "."))?;
+        let name = format!("user.name={author}");
+        let mail = format!("user.email={email}");
+        git(Some(&dir), &["init", "--quiet", "-b", &branch]).await?;
+        git(Some(&dir), &["add", "--all"]).await?;
+        git(
+            Some(&dir),
+            &[
+                "-c",
+                &name,
+                "-c",
+                &mail,
+                "commit",
+                "--quiet",
+                "--allow-empty",
+                "-m",
+                &message,
+            ],
+        )
+        .await?;
+        let refspec = format!("HEAD:refs/heads/{branch}");
+        git(Some(&dir), &["push", "--quiet", "--", &remote, &refspec]).await?;
+        let commit = git(Some(&dir), &["rev-parse", "HEAD"])
+            .await?
+            .trim()
+            .to_string();
+        cx.log
+            .log(&format!("pushed {commit} to {remote} ({branch})"))
+            .await;
+        cx.output.insert("remoteUrl".into(), json!(remote));
+        cx.output.insert(
+            "repoContentsUrl".into(),
+            json!(format!("{remote}#{branch}")),
+        );
+        cx.output.insert("commitHash".into(), json!(commit));
+        Ok(())
+    }
+}
