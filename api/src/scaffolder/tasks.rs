@@ -353,28 +353,56 @@ pub async fn finish(
     Ok(done.rows_affected == 1)
 }
 
-/// Fails every running task whose worker has not heartbeated since `stale_before` (ms), with a
-/// `recovered` event; returns their ids. A task whose heartbeat arrives meanwhile is left alone.
+/// Whether a template opted in to being started over when its worker dies (Backstage's
+/// `spec.EXPERIMENTAL_recovery.EXPERIMENTAL_strategy: startOver`).
+fn starts_over(spec: &str) -> bool {
+    serde_json::from_str::<Value>(spec).ok().is_some_and(|s| {
+        s.pointer("/EXPERIMENTAL_recovery/EXPERIMENTAL_strategy")
+            .and_then(Value::as_str)
+            == Some("startOver")
+    })
+}
+
+/// Recovers every running task whose worker has not heartbeated since `stale_before` (ms): it fails with
+/// a `recovered` event, or, when its template opted in, goes back to the queue to start over. Returns the
+/// ids. A task whose heartbeat arrives meanwhile is left alone.
 pub async fn recover_stale(db: &DatabaseConnection, stale_before: i64) -> Res<Vec<String>> {
-    let stale: Vec<(String, Option<String>)> = tasks::Entity::find()
+    let stale: Vec<(String, Option<String>, String)> = tasks::Entity::find()
         .select_only()
         .column(tasks::Column::Id)
         .column(tasks::Column::ClaimedBy)
+        .column(tasks::Column::Spec)
         .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
         .filter(tasks::Column::HeartbeatAt.lt(stale_before))
         .into_tuple()
         .all(db)
         .await?;
     let mut recovered = Vec::new();
-    for (id, holder) in stale {
+    for (id, holder, spec) in stale {
+        let again = starts_over(&spec);
         let _gate = crate::db::write_gate(db).await;
         let txn = crate::db::begin_write(db).await?;
-        let done = tasks::Entity::update_many()
-            .col_expr(
-                tasks::Column::Status,
-                Expr::value(TaskStatus::Failed.as_str()),
-            )
-            .col_expr(tasks::Column::FinishedAt, Expr::value(now_ms()))
+        let mut update = tasks::Entity::update_many();
+        update = if again {
+            update
+                .col_expr(
+                    tasks::Column::Status,
+                    Expr::value(TaskStatus::Open.as_str()),
+                )
+                .col_expr(
+                    tasks::Column::ClaimedBy,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(tasks::Column::HeartbeatAt, Expr::value(Option::<i64>::None))
+        } else {
+            update
+                .col_expr(
+                    tasks::Column::Status,
+                    Expr::value(TaskStatus::Failed.as_str()),
+                )
+                .col_expr(tasks::Column::FinishedAt, Expr::value(now_ms()))
+        };
+        let done = update
             .filter(tasks::Column::Id.eq(id.clone()))
             .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
             .filter(tasks::Column::HeartbeatAt.lt(stale_before))
@@ -382,15 +410,22 @@ pub async fn recover_stale(db: &DatabaseConnection, stale_before: i64) -> Res<Ve
             .await?;
         if done.rows_affected == 1 {
             let who = holder.unwrap_or_else(|| "?".into());
+            let what = if again {
+                "the task starts over (its template opted in)"
+            } else {
+                "the task failed"
+            };
             event(
                 &txn,
                 &id,
                 None,
                 "recovered",
-                &format!("the worker running this task ({who}) stopped; the task failed"),
+                &format!("the worker running this task ({who}) stopped; {what}"),
             )
             .await?;
-            event(&txn, &id, None, "completion", "failed").await?;
+            if !again {
+                event(&txn, &id, None, "completion", "failed").await?;
+            }
             recovered.push(id);
         }
         txn.commit().await?;
