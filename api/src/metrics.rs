@@ -34,6 +34,11 @@ pub struct SourceOutcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DeploymentLabels {
     pub environment: String,
     pub status: String,
@@ -56,6 +61,9 @@ pub struct Metrics {
     deployments: Family<DeploymentLabels, Counter>,
     pool_size: Gauge,
     pool_idle: Gauge,
+    tasks_finished: Family<OutcomeLabels, Counter>,
+    tasks_queued: Gauge,
+    tasks_running: Gauge,
     operations: Mutex<HashSet<String>>,
 }
 
@@ -76,6 +84,23 @@ impl Metrics {
         let provider_entities = Family::<SourceLabels, Counter>::default();
         let deployments = Family::<DeploymentLabels, Counter>::default();
         let (pool_size, pool_idle) = (Gauge::default(), Gauge::default());
+        let tasks_finished = Family::<OutcomeLabels, Counter>::default();
+        let (tasks_queued, tasks_running) = (Gauge::default(), Gauge::default());
+        registry.register(
+            "scaffolder_tasks_finished",
+            "Scaffolder tasks this server finished, by outcome (completed, failed, cancelled)",
+            tasks_finished.clone(),
+        );
+        registry.register(
+            "scaffolder_queue_depth",
+            "Scaffolder tasks waiting for a worker (all replicas)",
+            tasks_queued.clone(),
+        );
+        registry.register(
+            "scaffolder_tasks_running",
+            "Scaffolder tasks being run (all replicas)",
+            tasks_running.clone(),
+        );
         registry.register(
             "graphql_requests",
             "GraphQL requests by operation name and outcome (ok, error, or the HTTP status)",
@@ -126,6 +151,9 @@ impl Metrics {
             deployments,
             pool_size,
             pool_idle,
+            tasks_finished,
+            tasks_queued,
+            tasks_running,
             operations: Mutex::new(HashSet::new()),
         }
     }
@@ -190,11 +218,26 @@ impl Metrics {
             .inc();
     }
 
-    /// The exposition text, with the pool gauges read now.
-    pub fn render(&self, db: &DatabaseConnection) -> String {
+    pub fn task_finished(&self, outcome: &str) {
+        self.tasks_finished
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// The exposition text, with the pool and queue gauges read now.
+    pub async fn render(&self, db: &DatabaseConnection) -> String {
         let (size, idle) = pool_usage(db);
         self.pool_size.set(size);
         self.pool_idle.set(idle);
+        match crate::scaffolder::tasks::counts(db).await {
+            Ok((open, running)) => {
+                self.tasks_queued.set(open);
+                self.tasks_running.set(running);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot count scaffolder tasks"),
+        }
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
             tracing::error!(error = %e, "cannot encode metrics");

@@ -30,8 +30,9 @@ fn serve(db: &Path) -> (Child, String) {
     std::fs::write(
         &cfg,
         format!(
-            "server:\n  limits:\n    rateLimitPerSecond: 0\ncatalog:\n  locations:\n    - type: file\n      target: {}\n",
-            repo().join("examples/catalog-info.yaml").display()
+            "server:\n  limits:\n    rateLimitPerSecond: 0\ncatalog:\n  locations:\n    - type: file\n      target: {}\n    - type: file\n      target: {}\n",
+            repo().join("examples/catalog-info.yaml").display(),
+            repo().join("tests/fixtures/scaffolder/secret.yaml").display()
         ),
     )
     .unwrap();
@@ -115,6 +116,30 @@ fn metrics_logs_and_sigterm_under_load() {
             .json(&serde_json::json!({ "query": "mutation Ship { recordDeployment(input: {entityRef: \"component:stream-service\", environment: \"production\", version: \"1.0.0\", status: SUCCEEDED}) { id } }" }))
             .send().await.unwrap().json().await.unwrap();
         assert!(r["errors"].is_null(), "{r}");
+        // A scaffolder task, run to its end.
+        let started = Instant::now();
+        let task = loop {
+            let r: serde_json::Value = client
+                .post(format!("{addr}/graphql"))
+                .json(&serde_json::json!({ "query": "mutation { createTask(input: {templateRef: \"template:with-secret\", values: {name: \"ops\"}}) { id } }" }))
+                .send().await.unwrap().json().await.unwrap();
+            if let Some(id) = r["data"]["createTask"]["id"].as_str() {
+                break id.to_string();
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "{r}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        loop {
+            let r: serde_json::Value = client
+                .post(format!("{addr}/graphql"))
+                .json(&serde_json::json!({ "query": "query($id: ID!) { task(id: $id) { status } }", "variables": {"id": task} }))
+                .send().await.unwrap().json().await.unwrap();
+            if r["data"]["task"]["status"] == "COMPLETED" {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "{r}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let metrics = client.get(format!("{addr}/metrics")).send().await.unwrap();
         assert_eq!(metrics.status(), 200);
         assert!(metrics.headers()["content-type"].to_str().unwrap().contains("openmetrics"));
@@ -129,6 +154,9 @@ fn metrics_logs_and_sigterm_under_load() {
             "greenroom_provider_runs_total{source=",
             "greenroom_provider_run_duration_seconds_count{source=",
             "greenroom_provider_entities_written_total{source=",
+            "greenroom_scaffolder_queue_depth 0",
+            "greenroom_scaffolder_tasks_running 0",
+            r#"greenroom_scaffolder_tasks_finished_total{outcome="completed"} 1"#,
         ] {
             assert!(text.contains(series), "missing {series} in:\n{text}");
         }

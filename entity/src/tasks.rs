@@ -29,6 +29,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub output: Option<String>,
     pub attempts: i32,
+    /// The server process holding this task's secrets; only its workers claim it.
+    pub pinned_to: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

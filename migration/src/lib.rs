@@ -10,6 +10,7 @@ mod m20261125_000005_entity_digests;
 mod m20261125_000006_auth;
 mod m20261125_000007_deployments;
 mod m20261126_000008_scaffolder;
+mod m20261126_000009_task_pinning;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_auth::Migration),
             Box::new(m20261125_000007_deployments::Migration),
             Box::new(m20261126_000008_scaffolder::Migration),
+            Box::new(m20261126_000009_task_pinning::Migration),
         ]
     }
 }

@@ -24,7 +24,7 @@ impl Action for Snapshot {
 
     async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
         let from = cx.workspace_path(cx.input_str("path")?)?;
-        let dest = self.to.join(cx.log.task_id.clone());
+        let dest = self.to.join(cx.task_id.clone());
         copy(&from, &dest).map_err(|e| e.to_string())?;
         cx.output
             .insert("copied".into(), json!(dest.display().to_string()));
@@ -63,7 +63,11 @@ fn settings() -> WorkerSettings {
 
 async fn setup(workers: usize) -> Setup {
     let t = TestDb::new().await;
-    for file in ["scaffolder/template.yaml", "scaffolder/publish.yaml"] {
+    for file in [
+        "scaffolder/template.yaml",
+        "scaffolder/publish.yaml",
+        "scaffolder/secret.yaml",
+    ] {
         let out = t.refresh(&fixtures().join(file)).await;
         assert!(out.errors.is_empty() && out.invalid.is_empty(), "{out:?}");
         assert_eq!(out.valid, 1, "{file}: {out:?}");
@@ -528,6 +532,136 @@ async fn a_template_is_rendered_published_to_git_and_registered_in_the_catalog()
             .unwrap()
             .iter()
             .any(|l| l["type"] == "git" && l["target"] == target.as_str()),
+        "{r}"
+    );
+}
+
+#[tokio::test]
+async fn secrets_reach_steps_but_never_the_database_or_the_log() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let s = setup(1).await;
+    let secret = "s3cr3t-token-value";
+    let r = s
+        .t
+        .exec(
+            r#"mutation($s: JSON!) { createTask(input: {templateRef: "template:with-secret", values: {name: "bot"}, secrets: $s}) { id } }"#,
+            json!({"s": {"token": secret}}),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+    let id = r["data"]["createTask"]["id"].as_str().unwrap().to_string();
+    let task = finished(&s.t, &id, Duration::from_secs(20)).await;
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    let log = messages(&task);
+    assert!(
+        log.contains(&"log:calling the API as bot with ***".to_string()),
+        "{log:?}"
+    );
+    // Nothing stored holds the secret.
+    let backend = s.t.db.get_database_backend();
+    let mut seen = 0;
+    for (table, columns) in [
+        ("tasks", "values, spec, steps, output, template_ref"),
+        ("task_events", "message"),
+        ("audit_log", "target, operation"),
+    ] {
+        let rows =
+            s.t.db
+                .query_all_raw(Statement::from_string(
+                    backend,
+                    format!(
+                        "SELECT {} FROM {table}",
+                        columns
+                            .split(", ")
+                            .map(|c| format!("\"{c}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ))
+                .await
+                .unwrap();
+        for row in rows {
+            for col in columns.split(", ") {
+                let v: Option<String> = row.try_get("", col).unwrap();
+                let v = v.unwrap_or_default();
+                seen += 1;
+                assert!(!v.contains(secret), "{table}.{col} holds the secret: {v}");
+            }
+        }
+    }
+    assert!(seen > 5, "the check read the stored text ({seen} values)");
+    let r = s
+        .t
+        .exec(r#"mutation { createTask(input: {templateRef: "template:with-secret", values: {}, secrets: {token: 1}}) { id } }"#, json!({}))
+        .await;
+    assert_eq!(first_error_code(&r), Some("BAD_USER_INPUT"), "{r}");
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_the_files_and_log_and_publishes_nothing() {
+    let s = setup(0).await;
+    let r = s
+        .t
+        .exec(
+            r#"mutation($v: JSON!) { dryRunTemplate(input: {templateRef: "template:publish-service", values: $v}) {
+                status files { path content } log output } }"#,
+            json!({"v": {"name": "orders", "owner": "group:default/team-b", "remoteUrl": "file:///nonexistent/repo.git"}}),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+    let d = &r["data"]["dryRunTemplate"];
+    assert_eq!(d["status"], "COMPLETED", "{r}");
+    let files: Vec<&str> = d["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        vec![
+            "README.tmpl.md",
+            "catalog-info.yaml",
+            "raw/keep.txt",
+            "src/orders.js"
+        ],
+        "{r}"
+    );
+    let info = d["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "catalog-info.yaml")
+        .unwrap();
+    assert!(
+        info["content"].as_str().unwrap().contains("name: orders"),
+        "{r}"
+    );
+    let log: Vec<&str> = d["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        log.contains(&"[publish] log: dry run: publish:git skipped"),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"[register] log: dry run: catalog:register skipped"),
+        "{log:?}"
+    );
+    // Nothing was stored: no task, no source.
+    let r =
+        s.t.exec("{ tasks { nodes { id } } locations { type } }", json!({}))
+            .await;
+    assert_eq!(r["data"]["tasks"]["nodes"], json!([]), "{r}");
+    assert!(
+        !r["data"]["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["type"] == "git"),
         "{r}"
     );
 }

@@ -62,7 +62,7 @@ pub fn audit_draft(ctx: &Context<'_>, caller: &Caller) -> Option<AuditDraft> {
         .arguments()
         .ok()
         .and_then(|args| args.into_iter().next())
-        .map(|(name, value)| format!("{name}={value}"));
+        .map(|(name, value)| format!("{name}={}", redact(value)));
     Some(AuditDraft {
         subject: caller.subject.clone(),
         operation: field.name().to_string(),
@@ -81,6 +81,28 @@ pub fn mark_audited(ctx: &Context<'_>) {
                     .to_string(),
             );
         }
+    }
+}
+
+/// Argument fields whose values never reach the audit log.
+const SECRET_FIELDS: &[&str] = &["secrets", "password", "token", "secret"];
+
+/// `value` with the values of [`SECRET_FIELDS`] replaced by `"***"`, at any depth.
+fn redact(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    if SECRET_FIELDS.contains(&k.as_str()) {
+                        (k, Value::String("***".into()))
+                    } else {
+                        (k, redact(v))
+                    }
+                })
+                .collect(),
+        ),
+        Value::List(items) => Value::List(items.into_iter().map(redact).collect()),
+        other => other,
     }
 }
 
@@ -247,7 +269,7 @@ impl Extension for GuardExt {
                 .clone()
                 .into_const_with(|n| Ok::<_, ()>(vars.get(&n).cloned().unwrap_or(Value::Null)))
                 .unwrap_or(Value::Null);
-            format!("{}={}", name.node, value)
+            format!("{}={}", name.node, redact(value))
         });
         let result = next.run(ctx, info).await;
         let outcome = match &result {

@@ -291,6 +291,63 @@ pub struct CreateTaskInput {
     pub template_ref: String,
     /// Parameter values; validated against the template's parameter schema.
     pub values: Json<Value>,
+    /// Secrets (an object of strings) for `${{ secrets.* }}`: kept in this server's memory only, never
+    /// stored or logged (masked as `***` in events); the task runs on this server.
+    pub secrets: Option<Json<Value>>,
+}
+
+/// What `dryRunTemplate` needs.
+#[derive(InputObject)]
+pub struct DryRunInput {
+    /// The template, e.g. `template:default/service`.
+    pub template_ref: String,
+    /// Parameter values; validated against the template's parameter schema.
+    pub values: Json<Value>,
+    /// Secrets for `${{ secrets.* }}` (masked in the log).
+    pub secrets: Option<Json<Value>>,
+}
+
+/// A file a dry run would have written.
+#[derive(SimpleObject)]
+pub struct DryRunFile {
+    /// Path relative to the workspace.
+    pub path: String,
+    /// The content, when it is UTF-8 text.
+    pub content: Option<String>,
+}
+
+/// What a dry run did.
+#[derive(SimpleObject)]
+pub struct DryRunResult {
+    /// `COMPLETED`, `FAILED` or `CANCELLED`.
+    pub status: GqlTaskStatus,
+    /// The files the steps left in the workspace.
+    pub files: Vec<DryRunFile>,
+    /// The run's log, one line per event.
+    pub log: Vec<String>,
+    /// The rendered `spec.output`.
+    pub output: Option<Json<Value>>,
+}
+
+/// Secrets from an input: an object of strings.
+fn secrets(v: Option<Json<Value>>) -> Res<serde_json::Map<String, Value>> {
+    match v.map(|j| j.0) {
+        None | Some(Value::Null) => Ok(Default::default()),
+        Some(Value::Object(m)) if m.values().all(Value::is_string) => Ok(m),
+        Some(_) => {
+            Err(ApiError::BadUserInput("secrets must be an object of strings".into()).extend())
+        }
+    }
+}
+
+/// The template entity of `r`, parsed, or `NOT_FOUND`.
+async fn template(ctx: &Context<'_>, r: &str) -> Res<Template> {
+    let r = template_ref(r)?;
+    let found = loaders::load_entities(ctx, std::slice::from_ref(&r)).await?;
+    let entity = found
+        .get(&r)
+        .ok_or_else(|| ApiError::NotFound(format!("no template {r}")).extend())?;
+    Template::from_entity(entity).map_err(gql_err)
 }
 
 /// Which tasks `tasks` lists.
@@ -394,18 +451,55 @@ impl ScaffolderMutation {
     async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = loaders::database(ctx)?;
-        let r = template_ref(&input.template_ref)?;
-        let found = loaders::load_entities(ctx, std::slice::from_ref(&r)).await?;
-        let entity = found
-            .get(&r)
-            .ok_or_else(|| ApiError::NotFound(format!("no template {r}")).extend())?;
-        let template = Template::from_entity(entity).map_err(gql_err)?;
+        let template = template(ctx, &input.template_ref).await?;
         template.validate(&input.values.0).map_err(gql_err)?;
-        let task = tasks::create(db, &template, &input.values.0, &caller.subject)
+        let secrets = secrets(input.secrets)?;
+        let pinned = (!secrets.is_empty()).then(crate::scaffolder::secrets::process);
+        let task = tasks::create(db, &template, &input.values.0, &caller.subject, pinned)
             .await
             .map_err(gql_err)?;
+        if !secrets.is_empty() {
+            crate::scaffolder::secrets::put(&task.id, secrets);
+        }
         wake(ctx);
         Ok(Task(task))
+    }
+
+    /// Runs a template's steps with publishing actions (`publish:*`, `catalog:register`) skipped, and
+    /// returns the files it would write, its log and its output; nothing is stored.
+    async fn dry_run_template(&self, ctx: &Context<'_>, input: DryRunInput) -> Res<DryRunResult> {
+        let caller = require(ctx, Scope::ScaffolderRun)?;
+        let db = loaders::database(ctx)?;
+        let template = template(ctx, &input.template_ref).await?;
+        template.validate(&input.values.0).map_err(gql_err)?;
+        let secrets = secrets(input.secrets)?;
+        let spec = tasks::with_base_dir(&template);
+        let actions = crate::scaffolder::actions::Registry::builtin();
+        let run = crate::scaffolder::run::dry_run(
+            db,
+            &actions,
+            &spec,
+            &input.values.0,
+            &secrets,
+            &caller.subject,
+        )
+        .await
+        .map_err(|e| ApiError::Internal(e).extend())?;
+        let status = match run.end {
+            crate::scaffolder::run::End::Completed => GqlTaskStatus::Completed,
+            crate::scaffolder::run::End::Failed => GqlTaskStatus::Failed,
+            crate::scaffolder::run::End::Cancelled => GqlTaskStatus::Cancelled,
+        };
+        Ok(DryRunResult {
+            status,
+            files: run
+                .files
+                .into_iter()
+                .map(|(path, content)| DryRunFile { path, content })
+                .collect(),
+            log: run.log,
+            output: run.output.map(Json),
+        })
     }
 
     /// Cancels a task: an open one at once, a running one within a second (its running action stops).

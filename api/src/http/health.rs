@@ -41,7 +41,7 @@ pub async fn metrics(State(state): State<AppState>) -> axum::response::Response 
         )
             .into_response();
     }
-    let body = crate::metrics::get().render(&state.db);
+    let body = crate::metrics::get().render(&state.db).await;
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -3,6 +3,8 @@
 
 pub mod actions;
 pub mod expr;
+pub mod run;
+pub mod secrets;
 pub mod tasks;
 pub mod template;
 pub mod worker;

@@ -25,6 +25,7 @@ pub async fn create(
     template: &Template,
     values: &Value,
     subject: &str,
+    pinned_to: Option<&str>,
 ) -> Res<Task> {
     let steps: Vec<StepState> = template
         .steps
@@ -54,12 +55,13 @@ pub async fn create(
         steps: Set(serde_json::to_string(&steps).unwrap_or_else(|_| "[]".into())),
         output: Set(None),
         attempts: Set(0),
+        pinned_to: Set(pinned_to.map(str::to_string)),
     };
     Ok(tasks::Entity::insert(row).exec_with_returning(db).await?)
 }
 
 /// The spec stored with a task: the template's spec plus where it was read from.
-fn with_base_dir(t: &Template) -> Value {
+pub fn with_base_dir(t: &Template) -> Value {
     let mut spec = t.spec.clone();
     if let (Some(obj), Some(dir)) = (spec.as_object_mut(), &t.base_dir) {
         obj.insert(
@@ -249,27 +251,31 @@ pub async fn retry(db: &impl ConnectionTrait, id: &str) -> Res<Task> {
         .ok_or_else(|| ScaffolderError::NotFound(format!("no task {id}")))
 }
 
-/// Claims the oldest open task for `holder`, if any. Two workers never claim the same task.
+/// Claims the oldest open task for `holder`, if any: unpinned ones, or ones pinned to this process. Two
+/// workers never claim the same task.
 pub async fn claim(db: &impl ConnectionTrait, holder: &str) -> Res<Option<Task>> {
+    let process = super::secrets::process();
     let backend = db.get_database_backend();
     let now = now_ms();
     let sql = match backend {
         DatabaseBackend::Postgres => {
             "UPDATE tasks SET status = 'processing', claimed_by = $1, heartbeat_at = $2, \
              started_at = COALESCE(started_at, $2), attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM tasks WHERE status = 'open' ORDER BY created_at, id \
+             WHERE id = (SELECT id FROM tasks WHERE status = 'open' \
+             AND (pinned_to IS NULL OR pinned_to = $3) ORDER BY created_at, id \
              LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *"
         }
         _ => {
             "UPDATE tasks SET status = 'processing', claimed_by = ?, heartbeat_at = ?, \
              started_at = COALESCE(started_at, ?), attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM tasks WHERE status = 'open' ORDER BY created_at, id LIMIT 1) \
+             WHERE id = (SELECT id FROM tasks WHERE status = 'open' \
+             AND (pinned_to IS NULL OR pinned_to = ?) ORDER BY created_at, id LIMIT 1) \
              AND status = 'open' RETURNING *"
         }
     };
     let values: Vec<sea_orm::Value> = match backend {
-        DatabaseBackend::Postgres => vec![holder.into(), now.into()],
-        _ => vec![holder.into(), now.into(), now.into()],
+        DatabaseBackend::Postgres => vec![holder.into(), now.into(), process.into()],
+        _ => vec![holder.into(), now.into(), now.into(), process.into()],
     };
     Ok(tasks::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
@@ -291,6 +297,29 @@ pub async fn heartbeat(db: &impl ConnectionTrait, id: &str, holder: &str) -> Res
         return Ok(None);
     }
     Ok(get(db, id).await?.map(|t| t.cancel_requested))
+}
+
+/// Tasks waiting for a worker, and tasks running (for metrics).
+pub async fn counts(db: &impl ConnectionTrait) -> Res<(i64, i64)> {
+    let rows: Vec<(String, i64)> = tasks::Entity::find()
+        .select_only()
+        .column(tasks::Column::Status)
+        .column_as(tasks::Column::Id.count(), "n")
+        .filter(
+            tasks::Column::Status
+                .is_in([TaskStatus::Open.as_str(), TaskStatus::Processing.as_str()]),
+        )
+        .group_by(tasks::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let get = |s: TaskStatus| {
+        rows.iter()
+            .find(|(st, _)| st == s.as_str())
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
+    Ok((get(TaskStatus::Open), get(TaskStatus::Processing)))
 }
 
 /// Whether a cancellation of the task was requested.

@@ -40,7 +40,7 @@ impl Action for Register {
             }
         };
         let provider = providers::location_provider(kind, &target, &Default::default())?;
-        let db = cx.log.db.clone();
+        let db = cx.db.clone();
         let key = provider.key().to_string();
         let known = sources::exists(&db, &key)
             .await

@@ -13,21 +13,16 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-/// Writes a step's log lines to the task's event log.
+/// Writes a step's log lines to its run's log (the task's events, or a dry run's memory).
 #[derive(Clone)]
 pub struct Logger {
-    pub db: DatabaseConnection,
-    pub task_id: String,
+    pub sink: Arc<dyn crate::scaffolder::run::Sink>,
     pub step_id: String,
 }
 
 impl Logger {
     pub async fn log(&self, message: &str) {
-        if let Err(e) =
-            super::tasks::event(&self.db, &self.task_id, Some(&self.step_id), "log", message).await
-        {
-            tracing::warn!(error = %e, task = %self.task_id, "could not write a task log line");
-        }
+        self.sink.event(Some(&self.step_id), "log", message).await;
     }
 }
 
@@ -40,6 +35,9 @@ pub struct ActionContext {
     pub template_dir: Option<PathBuf>,
     pub output: Map<String, Value>,
     pub log: Logger,
+    /// The task's id (a dry run's is `dry-run`).
+    pub task_id: String,
+    pub db: DatabaseConnection,
     /// The token subject that created the task.
     pub subject: String,
 }

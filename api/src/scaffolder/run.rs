@@ -1,0 +1,400 @@
+//! Running a template's steps in a fresh workspace: conditions, rendered inputs, actions, outputs. Events
+//! and step states go to a [`Sink`]: the task's rows for real runs, memory for dry runs. Secret values
+//! are masked in every event.
+
+use minijinja::Value as J;
+use sea_orm::DatabaseConnection;
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+use super::actions::{ActionContext, Logger, Registry};
+use super::expr;
+use super::template::{steps as parse_steps, StepSpec};
+use super::{now_ms, tasks, StepState, StepStatus};
+
+/// Where a run's events and step states go.
+#[async_trait::async_trait]
+pub trait Sink: Send + Sync {
+    async fn event(&self, step: Option<&str>, kind: &str, message: &str);
+    async fn steps(&self, state: &[StepState]);
+}
+
+/// A task's rows, written as its claim `holder`.
+pub struct DbSink {
+    pub db: DatabaseConnection,
+    pub task_id: String,
+    pub holder: String,
+    /// Values replaced by `***` in every event.
+    pub secrets: Vec<String>,
+}
+
+/// `message` with every secret value masked.
+pub fn redact(message: &str, secrets: &[String]) -> String {
+    let mut out = message.to_string();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(s.as_str(), "***");
+    }
+    out
+}
+
+#[async_trait::async_trait]
+impl Sink for DbSink {
+    async fn event(&self, step: Option<&str>, kind: &str, message: &str) {
+        let message = redact(message, &self.secrets);
+        if let Err(e) = tasks::event(&self.db, &self.task_id, step, kind, &message).await {
+            tracing::warn!(error = %e, task = %self.task_id, "could not write a task event");
+        }
+    }
+
+    async fn steps(&self, state: &[StepState]) {
+        if let Err(e) = tasks::save_steps(&self.db, &self.task_id, &self.holder, state).await {
+            tracing::warn!(error = %e, task = %self.task_id, "could not save step states");
+        }
+    }
+}
+
+/// A dry run's log, in memory.
+#[derive(Default)]
+pub struct MemorySink {
+    pub lines: Mutex<Vec<String>>,
+    pub secrets: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl Sink for MemorySink {
+    async fn event(&self, step: Option<&str>, kind: &str, message: &str) {
+        let line = match step {
+            Some(s) => format!("[{s}] {kind}: {message}"),
+            None => format!("{kind}: {message}"),
+        };
+        if let Ok(mut l) = self.lines.lock() {
+            l.push(redact(&line, &self.secrets));
+        }
+    }
+
+    async fn steps(&self, _state: &[StepState]) {}
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// What a run needs besides its steps.
+pub struct RunInput<'a> {
+    pub db: &'a DatabaseConnection,
+    pub actions: &'a Registry,
+    pub task_id: &'a str,
+    pub spec: &'a Value,
+    pub values: &'a Value,
+    pub secrets: &'a Map<String, Value>,
+    pub created_by: &'a str,
+    /// Step states so far (a new run: every step open).
+    pub state: Vec<StepState>,
+    /// Skip actions that publish (a dry run).
+    pub dry_run: bool,
+}
+
+/// Runs the steps in order in `workspace`; returns how the run ended and its rendered `spec.output`.
+pub async fn steps(
+    input: RunInput<'_>,
+    sink: Arc<dyn Sink>,
+    workspace: &std::path::Path,
+    mut cancel: watch::Receiver<bool>,
+) -> (End, Option<Value>) {
+    let RunInput {
+        db,
+        actions,
+        task_id,
+        spec,
+        values,
+        secrets,
+        created_by,
+        mut state,
+        dry_run,
+    } = input;
+    let specs = match parse_steps(spec) {
+        Ok(s) => s,
+        Err(e) => {
+            sink.event(None, "log", &e.to_string()).await;
+            return (End::Failed, None);
+        }
+    };
+    let base_dir = spec
+        .get("__greenroomBaseDir")
+        .and_then(Value::as_str)
+        .map(PathBuf::from);
+    let env = expr::environment();
+    let mut outputs = Map::new();
+    let context = |outputs: &Map<String, Value>| {
+        J::from_serialize(json!({
+            "parameters": values,
+            "secrets": secrets,
+            "steps": outputs,
+            "user": { "ref": created_by },
+        }))
+    };
+    if state.len() != specs.len() {
+        state = specs
+            .iter()
+            .map(|s| StepState {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                action: s.action.clone(),
+                status: StepStatus::Open,
+                started_at: None,
+                finished_at: None,
+            })
+            .collect();
+    }
+    for (i, step) in specs.iter().enumerate() {
+        let ctx = context(&outputs);
+        let set = |state: &mut Vec<StepState>, status: StepStatus| {
+            if let Some(s) = state.get_mut(i) {
+                s.status = status;
+                match status {
+                    StepStatus::Processing => s.started_at = Some(now_ms()),
+                    _ => s.finished_at = Some(now_ms()),
+                }
+            }
+        };
+        if *cancel.borrow() {
+            for s in state.iter_mut().skip(i) {
+                s.status = StepStatus::Cancelled;
+            }
+            sink.steps(&state).await;
+            return (End::Cancelled, None);
+        }
+        if let Some(cond) = &step.condition {
+            match expr::render(&env, cond, &ctx) {
+                Ok(v) if !expr::truthy(&v) => {
+                    set(&mut state, StepStatus::Skipped);
+                    sink.steps(&state).await;
+                    sink.event(Some(&step.id), "step_skipped", &step.name).await;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    set(&mut state, StepStatus::Failed);
+                    sink.steps(&state).await;
+                    sink.event(Some(&step.id), "log", &format!("step {}: if: {e}", step.id))
+                        .await;
+                    return (End::Failed, None);
+                }
+            }
+        }
+        set(&mut state, StepStatus::Processing);
+        sink.steps(&state).await;
+        sink.event(Some(&step.id), "step_start", &step.name).await;
+        let ran = run_step(
+            Step {
+                db,
+                actions,
+                task_id,
+                step,
+                env: &env,
+                ctx: &ctx,
+                workspace,
+                base_dir: &base_dir,
+                created_by,
+                dry_run,
+            },
+            sink.clone(),
+            &mut cancel,
+        )
+        .await;
+        match ran {
+            StepEnd::Done(output) => {
+                outputs.insert(step.id.clone(), json!({ "output": output }));
+                set(&mut state, StepStatus::Completed);
+                sink.steps(&state).await;
+                sink.event(Some(&step.id), "step_end", "completed").await;
+            }
+            StepEnd::Failed(msg) => {
+                sink.event(Some(&step.id), "log", &msg).await;
+                set(&mut state, StepStatus::Failed);
+                sink.steps(&state).await;
+                sink.event(Some(&step.id), "step_end", "failed").await;
+                return (End::Failed, None);
+            }
+            StepEnd::Cancelled => {
+                set(&mut state, StepStatus::Cancelled);
+                for s in state.iter_mut().skip(i + 1) {
+                    s.status = StepStatus::Cancelled;
+                }
+                sink.steps(&state).await;
+                sink.event(Some(&step.id), "step_end", "cancelled").await;
+                return (End::Cancelled, None);
+            }
+        }
+    }
+    match spec
+        .get("output")
+        .map(|o| expr::render(&env, o, &context(&outputs)))
+    {
+        Some(Err(e)) => {
+            sink.event(None, "log", &format!("output: {e}")).await;
+            (End::Failed, None)
+        }
+        Some(Ok(o)) => (End::Completed, Some(o)),
+        None => (End::Completed, None),
+    }
+}
+
+enum StepEnd {
+    Done(Map<String, Value>),
+    Failed(String),
+    Cancelled,
+}
+
+struct Step<'a> {
+    db: &'a DatabaseConnection,
+    actions: &'a Registry,
+    task_id: &'a str,
+    step: &'a StepSpec,
+    env: &'a minijinja::Environment<'a>,
+    ctx: &'a J,
+    workspace: &'a std::path::Path,
+    base_dir: &'a Option<PathBuf>,
+    created_by: &'a str,
+    dry_run: bool,
+}
+
+async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver<bool>) -> StepEnd {
+    let step = s.step;
+    let Some(action) = s.actions.get(&step.action) else {
+        return StepEnd::Failed(format!(
+            "step {}: unknown action '{}' (known: {})",
+            step.id,
+            step.action,
+            s.actions.ids().join(", ")
+        ));
+    };
+    let input = match expr::render(s.env, &step.input, s.ctx) {
+        Ok(i) => i,
+        Err(e) => return StepEnd::Failed(format!("step {}: input: {e}", step.id)),
+    };
+    if s.dry_run && action.publishes() {
+        sink.event(
+            Some(&step.id),
+            "log",
+            &format!("dry run: {} skipped", step.action),
+        )
+        .await;
+        return StepEnd::Done(Map::new());
+    }
+    let mut cx = ActionContext {
+        input,
+        workspace: s.workspace.to_path_buf(),
+        template_dir: s.base_dir.clone(),
+        output: Map::new(),
+        log: Logger {
+            sink,
+            step_id: step.id.clone(),
+        },
+        task_id: s.task_id.to_string(),
+        db: s.db.clone(),
+        subject: s.created_by.to_string(),
+    };
+    // Dropping the action's future stops it: a cancellation ends a running action at once.
+    let ran = tokio::select! {
+        r = action.run(&mut cx) => Some(r),
+        _ = cancel.wait_for(|c| *c) => None,
+    };
+    match ran {
+        None => StepEnd::Cancelled,
+        Some(Ok(())) => StepEnd::Done(cx.output),
+        Some(Err(msg)) => {
+            StepEnd::Failed(format!("step {} ({}) failed: {msg}", step.id, step.action))
+        }
+    }
+}
+
+/// What a dry run produced.
+pub struct DryRun {
+    pub end: End,
+    /// Files the steps left in the workspace: (path relative to it, UTF-8 content or null for binary).
+    pub files: Vec<(String, Option<String>)>,
+    pub log: Vec<String>,
+    pub output: Option<Value>,
+}
+
+/// Runs a template's steps with publishing actions skipped, in a temp workspace that is removed after.
+pub async fn dry_run(
+    db: &DatabaseConnection,
+    actions: &Registry,
+    spec: &Value,
+    values: &Value,
+    secrets: &Map<String, Value>,
+    created_by: &str,
+) -> Result<DryRun, String> {
+    let workspace = tempfile::Builder::new()
+        .prefix("greenroom-dry-run-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a workspace: {e}"))?;
+    let sink = Arc::new(MemorySink {
+        secrets: secret_values(secrets),
+        ..MemorySink::default()
+    });
+    let (_cancel_tx, cancel) = watch::channel(false);
+    let (end, output) = steps(
+        RunInput {
+            db,
+            actions,
+            task_id: "dry-run",
+            spec,
+            values,
+            secrets,
+            created_by,
+            state: Vec::new(),
+            dry_run: true,
+        },
+        sink.clone(),
+        workspace.path(),
+        cancel,
+    )
+    .await;
+    let mut files = Vec::new();
+    collect(workspace.path(), workspace.path(), &mut files);
+    files.sort();
+    let log = sink.lines.lock().map(|l| l.clone()).unwrap_or_default();
+    Ok(DryRun {
+        end,
+        files,
+        log,
+        output,
+    })
+}
+
+/// The string values of a task's secrets (what events must never show).
+pub fn secret_values(secrets: &Map<String, Value>) -> Vec<String> {
+    secrets
+        .values()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .filter(|s| s.len() >= 3)
+        .collect()
+}
+
+fn collect(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, Option<String>)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if e.file_name() != ".git" {
+                collect(root, &p, out);
+            }
+        } else if let Ok(rel) = p.strip_prefix(root) {
+            let content = std::fs::read(&p)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            out.push((rel.display().to_string(), content));
+        }
+    }
+}
