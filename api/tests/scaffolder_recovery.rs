@@ -127,10 +127,10 @@ fn a_task_survives_kill_9_of_its_server() {
             &client,
             &addr,
             "template:recoverable",
-            json!({"waitSeconds": 2}),
+            json!({"waitSeconds": 5}),
         )
         .await;
-        for id in [&failing, &again] {
+        for id in [&again, &failing] {
             wait_for(&client, &addr, id, Duration::from_secs(30), running_wait).await;
         }
         (failing, again)

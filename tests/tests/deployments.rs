@@ -558,3 +558,29 @@ async fn concurrent_records_each_get_their_own_row_and_one_audit_entry() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn reads_over_http_see_a_new_deployment_at_once() {
+    // The response cache must not answer deployment queries from before a new deployment.
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = server(&t).await;
+    let bot = token("bot:ci", "deployments:write catalog:read");
+    let q = r#"{ entity(ref: "component:artist-lookup") { ... on Component { currentDeployments { version } } } }"#;
+    for version in ["1.0.0", "1.0.1", "1.0.2"] {
+        let r = gql(
+            &s,
+            &bot,
+            RECORD,
+            json!({"i": {"entityRef": "component:artist-lookup", "environment": "production",
+                "version": version, "status": "SUCCEEDED"}}),
+        )
+        .await;
+        assert!(r["errors"].is_null(), "{r}");
+        let r = gql(&s, &bot, q, json!({})).await;
+        assert_eq!(
+            r["data"]["entity"]["currentDeployments"][0]["version"], version,
+            "{r}"
+        );
+    }
+}

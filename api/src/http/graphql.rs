@@ -224,11 +224,11 @@ async fn execute_inner(
     };
     seen.subject = Some(caller.subject.clone());
     // Identical single queries are answered from the response cache while the catalog is unchanged;
-    // the key includes what the caller may read. The audit log changes without catalog changes, so it is
-    // never cached.
+    // the key includes what the caller may read. Deployments, tasks, source status and the audit log
+    // change without catalog changes, so queries of them are never cached.
     let mut cache_entry = None;
     if let BatchRequest::Single(r) = &batch {
-        let cacheable = !r.query.contains("auditLog");
+        let cacheable = !super::response_cache::volatile(&r.query);
         if let Some(key) = state
             .responses
             .key(r)

@@ -9,6 +9,19 @@ use std::time::{Duration, Instant};
 
 use crate::catalog::cache::generation;
 
+/// Fields whose data changes without a catalog change (deployments, tasks, source status, the audit log):
+/// a query that mentions any of them is never cached. A name that merely contains one is skipped too,
+/// which costs only a cache miss.
+const VOLATILE: &[&str] = &["auditLog", "deployment", "doraMetrics", "task", "locations"];
+
+/// True when `query` reads data that changes without a catalog change (see [`VOLATILE`]).
+pub fn volatile(query: &str) -> bool {
+    let lower = query.to_ascii_lowercase();
+    VOLATILE
+        .iter()
+        .any(|v| lower.contains(&v.to_ascii_lowercase()))
+}
+
 pub struct ResponseCache {
     map: RwLock<(HashMap<String, Arc<str>>, usize)>,
     epoch: Mutex<(u64, Instant)>,
@@ -98,6 +111,18 @@ pub(crate) fn is_query(query: &str, operation: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queries_of_live_data_are_not_cacheable() {
+        assert!(volatile("{ task(id: \"1\") { status } }"));
+        assert!(volatile(
+            "{ entity(ref: \"c\") { ... on Component { currentDeployments { version } } } }"
+        ));
+        assert!(volatile("{ locations { lastRefreshAt } }"));
+        assert!(!volatile(
+            "{ entities(first: 10) { nodes { ref owner { ref } } } }"
+        ));
+    }
 
     #[test]
     fn only_queries_are_stored_and_a_catalog_change_clears_everything() {
