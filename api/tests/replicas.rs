@@ -131,3 +131,108 @@ async fn two_servers_on_one_postgres_read_a_source_once_per_interval() {
         "expected one read per 1s interval over 6 s, got {during}"
     );
 }
+
+/// Two real servers on one PostgreSQL share the scaffolder queue: 200 tasks, created on both, each run
+/// exactly once, by workers of both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgres_never_run_a_task_twice() {
+    let Ok(admin_url) = std::env::var(PG_ENV) else {
+        eprintln!("SKIPPED: {PG_ENV} is not set; the two-replica scaffolder test did not run");
+        return;
+    };
+    let name = format!("gr_tasks_{}", std::process::id());
+    let admin = api::db::connect(&admin_url, 1).await.expect("connect");
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .expect("drop");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create");
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(&admin_url);
+    let db_url = format!("{base}/{name}");
+    let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/scaffolder/secret.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("greenroom.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "server:\n  listen: 127.0.0.1:0\n  limits:\n    rateLimitPerSecond: 0\ndatabase:\n  url: {db_url}\ncatalog:\n  locations:\n    - type: file\n      target: {}\nscaffolder:\n  concurrency: 4\n",
+            template.display()
+        ),
+    )
+    .unwrap();
+    let one = start(&config);
+    let two = start(&config);
+    let client = reqwest::Client::new();
+    let post = |addr: String, body: serde_json::Value| {
+        let client = client.clone();
+        async move {
+            client
+                .post(format!("{addr}/graphql"))
+                .json(&body)
+                .send()
+                .await
+                .expect("post")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let create = serde_json::json!({"query": "mutation { createTask(input: {templateRef: \"template:with-secret\", values: {name: \"x\"}}) { id } }"});
+    let mut ids = Vec::new();
+    let started = Instant::now();
+    while ids.len() < 200 {
+        let server = if ids.len() % 2 == 0 { &one } else { &two };
+        let r = post(server.1.clone(), create.clone()).await;
+        match r["data"]["createTask"]["id"].as_str() {
+            Some(id) => ids.push(id.to_string()),
+            // The template is read at start-up.
+            None => {
+                assert!(started.elapsed() < Duration::from_secs(30), "{r}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    let mut holders = std::collections::HashMap::new();
+    for id in &ids {
+        loop {
+            let r = post(
+                one.1.clone(),
+                serde_json::json!({"query": "query($id: ID!) { task(id: $id) { status events { message } } }", "variables": {"id": id}}),
+            )
+            .await;
+            let task = &r["data"]["task"];
+            if task["status"] == "COMPLETED" {
+                let starts: Vec<String> = task["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|e| e["message"].as_str())
+                    .filter(|m| m.starts_with("started by"))
+                    .map(str::to_string)
+                    .collect();
+                assert_eq!(starts.len(), 1, "{id}: {task}");
+                *holders.entry(starts[0].clone()).or_insert(0) += 1;
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "{id} not done: {r}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    eprintln!("tasks per worker: {holders:?}");
+    drop(one);
+    drop(two);
+    let _ = admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
+    assert_eq!(holders.len(), 2, "both servers ran tasks: {holders:?}");
+}

@@ -665,3 +665,30 @@ async fn a_dry_run_shows_the_files_and_log_and_publishes_nothing() {
         "{r}"
     );
 }
+
+#[tokio::test]
+async fn a_task_that_runs_past_its_timeout_fails() {
+    let s = setup(0).await;
+    let quick = WorkerSettings {
+        task_timeout: Duration::from_millis(500),
+        ..settings()
+    };
+    let _w = worker::spawn(
+        s.t.db.clone(),
+        Arc::new(Registry::builtin()),
+        "impatient".into(),
+        quick,
+    );
+    let id = create(
+        &s.t,
+        json!({"name": "svc", "owner": "team-a", "waitSeconds": 30}),
+    )
+    .await;
+    let task = finished(&s.t, &id, Duration::from_secs(10)).await;
+    assert_eq!(task["status"], "FAILED", "{task}");
+    let log = messages(&task);
+    assert!(
+        log.iter().any(|l| l == "log:timed out after 500ms"),
+        "{log:?}"
+    );
+}

@@ -1,6 +1,5 @@
-//! `catalog:register` (registers the published `catalog-info.yaml` as a source and reads it at once, so its
-//! entities are in the catalog when the step ends) and `catalog:write` (writes an entity as
-//! `catalog-info.yaml` into the workspace).
+//! `catalog:register`: registers the published `catalog-info.yaml` as a source and reads it at once, so its
+//! entities are in the catalog when the step ends.
 
 use serde_json::{json, Value};
 
@@ -66,41 +65,6 @@ impl Action for Register {
             .await;
         cx.output.insert("locationKey".into(), json!(key));
         cx.output.insert("entities".into(), json!(outcome.valid));
-        Ok(())
-    }
-}
-
-pub struct Write;
-
-#[async_trait::async_trait]
-impl Action for Write {
-    fn id(&self) -> &'static str {
-        "catalog:write"
-    }
-
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
-        let entity = cx
-            .input
-            .get("entity")
-            .filter(|e| e.is_object())
-            .ok_or("input.entity is required (an object)")?;
-        let yaml = serde_yaml_ng::to_string(entity).map_err(|e| e.to_string())?;
-        let path = cx
-            .input
-            .get("filePath")
-            .and_then(Value::as_str)
-            .unwrap_or("catalog-info.yaml")
-            .to_string();
-        let full = cx.workspace_path(&path)?;
-        if let Some(parent) = full.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| format!("{path}: {e}"))?;
-        }
-        tokio::fs::write(&full, yaml)
-            .await
-            .map_err(|e| format!("{path}: {e}"))?;
-        cx.log.log(&format!("wrote {path}")).await;
         Ok(())
     }
 }

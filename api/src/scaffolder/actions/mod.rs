@@ -2,9 +2,14 @@
 //! lives in its own file.
 
 pub mod catalog_register;
-pub mod debug;
+pub mod catalog_write;
+pub mod debug_log;
+pub mod debug_wait;
+pub mod fetch_plain;
 pub mod fetch_template;
-pub mod fs;
+mod files;
+pub mod fs_delete;
+pub mod fs_rename;
 pub mod publish_git;
 
 use sea_orm::DatabaseConnection;
@@ -101,15 +106,15 @@ impl Registry {
     /// The built-in actions.
     pub fn builtin() -> Self {
         let mut r = Self::default();
-        r.add(Arc::new(debug::Log));
-        r.add(Arc::new(debug::Wait));
-        r.add(Arc::new(fetch_template::FetchPlain));
+        r.add(Arc::new(debug_log::Log));
+        r.add(Arc::new(debug_wait::Wait));
+        r.add(Arc::new(fetch_plain::FetchPlain));
         r.add(Arc::new(fetch_template::FetchTemplate));
-        r.add(Arc::new(fs::Rename));
-        r.add(Arc::new(fs::Delete));
+        r.add(Arc::new(fs_rename::Rename));
+        r.add(Arc::new(fs_delete::Delete));
         r.add(Arc::new(publish_git::PublishGit));
         r.add(Arc::new(catalog_register::Register));
-        r.add(Arc::new(catalog_register::Write));
+        r.add(Arc::new(catalog_write::Write));
         r
     }
 

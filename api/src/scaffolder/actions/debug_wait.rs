@@ -1,26 +1,7 @@
-//! `debug:log` (writes a message to the task log) and `debug:wait` (waits; cancellable).
+//! `debug:wait`: waits (at most 10 minutes); a cancellation ends the wait at once.
 
 use super::{Action, ActionContext};
 use std::time::Duration;
-
-pub struct Log;
-
-#[async_trait::async_trait]
-impl Action for Log {
-    fn id(&self) -> &'static str {
-        "debug:log"
-    }
-
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
-        let message = match cx.input.get("message") {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => return Err("input.message is required".into()),
-        };
-        cx.log.log(&message).await;
-        Ok(())
-    }
-}
 
 pub struct Wait;
 
