@@ -67,6 +67,7 @@ async fn setup(workers: usize) -> Setup {
         "scaffolder/template.yaml",
         "scaffolder/publish.yaml",
         "scaffolder/secret.yaml",
+        "scaffolder/resumable.yaml",
     ] {
         let out = t.refresh(&fixtures().join(file)).await;
         assert!(out.errors.is_empty() && out.invalid.is_empty(), "{out:?}");
@@ -691,4 +692,123 @@ async fn a_task_that_runs_past_its_timeout_fails() {
         log.iter().any(|l| l == "log:timed out after 500ms"),
         "{log:?}"
     );
+}
+
+#[tokio::test]
+async fn a_resumable_task_continues_at_its_first_unfinished_step() {
+    use api::scaffolder::{StepState, StepStatus};
+    let s = setup(0).await;
+    let r = s
+        .t
+        .exec(
+            r#"mutation { createTask(input: {templateRef: "template:resumable", values: {}}) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let id = r["data"]["createTask"]["id"].as_str().unwrap().to_string();
+    // A worker claims it, completes the first step (with an output), and dies.
+    api::scaffolder::tasks::claim(&s.t.db, "dead-worker")
+        .await
+        .unwrap()
+        .unwrap();
+    let states = vec![
+        StepState {
+            id: "first".into(),
+            name: "First".into(),
+            action: "debug:log".into(),
+            status: StepStatus::Completed,
+            started_at: Some(1),
+            finished_at: Some(2),
+            output: Some(serde_json::from_value(json!({"note": "the first output"})).unwrap()),
+        },
+        StepState {
+            id: "second".into(),
+            name: "Second".into(),
+            action: "debug:log".into(),
+            status: StepStatus::Processing,
+            started_at: Some(3),
+            finished_at: None,
+            output: None,
+        },
+    ];
+    api::scaffolder::tasks::save_steps(&s.t.db, &id, "dead-worker", &states)
+        .await
+        .unwrap();
+    let _w = worker::spawn(
+        s.t.db.clone(),
+        Arc::new(Registry::builtin()),
+        "live-worker".into(),
+        settings(),
+    );
+    let task = finished(&s.t, &id, Duration::from_secs(20)).await;
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    let log = messages(&task);
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("recovered:") && l.contains("resumes")),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"log:completed before; skipped on resume".to_string()),
+        "{log:?}"
+    );
+    assert!(!log.contains(&"log:first ran".to_string()), "{log:?}");
+    assert!(
+        log.contains(&"log:second sees the first output".to_string()),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn running_tasks_handed_back_at_shutdown_run_again_elsewhere() {
+    let s = setup(1).await;
+    let id = create(
+        &s.t,
+        json!({"name": "svc", "owner": "team-a", "waitSeconds": 30}),
+    )
+    .await;
+    let started = Instant::now();
+    loop {
+        let task = s.t.exec(TASK, json!({ "id": id })).await["data"]["task"].clone();
+        if task["status"] == "PROCESSING" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{task}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // What a stopping server does: hand its running tasks back.
+    let n = api::scaffolder::tasks::release_all(&s.t.db, "worker-0")
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let _other = worker::spawn(
+        s.t.db.clone(),
+        Arc::new(Registry::builtin()),
+        "worker-b".into(),
+        settings(),
+    );
+    loop {
+        let task = s.t.exec(TASK, json!({ "id": id })).await["data"]["task"].clone();
+        let log = messages(&task);
+        // Run again (by whichever worker claims it first), after the hand-back.
+        let back = log
+            .iter()
+            .position(|l| l == "log:handed back by worker-0 (shutdown)");
+        let restarted =
+            back.is_some_and(|b| log.iter().skip(b).any(|l| l.starts_with("log:started by")));
+        if restarted {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{task}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r =
+        s.t.exec(
+            r#"mutation($id: ID!) { cancelTask(id: $id) { id } }"#,
+            json!({"id": id}),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+    let task = finished(&s.t, &id, Duration::from_secs(5)).await;
+    assert_eq!(task["status"], "CANCELLED", "{task}");
 }

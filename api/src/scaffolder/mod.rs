@@ -99,6 +99,9 @@ pub struct StepState {
     pub status: StepStatus,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// A completed step's output, kept so a resumed task can skip it (see `tasks::recover_stale`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub fn now_ms() -> i64 {

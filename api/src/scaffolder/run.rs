@@ -149,10 +149,22 @@ pub async fn steps(
                 status: StepStatus::Open,
                 started_at: None,
                 finished_at: None,
+                output: None,
             })
             .collect();
     }
     for (i, step) in specs.iter().enumerate() {
+        // A resumed task skips the steps that completed before, with their outputs.
+        if let Some(done) = state
+            .get(i)
+            .filter(|s| s.status == StepStatus::Completed && s.id == step.id)
+        {
+            let output = done.output.clone().unwrap_or_default();
+            outputs.insert(step.id.clone(), json!({ "output": output }));
+            sink.event(Some(&step.id), "log", "completed before; skipped on resume")
+                .await;
+            continue;
+        }
         let ctx = context(&outputs);
         let set = |state: &mut Vec<StepState>, status: StepStatus| {
             if let Some(s) = state.get_mut(i) {
@@ -210,8 +222,11 @@ pub async fn steps(
         .await;
         match ran {
             StepEnd::Done(output) => {
-                outputs.insert(step.id.clone(), json!({ "output": output }));
+                outputs.insert(step.id.clone(), json!({ "output": output.clone() }));
                 set(&mut state, StepStatus::Completed);
+                if let Some(s) = state.get_mut(i) {
+                    s.output = Some(output);
+                }
                 sink.steps(&state).await;
                 sink.event(Some(&step.id), "step_end", "completed").await;
             }

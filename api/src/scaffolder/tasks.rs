@@ -37,6 +37,7 @@ pub async fn create(
             status: StepStatus::Open,
             started_at: None,
             finished_at: None,
+            output: None,
         })
         .collect();
     let row = tasks::ActiveModel {
@@ -218,6 +219,7 @@ pub async fn retry(db: &impl ConnectionTrait, id: &str) -> Res<Task> {
         s.status = StepStatus::Open;
         s.started_at = None;
         s.finished_at = None;
+        s.output = None;
     }
     let reset = tasks::Entity::update_many()
         .col_expr(
@@ -382,33 +384,51 @@ pub async fn finish(
     Ok(done.rows_affected == 1)
 }
 
-/// Whether a template opted in to being started over when its worker dies (Backstage's
-/// `spec.EXPERIMENTAL_recovery.EXPERIMENTAL_strategy: startOver`).
-fn starts_over(spec: &str) -> bool {
-    serde_json::from_str::<Value>(spec).ok().is_some_and(|s| {
-        s.pointer("/EXPERIMENTAL_recovery/EXPERIMENTAL_strategy")
-            .and_then(Value::as_str)
-            == Some("startOver")
-    })
+/// What a template asks for when its task's worker dies (`spec.EXPERIMENTAL_recovery.EXPERIMENTAL_strategy`):
+/// `startOver` (Backstage's) runs it again from the first step; `resume` runs it again from the first
+/// step that had not completed, with the completed steps' outputs (a fresh workspace: the steps it skips
+/// must not leave files the later ones need). Anything else: the task fails.
+fn recovery(spec: &str) -> Option<&'static str> {
+    let spec = serde_json::from_str::<Value>(spec).ok()?;
+    match spec
+        .pointer("/EXPERIMENTAL_recovery/EXPERIMENTAL_strategy")
+        .and_then(Value::as_str)
+    {
+        Some("startOver") => Some("startOver"),
+        Some("resume") => Some("resume"),
+        _ => None,
+    }
 }
 
 /// Recovers every running task whose worker has not heartbeated since `stale_before` (ms): it fails with
 /// a `recovered` event, or, when its template opted in, goes back to the queue to start over. Returns the
 /// ids. A task whose heartbeat arrives meanwhile is left alone.
 pub async fn recover_stale(db: &DatabaseConnection, stale_before: i64) -> Res<Vec<String>> {
-    let stale: Vec<(String, Option<String>, String)> = tasks::Entity::find()
+    let stale: Vec<(String, Option<String>, String, String)> = tasks::Entity::find()
         .select_only()
         .column(tasks::Column::Id)
         .column(tasks::Column::ClaimedBy)
         .column(tasks::Column::Spec)
+        .column(tasks::Column::Steps)
         .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
         .filter(tasks::Column::HeartbeatAt.lt(stale_before))
         .into_tuple()
         .all(db)
         .await?;
     let mut recovered = Vec::new();
-    for (id, holder, spec) in stale {
-        let again = starts_over(&spec);
+    for (id, holder, spec, steps) in stale {
+        let strategy = recovery(&spec);
+        let again = strategy.is_some();
+        // startOver: every step open again; resume: completed steps stay completed.
+        let mut states: Vec<StepState> = serde_json::from_str(&steps).unwrap_or_default();
+        for s in &mut states {
+            if strategy == Some("startOver") || s.status != StepStatus::Completed {
+                s.status = StepStatus::Open;
+                s.started_at = None;
+                s.finished_at = None;
+                s.output = None;
+            }
+        }
         let _gate = crate::db::write_gate(db).await;
         let txn = crate::db::begin_write(db).await?;
         let mut update = tasks::Entity::update_many();
@@ -423,6 +443,10 @@ pub async fn recover_stale(db: &DatabaseConnection, stale_before: i64) -> Res<Ve
                     Expr::value(Option::<String>::None),
                 )
                 .col_expr(tasks::Column::HeartbeatAt, Expr::value(Option::<i64>::None))
+                .col_expr(
+                    tasks::Column::Steps,
+                    Expr::value(serde_json::to_string(&states).unwrap_or_else(|_| "[]".into())),
+                )
         } else {
             update
                 .col_expr(
@@ -439,10 +463,12 @@ pub async fn recover_stale(db: &DatabaseConnection, stale_before: i64) -> Res<Ve
             .await?;
         if done.rows_affected == 1 {
             let who = holder.unwrap_or_else(|| "?".into());
-            let what = if again {
-                "the task starts over (its template opted in)"
-            } else {
-                "the task failed"
+            let what = match strategy {
+                Some("resume") => {
+                    "the task resumes at its first unfinished step (its template opted in)"
+                }
+                Some(_) => "the task starts over (its template opted in)",
+                None => "the task failed",
             };
             event(
                 &txn,
@@ -465,17 +491,30 @@ pub async fn recover_stale(db: &DatabaseConnection, stale_before: i64) -> Res<Ve
 /// Hands `holder`'s running tasks back (on shutdown): they become open again and another worker runs
 /// them from the first step.
 pub async fn release_all(db: &impl ConnectionTrait, holder: &str) -> Res<u64> {
-    let running: Vec<String> = tasks::Entity::find()
+    let running: Vec<(String, String)> = tasks::Entity::find()
         .select_only()
         .column(tasks::Column::Id)
+        .column(tasks::Column::Steps)
         .filter(tasks::Column::ClaimedBy.eq(holder))
         .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
         .into_tuple()
         .all(db)
         .await?;
     let mut n = 0;
-    for id in running {
+    for (id, steps) in running {
+        // Handed back tasks start over.
+        let mut states: Vec<StepState> = serde_json::from_str(&steps).unwrap_or_default();
+        for s in &mut states {
+            s.status = StepStatus::Open;
+            s.started_at = None;
+            s.finished_at = None;
+            s.output = None;
+        }
         let done = tasks::Entity::update_many()
+            .col_expr(
+                tasks::Column::Steps,
+                Expr::value(serde_json::to_string(&states).unwrap_or_else(|_| "[]".into())),
+            )
             .col_expr(
                 tasks::Column::Status,
                 Expr::value(TaskStatus::Open.as_str()),
