@@ -1,23 +1,15 @@
 //! Operating the real binary: `/metrics` after real traffic, JSON request logs, SIGTERM under load losing no
 //! accepted request, `healthcheck`, `config check`, `--help` everywhere, and the Dockerfile's paths.
 
-use std::io::{BufRead, BufReader, Read};
+mod common;
+
+use common::bin;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_greenroom"));
-    c.env_remove("GREENROOM_CONFIG")
-        .env_remove("GREENROOM_DATABASE_URL")
-        .env_remove("GREENROOM_LISTEN")
-        .env_remove("GREENROOM_JWT_SECRET")
-        .env_remove("GREENROOM_LOG_FORMAT")
-        .env_remove("RUST_LOG");
-    c
-}
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -53,14 +45,7 @@ fn serve(db: &Path) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("listening line")
-        .to_string();
+    let addr = common::listening(&mut child);
     (child, addr)
 }
 

@@ -1,9 +1,10 @@
 //! Two real `greenroom serve` processes on one PostgreSQL database: a url source is read once per
 //! interval between them (the leases), counted at the local HTTP server that serves it.
 
+mod common;
+
 use sea_orm::ConnectionTrait;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,24 +21,14 @@ impl Drop for Server {
 }
 
 fn start(config: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_greenroom"))
+    let mut child = common::bin()
         .args(["--config", &config.display().to_string(), "serve"])
-        .env_remove("GREENROOM_DATABASE_URL")
-        .env_remove("GREENROOM_LISTEN")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("start greenroom");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("listening line")
-        .to_string();
+    let addr = common::listening(&mut child);
     Server(child, addr)
 }
 

@@ -2,10 +2,11 @@
 //! restart on the same database the task is failed with a `recovered` event, or, for a template that
 //! opted in, started over and completed — never left in PROCESSING.
 
+mod common;
+
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 fn repo() -> PathBuf {
@@ -13,25 +14,13 @@ fn repo() -> PathBuf {
 }
 
 fn start(cfg: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_greenroom"))
-        .env_remove("GREENROOM_CONFIG")
-        .env_remove("GREENROOM_DATABASE_URL")
-        .env_remove("GREENROOM_LISTEN")
-        .env_remove("GREENROOM_JWT_SECRET")
+    let mut child = common::bin()
         .args(["--config", cfg.to_str().unwrap(), "serve"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("listening line")
-        .to_string();
+    let addr = common::listening(&mut child);
     (child, addr)
 }
 

@@ -104,6 +104,35 @@ pub struct StepState {
     pub output: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+impl StepState {
+    /// The state of a step not started yet.
+    pub fn open(step: &template::StepSpec) -> Self {
+        Self {
+            id: step.id.clone(),
+            name: step.name.clone(),
+            action: step.action.clone(),
+            status: StepStatus::Open,
+            started_at: None,
+            finished_at: None,
+            output: None,
+        }
+    }
+}
+
+/// Stored step states (JSON) made open again; with `keep_completed`, completed steps stay as they are.
+pub fn reopen(steps_json: &str, keep_completed: bool) -> String {
+    let mut states: Vec<StepState> = serde_json::from_str(steps_json).unwrap_or_default();
+    for s in &mut states {
+        if !(keep_completed && s.status == StepStatus::Completed) {
+            s.status = StepStatus::Open;
+            s.started_at = None;
+            s.finished_at = None;
+            s.output = None;
+        }
+    }
+    serde_json::to_string(&states).unwrap_or_else(|_| "[]".into())
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

@@ -140,18 +140,7 @@ pub async fn steps(
         }))
     };
     if state.len() != specs.len() {
-        state = specs
-            .iter()
-            .map(|s| StepState {
-                id: s.id.clone(),
-                name: s.name.clone(),
-                action: s.action.clone(),
-                status: StepStatus::Open,
-                started_at: None,
-                finished_at: None,
-                output: None,
-            })
-            .collect();
+        state = specs.iter().map(StepState::open).collect();
     }
     for (i, step) in specs.iter().enumerate() {
         // A resumed task skips the steps that completed before, with their outputs.

@@ -11,7 +11,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::template::Template;
-use super::{now_ms, ScaffolderError, StepState, StepStatus, TaskStatus};
+use super::{now_ms, ScaffolderError, StepState, TaskStatus};
 use entity::{task_events, tasks};
 
 pub type Task = tasks::Model;
@@ -27,19 +27,7 @@ pub async fn create(
     subject: &str,
     pinned_to: Option<&str>,
 ) -> Res<Task> {
-    let steps: Vec<StepState> = template
-        .steps
-        .iter()
-        .map(|s| StepState {
-            id: s.id.clone(),
-            name: s.name.clone(),
-            action: s.action.clone(),
-            status: StepStatus::Open,
-            started_at: None,
-            finished_at: None,
-            output: None,
-        })
-        .collect();
+    let steps: Vec<StepState> = template.steps.iter().map(StepState::open).collect();
     let row = tasks::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
         template_ref: Set(template.entity_ref.clone()),
@@ -214,13 +202,7 @@ pub async fn retry(db: &impl ConnectionTrait, id: &str) -> Res<Task> {
             "task {id} is {status}; only failed or cancelled tasks can be retried"
         )));
     }
-    let mut steps: Vec<StepState> = serde_json::from_str(&task.steps).unwrap_or_default();
-    for s in &mut steps {
-        s.status = StepStatus::Open;
-        s.started_at = None;
-        s.finished_at = None;
-        s.output = None;
-    }
+    let steps = super::reopen(&task.steps, false);
     let reset = tasks::Entity::update_many()
         .col_expr(
             tasks::Column::Status,
@@ -234,10 +216,7 @@ pub async fn retry(db: &impl ConnectionTrait, id: &str) -> Res<Task> {
         .col_expr(tasks::Column::FinishedAt, Expr::value(Option::<i64>::None))
         .col_expr(tasks::Column::CancelRequested, Expr::value(false))
         .col_expr(tasks::Column::Output, Expr::value(Option::<String>::None))
-        .col_expr(
-            tasks::Column::Steps,
-            Expr::value(serde_json::to_string(&steps).unwrap_or_else(|_| "[]".into())),
-        )
+        .col_expr(tasks::Column::Steps, Expr::value(steps))
         .filter(tasks::Column::Id.eq(id))
         .filter(tasks::Column::Status.eq(task.status.clone()))
         .exec(db)
@@ -420,15 +399,7 @@ pub async fn recover_stale(db: &DatabaseConnection, stale_before: i64) -> Res<Ve
         let strategy = recovery(&spec);
         let again = strategy.is_some();
         // startOver: every step open again; resume: completed steps stay completed.
-        let mut states: Vec<StepState> = serde_json::from_str(&steps).unwrap_or_default();
-        for s in &mut states {
-            if strategy == Some("startOver") || s.status != StepStatus::Completed {
-                s.status = StepStatus::Open;
-                s.started_at = None;
-                s.finished_at = None;
-                s.output = None;
-            }
-        }
+        let states = super::reopen(&steps, strategy == Some("resume"));
         let _gate = crate::db::write_gate(db).await;
         let txn = crate::db::begin_write(db).await?;
         let mut update = tasks::Entity::update_many();
@@ -443,10 +414,7 @@ pub async fn recover_stale(db: &DatabaseConnection, stale_before: i64) -> Res<Ve
                     Expr::value(Option::<String>::None),
                 )
                 .col_expr(tasks::Column::HeartbeatAt, Expr::value(Option::<i64>::None))
-                .col_expr(
-                    tasks::Column::Steps,
-                    Expr::value(serde_json::to_string(&states).unwrap_or_else(|_| "[]".into())),
-                )
+                .col_expr(tasks::Column::Steps, Expr::value(states))
         } else {
             update
                 .col_expr(
@@ -503,18 +471,9 @@ pub async fn release_all(db: &impl ConnectionTrait, holder: &str) -> Res<u64> {
     let mut n = 0;
     for (id, steps) in running {
         // Handed back tasks start over.
-        let mut states: Vec<StepState> = serde_json::from_str(&steps).unwrap_or_default();
-        for s in &mut states {
-            s.status = StepStatus::Open;
-            s.started_at = None;
-            s.finished_at = None;
-            s.output = None;
-        }
+        let states = super::reopen(&steps, false);
         let done = tasks::Entity::update_many()
-            .col_expr(
-                tasks::Column::Steps,
-                Expr::value(serde_json::to_string(&states).unwrap_or_else(|_| "[]".into())),
-            )
+            .col_expr(tasks::Column::Steps, Expr::value(states))
             .col_expr(
                 tasks::Column::Status,
                 Expr::value(TaskStatus::Open.as_str()),
