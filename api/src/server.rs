@@ -176,8 +176,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         } => tracing::warn!(?grace, "requests still running after the shutdown grace period; stopping anyway"),
     }
     refreshers.stop(&db).await;
-    // Running scaffolder tasks go back to the queue; another replica runs them from the first step.
-    drop(task_workers);
+    // Running scaffolder tasks stop (bounded by the grace period) and go back to the queue; another
+    // replica runs them from the first step.
+    if let Some(w) = task_workers {
+        w.shutdown(grace).await;
+    }
     match crate::scaffolder::tasks::release_all(&db, &holder).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(tasks = n, "handed running tasks back"),

@@ -68,6 +68,7 @@ async fn setup(workers: usize) -> Setup {
         "scaffolder/publish.yaml",
         "scaffolder/secret.yaml",
         "scaffolder/resumable.yaml",
+        "scaffolder/sneaky.yaml",
     ] {
         let out = t.refresh(&fixtures().join(file)).await;
         assert!(out.errors.is_empty() && out.invalid.is_empty(), "{out:?}");
@@ -707,7 +708,7 @@ async fn a_resumable_task_continues_at_its_first_unfinished_step() {
         .await;
     let id = r["data"]["createTask"]["id"].as_str().unwrap().to_string();
     // A worker claims it, completes the first step (with an output), and dies.
-    api::scaffolder::tasks::claim(&s.t.db, "dead-worker")
+    let claimed = api::scaffolder::tasks::claim(&s.t.db, "dead-worker")
         .await
         .unwrap()
         .unwrap();
@@ -731,7 +732,11 @@ async fn a_resumable_task_continues_at_its_first_unfinished_step() {
             output: None,
         },
     ];
-    api::scaffolder::tasks::save_steps(&s.t.db, &id, "dead-worker", &states)
+    let claim = api::scaffolder::tasks::Claim {
+        holder: "dead-worker".into(),
+        attempt: claimed.attempts,
+    };
+    api::scaffolder::tasks::save_steps(&s.t.db, &id, &claim, &states)
         .await
         .unwrap();
     let _w = worker::spawn(
@@ -811,4 +816,69 @@ async fn running_tasks_handed_back_at_shutdown_run_again_elsewhere() {
     assert!(r["errors"].is_null(), "{r}");
     let task = finished(&s.t, &id, Duration::from_secs(5)).await;
     assert_eq!(task["status"], "CANCELLED", "{task}");
+}
+
+/// Runs `query` as `subject` holding `scopes`.
+async fn exec_as(
+    s: &Setup,
+    subject: &str,
+    scopes: &[api::auth::Scope],
+    query: &str,
+    vars: Value,
+) -> Value {
+    let caller = api::auth::Caller {
+        subject: subject.into(),
+        scopes: scopes.iter().copied().collect(),
+        groups: Vec::new(),
+        jti: None,
+        authenticated: true,
+    };
+    let req =
+        async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(vars));
+    let req = api::graphql::schema::prepare(req, &s.t.db, &s.t.cache).data(caller);
+    serde_json::to_value(s.t.schema().execute(req).await).unwrap()
+}
+
+#[tokio::test]
+async fn only_the_creator_changes_a_task_and_registering_needs_catalog_write() {
+    use api::auth::Scope;
+    let s = setup(0).await;
+    let run = [Scope::ScaffolderRun, Scope::CatalogRead];
+    let r = exec_as(
+        &s,
+        "user:default/ann",
+        &run,
+        CREATE,
+        json!({"v": {"name": "svc", "owner": "team-a"}}),
+    )
+    .await;
+    let id = r["data"]["createTask"]["id"].as_str().unwrap().to_string();
+    let cancel = r#"mutation($id: ID!) { cancelTask(id: $id) { status } }"#;
+    let r = exec_as(&s, "user:default/bob", &run, cancel, json!({"id": id})).await;
+    assert_eq!(first_error_code(&r), Some("FORBIDDEN"), "{r}");
+    let r = exec_as(&s, "user:default/ann", &run, cancel, json!({"id": id})).await;
+    assert_eq!(r["data"]["cancelTask"]["status"], "CANCELLED", "{r}");
+    // A template that registers sources needs catalog:write as well.
+    let publish = r#"mutation { createTask(input: {templateRef: "template:publish-service", values: {name: "a", owner: "b", remoteUrl: "file:///x"}}) { id } }"#;
+    let r = exec_as(&s, "user:default/ann", &run, publish, json!({})).await;
+    assert_eq!(first_error_code(&r), Some("FORBIDDEN"), "{r}");
+}
+
+#[tokio::test]
+async fn a_template_cannot_choose_its_own_directory() {
+    let s = setup(1).await;
+    let r = s
+        .t
+        .exec(r#"mutation { createTask(input: {templateRef: "template:sneaky", values: {}}) { id } }"#, json!({}))
+        .await;
+    let id = r["data"]["createTask"]["id"].as_str().unwrap().to_string();
+    let task = finished(&s.t, &id, Duration::from_secs(20)).await;
+    // `environ` is looked up next to the template's file, not in /proc/self.
+    assert_eq!(task["status"], "FAILED", "{task}");
+    let log = messages(&task);
+    assert!(
+        log.iter()
+            .any(|l| l.contains("environ") && l.contains("No such file")),
+        "{log:?}"
+    );
 }

@@ -383,6 +383,23 @@ fn wake(_ctx: &Context<'_>) {
     crate::scaffolder::worker::wake();
 }
 
+/// `Ok` when `caller` created task `id` or is an admin (`NOT_FOUND` for an unknown task, `FORBIDDEN`
+/// otherwise).
+async fn own(db: &sea_orm::DatabaseConnection, caller: &crate::auth::Caller, id: &str) -> Res<()> {
+    let task = tasks::get(db, id)
+        .await
+        .map_err(gql_err)?
+        .ok_or_else(|| ApiError::NotFound(format!("no task {id}")).extend())?;
+    if task.created_by != caller.subject && !caller.has(Scope::Admin) {
+        return Err(ApiError::Forbidden(format!(
+            "task {id} belongs to {}; only they or an admin may change it",
+            task.created_by
+        ))
+        .extend());
+    }
+    Ok(())
+}
+
 /// Scaffolder reads (need `catalog:read`).
 #[derive(Default)]
 pub struct ScaffolderQuery;
@@ -452,15 +469,31 @@ impl ScaffolderMutation {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = loaders::database(ctx)?;
         let template = template(ctx, &input.template_ref).await?;
+        // Registering sources is a catalog write: a template that does it needs the caller to hold that too.
+        if template
+            .steps
+            .iter()
+            .any(|s| s.action == "catalog:register")
+        {
+            require(ctx, Scope::CatalogWrite)?;
+        }
         template.validate(&input.values.0).map_err(gql_err)?;
         let secrets = secrets(input.secrets)?;
         let pinned = (!secrets.is_empty()).then(crate::scaffolder::secrets::process);
-        let task = tasks::create(db, &template, &input.values.0, &caller.subject, pinned)
-            .await
-            .map_err(gql_err)?;
+        // Secrets are in place before any worker can see the task.
+        let id = tasks::new_id();
         if !secrets.is_empty() {
-            crate::scaffolder::secrets::put(&task.id, secrets);
+            crate::scaffolder::secrets::put(&id, secrets);
         }
+        let task = match tasks::create(db, &template, &input.values.0, &caller.subject, pinned, &id)
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                crate::scaffolder::secrets::take(&id);
+                return Err(gql_err(e));
+            }
+        };
         wake(ctx);
         Ok(Task(task))
     }
@@ -503,16 +536,20 @@ impl ScaffolderMutation {
     }
 
     /// Cancels a task: an open one at once, a running one within a second (its running action stops).
+    /// Only its creator or an admin may.
     async fn cancel_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
-        require(ctx, Scope::ScaffolderRun)?;
+        let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = loaders::database(ctx)?;
+        own(db, &caller, &id).await?;
         Ok(Task(tasks::cancel(db, &id).await.map_err(gql_err)?))
     }
 
-    /// Runs a failed or cancelled task again from its first step (`CONFLICT` otherwise).
+    /// Runs a failed or cancelled task again from its first step (`CONFLICT` otherwise). Only its creator
+    /// or an admin may.
     async fn retry_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
-        require(ctx, Scope::ScaffolderRun)?;
+        let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = loaders::database(ctx)?;
+        own(db, &caller, &id).await?;
         let task = tasks::retry(db, &id).await.map_err(gql_err)?;
         wake(ctx);
         Ok(Task(task))
@@ -544,26 +581,36 @@ impl ScaffolderSubscription {
         }
         let id = task_id.to_string();
         // State: (cursor, pending events, finished)
+        // Ends when the task is finished and nothing is left to read: not at the first `completion` event
+        // (a retried task has an older one), and after one more read, since on PostgreSQL an event id can
+        // become visible after a larger one.
         let stream = futures_util::stream::unfold(
             (after, std::collections::VecDeque::<EventRow>::new(), false),
-            move |(mut cursor, mut pending, mut done)| {
+            move |(mut cursor, mut pending, mut last_read)| {
                 let (db, id) = (db.clone(), id.clone());
                 async move {
                     loop {
                         if let Some(e) = pending.pop_front() {
-                            if e.kind == "completion" {
-                                done = true;
-                            }
-                            return Some((TaskEvent::from(e), (cursor, pending, done)));
+                            return Some((TaskEvent::from(e), (cursor, pending, last_read)));
                         }
-                        if done {
+                        if last_read {
                             return None;
                         }
+                        let finished = match tasks::get(&db, &id).await {
+                            Ok(t) => t.is_none_or(|t| {
+                                TaskStatus::parse(&t.status).is_some_and(TaskStatus::is_finished)
+                            }),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "task could not be read");
+                                return None;
+                            }
+                        };
                         match tasks::events(&db, &id, cursor, 500).await {
                             Ok(new) if !new.is_empty() => {
                                 cursor = new.last().map(|e| e.id);
                                 pending.extend(new);
                             }
+                            Ok(_) if finished => last_read = true,
                             Ok(_) => tokio::time::sleep(POLL).await,
                             Err(e) => {
                                 tracing::warn!(error = %e, "task events could not be read");

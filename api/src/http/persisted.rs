@@ -7,12 +7,14 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-/// Queries kept, oldest dropped first.
-const CAPACITY: usize = 5000;
+/// Bytes of queries kept (oldest dropped first), and the largest query stored: storing needs no token,
+/// so what anyone can make the server hold is bounded.
+const MAX_TOTAL_BYTES: usize = 16 << 20;
+const MAX_QUERY_BYTES: usize = 64 << 10;
 
 #[derive(Default)]
 pub struct PersistedQueries {
-    inner: Mutex<(HashMap<String, String>, VecDeque<String>)>,
+    inner: Mutex<(HashMap<String, String>, VecDeque<String>, usize)>,
 }
 
 /// Why a request's persisted query could not be used: (code, message).
@@ -37,7 +39,7 @@ impl PersistedQueries {
         let Ok(mut guard) = self.inner.lock() else {
             return Err(("INTERNAL", "internal error".into()));
         };
-        let (map, order) = &mut *guard;
+        let (map, order, bytes) = &mut *guard;
         if r.query.is_empty() {
             return match map.get(&hash) {
                 Some(q) => {
@@ -54,12 +56,17 @@ impl PersistedQueries {
                 "provided sha256Hash does not match the query".into(),
             ));
         }
-        if !map.contains_key(&hash) {
-            if map.len() >= CAPACITY {
-                if let Some(old) = order.pop_front() {
-                    map.remove(&old);
+        // Only documents that parse, and not too large, are kept (the request still runs).
+        let storable = r.query.len() <= MAX_QUERY_BYTES
+            && async_graphql::parser::parse_query(&r.query).is_ok();
+        if storable && !map.contains_key(&hash) {
+            while *bytes + r.query.len() > MAX_TOTAL_BYTES {
+                let Some(old) = order.pop_front() else { break };
+                if let Some(q) = map.remove(&old) {
+                    *bytes -= q.len();
                 }
             }
+            *bytes += r.query.len();
             map.insert(hash.clone(), r.query.clone());
             order.push_back(hash);
         }

@@ -35,6 +35,9 @@ impl GitProvider {
         if url.is_empty() || branch.is_empty() {
             return Err(format!("'{target}' is not URL#BRANCH[:PATH]"));
         }
+        if glob.split('/').any(|part| part == "..") {
+            return Err(format!("'{glob}' must stay inside the repository"));
+        }
         let mut p = Self::new(
             target,
             url,

@@ -370,8 +370,8 @@ fn location_targets(loc: &Entity) -> Vec<&str> {
     targets
 }
 
-/// Adds Backstage's `managed-by-location` and `managed-by-origin-location` annotations (kept when the
-/// file sets them itself).
+/// Sets Backstage's `managed-by-location` and `managed-by-origin-location` annotations. They always name
+/// where the entity was really read (a file cannot claim another origin: the scaffolder trusts them).
 fn annotate(entity: &mut Entity, location: &str, origin: &str) {
     let Some(meta) = entity
         .body
@@ -384,10 +384,8 @@ fn annotate(entity: &mut Entity, location: &str, origin: &str) {
         .entry("annotations")
         .or_insert_with(|| Value::Object(Default::default()));
     if let Some(map) = annotations.as_object_mut() {
-        map.entry(MANAGED_BY)
-            .or_insert_with(|| Value::String(location.to_string()));
-        map.entry(MANAGED_BY_ORIGIN)
-            .or_insert_with(|| Value::String(origin.to_string()));
+        map.insert(MANAGED_BY.into(), Value::String(location.to_string()));
+        map.insert(MANAGED_BY_ORIGIN.into(), Value::String(origin.to_string()));
     }
 }
 

@@ -21,13 +21,21 @@ pub trait Sink: Send + Sync {
     async fn steps(&self, state: &[StepState]);
 }
 
-/// A task's rows, written as its claim `holder`.
+/// A task's rows, written under its claim; nothing is written once the claim is lost.
 pub struct DbSink {
     pub db: DatabaseConnection,
     pub task_id: String,
-    pub holder: String,
-    /// Values replaced by `***` in every event.
+    pub claim: tasks::Claim,
+    /// Values replaced by `***` in every event and stored step output.
     pub secrets: Vec<String>,
+    /// Set when the task is no longer this run's (recovered by another worker, handed back).
+    pub lost: std::sync::atomic::AtomicBool,
+}
+
+impl DbSink {
+    fn lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// `message` with every secret value masked.
@@ -42,6 +50,9 @@ pub fn redact(message: &str, secrets: &[String]) -> String {
 #[async_trait::async_trait]
 impl Sink for DbSink {
     async fn event(&self, step: Option<&str>, kind: &str, message: &str) {
+        if self.lost() {
+            return;
+        }
         let message = redact(message, &self.secrets);
         if let Err(e) = tasks::event(&self.db, &self.task_id, step, kind, &message).await {
             tracing::warn!(error = %e, task = %self.task_id, "could not write a task event");
@@ -49,7 +60,20 @@ impl Sink for DbSink {
     }
 
     async fn steps(&self, state: &[StepState]) {
-        if let Err(e) = tasks::save_steps(&self.db, &self.task_id, &self.holder, state).await {
+        if self.lost() {
+            return;
+        }
+        // Step outputs are stored (for resuming): mask secrets in them too.
+        let state: Vec<StepState> = if self.secrets.is_empty() {
+            state.to_vec()
+        } else {
+            serde_json::to_string(state)
+                .ok()
+                .map(|t| redact(&t, &self.secrets))
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default()
+        };
+        if let Err(e) = tasks::save_steps(&self.db, &self.task_id, &self.claim, &state).await {
             tracing::warn!(error = %e, task = %self.task_id, "could not save step states");
         }
     }
@@ -126,7 +150,7 @@ pub async fn steps(
         }
     };
     let base_dir = spec
-        .get("__greenroomBaseDir")
+        .get(super::template::BASE_DIR_KEY)
         .and_then(Value::as_str)
         .map(PathBuf::from);
     let env = expr::environment();

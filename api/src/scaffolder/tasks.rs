@@ -26,10 +26,11 @@ pub async fn create(
     values: &Value,
     subject: &str,
     pinned_to: Option<&str>,
+    id: &str,
 ) -> Res<Task> {
     let steps: Vec<StepState> = template.steps.iter().map(StepState::open).collect();
     let row = tasks::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
+        id: Set(id.to_string()),
         template_ref: Set(template.entity_ref.clone()),
         spec: Set(serde_json::to_string(&with_base_dir(template)).unwrap_or_default()),
         values: Set(values.to_string()),
@@ -49,14 +50,22 @@ pub async fn create(
     Ok(tasks::Entity::insert(row).exec_with_returning(db).await?)
 }
 
+/// A new task id.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 /// The spec stored with a task: the template's spec plus where it was read from.
 pub fn with_base_dir(t: &Template) -> Value {
     let mut spec = t.spec.clone();
-    if let (Some(obj), Some(dir)) = (spec.as_object_mut(), &t.base_dir) {
-        obj.insert(
-            "__greenroomBaseDir".into(),
-            Value::String(dir.display().to_string()),
-        );
+    if let Some(obj) = spec.as_object_mut() {
+        obj.remove(super::template::BASE_DIR_KEY);
+        if let Some(dir) = &t.base_dir {
+            obj.insert(
+                super::template::BASE_DIR_KEY.into(),
+                Value::String(dir.display().to_string()),
+            );
+        }
     }
     spec
 }
@@ -163,6 +172,7 @@ pub async fn cancel(db: &DatabaseConnection, id: &str) -> Res<Task> {
         .await?;
     if opened.rows_affected == 1 {
         event(&txn, id, None, "cancelled", "cancelled before it started").await?;
+        super::secrets::take(id);
         event(&txn, id, None, "completion", TaskStatus::Cancelled.as_str()).await?;
         txn.commit().await?;
         drop(gate);
@@ -197,6 +207,11 @@ pub async fn retry(db: &impl ConnectionTrait, id: &str) -> Res<Task> {
         return Err(ScaffolderError::NotFound(format!("no task {id}")));
     };
     let status = TaskStatus::parse(&task.status).unwrap_or(TaskStatus::Failed);
+    if task.pinned_to.is_some() {
+        return Err(ScaffolderError::Conflict(format!(
+            "task {id} ran with secrets, which are not kept; create a new task"
+        )));
+    }
     if !matches!(status, TaskStatus::Failed | TaskStatus::Cancelled) {
         return Err(ScaffolderError::Conflict(format!(
             "task {id} is {status}; only failed or cancelled tasks can be retried"
@@ -266,11 +281,12 @@ pub async fn claim(db: &impl ConnectionTrait, holder: &str) -> Res<Option<Task>>
 
 /// Renews `holder`'s claim on a running task; `None` when the task is no longer this holder's (finished,
 /// or recovered by another worker), else whether a cancellation was requested.
-pub async fn heartbeat(db: &impl ConnectionTrait, id: &str, holder: &str) -> Res<Option<bool>> {
+pub async fn heartbeat(db: &impl ConnectionTrait, id: &str, claim: &Claim) -> Res<Option<bool>> {
     let done = tasks::Entity::update_many()
         .col_expr(tasks::Column::HeartbeatAt, Expr::value(now_ms()))
         .filter(tasks::Column::Id.eq(id))
-        .filter(tasks::Column::ClaimedBy.eq(holder))
+        .filter(tasks::Column::ClaimedBy.eq(claim.holder.as_str()))
+        .filter(tasks::Column::Attempts.eq(claim.attempt))
         .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
         .exec(db)
         .await?;
@@ -314,11 +330,19 @@ pub async fn cancel_requested(db: &impl ConnectionTrait, id: &str) -> Res<bool> 
         .unwrap_or(false))
 }
 
-/// Stores the step states of `holder`'s running task.
+/// One claim of a task: the worker and the attempt it claimed (a task claimed again by the same worker
+/// is another claim, so a stale run cannot write over the new one).
+#[derive(Clone, Debug)]
+pub struct Claim {
+    pub holder: String,
+    pub attempt: i32,
+}
+
+/// Stores the step states of a running task under `claim`.
 pub async fn save_steps(
     db: &impl ConnectionTrait,
     id: &str,
-    holder: &str,
+    claim: &Claim,
     steps: &[StepState],
 ) -> Res<()> {
     tasks::Entity::update_many()
@@ -327,7 +351,9 @@ pub async fn save_steps(
             Expr::value(serde_json::to_string(steps).unwrap_or_else(|_| "[]".into())),
         )
         .filter(tasks::Column::Id.eq(id))
-        .filter(tasks::Column::ClaimedBy.eq(holder))
+        .filter(tasks::Column::ClaimedBy.eq(claim.holder.as_str()))
+        .filter(tasks::Column::Attempts.eq(claim.attempt))
+        .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
         .exec(db)
         .await?;
     Ok(())
@@ -338,7 +364,7 @@ pub async fn save_steps(
 pub async fn finish(
     db: &DatabaseConnection,
     id: &str,
-    holder: &str,
+    claim: &Claim,
     status: TaskStatus,
     output: Option<&Value>,
 ) -> Res<bool> {
@@ -352,7 +378,8 @@ pub async fn finish(
             Expr::value(output.map(Value::to_string)),
         )
         .filter(tasks::Column::Id.eq(id))
-        .filter(tasks::Column::ClaimedBy.eq(holder))
+        .filter(tasks::Column::ClaimedBy.eq(claim.holder.as_str()))
+        .filter(tasks::Column::Attempts.eq(claim.attempt))
         .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
         .exec(&txn)
         .await?;
@@ -379,24 +406,29 @@ fn recovery(spec: &str) -> Option<&'static str> {
     }
 }
 
+/// (id, claimed by, spec, steps, pinned to) of a task found stale.
+type StaleRow = (String, Option<String>, String, String, Option<String>);
+
 /// Recovers every running task whose worker has not heartbeated since `stale_before` (ms): it fails with
 /// a `recovered` event, or, when its template opted in, goes back to the queue to start over. Returns the
 /// ids. A task whose heartbeat arrives meanwhile is left alone.
 pub async fn recover_stale(db: &DatabaseConnection, stale_before: i64) -> Res<Vec<String>> {
-    let stale: Vec<(String, Option<String>, String, String)> = tasks::Entity::find()
+    let stale: Vec<StaleRow> = tasks::Entity::find()
         .select_only()
         .column(tasks::Column::Id)
         .column(tasks::Column::ClaimedBy)
         .column(tasks::Column::Spec)
         .column(tasks::Column::Steps)
+        .column(tasks::Column::PinnedTo)
         .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
         .filter(tasks::Column::HeartbeatAt.lt(stale_before))
         .into_tuple()
         .all(db)
         .await?;
     let mut recovered = Vec::new();
-    for (id, holder, spec, steps) in stale {
-        let strategy = recovery(&spec);
+    for (id, holder, spec, steps, pinned) in stale {
+        // A task pinned to a dead server lost its secrets with it: it cannot run again.
+        let strategy = recovery(&spec).filter(|_| pinned.is_none());
         let again = strategy.is_some();
         // startOver: every step open again; resume: completed steps stay completed.
         let states = super::reopen(&steps, strategy == Some("resume"));
@@ -458,47 +490,63 @@ pub async fn recover_stale(db: &DatabaseConnection, stale_before: i64) -> Res<Ve
 
 /// Hands `holder`'s running tasks back (on shutdown): they become open again and another worker runs
 /// them from the first step.
-pub async fn release_all(db: &impl ConnectionTrait, holder: &str) -> Res<u64> {
-    let running: Vec<(String, String)> = tasks::Entity::find()
+pub async fn release_all(db: &DatabaseConnection, holder: &str) -> Res<u64> {
+    let running: Vec<(String, String, Option<String>)> = tasks::Entity::find()
         .select_only()
         .column(tasks::Column::Id)
         .column(tasks::Column::Steps)
+        .column(tasks::Column::PinnedTo)
         .filter(tasks::Column::ClaimedBy.eq(holder))
         .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
         .into_tuple()
         .all(db)
         .await?;
     let mut n = 0;
-    for (id, steps) in running {
-        // Handed back tasks start over.
-        let states = super::reopen(&steps, false);
-        let done = tasks::Entity::update_many()
-            .col_expr(tasks::Column::Steps, Expr::value(states))
-            .col_expr(
-                tasks::Column::Status,
-                Expr::value(TaskStatus::Open.as_str()),
-            )
-            .col_expr(
-                tasks::Column::ClaimedBy,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(tasks::Column::HeartbeatAt, Expr::value(Option::<i64>::None))
+    for (id, steps, pinned) in running {
+        let _gate = crate::db::write_gate(db).await;
+        let txn = crate::db::begin_write(db).await?;
+        // Handed back tasks start over; one pinned to this server for its secrets cannot run elsewhere.
+        let update = if pinned.is_some() {
+            tasks::Entity::update_many()
+                .col_expr(
+                    tasks::Column::Status,
+                    Expr::value(TaskStatus::Failed.as_str()),
+                )
+                .col_expr(tasks::Column::FinishedAt, Expr::value(now_ms()))
+        } else {
+            tasks::Entity::update_many()
+                .col_expr(
+                    tasks::Column::Steps,
+                    Expr::value(super::reopen(&steps, false)),
+                )
+                .col_expr(
+                    tasks::Column::Status,
+                    Expr::value(TaskStatus::Open.as_str()),
+                )
+                .col_expr(
+                    tasks::Column::ClaimedBy,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(tasks::Column::HeartbeatAt, Expr::value(Option::<i64>::None))
+        };
+        let done = update
             .filter(tasks::Column::Id.eq(id.clone()))
             .filter(tasks::Column::ClaimedBy.eq(holder))
             .filter(tasks::Column::Status.eq(TaskStatus::Processing.as_str()))
-            .exec(db)
+            .exec(&txn)
             .await?;
         if done.rows_affected == 1 {
-            event(
-                db,
-                &id,
-                None,
-                "log",
-                &format!("handed back by {holder} (shutdown)"),
-            )
-            .await?;
+            if pinned.is_some() {
+                let msg = format!("{holder} shut down; the task's secrets were only there");
+                event(&txn, &id, None, "log", &msg).await?;
+                event(&txn, &id, None, "completion", TaskStatus::Failed.as_str()).await?;
+            } else {
+                let msg = format!("handed back by {holder} (shutdown)");
+                event(&txn, &id, None, "log", &msg).await?;
+            }
             n += 1;
         }
+        txn.commit().await?;
     }
     Ok(n)
 }

@@ -30,6 +30,9 @@ pub struct Template {
 
 const MANAGED_BY: &str = "backstage.io/managed-by-location";
 
+/// Where a task's stored spec keeps the template's directory (set by the server only).
+pub const BASE_DIR_KEY: &str = "__greenroomBaseDir";
+
 /// The directory a template entity was read from (`file:` managed-by location), if any.
 pub fn base_dir(e: &StoredEntity) -> Option<PathBuf> {
     let loc = e
@@ -97,7 +100,12 @@ impl Template {
                 e.entity_ref
             )));
         }
-        let spec = e.body().get("spec").cloned().unwrap_or_else(|| json!({}));
+        let mut spec = e.body().get("spec").cloned().unwrap_or_else(|| json!({}));
+        // The base directory is the server's to set (from where the template was read), never the
+        // template's.
+        if let Some(obj) = spec.as_object_mut() {
+            obj.remove(BASE_DIR_KEY);
+        }
         Ok(Self {
             entity_ref: e.entity_ref.clone(),
             steps: steps(&spec)?,

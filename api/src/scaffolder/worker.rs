@@ -39,9 +39,10 @@ impl Default for WorkerSettings {
     }
 }
 
-/// Running workers; dropping it stops them.
+/// Running workers; dropping it stops them claiming (see [`Workers::shutdown`] to also stop their runs).
 pub struct Workers {
     stop: watch::Sender<bool>,
+    running: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Wakes this process's idle workers (a task was just created here).
@@ -57,6 +58,29 @@ impl Drop for Workers {
     }
 }
 
+impl Workers {
+    /// Stops claiming, stops the running actions, and waits (at most `grace`) for the runs to end. Their
+    /// tasks stay `PROCESSING` for [`tasks::release_all`] to hand back.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let deadline = std::time::Instant::now() + grace;
+        while self.running.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Counts a run while it lives.
+struct Running(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Starts the workers of this process as `holder`.
 pub fn spawn(
     db: DatabaseConnection,
@@ -65,6 +89,9 @@ pub fn spawn(
     settings: WorkerSettings,
 ) -> Workers {
     let (stop, mut stopped) = watch::channel(false);
+    let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = running.clone();
+    let stopping = stopped.clone();
     tokio::spawn(async move {
         let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         let mut last_recovery = std::time::Instant::now() - settings.heartbeat;
@@ -88,17 +115,21 @@ pub fn spawn(
             };
             match tasks::claim(&db, &holder).await {
                 Ok(Some(task)) => {
-                    let (db, actions, holder, settings) = (
+                    let (db, actions, holder, settings, stopping) = (
                         db.clone(),
                         actions.clone(),
                         holder.clone(),
                         settings.clone(),
+                        stopping.clone(),
                     );
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let alive = Running(counter.clone());
                     let span = tracing::info_span!("scaffolder_task", task = %task.id, template = %task.template_ref);
                     tokio::spawn(
                         async move {
-                            run(&db, &actions, &holder, &settings, task).await;
+                            run(&db, &actions, &holder, &settings, task, stopping).await;
                             drop(permit);
+                            drop(alive);
                         }
                         .instrument(span),
                     );
@@ -117,44 +148,79 @@ pub fn spawn(
             }
         }
     });
-    Workers { stop }
+    Workers { stop, running }
 }
 
-/// Runs a claimed task to its end, keeping its heartbeat.
+/// Runs a claimed task to its end, keeping its heartbeat. A run whose claim is lost (another worker
+/// recovered the task, or heartbeats failed for longer than `stale_after`) stops and writes nothing more;
+/// a run stopped by shutdown leaves its task `PROCESSING` for the hand-back.
 async fn run(
     db: &DatabaseConnection,
     actions: &Registry,
     holder: &str,
     settings: &WorkerSettings,
     task: Task,
+    mut stopping: watch::Receiver<bool>,
 ) {
+    let claim = tasks::Claim {
+        holder: holder.to_string(),
+        attempt: task.attempts,
+    };
+    let secrets = super::secrets::take(&task.id);
+    let sink = Arc::new(DbSink {
+        db: db.clone(),
+        task_id: task.id.clone(),
+        claim: claim.clone(),
+        secrets: secrets.as_ref().map(run::secret_values).unwrap_or_default(),
+        lost: std::sync::atomic::AtomicBool::new(false),
+    });
     let (cancel_tx, cancel) = watch::channel(false);
-    // Every 250 ms: is a cancellation requested? Every `heartbeat`: renew the claim (and stop when the
-    // task is no longer ours).
+    let shutting_down = stopping.clone();
+    // Every 250 ms: is a cancellation requested? Every `heartbeat`: renew the claim.
     let beat = {
-        let (db, id, holder, every) = (
+        let (db, id, claim, every, sink) = (
             db.clone(),
             task.id.clone(),
-            holder.to_string(),
+            claim.clone(),
             settings.heartbeat,
+            sink.clone(),
         );
+        let give_up = settings.stale_after.saturating_sub(settings.heartbeat);
         tokio::spawn(async move {
             let mut last = std::time::Instant::now();
+            let mut last_ok = std::time::Instant::now();
             loop {
-                tokio::time::sleep(CANCEL_CHECK.min(every)).await;
-                let stop = if last.elapsed() >= every {
+                tokio::select! {
+                    _ = tokio::time::sleep(CANCEL_CHECK.min(every)) => {}
+                    _ = stopping.wait_for(|s| *s) => {
+                        let _ = cancel_tx.send(true);
+                        return;
+                    }
+                }
+                let (stop, lost) = if last.elapsed() >= every {
                     last = std::time::Instant::now();
-                    match tasks::heartbeat(&db, &id, &holder).await {
-                        Ok(Some(cancel)) => cancel,
-                        Ok(None) => true,
+                    match tasks::heartbeat(&db, &id, &claim).await {
+                        Ok(Some(cancel)) => {
+                            last_ok = std::time::Instant::now();
+                            (cancel, false)
+                        }
+                        Ok(None) => (true, true),
                         Err(e) => {
                             tracing::warn!(error = %e, "heartbeat failed");
-                            false
+                            // Others will soon take the task for dead: stop before they do.
+                            let gone = last_ok.elapsed() >= give_up;
+                            (gone, gone)
                         }
                     }
                 } else {
-                    tasks::cancel_requested(&db, &id).await.unwrap_or(false)
+                    (
+                        tasks::cancel_requested(&db, &id).await.unwrap_or(false),
+                        false,
+                    )
                 };
+                if lost {
+                    sink.lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
                 if stop {
                     let _ = cancel_tx.send(true);
                     return;
@@ -162,16 +228,22 @@ async fn run(
             }
         })
     };
-    let secrets = super::secrets::take(&task.id).unwrap_or_default();
-    let sink = Arc::new(DbSink {
-        db: db.clone(),
-        task_id: task.id.clone(),
-        holder: holder.to_string(),
-        secrets: run::secret_values(&secrets),
-    });
+    // A task pinned to this server for its secrets runs only with them.
+    if task.pinned_to.is_some() && secrets.is_none() {
+        beat.abort();
+        sink.event(
+            None,
+            "log",
+            "its secrets are gone (they live only in the memory of the server that received them)",
+        )
+        .await;
+        end(db, &task, &claim, TaskStatus::Failed, None).await;
+        return;
+    }
+    let secrets = secrets.unwrap_or_default();
     sink.event(None, "log", &format!("started by {holder}"))
         .await;
-    let (end, output) = match tokio::time::timeout(
+    let (ended, output) = match tokio::time::timeout(
         settings.task_timeout,
         execute(db, actions, &task, &secrets, sink.clone(), cancel),
     )
@@ -185,12 +257,34 @@ async fn run(
         }
     };
     beat.abort();
-    let status = match end {
+    if sink.lost.load(std::sync::atomic::Ordering::SeqCst) {
+        tracing::warn!(task = %task.id, "the task was no longer ours; its run stopped");
+        return;
+    }
+    if ended == End::Cancelled && *shutting_down.borrow() {
+        sink.event(None, "log", &format!("stopped by the shutdown of {holder}"))
+            .await;
+        return;
+    }
+    let status = match ended {
         End::Completed => TaskStatus::Completed,
         End::Failed => TaskStatus::Failed,
         End::Cancelled => TaskStatus::Cancelled,
     };
-    match tasks::finish(db, &task.id, holder, status, output.as_ref()).await {
+    let output = output
+        .map(|o| serde_json::from_str(&run::redact(&o.to_string(), &sink.secrets)).unwrap_or(o));
+    end(db, &task, &claim, status, output.as_ref()).await;
+}
+
+/// Records a run's end (with its `completion` event) under its claim.
+async fn end(
+    db: &DatabaseConnection,
+    task: &Task,
+    claim: &tasks::Claim,
+    status: TaskStatus,
+    output: Option<&Value>,
+) {
+    match tasks::finish(db, &task.id, claim, status, output).await {
         Ok(true) => crate::metrics::get().task_finished(status.as_str()),
         Ok(false) => tracing::warn!(task = %task.id, "the task was no longer ours when it ended"),
         Err(e) => tracing::error!(task = %task.id, error = %e, "could not record the task's end"),
