@@ -32,27 +32,34 @@ fn start(config: &std::path::Path) -> Server {
     Server(child, addr)
 }
 
+/// A new, empty database on the server of `admin_url`: (admin connection, its name, its URL).
+async fn fresh_database(
+    admin_url: &str,
+    prefix: &str,
+) -> (sea_orm::DatabaseConnection, String, String) {
+    let name = format!("{prefix}{}", std::process::id());
+    let admin = api::db::connect(admin_url, 1).await.expect("connect");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        admin.execute_unprepared(&sql).await.expect(&sql);
+    }
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(admin_url);
+    let db_url = format!("{base}/{name}");
+    (admin, name, db_url)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgres_read_a_source_once_per_interval() {
     let Ok(admin_url) = std::env::var(PG_ENV) else {
         eprintln!("SKIPPED: {PG_ENV} is not set; the two-replica PostgreSQL test did not run");
         return;
     };
-    let name = format!("gr_replicas_{}", std::process::id());
-    let admin = api::db::connect(&admin_url, 1).await.expect("connect");
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await
-        .expect("drop");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create");
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(b, _)| b)
-        .unwrap_or(&admin_url);
-    let db_url = format!("{base}/{name}");
+    let (admin, name, db_url) = fresh_database(&admin_url, "gr_replicas_").await;
 
     // The source: one YAML file over HTTP, no ETag, so every read is one GET.
     let reads = Arc::new(AtomicUsize::new(0));
@@ -131,21 +138,7 @@ async fn two_servers_on_one_postgres_never_run_a_task_twice() {
         eprintln!("SKIPPED: {PG_ENV} is not set; the two-replica scaffolder test did not run");
         return;
     };
-    let name = format!("gr_tasks_{}", std::process::id());
-    let admin = api::db::connect(&admin_url, 1).await.expect("connect");
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await
-        .expect("drop");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create");
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(b, _)| b)
-        .unwrap_or(&admin_url);
-    let db_url = format!("{base}/{name}");
+    let (admin, name, db_url) = fresh_database(&admin_url, "gr_tasks_").await;
     let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures/scaffolder/secret.yaml");
     let dir = tempfile::tempdir().unwrap();

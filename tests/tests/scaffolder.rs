@@ -121,6 +121,19 @@ async fn finished(t: &TestDb, id: &str, within: Duration) -> Value {
     }
 }
 
+/// Waits (polling) until `done(task)` holds.
+async fn until(t: &TestDb, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let task = t.exec(TASK, json!({ "id": id })).await["data"]["task"].clone();
+        if done(&task) {
+            return task;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{task}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn messages(task: &Value) -> Vec<String> {
     task["events"]
         .as_array()
@@ -308,22 +321,13 @@ async fn cancel_stops_a_running_wait_within_a_second() {
     )
     .await;
     // Wait until the wait step runs.
-    let started = Instant::now();
-    loop {
-        let task = s.t.exec(TASK, json!({ "id": id })).await["data"]["task"].clone();
-        let wait = task["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == "wait")
-            .cloned()
-            .unwrap();
-        if wait["status"] == "PROCESSING" {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{task}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until(&s.t, &id, |task| {
+        task["steps"].as_array().is_some_and(|st| {
+            st.iter()
+                .any(|s| s["id"] == "wait" && s["status"] == "PROCESSING")
+        })
+    })
+    .await;
     let asked = Instant::now();
     let r =
         s.t.exec(
@@ -772,15 +776,7 @@ async fn running_tasks_handed_back_at_shutdown_run_again_elsewhere() {
         json!({"name": "svc", "owner": "team-a", "waitSeconds": 30}),
     )
     .await;
-    let started = Instant::now();
-    loop {
-        let task = s.t.exec(TASK, json!({ "id": id })).await["data"]["task"].clone();
-        if task["status"] == "PROCESSING" {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{task}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until(&s.t, &id, |task| task["status"] == "PROCESSING").await;
     // What a stopping server does: hand its running tasks back.
     let n = api::scaffolder::tasks::release_all(&s.t.db, "worker-0")
         .await
@@ -792,21 +788,15 @@ async fn running_tasks_handed_back_at_shutdown_run_again_elsewhere() {
         "worker-b".into(),
         settings(),
     );
-    loop {
-        let task = s.t.exec(TASK, json!({ "id": id })).await["data"]["task"].clone();
-        let log = messages(&task);
-        // Run again (by whichever worker claims it first), after the hand-back.
+    // Run again (by whichever worker claims it first), after the hand-back.
+    until(&s.t, &id, |task| {
+        let log = messages(task);
         let back = log
             .iter()
             .position(|l| l == "log:handed back by worker-0 (shutdown)");
-        let restarted =
-            back.is_some_and(|b| log.iter().skip(b).any(|l| l.starts_with("log:started by")));
-        if restarted {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{task}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        back.is_some_and(|b| log.iter().skip(b).any(|l| l.starts_with("log:started by")))
+    })
+    .await;
     let r =
         s.t.exec(
             r#"mutation($id: ID!) { cancelTask(id: $id) { id } }"#,
