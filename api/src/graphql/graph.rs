@@ -194,14 +194,9 @@ fn bounded(name: &str, value: i32, max: usize) -> Res<usize> {
     Ok(value as usize)
 }
 
-/// Loads the entities of `refs` in one statement (or from the read cache), as a map.
-async fn stored(ctx: &Context<'_>, refs: &[String]) -> Res<HashMap<String, Arc<StoredEntity>>> {
-    loaders::load_entities(ctx, refs).await
-}
-
 /// The stored start entity, or `NOT_FOUND`.
 async fn start(ctx: &Context<'_>, entity_ref: &str) -> Res<Arc<StoredEntity>> {
-    stored(ctx, &[entity_ref.to_string()])
+    loaders::load_entities(ctx, &[entity_ref.to_string()])
         .await?
         .remove(entity_ref)
         .ok_or_else(|| {
@@ -273,7 +268,7 @@ pub async fn entity_graph(
     .map_err(ApiError::from)
     .gql()?;
     let refs: Vec<String> = w.nodes.iter().map(|n| n.entity_ref.clone()).collect();
-    let found = stored(ctx, &refs).await?;
+    let found = loaders::load_entities(ctx, &refs).await?;
     Ok(EntityGraph {
         nodes: w.nodes.iter().map(|n| node(n, &found)).collect(),
         edges: w
@@ -323,7 +318,7 @@ impl GraphQuery {
         refs.extend(w.nodes.iter().filter_map(|n| n.owner_ref.clone()));
         refs.sort();
         refs.dedup();
-        let found = stored(ctx, &refs).await?;
+        let found = loaders::load_entities(ctx, &refs).await?;
         let entities: Vec<ImpactedEntity> = (1..w.nodes.len())
             .map(|i| ImpactedEntity {
                 entity_ref: w.nodes[i].entity_ref.clone(),
@@ -383,7 +378,7 @@ impl GraphQuery {
         else {
             return Ok(None);
         };
-        let found = stored(ctx, &refs).await?;
+        let found = loaders::load_entities(ctx, &refs).await?;
         // A step through a reference to a missing entity is no path between entities.
         let entities: Option<Vec<Entity>> = refs
             .iter()

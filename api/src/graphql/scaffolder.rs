@@ -379,10 +379,6 @@ fn template_ref(r: &str) -> Res<String> {
         .gql()
 }
 
-fn wake(_ctx: &Context<'_>) {
-    crate::scaffolder::worker::wake();
-}
-
 /// `Ok` when `caller` created task `id` or is an admin (`NOT_FOUND` for an unknown task, `FORBIDDEN`
 /// otherwise).
 async fn own(db: &sea_orm::DatabaseConnection, caller: &crate::auth::Caller, id: &str) -> Res<()> {
@@ -494,7 +490,7 @@ impl ScaffolderMutation {
                 return Err(gql_err(e));
             }
         };
-        wake(ctx);
+        crate::scaffolder::worker::wake();
         Ok(Task(task))
     }
 
@@ -551,7 +547,7 @@ impl ScaffolderMutation {
         let db = loaders::database(ctx)?;
         own(db, &caller, &id).await?;
         let task = tasks::retry(db, &id).await.map_err(gql_err)?;
-        wake(ctx);
+        crate::scaffolder::worker::wake();
         Ok(Task(task))
     }
 }
