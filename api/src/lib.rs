@@ -5,6 +5,7 @@ pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod confine;
 pub mod db;
 pub mod deployments;
 pub mod graphql;

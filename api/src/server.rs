@@ -149,11 +149,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("listening on http://{addr}");
     tracing::info!(%addr, "listening");
     let holder = crate::providers::leases::holder_id();
+    let actions = crate::scaffolder::actions::Registry::reading(&registry.resolver);
     let refreshers = scheduler::spawn(db.clone(), registry, holder.clone());
     let task_workers = (config.scaffolder.concurrency > 0).then(|| {
         crate::scaffolder::worker::spawn(
             db.clone(),
-            Arc::new(crate::scaffolder::actions::Registry::builtin()),
+            Arc::new(actions),
             holder.clone(),
             config.scaffolder.settings().unwrap_or_default(),
         )

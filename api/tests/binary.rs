@@ -141,7 +141,12 @@ fn a_cli_issued_token_works_end_to_end_until_revoked() {
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("auth.db").display());
     let secret = "an-end-to-end-secret-of-32-bytes-at-least";
     let cfg = dir.path().join("greenroom.yaml");
-    std::fs::write(&cfg, "server:\n  listen: 127.0.0.1:0\n").unwrap();
+    // Registered locations may read the config file's directory (`catalog.allow.files`, relative).
+    std::fs::write(
+        &cfg,
+        "server:\n  listen: 127.0.0.1:0\ncatalog:\n  allow:\n    files: ['.']\n",
+    )
+    .unwrap();
     let with_env = |c: &mut Command| {
         c.env("GREENROOM_JWT_SECRET", secret)
             .env("GREENROOM_DATABASE_URL", &db)

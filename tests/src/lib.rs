@@ -112,8 +112,15 @@ impl TestDb {
         self.sql_log.lock().map(|l| l.len()).unwrap_or(0)
     }
 
+    /// The schema over this database, reading sources through [`sandbox_sources`].
     pub fn schema(&self) -> GreenroomSchema {
-        schema::build(self.db.clone(), self.cache.clone())
+        schema::build_with(
+            self.db.clone(),
+            self.cache.clone(),
+            sandbox_sources(),
+            Arc::new(api::auth::Authenticator::dev_mode()),
+            &Default::default(),
+        )
     }
 
     /// Runs a GraphQL operation in-process and returns the response as JSON.
@@ -171,6 +178,35 @@ impl Drop for TestDb {
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The read policy of the tests' own sandbox: the system temp directory (where every test makes its
+/// files and repositories) and the loopback addresses (where every test server listens).
+pub fn sandbox_policy() -> api::confine::Policy {
+    let hosts = ["127.0.0.1", "[::1]"].map(String::from);
+    api::confine::Policy::new(
+        &[std::env::temp_dir()],
+        &hosts,
+        &[],
+        api::confine::DEFAULT_MAX_FILE_BYTES,
+    )
+    .expect("the sandbox policy")
+}
+
+/// Sources (for `registerLocation`, `catalog:register`) read through [`sandbox_policy`].
+pub fn sandbox_sources() -> Arc<api::providers::Registry> {
+    Arc::new(api::providers::Registry {
+        resolver: sandbox_resolver(),
+        ..Default::default()
+    })
+}
+
+/// A placeholder resolver (and fetcher) with [`sandbox_policy`].
+pub fn sandbox_resolver() -> api::providers::placeholders::PlaceholderResolver {
+    api::providers::placeholders::PlaceholderResolver::new(api::providers::url::Fetcher::new(
+        Default::default(),
+        Arc::new(sandbox_policy()),
+    ))
+}
 
 pub async fn exec(
     schema: &GreenroomSchema,

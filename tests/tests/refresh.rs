@@ -45,6 +45,7 @@ async fn changes_are_picked_up_within_an_interval_and_broken_files_lose_nothing(
             timeout: Duration::from_secs(10),
         },
         "test-holder".into(),
+        greenroom_tests::sandbox_resolver(),
     );
     let count = r#"{ entities(filter: {kind: ["component"]}) { totalCount } }"#;
     wait_for(&t, count, |r| r["data"]["entities"]["totalCount"] == 2).await;
@@ -88,8 +89,9 @@ async fn two_schedulers_on_one_database_refresh_a_source_once_per_interval() {
     };
     let target = vec![f.display().to_string()];
     let started = Instant::now();
-    let one = spawn_file_locations(t.db.clone(), target.clone(), schedule, "replica-1".into());
-    let two = spawn_file_locations(t.db.clone(), target, schedule, "replica-2".into());
+    let sandbox = greenroom_tests::sandbox_resolver;
+    let one = spawn_file_locations(t.db.clone(), target.clone(), schedule, "replica-1".into(), sandbox());
+    let two = spawn_file_locations(t.db.clone(), target, schedule, "replica-2".into(), sandbox());
     tokio::time::sleep(interval * 8).await;
     let elapsed = started.elapsed();
     let runs = one.runs.load(std::sync::atomic::Ordering::SeqCst)
@@ -244,6 +246,7 @@ async fn register_dry_run_and_unregister_locations_at_run_time() {
             timeout: Duration::from_secs(10),
         },
         "test-holder".into(),
+        greenroom_tests::sandbox_resolver(),
     );
     std::fs::write(&f, component("a", "two")).unwrap();
     wait_for(

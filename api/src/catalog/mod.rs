@@ -11,6 +11,7 @@ pub mod search;
 pub mod sources;
 pub mod store;
 pub mod validate;
+pub mod yaml_depth;
 
 /// Errors of catalog operations. `Invalid*` are the caller's fault; `Db` is internal.
 #[derive(Debug, thiserror::Error)]

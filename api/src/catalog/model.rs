@@ -116,11 +116,29 @@ pub fn split_documents(text: &str) -> Vec<RawDocument> {
 }
 
 /// Parses one document of `file`.
+/// How deeply a document may nest unless configured otherwise (`catalog.limits.maxYamlDepth`).
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+
 pub fn parse_document(file: &str, doc: &RawDocument) -> Result<(SourcePos, Value), YamlError> {
+    parse_document_within(file, doc, DEFAULT_MAX_DEPTH)
+}
+
+/// Parses one document, refusing (without parsing) one that nests deeper than `max_depth`.
+pub fn parse_document_within(
+    file: &str,
+    doc: &RawDocument,
+    max_depth: usize,
+) -> Result<(SourcePos, Value), YamlError> {
     let pos = SourcePos {
         file: file.to_string(),
         line: doc.line,
     };
+    if super::yaml_depth::deeper_than(&doc.text, max_depth) {
+        return Err(YamlError {
+            pos,
+            message: format!("the document nests deeper than {max_depth} levels; not parsed"),
+        });
+    }
     serde_yaml_ng::from_str::<Value>(&doc.text)
         .map(|v| (pos, v))
         .map_err(|e| {

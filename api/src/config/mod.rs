@@ -204,6 +204,11 @@ pub struct CatalogConfig {
     pub refresh: RefreshConfig,
     /// Limits for every HTTP read (url locations and placeholders).
     pub http: HttpConfig,
+    /// What registered locations, placeholders, `catalog:register` and `publish:git` may read and
+    /// connect to beyond the configured sources.
+    pub allow: AllowConfig,
+    /// Limits for every catalog file read.
+    pub limits: CatalogLimitsConfig,
     /// Seconds an entity may be served from the in-memory read cache (changes made by this server clear
     /// it at once; the TTL bounds staleness from other replicas). 0 disables the cache.
     pub cache_ttl_seconds: u64,
@@ -218,6 +223,8 @@ impl Default for CatalogConfig {
             providers: Vec::new(),
             refresh: RefreshConfig::default(),
             http: HttpConfig::default(),
+            allow: AllowConfig::default(),
+            limits: CatalogLimitsConfig::default(),
             cache_ttl_seconds: 5,
             cache_max_entries: 20_000,
         }
@@ -310,12 +317,46 @@ pub struct ScheduleConfig {
     pub timeout: Option<String>,
 }
 
-/// `catalog.http`: connect and read timeouts and the largest body accepted.
+/// `catalog.allow`: directories and hosts beyond those of the configured sources (always allowed).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct AllowConfig {
+    /// Directories registered file locations may read (relative to the config file's directory).
+    pub files: Vec<String>,
+    /// Hosts URL sources, placeholders, registered git sources and `publish:git` may connect to:
+    /// `host`, `host:port`, `host/path-prefix`, `host:port/path-prefix`.
+    pub hosts: Vec<String>,
+    /// Private or loopback networks (CIDR) that allowed host names may resolve to.
+    pub private_networks: Vec<String>,
+}
+
+/// `catalog.limits`: bounds on every catalog file read.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct CatalogLimitsConfig {
+    /// Largest local file read (catalog files and placeholder targets), in bytes.
+    pub max_file_bytes: u64,
+    /// Deepest nesting of a YAML or JSON document (checked before parsing).
+    pub max_yaml_depth: usize,
+}
+
+impl Default for CatalogLimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: crate::confine::DEFAULT_MAX_FILE_BYTES,
+            max_yaml_depth: crate::catalog::model::DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+/// `catalog.http`: connect, read and total timeouts and the largest body accepted.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct HttpConfig {
     pub connect_timeout: String,
     pub read_timeout: String,
+    /// Longest one whole response may take.
+    pub timeout: String,
     pub max_bytes: usize,
 }
 
@@ -324,6 +365,7 @@ impl Default for HttpConfig {
         Self {
             connect_timeout: "5s".into(),
             read_timeout: "30s".into(),
+            timeout: "60s".into(),
             max_bytes: 8 << 20,
         }
     }
@@ -343,6 +385,7 @@ impl HttpConfig {
         Ok(crate::providers::url::HttpLimits {
             connect_timeout: field("connectTimeout", &self.connect_timeout)?,
             read_timeout: field("readTimeout", &self.read_timeout)?,
+            total_timeout: field("timeout", &self.timeout)?,
             max_bytes: self.max_bytes,
         })
     }
@@ -353,10 +396,11 @@ impl CatalogConfig {
     pub fn registry(&self) -> Result<crate::providers::Registry, ConfigError> {
         use crate::providers::{self, placeholders::PlaceholderResolver, url::Fetcher, Scheduled};
         let default = self.refresh.schedule()?;
-        let resolver = PlaceholderResolver::new(Fetcher::new(self.http.limits()?));
+        let policy = self.policy()?.shared();
+        let resolver = PlaceholderResolver::new(Fetcher::new(self.http.limits()?, policy));
         let mut configured = Vec::new();
         for (i, loc) in self.locations.iter().enumerate() {
-            let provider = providers::location_provider(&loc.kind, &loc.target, &resolver)
+            let provider = providers::configured_location(&loc.kind, &loc.target, &resolver)
                 .map_err(|e| ConfigError::Invalid(format!("catalog.locations[{i}]: {e}")))?;
             configured.push(Scheduled {
                 provider,
@@ -404,6 +448,37 @@ impl CatalogConfig {
             resolver,
             default_schedule: Some(default),
         })
+    }
+}
+
+impl CatalogConfig {
+    /// The read policy: `catalog.allow` plus the directories of the configured file locations and the
+    /// hosts of the configured url locations and git providers.
+    pub fn policy(&self) -> Result<crate::confine::Policy, ConfigError> {
+        let roots: Vec<PathBuf> = self.allow.files.iter().map(PathBuf::from).collect();
+        let mut policy = crate::confine::Policy::new(
+            &roots,
+            &self.allow.hosts,
+            &self.allow.private_networks,
+            self.limits.max_file_bytes,
+        )
+        .map_err(|e| ConfigError::Invalid(format!("catalog.allow: {e}")))?
+        .with_max_yaml_depth(self.limits.max_yaml_depth);
+        for loc in &self.locations {
+            match loc.kind.as_str() {
+                "file" => policy.allow_dir(&crate::providers::glob::root_of(&loc.target)),
+                _ => policy.allow_host_of(&loc.target),
+            }
+        }
+        for p in &self.providers {
+            policy.allow_host_of(&p.url);
+        }
+        if self.limits.max_file_bytes == 0 || self.limits.max_yaml_depth == 0 {
+            return Err(ConfigError::Invalid(
+                "catalog.limits.maxFileBytes and maxYamlDepth must be at least 1".into(),
+            ));
+        }
+        Ok(policy)
     }
 }
 
@@ -459,6 +534,11 @@ impl Config {
                 for loc in &mut cfg.catalog.locations {
                     if loc.kind == "file" && Path::new(&loc.target).is_relative() {
                         loc.target = base.join(&loc.target).display().to_string();
+                    }
+                }
+                for dir in &mut cfg.catalog.allow.files {
+                    if Path::new(dir.as_str()).is_relative() {
+                        *dir = base.join(dir.as_str()).display().to_string();
                     }
                 }
                 cfg

@@ -120,15 +120,15 @@ fn registry(ctx: &Context<'_>) -> Arc<Registry> {
 async fn refresh_source(ctx: &Context<'_>, source: &SourceStatus) -> Res<()> {
     let db = super::loaders::database(ctx)?;
     let registry = registry(ctx);
-    let provider = registry
-        .provider_for(&source.key, &source.source_type, &source.target)
-        .map_err(ApiError::BadUserInput)
-        .gql()?;
     let origin = if source.origin == "registered" {
         Origin::Registered
     } else {
         Origin::Config
     };
+    let provider = registry
+        .provider_for(&source.key, &source.source_type, &source.target, origin)
+        .map_err(ApiError::BadUserInput)
+        .gql()?;
     bounded(
         &registry,
         &source.key,
@@ -171,15 +171,8 @@ impl SourcesMutation {
         super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::loaders::database(ctx)?;
         let target = input.target.trim();
-        if input.source_type == "file"
-            && !target.contains(['*', '?', '['])
-            && !std::path::Path::new(target).is_file()
-        {
-            return Err(ApiError::BadUserInput(format!(
-                "'{target}' is not a readable file"
-            )))
-            .gql();
-        }
+        // The policy decides before anything is read: no file outside the allowed directories, no host
+        // beyond the allowed ones (and nothing said about what exists there).
         let provider =
             providers::location_provider(&input.source_type, target, &registry(ctx).resolver)
                 .map_err(ApiError::BadUserInput)
@@ -219,12 +212,19 @@ impl SourcesMutation {
             .await
             .gql()?;
         let key = provider.key().to_string();
-        bounded(
+        let applied = bounded(
             &registry(ctx),
             &key,
             providers::refresh(db, provider, Origin::Registered),
         )
-        .await?;
+        .await;
+        if let Err(e) = applied {
+            // A registration whose first read failed is not kept: the read's transaction rolled back,
+            // and the source row goes too.
+            let applier = crate::catalog::ingest::Applier::begin(db, &key).await.gql()?;
+            applier.remove_location().await.gql()?;
+            return Err(e);
+        }
         let source = sources::by_id(db, source.id).await.gql()?.unwrap_or(source);
         Ok(RegisterLocationResult {
             location: Some(source.into()),

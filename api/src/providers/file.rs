@@ -1,9 +1,10 @@
 //! `file` locations: a YAML file or a glob of them, with the `kind: Location` entities they point at;
 //! targets and placeholders stay inside the location's root directory.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
 
+use super::glob::{expand, is_glob, pattern_below, root_of};
 use super::placeholders::PlaceholderResolver;
 use super::walk::{Batch, Place, Scope, Walker};
 use super::{Cursor, Provider, ReadEnd};
@@ -27,28 +28,13 @@ pub fn file_location_key(target: &str) -> String {
     format!("file:{}", path.display())
 }
 
-fn is_glob(target: &str) -> bool {
-    target.contains(['*', '?', '['])
-}
-
-/// The directory a location may read inside: the target's directory, or a glob's literal prefix.
-fn root_of(target: &str) -> PathBuf {
-    let abs = std::path::absolute(target).unwrap_or_else(|_| PathBuf::from(target));
-    let dir: PathBuf = if is_glob(target) {
-        abs.components()
-            .take_while(|c| !matches!(c, Component::Normal(s) if is_glob(&s.to_string_lossy())))
-            .collect()
-    } else {
-        abs.parent().map(Path::to_path_buf).unwrap_or_default()
-    };
-    std::fs::canonicalize(&dir).unwrap_or(dir)
-}
-
 /// A file (or glob) location on this machine.
 pub struct FileProvider {
     key: String,
     target: String,
     resolver: PlaceholderResolver,
+    /// Registered at run time: its directory is checked against the policy at every read.
+    registered: bool,
 }
 
 impl FileProvider {
@@ -57,12 +43,32 @@ impl FileProvider {
         self.key = key.to_string();
     }
 
+    /// A configured location (or a file named on the command line): it may read inside its own directory
+    /// (a glob: its literal prefix).
     pub fn new(target: &str, resolver: PlaceholderResolver) -> Self {
         Self {
             key: file_location_key(target),
             target: target.to_string(),
             resolver,
+            registered: false,
         }
+    }
+
+    /// A location registered at run time: its directory must lie inside one the policy allows.
+    pub fn registered(target: &str, resolver: PlaceholderResolver) -> Result<Self, String> {
+        let p = Self {
+            registered: true,
+            ..Self::new(target, resolver)
+        };
+        p.check_root()?;
+        Ok(p)
+    }
+
+    fn check_root(&self) -> Result<(), String> {
+        if self.registered && !self.resolver.policy().dir_allowed(&root_of(&self.target)) {
+            return Err(crate::confine::Refused::OutsideRoots(self.target.clone()).to_string());
+        }
+        Ok(())
     }
 
     /// The files the target names: itself, or every file the glob matches (sorted; the directory walk
@@ -71,18 +77,9 @@ impl FileProvider {
         if !is_glob(&self.target) {
             return Ok(vec![Place::File(PathBuf::from(&self.target))]);
         }
-        let target = self.target.clone();
-        let files = tokio::task::spawn_blocking(move || {
-            let paths = glob::glob(&target).map_err(|e| format!("{target}: invalid glob: {e}"))?;
-            let mut files: Vec<PathBuf> = paths
-                .filter_map(Result::ok)
-                .filter(|p| p.is_file())
-                .collect();
-            files.sort();
-            Ok::<_, String>(files)
-        })
-        .await
-        .map_err(|e| format!("{}: glob stopped: {e}", self.target))??;
+        let root = root_of(&self.target);
+        let pattern = pattern_below(&self.target, &root);
+        let files = expand(&pattern, &root, &self.target).await?;
         if files.is_empty() {
             return Err(format!("{}: no file matches", self.target));
         }
@@ -90,6 +87,8 @@ impl FileProvider {
     }
 
     async fn walker(&self, previous: Cursor) -> Result<Walker, String> {
+        // Checked at every read: a registered location stays inside what the policy allows now.
+        self.check_root()?;
         let scope = Scope {
             root: Some(root_of(&self.target)),
             origin: self.key.clone(),

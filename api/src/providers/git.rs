@@ -22,6 +22,10 @@ pub struct GitProvider {
     branch: Option<String>,
     glob: String,
     resolver: PlaceholderResolver,
+    /// Registered at run time: the remote is checked against the policy before every read.
+    checked: bool,
+    /// The URL as shown (credentials masked).
+    shown: String,
 }
 
 impl GitProvider {
@@ -45,7 +49,8 @@ impl GitProvider {
             Some(glob.trim_start_matches('/')),
             resolver,
         );
-        p.key = format!("git:{target}");
+        p.key = format!("git:{}", crate::confine::mask_userinfo(target));
+        p.checked = true;
         Ok(p)
     }
 
@@ -62,6 +67,8 @@ impl GitProvider {
             branch: branch.map(str::to_string),
             glob: glob.unwrap_or(DEFAULT_GLOB).to_string(),
             resolver,
+            checked: false,
+            shown: crate::confine::mask_userinfo(url),
         }
     }
 
@@ -83,12 +90,13 @@ impl GitProvider {
             None => "HEAD".to_string(),
         };
         let out = git(None, &["ls-remote", "--", &self.url, &reference]).await?;
+        let url = &self.shown;
         out.split_whitespace()
             .next()
             .map(str::to_string)
             .ok_or_else(|| match &self.branch {
-                Some(b) => format!("{}: branch '{b}' not found", self.url),
-                None => format!("{}: repository has no HEAD", self.url),
+                Some(b) => format!("{url}: branch '{b}' not found"),
+                None => format!("{url}: repository has no HEAD"),
             })
     }
 
@@ -107,19 +115,15 @@ impl GitProvider {
             .to_string())
     }
 
-    fn files(&self, checkout: &Path) -> Result<Vec<PathBuf>, String> {
-        let pattern = checkout.join(&self.glob).display().to_string();
-        let paths = glob::glob(&pattern).map_err(|e| format!("glob '{}': {e}", self.glob))?;
-        let mut files: Vec<PathBuf> = paths
-            .filter_map(Result::ok)
-            .filter(|p| p.is_file())
-            .filter(|p| {
-                !p.strip_prefix(checkout)
-                    .is_ok_and(|rel| rel.components().any(|c| c.as_os_str() == ".git"))
-            })
-            .collect();
-        files.sort();
-        Ok(files)
+    /// The files of the checkout the glob matches (walked on a blocking thread, symlinks not followed;
+    /// `.git` skipped).
+    async fn files(&self, checkout: &Path) -> Result<Vec<PathBuf>, String> {
+        let pattern = format!(
+            "{}/{}",
+            ::glob::Pattern::escape(&checkout.display().to_string()),
+            self.glob
+        );
+        super::glob::expand(&pattern, checkout, &self.glob).await
     }
 }
 
@@ -132,9 +136,16 @@ impl Provider for GitProvider {
         "git"
     }
     fn target(&self) -> &str {
-        &self.url
+        &self.shown
     }
     async fn read(&self, previous: Cursor, out: mpsc::Sender<Batch>) -> Result<ReadEnd, String> {
+        if self.checked {
+            self.resolver
+                .policy()
+                .check_git_remote(&self.url)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         // The commit and the settings that read it: a changed branch or glob reads the commit again.
         let head = format!("{}@{}", self.remote_commit().await?, self.settings());
         if previous.commit.as_deref() == Some(head.as_str()) {
@@ -148,20 +159,20 @@ impl Provider for GitProvider {
         let commit = self.clone_into(&checkout).await?;
         let read_as = format!("{commit}@{}", self.settings());
         let checkout = std::fs::canonicalize(&checkout).unwrap_or(checkout);
-        let files = self.files(&checkout)?;
+        let files = self.files(&checkout).await?;
         if files.is_empty() {
             // An empty match is far more often a wrong glob or branch than an emptied repository:
             // keep what the source provided.
             return Err(format!(
                 "{}: no file matches '{}' at {commit}",
-                self.url, self.glob
+                self.shown, self.glob
             ));
         }
-        let base = self.url.trim_end_matches('/').trim_end_matches(".git");
+        let base = self.shown.trim_end_matches('/').trim_end_matches(".git");
         let branch = self.branch.as_deref().unwrap_or("HEAD");
         let scope = Scope {
             root: Some(checkout.clone()),
-            origin: format!("url:{}", self.url),
+            origin: format!("url:{}", self.shown),
             label: Some((checkout, format!("{base}/blob/{branch}/"))),
         };
         let walker = Walker::new(
@@ -184,12 +195,17 @@ impl Provider for GitProvider {
     }
 }
 
-/// Runs `git` (never prompting for credentials); returns stdout, or stderr as the error.
+/// Runs `git` (never prompting for credentials, never following HTTP redirects, with only the file,
+/// http(s) and ssh transports: no `ext::` helpers); returns stdout, or stderr (credentials masked) as
+/// the error.
 pub(crate) async fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, String> {
     let mut cmd = Command::new("git");
     if let Some(d) = dir {
         cmd.arg("-C").arg(d);
     }
+    cmd.args(["-c", "http.followRedirects=false", "-c", "core.symlinks=false"])
+        .env("GIT_ALLOW_PROTOCOL", "file:http:https:ssh")
+        .env("GIT_CONFIG_NOSYSTEM", "1");
     if std::env::var_os("GIT_SSH_COMMAND").is_none() {
         cmd.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
     }
@@ -205,7 +221,7 @@ pub(crate) async fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, Str
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
-        let msg = err.trim().lines().last().unwrap_or("failed").to_string();
+        let msg = crate::confine::mask_text(err.trim().lines().last().unwrap_or("failed"));
         Err(format!(
             "git {}: {msg}",
             args.first().copied().unwrap_or("")

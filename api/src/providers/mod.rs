@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod git;
+pub mod glob;
 pub mod leases;
 pub mod placeholders;
 pub mod scheduler;
@@ -82,13 +83,30 @@ pub(crate) async fn walk_into(
     walker.records
 }
 
-/// Builds the provider of a `file` or `url` location.
+/// Builds the provider of a location registered at run time (`registerLocation`, `catalog:register`):
+/// its directory, host or remote must be one the policy allows.
 pub fn location_provider(
     source_type: &str,
     target: &str,
     resolver: &PlaceholderResolver,
 ) -> Result<Arc<dyn Provider>, String> {
     keyed_location_provider(None, source_type, target, resolver)
+}
+
+/// Builds the provider of a configured `file` or `url` location (trusted: it may read its own directory
+/// or URL; the policy's defaults include them).
+pub fn configured_location(
+    source_type: &str,
+    target: &str,
+    resolver: &PlaceholderResolver,
+) -> Result<Arc<dyn Provider>, String> {
+    match source_type {
+        "file" => Ok(Arc::new(file::FileProvider::new(target, resolver.clone()))),
+        "url" => Ok(Arc::new(url::UrlProvider::new(target, resolver.clone())?)),
+        other => Err(format!(
+            "location type '{other}' is not supported (supported: file, url)"
+        )),
+    }
 }
 
 /// [`location_provider`] under a stored key (a registered source keeps the key it was registered with,
@@ -101,14 +119,14 @@ fn keyed_location_provider(
 ) -> Result<Arc<dyn Provider>, String> {
     match source_type {
         "file" => {
-            let mut p = file::FileProvider::new(target, resolver.clone());
+            let mut p = file::FileProvider::registered(target, resolver.clone())?;
             if let Some(k) = key {
                 p.set_key(k);
             }
             Ok(Arc::new(p))
         }
         "url" => {
-            let mut p = url::UrlProvider::new(target, resolver.clone())?;
+            let mut p = url::UrlProvider::registered(target, resolver.clone())?;
             if let Some(k) = key {
                 p.set_key(k);
             }
@@ -143,16 +161,22 @@ pub struct Registry {
 impl Registry {
     /// The provider of a stored source: the configured one with that key, or one built from its type and
     /// target (registered locations).
+    /// A source stored as coming from the config file but no longer configured is read as configured
+    /// (its target was trusted when it was written); a registered one goes through the policy.
     pub fn provider_for(
         &self,
         key: &str,
         source_type: &str,
         target: &str,
+        origin: Origin,
     ) -> Result<Arc<dyn Provider>, String> {
         if let Some(s) = self.configured.iter().find(|s| s.provider.key() == key) {
             return Ok(s.provider.clone());
         }
-        keyed_location_provider(Some(key), source_type, target, &self.resolver)
+        match origin {
+            Origin::Registered => keyed_location_provider(Some(key), source_type, target, &self.resolver),
+            Origin::Config => configured_location(source_type, target, &self.resolver),
+        }
     }
 
     /// How long a read of the source with `key` may take (its schedule's timeout).
@@ -243,49 +267,46 @@ async fn run(
             async move { provider.read(previous, tx).await }.instrument(tracing::Span::current()),
         )
     });
-    let mut out = RefreshOutcome {
-        location_key: key.clone(),
-        valid: 0,
-        unchanged_files: 0,
-        unchanged_source: false,
-        invalid: Vec::new(),
-        errors: Vec::new(),
-        report: ApplyReport::default(),
+    let mut apply = Apply {
+        out: RefreshOutcome {
+            location_key: key.clone(),
+            valid: 0,
+            unchanged_files: 0,
+            unchanged_source: false,
+            invalid: Vec::new(),
+            errors: Vec::new(),
+            report: ApplyReport::default(),
+        },
+        conflicted: HashSet::new(),
+        missed: false,
+        keys: HashMap::new(),
+        parsed: HashSet::new(),
+        applier: None,
     };
-    // Files whose entities conflicted with another source: never skipped next time, so the conflict
-    // stays reported.
-    let mut conflicted: HashSet<String> = HashSet::new();
-    let mut missed = false;
-    // Every file of this read: its shown name -> its cursor key; and the keys of files parsed again.
-    let mut keys: HashMap<String, String> = HashMap::new();
-    let mut parsed: HashSet<String> = HashSet::new();
-    let mut applier: Option<ingest::Applier> = None;
-    while let Some(batch) = rx.recv().await {
-        keys.insert(batch.file.clone(), batch.key.clone());
-        if !batch.unchanged {
-            parsed.insert(batch.key.clone());
-        }
-        if applier.is_none() {
-            applier = Some(ingest::Applier::begin(db, &key).await?);
-        }
-        let Some(a) = applier.as_mut() else { continue };
-        for doc in &batch.kept_docs {
-            // A document the reader saw stored but the applier cannot find (another refresh of this
-            // source ran in between): do not delete anything this time.
-            missed |= !a.keep_doc(doc);
-        }
-        if batch.unchanged {
-            out.unchanged_files += 1;
-            a.keep_file(&batch.file);
-        } else {
-            out.valid += batch.entities.len();
-            if a.add(&batch.file, &batch.entities).await? > 0 {
-                conflicted.insert(batch.key.clone());
-            }
-        }
-        out.invalid.extend(batch.invalid);
-        out.errors.extend(batch.errors);
+    // Read first: the write transaction (on SQLite, the write lock) opens only when the read has ended,
+    // or once it has buffered READ_AHEAD entities (a large tree then streams into it), so a slow source
+    // never holds the lock while it is read.
+    let mut pending = Vec::new();
+    let mut buffered = 0usize;
+    while buffered < READ_AHEAD {
+        let Some(batch) = rx.recv().await else { break };
+        buffered += batch.entities.len().max(1);
+        pending.push(batch);
     }
+    for batch in pending {
+        apply.batch(db, &key, batch).await?;
+    }
+    while let Some(batch) = rx.recv().await {
+        apply.batch(db, &key, batch).await?;
+    }
+    let Apply {
+        mut out,
+        conflicted,
+        missed,
+        keys,
+        parsed,
+        applier,
+    } = apply;
     let end = match (&mut reader.0).await {
         Ok(Ok(end)) => Some(end),
         Ok(Err(e)) => {
@@ -374,6 +395,59 @@ async fn run(
         tracing::warn!("{e}");
     }
     Ok(out)
+}
+
+/// Entities a refresh reads ahead before it opens its write transaction.
+const READ_AHEAD: usize = 20_000;
+
+/// A refresh's state while it applies batches.
+struct Apply {
+    out: RefreshOutcome,
+    /// Files whose entities conflicted with another source: never skipped next time, so the conflict
+    /// stays reported.
+    conflicted: HashSet<String>,
+    /// A kept document was gone from the store (another refresh ran in between): delete nothing.
+    missed: bool,
+    /// Every file of this read: its shown name -> its cursor key.
+    keys: HashMap<String, String>,
+    /// The keys of files parsed again.
+    parsed: HashSet<String>,
+    applier: Option<ingest::Applier>,
+}
+
+impl Apply {
+    async fn batch(
+        &mut self,
+        db: &DatabaseConnection,
+        key: &str,
+        batch: Batch,
+    ) -> Result<(), CatalogError> {
+        self.keys.insert(batch.file.clone(), batch.key.clone());
+        if !batch.unchanged {
+            self.parsed.insert(batch.key.clone());
+        }
+        if self.applier.is_none() {
+            self.applier = Some(ingest::Applier::begin(db, key).await?);
+        }
+        let Some(a) = self.applier.as_mut() else {
+            return Ok(());
+        };
+        for doc in &batch.kept_docs {
+            self.missed |= !a.keep_doc(doc);
+        }
+        if batch.unchanged {
+            self.out.unchanged_files += 1;
+            a.keep_file(&batch.file);
+        } else {
+            self.out.valid += batch.entities.len();
+            if a.add(&batch.file, &batch.entities).await? > 0 {
+                self.conflicted.insert(batch.key.clone());
+            }
+        }
+        self.out.invalid.extend(batch.invalid);
+        self.out.errors.extend(batch.errors);
+        Ok(())
+    }
 }
 
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::url::{Fetched, Fetcher};
+use crate::confine::{Policy, Refused};
 use super::walk::{digest, Place};
 use crate::catalog::model::StatusItem;
 
@@ -34,6 +35,11 @@ impl PlaceholderResolver {
 
     pub fn fetcher(&self) -> &Fetcher {
         &self.fetcher
+    }
+
+    /// The policy every read goes through.
+    pub fn policy(&self) -> &Policy {
+        self.fetcher.policy()
     }
 
     /// Replaces every placeholder in `doc`, read relative to `base` (the entity's file or URL). Local
@@ -97,21 +103,24 @@ impl PlaceholderResolver {
             Place::File(_) if absolute => self.fetch(base.join(Some("url"), target)?, deps).await?,
             Place::File(file) => {
                 let dir = file.parent().unwrap_or(Path::new("/"));
-                let path = std::fs::canonicalize(dir.join(target))
-                    .map_err(|e| format!("{}: {e}", dir.join(target).display()))?;
-                if !root.is_some_and(|r| path.starts_with(r)) {
-                    return Err(format!(
-                        "{} is outside the location's root directory",
-                        path.display()
-                    ));
-                }
-                let text = tokio::fs::read_to_string(&path)
+                let Some(root) = root else {
+                    return Err(Refused::OutsideRoots(target.to_string()).to_string());
+                };
+                let (path, text) = self
+                    .policy()
+                    .read_file(&dir.join(target), root, target)
                     .await
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                    .map_err(|e| e.to_string())?;
                 deps.files.insert(path.display().to_string(), digest(&text));
                 text
             }
         };
+        if ph != "text" && crate::catalog::yaml_depth::deeper_than(&text, self.policy().max_yaml_depth()) {
+            return Err(format!(
+                "nests deeper than {} levels; not parsed",
+                self.policy().max_yaml_depth()
+            ));
+        }
         match ph {
             "text" => Ok(Value::String(text)),
             "json" => serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}")),

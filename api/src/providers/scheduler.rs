@@ -96,8 +96,8 @@ pub fn spawn_file_locations(
     targets: Vec<String>,
     schedule: Schedule,
     holder: String,
+    resolver: PlaceholderResolver,
 ) -> Refreshers {
-    let resolver = PlaceholderResolver::default();
     let configured = targets
         .iter()
         .map(|t| Scheduled {
@@ -153,7 +153,7 @@ pub fn spawn(db: DatabaseConnection, registry: Arc<Registry>, holder: String) ->
                         .filter(|s| s.origin == "registered")
                         .filter_map(|s| {
                             let provider = registry
-                                .provider_for(&s.key, &s.source_type, &s.target)
+                                .provider_for(&s.key, &s.source_type, &s.target, Origin::Registered)
                             .map_err(
                                 |e| tracing::warn!(source = %s.key, error = %e, "cannot schedule"),
                             )

@@ -3,12 +3,14 @@
 
 use reqwest::header::{CONTENT_LENGTH, ETAG, IF_NONE_MATCH};
 use reqwest::{StatusCode, Url};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::placeholders::PlaceholderResolver;
 use super::walk::{http_url, Batch, Place, Scope, Walker};
 use super::{Cursor, Provider, ReadEnd};
+use crate::confine::Policy;
 
 /// Limits for every HTTP read (locations and placeholders).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub struct HttpLimits {
     pub read_timeout: Duration,
     /// Largest response body accepted.
     pub max_bytes: usize,
+    /// Longest a whole response may take (a server dribbling bytes cannot hold a read).
+    pub total_timeout: Duration,
 }
 
 impl Default for HttpLimits {
@@ -26,20 +30,23 @@ impl Default for HttpLimits {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(30),
             max_bytes: 8 << 20,
+            total_timeout: Duration::from_secs(60),
         }
     }
 }
 
-/// A shared HTTP client with the limits applied.
+/// A shared HTTP client with the limits and the read policy applied.
 #[derive(Clone)]
 pub struct Fetcher {
     http: reqwest::Client,
     max_bytes: usize,
+    policy: Arc<Policy>,
 }
 
 impl Default for Fetcher {
+    /// Default limits and the default policy (no host beyond those of configured sources: none).
     fn default() -> Self {
-        Self::new(HttpLimits::default())
+        Self::new(HttpLimits::default(), Arc::default())
     }
 }
 
@@ -54,21 +61,28 @@ pub enum Fetched {
 }
 
 impl Fetcher {
-    pub fn new(limits: HttpLimits) -> Self {
-        let http = reqwest::Client::builder()
+    pub fn new(limits: HttpLimits, policy: Arc<Policy>) -> Self {
+        let builder = reqwest::Client::builder()
             .connect_timeout(limits.connect_timeout)
             .read_timeout(limits.read_timeout)
-            .user_agent(concat!("greenroom/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+            .timeout(limits.total_timeout)
+            .user_agent(concat!("greenroom/", env!("CARGO_PKG_VERSION")));
         Self {
-            http,
+            http: policy.client(builder),
             max_bytes: limits.max_bytes,
+            policy,
         }
     }
 
-    /// GETs `url` (conditionally when `etag` is given), refusing bodies over the size limit.
+    /// The policy this fetcher (and the readers that hold it) obey.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// GETs `url` (conditionally when `etag` is given) if the policy allows it, refusing bodies over the
+    /// size limit.
     pub async fn get(&self, url: &Url, etag: Option<&str>) -> Result<Fetched, String> {
+        self.policy.check_url(url).map_err(|e| e.to_string())?;
         let mut req = self.http.get(url.clone());
         if let Some(tag) = etag {
             req = req.header(IF_NONE_MATCH, tag);
@@ -109,25 +123,32 @@ impl Fetcher {
 /// A stable description (it ends up in entity status, whose content is compared between reads): a
 /// connect failure reads the same whether it was refused, unresolved or timed out.
 fn describe(e: reqwest::Error) -> String {
+    if e.is_redirect() {
+        // The policy's own words (a refused hop names only the URL it was sent to).
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            if c.source().is_none() {
+                return crate::confine::mask_text(&c.to_string());
+            }
+            cause = c.source();
+        }
+        return "redirect refused".into();
+    }
     if e.is_connect() {
         "cannot connect".into()
     } else if e.is_timeout() {
         "timed out".into()
+    } else if e.is_body() || e.is_decode() {
+        "the response broke off".into()
     } else {
-        // reqwest's Display names the URL; add the root cause, which says what went wrong.
-        let mut msg = e.to_string();
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            msg = format!("{msg}: {c}");
-            cause = c.source();
-        }
-        msg
+        // No OS or resolver text: it can name addresses and tell open ports from closed ones.
+        "request failed".into()
     }
 }
 
-/// The key a URL location is stored under.
+/// The key a URL location is stored under (credentials masked: keys show in metrics and logs).
 pub fn url_location_key(url: &Url) -> String {
-    format!("url:{url}")
+    format!("url:{}", crate::confine::mask_userinfo(url.as_str()))
 }
 
 /// Parses a `url` location target (http or https only).
@@ -150,14 +171,25 @@ impl UrlProvider {
         self.key = key.to_string();
     }
 
+    /// A configured location (its host is allowed by the configuration that names it).
     pub fn new(target: &str, resolver: PlaceholderResolver) -> Result<Self, String> {
         let url = parse_target(target)?;
         Ok(Self {
             key: url_location_key(&url),
-            target: target.to_string(),
+            target: crate::confine::mask_userinfo(target),
             url,
             resolver,
         })
+    }
+
+    /// A location registered at run time: no credentials in the URL, and a host the policy allows.
+    pub fn registered(target: &str, resolver: PlaceholderResolver) -> Result<Self, String> {
+        let url = parse_target(target)?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(crate::confine::Refused::Credentials(url_location_key(&url)).to_string());
+        }
+        resolver.policy().check_url(&url).map_err(|e| e.to_string())?;
+        Self::new(target, resolver)
     }
 }
 

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use super::placeholders::{Deps, PlaceholderResolver};
 use super::url::Fetched;
-use crate::catalog::model::{parse_document, split_documents, Entity};
+use crate::catalog::model::{
+    parse_document_within, split_documents, Entity, SourcePos, YamlError,
+};
 use crate::catalog::validate::{validate, InvalidEntity};
 use std::sync::Arc;
 
@@ -132,10 +134,6 @@ pub struct Scope {
 }
 
 impl Scope {
-    fn allows(&self, path: &Path) -> bool {
-        self.root.as_ref().is_some_and(|r| path.starts_with(r))
-    }
-
     fn shown(&self, place: &Place) -> String {
         match (place, &self.label) {
             (Place::File(p), Some((root, prefix))) => match p.strip_prefix(root) {
@@ -143,13 +141,14 @@ impl Scope {
                 Err(_) => p.display().to_string(),
             },
             (Place::File(p), None) => p.display().to_string(),
-            (Place::Url(u), _) => u.to_string(),
+            (Place::Url(u), _) => crate::confine::mask_userinfo(u.as_str()),
         }
     }
 
     fn shown_ref(&self, place: &Place) -> String {
         match (place, &self.label) {
             (Place::File(_), Some(_)) => format!("url:{}", self.shown(place)),
+            (Place::Url(_), _) => format!("url:{}", self.shown(place)),
             _ => place.location_ref(),
         }
     }
@@ -214,21 +213,16 @@ impl Walker {
         let previous = self.previous.get(&key).cloned();
         let (text, etag) = match &place {
             Place::File(path) => {
-                if !path.exists() {
-                    out.errors
-                        .push(format!("{shown}: cannot read: no such file"));
-                    return Some(out);
-                }
-                if !self.scope.allows(path) {
+                let Some(root) = self.scope.root.as_deref() else {
                     out.errors.push(format!(
-                        "{shown}: refused: outside the location's root directory"
+                        "{shown}: refused: a local file in a remote location"
                     ));
                     return Some(out);
-                }
-                match tokio::fs::read_to_string(path).await {
-                    Ok(t) => (Some(t), None),
+                };
+                match self.resolver.policy().read_file(path, root, &shown).await {
+                    Ok((_, t)) => (Some(t), None),
                     Err(e) => {
-                        out.errors.push(format!("{shown}: cannot read: {e}"));
+                        out.errors.push(e.to_string());
                         return Some(out);
                     }
                 }
@@ -254,7 +248,7 @@ impl Walker {
         let hash = text.as_deref().map(digest);
         if let Some(rec) = previous {
             let same = hash.as_ref().is_none_or(|h| *h == rec.hash);
-            if same && deps_unchanged(&rec).await {
+            if same && self.deps_unchanged(&rec).await {
                 out.unchanged = true;
                 for target in &rec.follows {
                     if let Some(p) = Place::parse_ref(target) {
@@ -305,13 +299,21 @@ impl Walker {
     ) {
         let shown = out.file.clone();
         let managed_by = self.scope.shown_ref(place);
-        for doc in split_documents(text) {
-            let doc_hash = doc_digest(&shown, &doc.text);
-            if skippable(&doc.text) && self.known_docs.contains(&doc_hash) {
-                out.kept_docs.push(doc_hash);
-                continue;
-            }
-            let (pos, mut value) = match parse_document(&shown, &doc) {
+        let (known, max_depth) = (self.known_docs.clone(), self.resolver.policy().max_yaml_depth());
+        let (file, text) = (shown.clone(), text.to_string());
+        // Parsing is CPU work: off the async runtime.
+        let docs = tokio::task::spawn_blocking(move || parse_file(&file, &text, &known, max_depth))
+            .await
+            .unwrap_or_default();
+        for doc in docs {
+            let (doc_hash, parsed) = match doc {
+                Doc::Kept(hash) => {
+                    out.kept_docs.push(hash);
+                    continue;
+                }
+                Doc::Parsed(hash, parsed) => (hash, parsed),
+            };
+            let (pos, mut value) = match parsed {
                 Ok(d) => d,
                 Err(e) => {
                     out.errors.push(e.to_string());
@@ -360,6 +362,45 @@ impl Walker {
             out.entities.push(entity);
         }
     }
+}
+
+impl Walker {
+    /// Whether every local file the record's placeholders read is as it was.
+    async fn deps_unchanged(&self, rec: &FileRecord) -> bool {
+        let Some(root) = self.scope.root.as_deref() else {
+            return rec.deps.is_empty();
+        };
+        for (path, hash) in &rec.deps {
+            let read = self.resolver.policy().read_file(Path::new(path), root, path);
+            match read.await {
+                Ok((_, t)) if digest(&t) == *hash => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+/// One document of a file: kept unparsed (unchanged since the last read), or parsed.
+enum Doc {
+    Kept(String),
+    Parsed(String, Result<(SourcePos, Value), YamlError>),
+}
+
+/// Splits and parses a file's documents (documents stored before and unchanged are not parsed again).
+fn parse_file(file: &str, text: &str, known: &HashSet<String>, max_depth: usize) -> Vec<Doc> {
+    split_documents(text)
+        .into_iter()
+        .map(|doc| {
+            let hash = doc_digest(file, &doc.text);
+            if skippable(&doc.text) && known.contains(&hash) {
+                Doc::Kept(hash)
+            } else {
+                let parsed = parse_document_within(file, &doc, max_depth);
+                Doc::Parsed(hash, parsed)
+            }
+        })
+        .collect()
 }
 
 fn location_targets(loc: &Entity) -> Vec<&str> {
@@ -413,12 +454,3 @@ pub fn digest(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
-async fn deps_unchanged(rec: &FileRecord) -> bool {
-    for (path, hash) in &rec.deps {
-        match tokio::fs::read_to_string(path).await {
-            Ok(t) if digest(&t) == *hash => {}
-            _ => return false,
-        }
-    }
-    true
-}

@@ -5,9 +5,13 @@ use serde_json::{json, Value};
 
 use super::{Action, ActionContext};
 use crate::catalog::sources;
+use crate::providers::placeholders::PlaceholderResolver;
 use crate::providers::{self, Origin};
 
-pub struct Register;
+/// Reads what it registers through the server's sources (and so its read policy).
+pub struct Register {
+    pub sources: PlaceholderResolver,
+}
 
 #[async_trait::async_trait]
 impl Action for Register {
@@ -38,7 +42,7 @@ impl Action for Register {
                 return Err("input.repoContentsUrl or input.catalogInfoUrl is required".into())
             }
         };
-        let provider = providers::location_provider(kind, &target, &Default::default())?;
+        let provider = providers::location_provider(kind, &target, &self.sources)?;
         let db = cx.db.clone();
         let key = provider.key().to_string();
         let known = sources::exists(&db, &key)

@@ -12,6 +12,7 @@ pub mod fs_delete;
 pub mod fs_rename;
 pub mod publish_git;
 
+use crate::providers::placeholders::PlaceholderResolver;
 use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -103,8 +104,14 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The built-in actions.
+    /// The built-in actions, with a read policy that allows nothing beyond configured sources: no
+    /// remote for `publish:git`, no registered location for `catalog:register` (see [`Registry::reading`]).
     pub fn builtin() -> Self {
+        Self::reading(&PlaceholderResolver::default())
+    }
+
+    /// The built-in actions; `publish:git` and `catalog:register` read and connect through `sources`.
+    pub fn reading(sources: &PlaceholderResolver) -> Self {
         let mut r = Self::default();
         r.add(Arc::new(debug_log::Log));
         r.add(Arc::new(debug_wait::Wait));
@@ -112,8 +119,12 @@ impl Registry {
         r.add(Arc::new(fetch_template::FetchTemplate));
         r.add(Arc::new(fs_rename::Rename));
         r.add(Arc::new(fs_delete::Delete));
-        r.add(Arc::new(publish_git::PublishGit));
-        r.add(Arc::new(catalog_register::Register));
+        r.add(Arc::new(publish_git::PublishGit {
+            policy: Arc::new(sources.policy().clone()),
+        }));
+        r.add(Arc::new(catalog_register::Register {
+            sources: sources.clone(),
+        }));
         r.add(Arc::new(catalog_write::Write));
         r
     }

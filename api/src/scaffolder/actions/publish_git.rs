@@ -6,7 +6,10 @@ use serde_json::{json, Value};
 use super::{Action, ActionContext};
 use crate::providers::git::git;
 
-pub struct PublishGit;
+/// Pushes only to remotes the server's read policy allows.
+pub struct PublishGit {
+    pub policy: std::sync::Arc<crate::confine::Policy>,
+}
 
 #[async_trait::async_trait]
 impl Action for PublishGit {
@@ -23,6 +26,10 @@ impl Action for PublishGit {
         if remote.starts_with('-') {
             return Err("input.remoteUrl must be a URL".into());
         }
+        self.policy
+            .check_git_remote(&remote)
+            .await
+            .map_err(|e| format!("input.remoteUrl: {e}"))?;
         let s = |k: &str, d: &str| {
             cx.input
                 .get(k)
@@ -64,7 +71,10 @@ impl Action for PublishGit {
             .trim()
             .to_string();
         cx.log
-            .log(&format!("pushed {commit} to {remote} ({branch})"))
+            .log(&format!(
+                "pushed {commit} to {} ({branch})",
+                crate::confine::mask_userinfo(&remote)
+            ))
             .await;
         cx.output.insert("remoteUrl".into(), json!(remote));
         cx.output.insert(
