@@ -1,7 +1,9 @@
 //! The scaffolder end to end (in-process schema, real workers, real files): templates expose their form,
 //! bad values are refused field by field, a task renders a skeleton, steps fail with their log, cancel
 //! stops a running action within a second, a task whose worker died is recovered, two workers never
-//! run the same task, and template paths cannot leave the template's directory.
+//! run the same task, template paths cannot leave the template's directory, renderings are bounded
+//! (fuel, output size) off the runtime, secrets cannot be transformed into the log, and a task's values,
+//! output and events are its creator's only.
 
 use api::scaffolder::actions::{Action, ActionContext, Registry};
 use api::scaffolder::worker::{self, WorkerSettings, Workers};
@@ -32,6 +34,23 @@ impl Action for Snapshot {
     }
 }
 
+/// A team-defined action that echoes its input as its output (as an action handed a secret might).
+struct Echo;
+
+#[async_trait::async_trait]
+impl Action for Echo {
+    fn id(&self) -> &'static str {
+        "test:echo"
+    }
+
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+        if let Some(input) = cx.input.as_object() {
+            cx.output.extend(input.clone());
+        }
+        Ok(())
+    }
+}
+
 fn copy(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
@@ -58,6 +77,7 @@ fn settings() -> WorkerSettings {
         heartbeat: Duration::from_millis(300),
         stale_after: Duration::from_secs(2),
         task_timeout: Duration::from_secs(60),
+        ..Default::default()
     }
 }
 
@@ -79,6 +99,7 @@ async fn setup(workers: usize) -> Setup {
     registry.add(Arc::new(Snapshot {
         to: snapshots.path().to_path_buf(),
     }));
+    registry.add(Arc::new(Echo));
     let registry = Arc::new(registry);
     let ws = (0..workers)
         .map(|i| {
@@ -872,3 +893,255 @@ async fn a_template_cannot_choose_its_own_directory() {
         "{log:?}"
     );
 }
+
+/// Loads `hostile.yaml` (templates `heavy` and `leaky`).
+async fn load_hostile(t: &TestDb) {
+    let out = t.refresh(&fixtures().join("scaffolder/hostile.yaml")).await;
+    assert!(out.errors.is_empty() && out.invalid.is_empty(), "{out:?}");
+    assert_eq!(out.valid, 2, "{out:?}");
+}
+
+/// Creates a task of `template` with `values` (and `secrets`) as the dev caller.
+async fn create_from(t: &TestDb, template: &str, values: Value, secrets: Value) -> String {
+    let r = t
+        .exec(
+            r#"mutation($t: String!, $v: JSON!, $s: JSON) { createTask(input: {templateRef: $t, values: $v, secrets: $s}) { id } }"#,
+            json!({"t": template, "v": values, "s": secrets}),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+    r["data"]["createTask"]["id"].as_str().unwrap().to_string()
+}
+
+/// Every stored text of the task tables and the audit log.
+async fn stored_texts(t: &TestDb) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = t.db.get_database_backend();
+    let mut out = Vec::new();
+    for (table, columns) in [
+        ("tasks", ["values", "spec", "steps", "output"].as_slice()),
+        ("task_events", ["message"].as_slice()),
+        ("audit_log", ["target"].as_slice()),
+    ] {
+        let cols: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+        let sql = format!("SELECT {} FROM {table}", cols.join(", "));
+        let rows =
+            t.db.query_all_raw(Statement::from_string(backend, sql))
+                .await
+                .unwrap();
+        for row in rows {
+            for col in columns {
+                let v: Option<String> = row.try_get("", col).unwrap();
+                out.push(v.unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_loops_run_out_of_fuel_and_the_server_keeps_answering() {
+    let s = setup(1).await;
+    load_hostile(&s.t).await;
+    let server = greenroom_tests::TestServer::start(&s.t.db).await;
+    for which in ["loops", "file-loops"] {
+        let id = create_from(&s.t, "template:heavy", json!({"which": which}), Value::Null).await;
+        let started = Instant::now();
+        // While it renders, the server answers at once.
+        let task = loop {
+            let health = server
+                .client
+                .get(server.url("/healthz"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            assert!(
+                health.is_ok_and(|r| r.status().is_success()),
+                "{which}: /healthz did not answer while a template rendered"
+            );
+            let task = s.t.exec(TASK, json!({ "id": id })).await["data"]["task"].clone();
+            if ["COMPLETED", "FAILED", "CANCELLED"].contains(&task["status"].as_str().unwrap_or(""))
+            {
+                break task;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{which}: {task}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(task["status"], "FAILED", "{which}: {task}");
+        let log = messages(&task);
+        assert!(
+            log.iter()
+                .any(|l| l.contains(which) && l.contains("ran out of fuel")),
+            "{which}: {log:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn oversized_renderings_fail_and_no_huge_event_is_stored() {
+    let s = setup(1).await;
+    load_hostile(&s.t).await;
+    for (which, status, needle) in [
+        (
+            "huge",
+            "FAILED",
+            "step huge: input: in '${{ 'x' * 20000000 }}': renders more than 1048576 bytes",
+        ),
+        (
+            "file-huge",
+            "FAILED",
+            "huge.txt: renders more than 10485760 bytes",
+        ),
+        ("big-log", "COMPLETED", "… [cut: 900000 bytes]"),
+    ] {
+        let id = create_from(&s.t, "template:heavy", json!({"which": which}), Value::Null).await;
+        let task = finished(&s.t, &id, Duration::from_secs(20)).await;
+        assert_eq!(task["status"], status, "{which}: {task}");
+        let log = messages(&task);
+        assert!(log.iter().any(|l| l.contains(needle)), "{which}: {log:?}");
+    }
+    let longest = stored_texts(&s.t).await.iter().map(String::len).max();
+    assert!(
+        longest < Some(70_000),
+        "a stored text has {longest:?} bytes"
+    );
+}
+
+#[tokio::test]
+async fn transformed_secrets_never_reach_the_log_or_the_database() {
+    let s = setup(1).await;
+    load_hostile(&s.t).await;
+    let secret = json!({"token": "s3cr3t-token-value"});
+    let refused = [
+        "upper",
+        "list-join",
+        "reverse",
+        "slice",
+        "concat",
+        "replace",
+        "loop",
+        "whole-map",
+    ];
+    for which in refused {
+        let id = create_from(
+            &s.t,
+            "template:leaky",
+            json!({"which": which}),
+            secret.clone(),
+        )
+        .await;
+        let task = finished(&s.t, &id, Duration::from_secs(20)).await;
+        assert_eq!(task["status"], "FAILED", "{which}: {task}");
+        let log = messages(&task);
+        assert!(
+            log.iter()
+                .any(|l| l.contains(&format!("step {which}: input:"))
+                    && l.contains("secrets may only be used whole")),
+            "{which}: {log:?}"
+        );
+    }
+    // Smuggled through a block or echoed through a step output: it renders, but never transformed.
+    for which in ["smuggled", "echoed"] {
+        let id = create_from(
+            &s.t,
+            "template:leaky",
+            json!({"which": which}),
+            secret.clone(),
+        )
+        .await;
+        let task = finished(&s.t, &id, Duration::from_secs(20)).await;
+        assert_eq!(task["status"], "COMPLETED", "{which}: {task}");
+    }
+    let texts = stored_texts(&s.t).await;
+    assert!(texts.len() > 20, "{}", texts.len());
+    for text in texts {
+        let flat: String = text
+            .to_lowercase()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        for form in ["tokenvalue", "eulavnekot", "3cr3ttoken"] {
+            assert!(
+                !flat.contains(form),
+                "a stored text holds the secret: {text}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_task_s_values_output_and_events_are_its_creator_s_only() {
+    use api::auth::Scope;
+    use futures_util::StreamExt;
+    let s = setup(1).await;
+    let run = [Scope::ScaffolderRun, Scope::CatalogRead];
+    let r = exec_as(
+        &s,
+        "user:default/ann",
+        &run,
+        CREATE,
+        json!({"v": {"name": "svc", "owner": "team-a"}}),
+    )
+    .await;
+    let id = r["data"]["createTask"]["id"].as_str().unwrap().to_string();
+    finished(&s.t, &id, Duration::from_secs(20)).await;
+    let read = [Scope::CatalogRead];
+    let bob = "user:default/bob";
+    let r = exec_as(&s, bob, &read, TASK_STATUS, json!({"id": id})).await;
+    assert_eq!(r["data"]["task"]["status"], "COMPLETED", "{r}");
+    for field in ["values", "output", "events { message }"] {
+        let q = format!(r#"query($id: ID!) {{ task(id: $id) {{ id {field} }} }}"#);
+        let r = exec_as(&s, bob, &read, &q, json!({"id": id})).await;
+        assert_eq!(first_error_code(&r), Some("FORBIDDEN"), "{field}: {r}");
+        assert!(!r.to_string().contains("svc"), "{field}: {r}");
+    }
+    let r = exec_as(
+        &s,
+        bob,
+        &read,
+        "{ tasks { nodes { id values } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(first_error_code(&r), Some("FORBIDDEN"), "{r}");
+    assert!(!r.to_string().contains("svc"), "{r}");
+    // The live log too.
+    let caller = api::auth::Caller {
+        subject: bob.into(),
+        scopes: read.iter().copied().collect(),
+        groups: Vec::new(),
+        jti: None,
+        authenticated: true,
+    };
+    let req = async_graphql::Request::new(format!(
+        r#"subscription {{ taskEvents(taskId: "{id}") {{ message }} }}"#
+    ));
+    let req = api::graphql::schema::prepare(req, &s.t.db, &s.t.cache).data(caller);
+    let first = tokio::time::timeout(
+        Duration::from_secs(10),
+        s.t.schema().execute_stream(req).next(),
+    )
+    .await
+    .expect("the subscription answers");
+    let first = serde_json::to_value(first.expect("one response")).unwrap();
+    assert_eq!(first_error_code(&first), Some("FORBIDDEN"), "{first}");
+    // Its creator and an admin read them.
+    let all = r#"query($id: ID!) { task(id: $id) { values output events { kind } } }"#;
+    for (who, scopes) in [
+        ("user:default/ann", read.as_slice()),
+        (
+            "user:default/root",
+            [Scope::Admin, Scope::CatalogRead].as_slice(),
+        ),
+    ] {
+        let r = exec_as(&s, who, scopes, all, json!({"id": id})).await;
+        assert!(r["errors"].is_null(), "{who}: {r}");
+        assert_eq!(r["data"]["task"]["values"]["name"], "svc", "{who}: {r}");
+    }
+}
+
+const TASK_STATUS: &str =
+    r#"query($id: ID!) { task(id: $id) { status createdBy steps { id status } } }"#;

@@ -31,6 +31,12 @@ pub struct ScaffolderConfig {
     /// Longest a task may run.
     #[serde(alias = "task_timeout")]
     pub task_timeout: String,
+    /// Instructions one rendering (one `${{ }}` string, one skeleton file) may execute.
+    pub render_fuel: u64,
+    /// Bytes one expression or string, and one step's whole input, may render to.
+    pub max_render_bytes: usize,
+    /// Bytes one skeleton file rendered by `fetch:template` may have.
+    pub max_file_bytes: usize,
 }
 
 impl Default for ScaffolderConfig {
@@ -40,6 +46,9 @@ impl Default for ScaffolderConfig {
             stale_after: "30s".into(),
             heartbeat: "2s".into(),
             task_timeout: "1h".into(),
+            render_fuel: crate::scaffolder::expr::DEFAULT_LIMITS.fuel,
+            max_render_bytes: crate::scaffolder::expr::DEFAULT_LIMITS.max_render_bytes,
+            max_file_bytes: crate::scaffolder::expr::DEFAULT_LIMITS.max_file_bytes,
         }
     }
 }
@@ -55,8 +64,18 @@ impl ScaffolderConfig {
             heartbeat: d("heartbeat", &self.heartbeat)?,
             stale_after: d("staleAfter", &self.stale_after)?,
             task_timeout: d("taskTimeout", &self.task_timeout)?,
+            render: crate::scaffolder::expr::Limits {
+                fuel: self.render_fuel,
+                max_render_bytes: self.max_render_bytes,
+                max_file_bytes: self.max_file_bytes,
+            },
             ..Default::default()
         };
+        if self.render_fuel == 0 || self.max_render_bytes == 0 || self.max_file_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "scaffolder.renderFuel, maxRenderBytes and maxFileBytes must be at least 1".into(),
+            ));
+        }
         if settings.stale_after < settings.heartbeat * 3 {
             return Err(ConfigError::Invalid(
                 "scaffolder.staleAfter must be at least three heartbeats".into(),

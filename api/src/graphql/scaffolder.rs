@@ -225,9 +225,12 @@ impl Task {
     async fn template_ref(&self) -> &str {
         &self.0.template_ref
     }
-    /// The parameter values it was created with.
-    async fn values(&self) -> Json<Value> {
-        Json(serde_json::from_str(&self.0.values).unwrap_or(Value::Null))
+    /// The parameter values it was created with (its creator and admins only; `FORBIDDEN` otherwise).
+    async fn values(&self, ctx: &Context<'_>) -> Res<Json<Value>> {
+        may_read(ctx, &self.0)?;
+        Ok(Json(
+            serde_json::from_str(&self.0.values).unwrap_or(Value::Null),
+        ))
     }
     /// The token subject that created it.
     async fn created_by(&self) -> &str {
@@ -253,16 +256,21 @@ impl Task {
             .map(TaskStep::from)
             .collect()
     }
-    /// The template's `spec.output` (links, text), rendered when the task completed.
-    async fn output(&self) -> Option<Json<Value>> {
-        self.0
+    /// The template's `spec.output` (links, text), rendered when the task completed (its creator and
+    /// admins only; `FORBIDDEN` otherwise).
+    async fn output(&self, ctx: &Context<'_>) -> Res<Option<Json<Value>>> {
+        may_read(ctx, &self.0)?;
+        Ok(self
+            .0
             .output
             .as_deref()
             .and_then(|o| serde_json::from_str(o).ok())
-            .map(Json)
+            .map(Json))
     }
-    /// Its event log after the event id `after` (up to 1,000 entries).
+    /// Its event log after the event id `after` (up to 1,000 entries; its creator and admins only,
+    /// `FORBIDDEN` otherwise).
     async fn events(&self, ctx: &Context<'_>, after: Option<ID>) -> Res<Vec<TaskEvent>> {
+        may_read(ctx, &self.0)?;
         let db = loaders::database(ctx)?;
         let after = parse_event_id(after)?;
         Ok(tasks::events(db, &self.0.id, after, 1000)
@@ -390,6 +398,20 @@ async fn own(db: &sea_orm::DatabaseConnection, caller: &crate::auth::Caller, id:
         return Err(ApiError::Forbidden(format!(
             "task {id} belongs to {}; only they or an admin may change it",
             task.created_by
+        ))
+        .extend());
+    }
+    Ok(())
+}
+
+/// `Ok` when the caller created `task` or is an admin: a task's values, output and events (which may
+/// show what its steps did with secrets) are theirs only. `FORBIDDEN` otherwise, as for [`own`].
+fn may_read(ctx: &Context<'_>, task: &Row) -> Res<()> {
+    let caller = super::guard::caller(ctx);
+    if task.created_by != caller.subject && !caller.has(Scope::Admin) {
+        return Err(ApiError::Forbidden(format!(
+            "task {} belongs to {}; only they or an admin may read its values, output and events",
+            task.id, task.created_by
         ))
         .extend());
     }
@@ -562,7 +584,7 @@ const POLL: Duration = Duration::from_millis(200);
 #[Subscription]
 impl ScaffolderSubscription {
     /// A task's events after `after` (from the start when absent), then each new one as it happens; ends
-    /// after the task's `completion` event (needs `catalog:read`).
+    /// after the task's `completion` event (needs `catalog:read`, and to be its creator or an admin).
     async fn task_events(
         &self,
         ctx: &Context<'_>,
@@ -572,9 +594,10 @@ impl ScaffolderSubscription {
         require(ctx, READ)?;
         let db = loaders::database(ctx)?.clone();
         let after = parse_event_id(after)?;
-        if tasks::get(&db, &task_id).await.map_err(gql_err)?.is_none() {
+        let Some(row) = tasks::get(&db, &task_id).await.map_err(gql_err)? else {
             return Err(ApiError::NotFound(format!("no task {}", task_id.as_str())).extend());
-        }
+        };
+        may_read(ctx, &row)?;
         let id = task_id.to_string();
         // State: (cursor, pending events, finished)
         // Ends when the task is finished and nothing is left to read: not at the first `completion` event

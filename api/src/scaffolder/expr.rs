@@ -1,14 +1,55 @@
 //! `${{ }}` expressions in template steps and skeleton files, rendered by minijinja with Backstage's
 //! delimiters and the filters Backstage templates use (`parseRepoUrl`, `parseEntityRef`, `pick`,
-//! `projectSlug`).
+//! `projectSlug`). Every rendering is bounded: minijinja fuel caps its work and a capped writer its
+//! output ([`Limits`]); secrets never enter the engine (see [`super::secrets::Refs`]).
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as J};
 use serde_json::{Map, Value};
+use std::sync::RwLock;
+
+/// Bounds on one rendering (`scaffolder.renderFuel`, `scaffolder.maxRenderBytes`,
+/// `scaffolder.maxFileBytes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Instructions one rendering (one string, one skeleton file) may execute.
+    pub fuel: u64,
+    /// Bytes one expression or string may render to, and one step's whole rendered input.
+    pub max_render_bytes: usize,
+    /// Bytes one rendered skeleton file (`fetch:template`) may have.
+    pub max_file_bytes: usize,
+}
+
+pub const DEFAULT_LIMITS: Limits = Limits {
+    fuel: 5_000_000,
+    max_render_bytes: 1 << 20,
+    max_file_bytes: 10 << 20,
+};
+
+impl Default for Limits {
+    fn default() -> Self {
+        DEFAULT_LIMITS
+    }
+}
+
+static LIMITS: RwLock<Limits> = RwLock::new(DEFAULT_LIMITS);
+
+/// Sets this process's rendering limits (the workers do, from `scaffolder.*`).
+pub fn set_limits(limits: Limits) {
+    if let Ok(mut l) = LIMITS.write() {
+        *l = limits;
+    }
+}
+
+/// This process's rendering limits.
+pub fn limits() -> Limits {
+    LIMITS.read().map(|l| *l).unwrap_or(DEFAULT_LIMITS)
+}
 
 /// The environment every task renders with.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_fuel(Some(limits().fuel));
     if let Ok(syntax) = SyntaxConfig::builder()
         .block_delimiters("{%", "%}")
         .variable_delimiters("${{", "}}")
@@ -38,7 +79,7 @@ fn invalid(msg: String) -> Error {
 fn parse_repo_url(url: String) -> Result<J, Error> {
     let (host, query) = url
         .split_once('?')
-        .ok_or_else(|| invalid(format!("'{url}' is not a repo URL (host?owner=…&repo=…)")))?;
+        .ok_or_else(|| invalid("not a repo URL (host?owner=…&repo=…)".into()))?;
     let mut out = Map::new();
     out.insert("host".into(), Value::String(host.to_string()));
     for pair in query.split('&') {
@@ -47,7 +88,7 @@ fn parse_repo_url(url: String) -> Result<J, Error> {
         }
     }
     if !out.contains_key("repo") {
-        return Err(invalid(format!("'{url}' has no repo")));
+        return Err(invalid("the repo URL has no repo".into()));
     }
     Ok(J::from_serialize(Value::Object(out)))
 }
@@ -71,15 +112,95 @@ fn project_slug(url: String) -> Result<String, Error> {
 /// `component:ns/name` (kind and namespace optional) → `{kind, namespace, name}`.
 fn parse_entity_ref(r: String) -> Result<J, Error> {
     let parsed = crate::catalog::refs::EntityRef::parse(&r, Some("component"), "default")
-        .map_err(|e| invalid(format!("invalid entity ref '{r}': {e}")))?;
+        .map_err(|_| invalid("not a valid entity ref ([kind:][namespace/]name)".into()))?;
     Ok(J::from_serialize(serde_json::json!({
         "kind": parsed.kind, "namespace": parsed.namespace, "name": parsed.name
     })))
 }
 
+/// A `std::io::Write` that refuses to grow past `cap` bytes.
+struct Capped {
+    buf: Vec<u8>,
+    cap: usize,
+    over: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > self.cap {
+            self.over = true;
+            return Err(std::io::Error::other("output limit"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An engine error as the task log shows it; running out of fuel says which limit it hit.
+fn describe(e: &Error) -> String {
+    if matches!(e.kind(), ErrorKind::OutOfFuel) {
+        format!(
+            "too much work: the rendering ran out of fuel ({} instructions, scaffolder.renderFuel)",
+            limits().fuel
+        )
+    } else {
+        e.to_string()
+    }
+}
+
+fn too_big(cap: usize) -> String {
+    format!("renders more than {cap} bytes (the limit for one rendering)")
+}
+
+/// Renders template text into at most `cap` bytes, within the environment's fuel.
+pub fn render_text(
+    env: &Environment<'_>,
+    text: &str,
+    ctx: &J,
+    cap: usize,
+) -> Result<String, String> {
+    let tmpl = env.template_from_str(text).map_err(|e| describe(&e))?;
+    let mut out = Capped {
+        buf: Vec::new(),
+        cap,
+        over: false,
+    };
+    match tmpl.render_captured_to(ctx, &mut out) {
+        Ok(_) => String::from_utf8(out.buf).map_err(|_| "the rendering is not UTF-8".into()),
+        Err(_) if out.over => Err(too_big(cap)),
+        Err(e) => Err(describe(&e)),
+    }
+}
+
+/// At most 200 characters of a template string, for error texts.
+fn short(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
 /// Renders one string: a string that is exactly one `${{ expression }}` keeps the expression's type
-/// (a list stays a list); any other string renders as text.
-pub fn render_str(env: &Environment<'_>, text: &str, ctx: &J) -> Result<Value, String> {
+/// (a list stays a list); any other string renders as text. `${{ secrets.NAME }}` is put in after the
+/// rendering; any other use of `secrets` is refused.
+pub fn render_str(
+    env: &Environment<'_>,
+    text: &str,
+    ctx: &J,
+    secrets: &Map<String, Value>,
+) -> Result<Value, String> {
+    let refs = super::secrets::Refs::take_out(text, secrets)
+        .map_err(|e| format!("in '{}': {e}", short(text)))?;
+    let v = render_plain(env, refs.text(), ctx, limits().max_render_bytes)
+        .map_err(|e| format!("in '{}': {e}", short(text)))?;
+    Ok(refs.put_back(v))
+}
+
+fn render_plain(env: &Environment<'_>, text: &str, ctx: &J, cap: usize) -> Result<Value, String> {
     let trimmed = text.trim();
     if let Some(inner) = trimmed
         .strip_prefix("${{")
@@ -88,34 +209,63 @@ pub fn render_str(env: &Environment<'_>, text: &str, ctx: &J) -> Result<Value, S
     {
         let expr = env
             .compile_expression(inner.trim())
-            .map_err(|e| format!("in '{text}': {e}"))?;
-        let v = expr.eval(ctx).map_err(|e| format!("in '{text}': {e}"))?;
+            .map_err(|e| describe(&e))?;
+        let v = expr.eval(ctx).map_err(|e| describe(&e))?;
         if v.is_undefined() {
             return Ok(Value::Null);
         }
-        return serde_json::to_value(&v).map_err(|e| e.to_string());
+        let json = serde_json::to_string(&v).map_err(|e| e.to_string())?;
+        if json.len() > cap {
+            return Err(too_big(cap));
+        }
+        return serde_json::from_str(&json).map_err(|e| e.to_string());
     }
     if !text.contains("${{") && !text.contains("{%") {
         return Ok(Value::String(text.to_string()));
     }
-    env.render_str(text, ctx)
-        .map(Value::String)
-        .map_err(|e| format!("in '{text}': {e}"))
+    render_text(env, text, ctx, cap).map(Value::String)
 }
 
-/// Renders every string inside `input`, recursively.
-pub fn render(env: &Environment<'_>, input: &Value, ctx: &J) -> Result<Value, String> {
+/// Renders every string inside `input`, recursively; the whole rendering is capped like one string.
+pub fn render(
+    env: &Environment<'_>,
+    input: &Value,
+    ctx: &J,
+    secrets: &Map<String, Value>,
+) -> Result<Value, String> {
+    let mut spent = 0;
+    render_within(env, input, ctx, secrets, &mut spent)
+}
+
+fn render_within(
+    env: &Environment<'_>,
+    input: &Value,
+    ctx: &J,
+    secrets: &Map<String, Value>,
+    spent: &mut usize,
+) -> Result<Value, String> {
     Ok(match input {
-        Value::String(s) => render_str(env, s, ctx)?,
+        Value::String(s) => {
+            let v = render_str(env, s, ctx, secrets)?;
+            *spent += match &v {
+                Value::String(s) => s.len(),
+                other => other.to_string().len(),
+            };
+            let cap = limits().max_render_bytes;
+            if *spent > cap {
+                return Err(format!("the input {}", too_big(cap)));
+            }
+            v
+        }
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|i| render(env, i, ctx))
+                .map(|i| render_within(env, i, ctx, secrets, spent))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| Ok((k.clone(), render(env, v, ctx)?)))
+                .map(|(k, v)| Ok((k.clone(), render_within(env, v, ctx, secrets, spent)?)))
                 .collect::<Result<_, String>>()?,
         ),
         other => other.clone(),
@@ -152,44 +302,120 @@ mod tests {
     fn expressions_keep_types_and_filters_work() {
         let env = environment();
         let c = ctx();
+        let none = Map::new();
         assert_eq!(
-            render_str(&env, "${{ parameters.tags }}", &c).unwrap(),
+            render_str(&env, "${{ parameters.tags }}", &c, &none).unwrap(),
             json!(["a", "b"])
         );
         assert_eq!(
-            render_str(&env, "hello ${{ parameters.name }}!", &c).unwrap(),
+            render_str(&env, "hello ${{ parameters.name }}!", &c, &none).unwrap(),
             json!("hello svc!")
         );
         assert_eq!(
             render_str(
                 &env,
                 "${{ parameters.repoUrl | parseRepoUrl | pick('owner') }}",
-                &c
+                &c,
+                &none
             )
             .unwrap(),
             json!("acme")
         );
         assert_eq!(
-            render_str(&env, "${{ parameters.repoUrl | projectSlug }}", &c).unwrap(),
+            render_str(&env, "${{ parameters.repoUrl | projectSlug }}", &c, &none).unwrap(),
             json!("acme/svc")
         );
         assert_eq!(
-            render_str(&env, "${{ (parameters.owner | parseEntityRef).name }}", &c).unwrap(),
+            render_str(
+                &env,
+                "${{ (parameters.owner | parseEntityRef).name }}",
+                &c,
+                &none
+            )
+            .unwrap(),
             json!("team-a")
         );
         assert_eq!(
-            render_str(&env, "${{ steps.fetch.output.path }}", &c).unwrap(),
+            render_str(&env, "${{ steps.fetch.output.path }}", &c, &none).unwrap(),
             json!("x")
         );
         assert_eq!(
-            render_str(&env, "${{ user.ref }}", &c).unwrap(),
+            render_str(&env, "${{ user.ref }}", &c, &none).unwrap(),
             json!("user:default/jane")
         );
         assert_eq!(
-            render_str(&env, "${{ parameters.nothing.deeper }}", &c).unwrap(),
+            render_str(&env, "${{ parameters.nothing.deeper }}", &c, &none).unwrap(),
             json!(null)
         );
-        assert!(render_str(&env, "${{ parameters.name | parseRepoUrl }}", &c).is_err());
+        assert!(render_str(&env, "${{ parameters.name | parseRepoUrl }}", &c, &none).is_err());
         assert!(!truthy(&json!(false)) && truthy(&json!("yes")) && !truthy(&json!("")));
+    }
+
+    #[test]
+    fn renderings_are_bounded_in_work_and_size() {
+        let env = environment();
+        let c = ctx();
+        let none = Map::new();
+        let loops =
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+        let e = render_str(&env, loops, &c, &none).unwrap_err();
+        assert!(e.contains("ran out of fuel"), "{e}");
+        let e = render_str(&env, "${{ 'x' * 2000000 }}", &c, &none).unwrap_err();
+        assert!(e.contains("renders more than 1048576 bytes"), "{e}");
+        let e = render_str(&env, "a${{ 'x' * 2000000 }}", &c, &none).unwrap_err();
+        assert!(e.contains("renders more than"), "{e}");
+        let many = json!(["${{ 'x' * 600000 }}", "${{ 'x' * 600000 }}"]);
+        assert!(render(&env, &many, &c, &none).is_err());
+    }
+
+    #[test]
+    fn secrets_are_used_whole_or_not_at_all() {
+        let env = environment();
+        let c = ctx();
+        let mut secrets = Map::new();
+        secrets.insert("token".into(), json!("s3cr3t"));
+        let ok = render_str(
+            &env,
+            "with ${{ secrets.token }} and ${{ secrets['token'] }}",
+            &c,
+            &secrets,
+        );
+        assert_eq!(ok.unwrap(), json!("with s3cr3t and s3cr3t"));
+        assert_eq!(
+            render_str(&env, "${{ secrets.token }}", &c, &secrets).unwrap(),
+            json!("s3cr3t")
+        );
+        assert_eq!(
+            render_str(&env, "${{ secrets.nope }}", &c, &secrets).unwrap(),
+            json!("")
+        );
+        for bypass in [
+            "${{ secrets.token | upper }}",
+            "${{ secrets.token | list | join(' ') }}",
+            "${{ secrets.token[1:] }}",
+            "${{ secrets.token ~ 'x' }}",
+            "${{ secrets }}",
+            "{% for c in secrets.token %}${{ c }}{% endfor %}",
+            "${{ '${{ secrets.token }}' | upper }}",
+        ] {
+            let e = render_str(&env, bypass, &c, &secrets).unwrap_err();
+            assert!(
+                e.contains("secrets may only be used whole"),
+                "{bypass}: {e}"
+            );
+        }
+        // A sentinel mangled by the template is never replaced: no derived form of the secret exists.
+        for mangle in [
+            "{% filter upper %}${{ secrets.token }}{% endfilter %}",
+            "{% set t = '%}${{ secrets.token }}' %}${{ t | upper }}",
+            "{% set t = '%}${{ secrets.token }}' %}${{ t | reverse }}",
+        ] {
+            let out = render_str(&env, mangle, &c, &secrets).map(|v| v.to_string());
+            let out = out.unwrap_or_else(|e| e).to_lowercase();
+            assert!(
+                !out.contains("s3cr3t") && !out.contains("t3rc3s"),
+                "{mangle}: {out}"
+            );
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Running a template's steps in a fresh workspace: conditions, rendered inputs, actions, outputs. Events
 //! and step states go to a [`Sink`]: the task's rows for real runs, memory for dry runs. Secret values
-//! are masked in every event.
+//! are masked in every event (and in step outputs before later steps see them); events are capped in
+//! size. Rendering runs on blocking threads, so a heavy template never stalls the runtime and a
+//! cancellation or timeout stops waiting for it at once.
 
 use minijinja::Value as J;
 use sea_orm::DatabaseConnection;
@@ -47,13 +49,70 @@ pub fn redact(message: &str, secrets: &[String]) -> String {
     out
 }
 
+/// Longest event message stored; longer ones are cut (after masking) with a note.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// `message` masked and cut to [`MAX_EVENT_BYTES`].
+fn event_text(message: &str, secrets: &[String]) -> String {
+    let mut out = redact(message, secrets);
+    if out.len() > MAX_EVENT_BYTES {
+        let total = out.len();
+        let mut cut = MAX_EVENT_BYTES;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push_str(&format!("… [cut: {total} bytes]"));
+    }
+    out
+}
+
+/// A JSON value with every secret masked in its strings.
+fn redact_value(value: Value, secrets: &[String]) -> Value {
+    if secrets.is_empty() {
+        return value;
+    }
+    serde_json::to_string(&value)
+        .ok()
+        .map(|t| redact(&t, secrets))
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// Renders `input` on a blocking thread (its fuel bounds the work there; awaiting it can be dropped).
+async fn render_off(
+    env: &Arc<minijinja::Environment<'static>>,
+    input: &Value,
+    ctx: &J,
+    secrets: &Map<String, Value>,
+) -> Result<Value, String> {
+    let (env, input, ctx, secrets) = (env.clone(), input.clone(), ctx.clone(), secrets.clone());
+    tokio::task::spawn_blocking(move || expr::render(&env, &input, &ctx, &secrets))
+        .await
+        .map_err(|_| "the rendering stopped".to_string())?
+}
+
+/// [`render_off`], or `None` when the run is cancelled first.
+async fn render_or_cancel(
+    env: &Arc<minijinja::Environment<'static>>,
+    input: &Value,
+    ctx: &J,
+    secrets: &Map<String, Value>,
+    cancel: &mut watch::Receiver<bool>,
+) -> Option<Result<Value, String>> {
+    tokio::select! {
+        r = render_off(env, input, ctx, secrets) => Some(r),
+        _ = cancel.wait_for(|c| *c) => None,
+    }
+}
+
 #[async_trait::async_trait]
 impl Sink for DbSink {
     async fn event(&self, step: Option<&str>, kind: &str, message: &str) {
         if self.lost() {
             return;
         }
-        let message = redact(message, &self.secrets);
+        let message = event_text(message, &self.secrets);
         if let Err(e) = tasks::event(&self.db, &self.task_id, step, kind, &message).await {
             tracing::warn!(error = %e, task = %self.task_id, "could not write a task event");
         }
@@ -94,7 +153,7 @@ impl Sink for MemorySink {
             None => format!("{kind}: {message}"),
         };
         if let Ok(mut l) = self.lines.lock() {
-            l.push(redact(&line, &self.secrets));
+            l.push(event_text(&line, &self.secrets));
         }
     }
 
@@ -153,12 +212,13 @@ pub async fn steps(
         .get(super::template::BASE_DIR_KEY)
         .and_then(Value::as_str)
         .map(PathBuf::from);
-    let env = expr::environment();
+    let env = Arc::new(expr::environment());
+    let masked = secret_values(secrets);
     let mut outputs = Map::new();
+    // `secrets` is not in the context: `${{ secrets.NAME }}` is put in after rendering (`secrets::Refs`).
     let context = |outputs: &Map<String, Value>| {
         J::from_serialize(json!({
             "parameters": values,
-            "secrets": secrets,
             "steps": outputs,
             "user": { "ref": created_by },
         }))
@@ -196,7 +256,15 @@ pub async fn steps(
             return (End::Cancelled, None);
         }
         if let Some(cond) = &step.condition {
-            match expr::render(&env, cond, &ctx) {
+            let Some(rendered) = render_or_cancel(&env, cond, &ctx, secrets, &mut cancel).await
+            else {
+                for s in state.iter_mut().skip(i) {
+                    s.status = StepStatus::Cancelled;
+                }
+                sink.steps(&state).await;
+                return (End::Cancelled, None);
+            };
+            match rendered {
                 Ok(v) if !expr::truthy(&v) => {
                     set(&mut state, StepStatus::Skipped);
                     sink.steps(&state).await;
@@ -224,6 +292,7 @@ pub async fn steps(
                 step,
                 env: &env,
                 ctx: &ctx,
+                secrets,
                 workspace,
                 base_dir: &base_dir,
                 created_by,
@@ -235,6 +304,11 @@ pub async fn steps(
         .await;
         match ran {
             StepEnd::Done(output) => {
+                // Later steps see outputs masked: a secret an action echoed cannot be transformed.
+                let output = match redact_value(Value::Object(output), &masked) {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                };
                 outputs.insert(step.id.clone(), json!({ "output": output.clone() }));
                 set(&mut state, StepStatus::Completed);
                 if let Some(s) = state.get_mut(i) {
@@ -261,10 +335,16 @@ pub async fn steps(
             }
         }
     }
-    match spec
-        .get("output")
-        .map(|o| expr::render(&env, o, &context(&outputs)))
-    {
+    let rendered = match spec.get("output") {
+        Some(o) => {
+            match render_or_cancel(&env, o, &context(&outputs), secrets, &mut cancel).await {
+                Some(r) => Some(r),
+                None => return (End::Cancelled, None),
+            }
+        }
+        None => None,
+    };
+    match rendered {
         Some(Err(e)) => {
             sink.event(None, "log", &format!("output: {e}")).await;
             (End::Failed, None)
@@ -285,8 +365,9 @@ struct Step<'a> {
     actions: &'a Registry,
     task_id: &'a str,
     step: &'a StepSpec,
-    env: &'a minijinja::Environment<'a>,
+    env: &'a Arc<minijinja::Environment<'static>>,
     ctx: &'a J,
+    secrets: &'a Map<String, Value>,
     workspace: &'a std::path::Path,
     base_dir: &'a Option<PathBuf>,
     created_by: &'a str,
@@ -303,9 +384,10 @@ async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver
             s.actions.ids().join(", ")
         ));
     };
-    let input = match expr::render(s.env, &step.input, s.ctx) {
-        Ok(i) => i,
-        Err(e) => return StepEnd::Failed(format!("step {}: input: {e}", step.id)),
+    let input = match render_or_cancel(s.env, &step.input, s.ctx, s.secrets, cancel).await {
+        None => return StepEnd::Cancelled,
+        Some(Ok(i)) => i,
+        Some(Err(e)) => return StepEnd::Failed(format!("step {}: input: {e}", step.id)),
     };
     if s.dry_run && action.publishes() {
         sink.event(
@@ -399,13 +481,22 @@ pub async fn dry_run(
     })
 }
 
-/// The string values of a task's secrets (what events must never show).
+/// The string values of a task's secrets (what events must never show), also as they look inside JSON
+/// text (escaped), longest first.
 pub fn secret_values(secrets: &Map<String, Value>) -> Vec<String> {
-    secrets
+    let mut out: Vec<String> = secrets
         .values()
-        .filter_map(|v| v.as_str().map(str::to_string))
+        .filter_map(Value::as_str)
         .filter(|s| s.len() >= 3)
-        .collect()
+        .flat_map(|s| {
+            let escaped = serde_json::to_string(s).unwrap_or_default();
+            let escaped = escaped.trim_matches('"').to_string();
+            [s.to_string(), escaped]
+        })
+        .collect();
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
 }
 
 fn collect(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, Option<String>)>) {

@@ -25,6 +25,8 @@ pub struct WorkerSettings {
     /// A running task whose heartbeat is older than this is recovered (failed).
     pub stale_after: Duration,
     pub task_timeout: Duration,
+    /// Bounds on every rendering this process does (set process-wide by [`spawn`]).
+    pub render: super::expr::Limits,
 }
 
 impl Default for WorkerSettings {
@@ -35,6 +37,7 @@ impl Default for WorkerSettings {
             heartbeat: Duration::from_secs(2),
             stale_after: Duration::from_secs(30),
             task_timeout: Duration::from_secs(3600),
+            render: super::expr::Limits::default(),
         }
     }
 }
@@ -88,6 +91,7 @@ pub fn spawn(
     holder: String,
     settings: WorkerSettings,
 ) -> Workers {
+    super::expr::set_limits(settings.render);
     let (stop, mut stopped) = watch::channel(false);
     let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = running.clone();

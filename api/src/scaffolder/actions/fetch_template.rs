@@ -1,5 +1,6 @@
 //! `fetch:template`: copies a skeleton directory of the template's source into the workspace, rendering
-//! file contents and names with `${{ values.* }}`, except files matching `copyWithoutTemplating`.
+//! file contents and names with `${{ values.* }}`, except files matching `copyWithoutTemplating`. Each
+//! file renders on a blocking thread within the fuel and `scaffolder.maxFileBytes`.
 
 use serde_json::Value;
 use std::path::Path;
@@ -32,6 +33,7 @@ impl Action for FetchTemplate {
             .transpose()
             .map_err(|e| format!("copyWithoutTemplating: {e}"))?
             .unwrap_or_default();
+        let cap = crate::scaffolder::expr::limits().max_file_bytes;
         let n = tokio::task::spawn_blocking(move || {
             let env = crate::scaffolder::expr::environment();
             let ctx = minijinja::Value::from_serialize(serde_json::json!({ "values": values }));
@@ -43,7 +45,7 @@ impl Action for FetchTemplate {
                 if !text.contains("${{") && !text.contains("{%") {
                     return Ok(None);
                 }
-                env.render_str(text, &ctx)
+                crate::scaffolder::expr::render_text(&env, text, &ctx, cap)
                     .map(Some)
                     .map_err(|e| format!("{rel_s}: {e}"))
             };
@@ -51,7 +53,7 @@ impl Action for FetchTemplate {
             copy_tree(&src, &dst, Path::new(""), &render, &mut n).map(|_| n)
         })
         .await
-        .map_err(|e| e.to_string())??;
+        .map_err(|_| "the rendering stopped".to_string())??;
         cx.log.log(&format!("rendered {n} files")).await;
         Ok(())
     }

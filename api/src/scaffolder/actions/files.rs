@@ -63,8 +63,9 @@ pub(super) fn copy_tree(
                 None => name.clone(),
             };
             if rendered_name.is_empty() || rendered_name.contains('/') || rendered_name == ".." {
+                // The rendered name is not shown: it may derive from a secret in `values`.
                 return Err(format!(
-                    "{}: renders to an invalid name '{rendered_name}'",
+                    "{}: renders to an invalid file name",
                     rel_child.display()
                 ));
             }
