@@ -96,7 +96,7 @@ async fn server(t: &TestDb, s: Setup) -> TestServer {
     state.schema = api::graphql::schema::build_with(
         t.db.clone(),
         t.cache.clone(),
-        Arc::default(),
+        greenroom_tests::sandbox_sources(),
         auth.clone(),
         &s.limits,
     );
