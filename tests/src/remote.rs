@@ -14,6 +14,9 @@ struct Files {
     bodies: HashMap<String, String>,
     failing: HashMap<String, u16>,
     stalled: HashMap<String, Duration>,
+    /// Stalled only from the second request on.
+    stalled_later: HashMap<String, Duration>,
+    redirects: HashMap<String, String>,
     hits: HashMap<String, usize>,
     not_modified: usize,
 }
@@ -73,6 +76,16 @@ impl RemoteFiles {
     }
 
     /// Requests received for `path`.
+    /// Answers `path` at once the first time and after `delay` from then on.
+    pub fn stall_after_first(&self, path: &str, delay: Duration) {
+        self.with(|f| f.stalled_later.insert(path.to_string(), delay));
+    }
+
+    /// Answers `path` with `302 Found` to `location`.
+    pub fn redirect(&self, path: &str, location: &str) {
+        self.with(|f| f.redirects.insert(path.to_string(), location.to_string()));
+    }
+
     pub fn hits(&self, path: &str) -> usize {
         self.with(|f| f.hits.get(path).copied().unwrap_or(0))
     }
@@ -101,8 +114,10 @@ async fn serve(State(files): State<Shared>, uri: Uri, headers: HeaderMap) -> Res
         let Ok(mut f) = files.lock() else {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         };
-        *f.hits.entry(path.clone()).or_default() += 1;
-        f.stalled.get(&path).copied()
+        let hits = f.hits.entry(path.clone()).or_default();
+        *hits += 1;
+        let later = (*hits > 1).then(|| f.stalled_later.get(&path).copied());
+        f.stalled.get(&path).copied().or(later.flatten())
     };
     if let Some(d) = stall {
         tokio::time::sleep(d).await;
@@ -110,6 +125,9 @@ async fn serve(State(files): State<Shared>, uri: Uri, headers: HeaderMap) -> Res
     let Ok(mut f) = files.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
+    if let Some(to) = f.redirects.get(&path) {
+        return (StatusCode::FOUND, [("location", to.clone())]).into_response();
+    }
     if let Some(code) = f.failing.get(&path) {
         return StatusCode::from_u16(*code)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
