@@ -29,6 +29,31 @@ pub struct AppState {
     pub metrics: bool,
     /// Automatic persisted queries by hash.
     pub persisted: Arc<crate::http::persisted::PersistedQueries>,
+    /// Header, body and WebSocket-initialisation timeouts.
+    pub timeouts: ConnectionTimeouts,
+    /// Largest serialised GraphQL response (`server.limits.maxResponseBytes`).
+    pub max_response_bytes: usize,
+    /// Most subscriptions running at once on one WebSocket.
+    pub max_subscriptions: usize,
+}
+
+/// How long a client may take to send a request head, a request body, and a WebSocket's
+/// `connection_init` (`server.headerReadTimeout`, `bodyReadTimeout`, `websocketInitTimeout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionTimeouts {
+    pub header_read: Duration,
+    pub body_read: Duration,
+    pub websocket_init: Duration,
+}
+
+impl Default for ConnectionTimeouts {
+    fn default() -> Self {
+        Self {
+            header_read: Duration::from_secs(10),
+            body_read: Duration::from_secs(30),
+            websocket_init: Duration::from_secs(5),
+        }
+    }
 }
 
 impl AppState {
@@ -48,6 +73,9 @@ impl AppState {
             cors_origins: Vec::new(),
             metrics: true,
             persisted: Arc::default(),
+            timeouts: ConnectionTimeouts::default(),
+            max_response_bytes: config.server.limits.max_response_bytes,
+            max_subscriptions: config.server.limits.max_subscriptions_per_connection,
         }
     }
 }
@@ -128,6 +156,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         cors_origins: limits.cors_origins.clone(),
         metrics: config.server.metrics,
         persisted: Arc::default(),
+        timeouts: config.server.timeouts()?,
+        max_response_bytes: limits.max_response_bytes,
+        max_subscriptions: limits.max_subscriptions_per_connection,
     };
     let listener = TcpListener::bind(&config.server.listen).await?;
     if auth.is_dev_mode() {
@@ -164,13 +195,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let grace = config.shutdown_grace()?;
     let stopping = Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();
-    let server = axum::serve(listener, router(state, config.server.max_body_bytes))
-        .with_graceful_shutdown(async move {
+    let header_read = state.timeouts.header_read;
+    let server = serve_http(
+        listener,
+        router(state, config.server.max_body_bytes),
+        header_read,
+        async move {
             shutdown_signal().await;
             signalled.notify_one();
-        });
+        },
+    );
     tokio::select! {
-        done = server => done?,
+        done = server => done,
         _ = async {
             stopping.notified().await;
             tokio::time::sleep(grace).await;
@@ -189,6 +225,90 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     db.close().await?;
     Ok(())
+}
+
+/// Serves `app` over HTTP/1.1 (with upgrades, for WebSockets) until `shutdown` resolves, then waits for
+/// open connections to finish. A connection that has not sent a whole request head within
+/// `header_read_timeout` is closed (Slowloris). Each request carries the peer address as
+/// `ConnectInfo<SocketAddr>`.
+pub async fn serve_http(
+    listener: TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.as_mut() => break,
+        };
+        tokio::spawn(serve_connection(
+            stream,
+            peer,
+            app.clone(),
+            header_read_timeout,
+            stop_rx.clone(),
+        ));
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    // Every connection task holds a receiver; all gone means every connection finished.
+    stop_tx.closed().await;
+}
+
+/// One connection of [`serve_http`]: served until it closes, shut down gracefully when `stop` turns true.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    app: Router,
+    header_read_timeout: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower_service::Service;
+    let service =
+        hyper::service::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            let mut app = app.clone();
+            async move { app.call(req.map(axum::body::Body::new)).await }
+        });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    loop {
+        tokio::select! {
+            done = conn.as_mut() => {
+                if let Err(e) = done {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            changed = stop.changed() => {
+                conn.as_mut().graceful_shutdown();
+                if changed.is_err() {
+                    // The server is gone; finish this connection without further signals.
+                    let _ = conn.as_mut().await;
+                    break;
+                }
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

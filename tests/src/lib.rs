@@ -239,16 +239,20 @@ impl TestServer {
         Self::start_with(AppState::dev(db.clone())).await
     }
 
-    /// The router over any state (authentication, limits).
+    /// The router over any state (authentication, limits, timeouts), served as the server serves it.
     pub async fn start_with(state: AppState) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let header_read = state.timeouts.header_read;
         let app = router(state, 1 << 20);
-        let handle = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let handle = tokio::spawn(api::server::serve_http(
+            listener,
+            app,
+            header_read,
+            std::future::pending(),
+        ));
         Self {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),

@@ -60,6 +60,7 @@ struct Setup {
     anonymous_read: bool,
     rate: f64,
     limits: api::graphql::schema::Limits,
+    request_timeout: Duration,
 }
 
 impl Default for Setup {
@@ -72,6 +73,7 @@ impl Default for Setup {
             anonymous_read: false,
             rate: 0.0,
             limits: Default::default(),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -102,6 +104,7 @@ async fn server(t: &TestDb, s: Setup) -> TestServer {
     );
     state.auth = auth;
     state.limiter = Arc::new(RateLimiter::new(s.rate, s.rate.max(1.0)));
+    state.request_timeout = s.request_timeout;
     TestServer::start_with(state).await
 }
 
@@ -396,6 +399,7 @@ async fn abusive_queries_are_refused_with_their_codes() {
                 max_aliases: 3,
                 max_root_fields: 4,
                 introspection: false,
+                ..Default::default()
             },
             ..Setup::default()
         },
@@ -593,4 +597,40 @@ async fn cors_answers_only_allowed_origins_and_slow_requests_time_out() {
         relations { type targetRef target { ref name title relations { targetRef } } } } } }";
     let (status, body, _) = post(&s, None, heavy, json!({})).await;
     assert_eq!((status, code(&body)), (503, "TIMEOUT"), "{body}");
+}
+
+/// A forbidden mutation in a batch does not lift the request timeout for the batch's queries.
+#[tokio::test]
+async fn a_refused_mutation_does_not_lift_the_timeout_of_its_batch() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = server(
+        &t,
+        Setup {
+            request_timeout: Duration::from_nanos(1),
+            ..Setup::default()
+        },
+    )
+    .await;
+    let reader = hs(&claims("user:default/jane", "catalog:read"));
+    // Thousands of fields, several database round trips: it outlives a 1 ns budget.
+    let heavy = "{ entities(first: 500) { nodes { ref name title description tags \
+        annotations { key value } labels { key value } \
+        relations { type targetRef target { ref name title relations { targetRef } } } } } }";
+    let batch = json!([
+        {"query": REGISTER, "variables": {"t": "/tmp/none.yaml"}},
+        {"query": heavy},
+    ]);
+    let resp = s
+        .client
+        .post(s.url("/graphql"))
+        .header("Authorization", format!("Bearer {reader}"))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(code(&body[0]), "FORBIDDEN", "{body}");
+    assert_eq!(code(&body[1]), "TIMEOUT", "{body}");
+    assert!(body[1]["data"].is_null(), "{body}");
 }

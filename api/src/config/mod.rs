@@ -104,6 +104,12 @@ pub struct ServerConfig {
     pub metrics: bool,
     /// After SIGTERM/SIGINT, how long in-flight requests may run before the server stops anyway.
     pub shutdown_grace: String,
+    /// A connection that has not sent a whole request head within this long is closed.
+    pub header_read_timeout: String,
+    /// A request whose body has not arrived within this long gets HTTP 408.
+    pub body_read_timeout: String,
+    /// A WebSocket that has not sent `connection_init` within this long is closed (code 4408).
+    pub websocket_init_timeout: String,
 }
 
 /// `server.limits`: what one request may ask for.
@@ -122,6 +128,12 @@ pub struct LimitsConfig {
     /// Requests per second per subject (0 disables), and the burst allowed.
     pub rate_limit_per_second: f64,
     pub rate_limit_burst: f64,
+    /// What a list field without `first` counts for complexity and returns at most (1 to 500).
+    pub default_list_size: usize,
+    /// Largest serialised response; a larger one gets `RESPONSE_TOO_LARGE` instead of its body.
+    pub max_response_bytes: usize,
+    /// Most subscriptions running at once on one WebSocket.
+    pub max_subscriptions_per_connection: usize,
 }
 
 impl Default for LimitsConfig {
@@ -137,6 +149,9 @@ impl Default for LimitsConfig {
             cors_origins: Vec::new(),
             rate_limit_per_second: 50.0,
             rate_limit_burst: 100.0,
+            default_list_size: l.default_list_size,
+            max_response_bytes: 16 << 20,
+            max_subscriptions_per_connection: 100,
         }
     }
 }
@@ -151,6 +166,7 @@ impl LimitsConfig {
             max_aliases: self.max_aliases,
             max_root_fields: self.max_root_fields,
             introspection: self.introspection,
+            default_list_size: self.default_list_size,
         }
     }
 
@@ -172,12 +188,40 @@ impl LimitsConfig {
             ));
         }
         self.request_timeout()?;
+        if !(1..=crate::graphql::types::lists::MAX_LIST_SIZE).contains(&self.default_list_size) {
+            return Err(ConfigError::Invalid(format!(
+                "server.limits.defaultListSize must be 1 to {}",
+                crate::graphql::types::lists::MAX_LIST_SIZE
+            )));
+        }
+        if self.max_response_bytes == 0 || self.max_subscriptions_per_connection == 0 {
+            return Err(ConfigError::Invalid(
+                "server.limits.maxResponseBytes and maxSubscriptionsPerConnection must be at least 1"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 
     pub fn request_timeout(&self) -> Result<std::time::Duration, ConfigError> {
         crate::providers::scheduler::parse_duration(&self.request_timeout)
             .map_err(|e| ConfigError::Invalid(format!("server.limits.requestTimeout: {e}")))
+    }
+}
+
+impl ServerConfig {
+    /// `headerReadTimeout`, `bodyReadTimeout` and `websocketInitTimeout`, parsed.
+    pub fn timeouts(&self) -> Result<crate::server::ConnectionTimeouts, ConfigError> {
+        let d = |key: &str, v: &str| match crate::providers::scheduler::parse_duration(v) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            Ok(_) => Err(ConfigError::Invalid(format!("server.{key} must not be 0"))),
+            Err(e) => Err(ConfigError::Invalid(format!("server.{key}: {e}"))),
+        };
+        Ok(crate::server::ConnectionTimeouts {
+            header_read: d("headerReadTimeout", &self.header_read_timeout)?,
+            body_read: d("bodyReadTimeout", &self.body_read_timeout)?,
+            websocket_init: d("websocketInitTimeout", &self.websocket_init_timeout)?,
+        })
     }
 }
 
@@ -192,6 +236,9 @@ impl Default for ServerConfig {
             log_format: "auto".into(),
             metrics: true,
             shutdown_grace: "10s".into(),
+            header_read_timeout: "10s".into(),
+            body_read_timeout: "30s".into(),
+            websocket_init_timeout: "5s".into(),
         }
     }
 }
@@ -615,6 +662,7 @@ impl Config {
             )));
         }
         self.shutdown_grace()?;
+        self.server.timeouts()?;
         self.scaffolder.settings()?;
         self.catalog.registry()?;
         self.auth.authenticator()?;

@@ -75,7 +75,7 @@ impl CatalogQuery {
     }
 
     /// Entities by ref, in request order, null for missing ones (at most 500 refs).
-    #[graphql(complexity = "refs.len().max(1) * child_complexity + 1")]
+    #[graphql(complexity = "super::types::lists::cost(refs.len().max(1), child_complexity)")]
     async fn entities_by_refs(
         &self,
         ctx: &Context<'_>,
@@ -104,7 +104,7 @@ impl CatalogQuery {
 
     /// A page of entities (Relay connection, keyset cursors). Default page 20, at most 500.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "page_weight(first, last) * child_complexity + 1")]
+    #[graphql(complexity = "super::types::lists::cost(page_weight(first, last), child_complexity)")]
     async fn entities(
         &self,
         ctx: &Context<'_>,

@@ -45,11 +45,14 @@ pub type GreenroomSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub max_depth: usize,
-    /// Each field costs 1; a page of entities costs its size times its selection.
+    /// Each field costs 1; a page or list costs its size (`first`, else its default) times its selection.
     pub max_complexity: usize,
     pub max_aliases: usize,
     pub max_root_fields: usize,
     pub introspection: bool,
+    /// What a list field without `first` counts for complexity and returns at most (process-wide, see
+    /// [`super::types::lists`]).
+    pub default_list_size: usize,
 }
 
 impl Default for Limits {
@@ -60,6 +63,7 @@ impl Default for Limits {
             max_aliases: 30,
             max_root_fields: 20,
             introspection: true,
+            default_list_size: 20,
         }
     }
 }
@@ -123,6 +127,7 @@ pub fn build_full(
     environments: Arc<crate::deployments::Environments>,
     events: crate::deployments::events::Events,
 ) -> GreenroomSchema {
+    super::types::lists::set_default_list_size(limits.default_list_size);
     let mut b = builder()
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
@@ -140,7 +145,8 @@ pub fn build_full(
         .data(sources)
         .data(auth)
         .data(environments)
-        .data(events);
+        .data(events)
+        .data(super::types::lists::ItemLimit(limits.max_complexity));
     if !limits.introspection {
         b = b.disable_introspection();
     }
@@ -153,7 +159,7 @@ pub fn prepare(
     db: &DatabaseConnection,
     cache: &Arc<EntityCache>,
 ) -> async_graphql::Request {
-    super::loaders::attach(request, db, cache)
+    super::loaders::attach(request, db, cache).data(super::types::lists::ItemBudget::default())
 }
 
 /// Declares `interface Entity implements Node` in the registry (async-graphql's `Interface` derive has no

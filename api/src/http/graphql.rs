@@ -2,7 +2,6 @@
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request};
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -249,32 +248,40 @@ async fn execute_inner(
         BatchRequest::Single(r) => BatchRequest::Single(prepare(r)),
         BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(prepare).collect()),
     };
-    // Queries are cut off at the timeout. Mutations run to the end (and into the audit log): stopping one
-    // halfway would leave its effects unrecorded.
     let only_queries = match &batch {
         BatchRequest::Single(r) => {
             super::response_cache::is_query(&r.query, r.operation_name.as_deref())
         }
-        BatchRequest::Batch(rs) => rs
-            .iter()
-            .all(|r| super::response_cache::is_query(&r.query, r.operation_name.as_deref())),
+        BatchRequest::Batch(_) => false,
     };
-    let limit = if only_queries {
-        state.request_timeout
-    } else {
-        std::time::Duration::MAX
-    };
-    let Ok(mut resp) = tokio::time::timeout(limit, state.schema.execute_batch(batch)).await else {
-        tracing::warn!(request_id, timeout = ?state.request_timeout, "request timed out");
-        return request_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            mime,
-            "TIMEOUT",
-            &format!(
-                "the request took longer than {:?} and was stopped",
-                state.request_timeout
-            ),
-        );
+    let mut resp = match batch {
+        BatchRequest::Single(r) => {
+            let mut left = state.request_timeout;
+            match super::bounds::execute_bounded(state, r, &mut left).await {
+                Some(r) => BatchResponse::Single(r),
+                None => {
+                    tracing::warn!(request_id, timeout = ?state.request_timeout, "request timed out");
+                    return request_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        mime,
+                        "TIMEOUT",
+                        &super::bounds::timeout_message(state),
+                    );
+                }
+            }
+        }
+        BatchRequest::Batch(rs) => {
+            let mut left = state.request_timeout;
+            let mut out = Vec::with_capacity(rs.len());
+            for r in rs {
+                let one = super::bounds::execute_bounded(state, r, &mut left).await;
+                out.push(one.unwrap_or_else(|| {
+                    tracing::warn!(request_id, timeout = ?state.request_timeout, "operation timed out");
+                    super::bounds::timed_out_operation(state)
+                }));
+            }
+            BatchResponse::Batch(out)
+        }
     };
     let all_request_errors = match &mut resp {
         BatchResponse::Single(r) => {
@@ -306,19 +313,36 @@ async fn execute_inner(
         None if all_request_errors && mime == GRAPHQL_RESPONSE => StatusCode::BAD_REQUEST,
         None => StatusCode::OK,
     };
+    let max = state.max_response_bytes;
     let serialised = match &resp {
         BatchResponse::Single(r) if all_request_errors && mime == GRAPHQL_RESPONSE => {
             serde_json::to_value(r).and_then(|mut v| {
                 if let Some(o) = v.as_object_mut() {
                     o.remove("data");
                 }
-                serde_json::to_string(&v)
+                super::bounds::to_json_capped(&v, max)
             })
         }
-        _ => serde_json::to_string(&resp),
+        _ => super::bounds::to_json_capped(&resp, max),
     };
     match serialised {
-        Ok(body) => {
+        Ok(None) => {
+            tracing::warn!(request_id, max, "response too large");
+            let status = if mime == GRAPHQL_RESPONSE {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            request_error(
+                status,
+                mime,
+                "RESPONSE_TOO_LARGE",
+                &format!(
+                    "the response is larger than {max} bytes; select less, or page with first"
+                ),
+            )
+        }
+        Ok(Some(body)) => {
             if let (Some((key, generation)), BatchResponse::Single(r)) = (cache_entry, &resp) {
                 if r.errors.is_empty() {
                     state.responses.put(key, only_queries, &body, generation);
@@ -339,7 +363,8 @@ async fn execute_inner(
 }
 
 /// `POST /graphql` with a JSON body: one operation or a batch (array) of at most `server.maxBatch`.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let headers = request.headers().clone();
     let Some(mime) = negotiate(&headers) else {
         return not_acceptable();
     };
@@ -355,6 +380,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             "Content-Type must be application/json",
         );
     }
+    let body = match super::bounds::read_body(&state, request, mime).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {

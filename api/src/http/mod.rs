@@ -1,12 +1,14 @@
 //! HTTP transport: the GraphQL-over-HTTP handler, embedded GraphiQL, health endpoints, request spans.
 
 pub mod auth;
+pub mod bounds;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod persisted;
 pub mod response_cache;
 pub mod ws;
+pub mod ws_bounded;
 
 use axum::extract::Request;
 use axum::middleware::Next;

@@ -4,7 +4,7 @@
 //! may connect only from the same host or an allow-listed origin.
 
 use async_graphql::Data;
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use async_graphql_axum::GraphQLProtocol;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
@@ -48,33 +48,38 @@ pub async fn websocket(
         .map(str::to_string);
     let (auth, db, cache) = (state.auth.clone(), state.db.clone(), state.cache.clone());
     let schema = state.schema.clone();
+    let _ = protocol; // the extractor refuses upgrades without a supported protocol
+    let protocol = super::ws_bounded::protocol_of(&headers);
+    let bounds = super::ws_bounded::WsBounds {
+        init_timeout: state.timeouts.websocket_init,
+        max_subscriptions: state.max_subscriptions,
+    };
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload: serde_json::Value| async move {
-                    let token = ["Authorization", "authorization"]
-                        .iter()
-                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-                        .map(str::to_string)
-                        .or(header_auth);
-                    let caller = auth.caller(&db, token.as_deref()).await.map_err(|e| {
-                        async_graphql::Error::new(match e {
-                            AuthError::Internal(_) => "internal error".to_string(),
-                            other => other.to_string(),
-                        })
-                    })?;
-                    if !caller.authenticated && caller.scopes.is_empty() {
-                        return Err(async_graphql::Error::new(
-                            "authentication required: send Authorization in connection_init",
-                        ));
-                    }
-                    let mut data = Data::default();
-                    crate::graphql::loaders::insert(&mut data, &db, &cache);
-                    data.insert(caller);
-                    data.insert(ViaWebSocket);
-                    Ok(data)
-                })
-                .serve()
+            let on_init = move |payload: serde_json::Value| async move {
+                let token = ["Authorization", "authorization"]
+                    .iter()
+                    .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                    .map(str::to_string)
+                    .or(header_auth);
+                let caller = auth.caller(&db, token.as_deref()).await.map_err(|e| {
+                    async_graphql::Error::new(match e {
+                        AuthError::Internal(_) => "internal error".to_string(),
+                        other => other.to_string(),
+                    })
+                })?;
+                if !caller.authenticated && caller.scopes.is_empty() {
+                    return Err(async_graphql::Error::new(
+                        "authentication required: send Authorization in connection_init",
+                    ));
+                }
+                let mut data = Data::default();
+                crate::graphql::loaders::insert(&mut data, &db, &cache);
+                data.insert(caller);
+                data.insert(ViaWebSocket);
+                Ok(data)
+            };
+            super::ws_bounded::serve_bounded(socket, schema, protocol, on_init, bounds)
         })
 }

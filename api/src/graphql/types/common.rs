@@ -114,20 +114,25 @@ pub async fn relations(
     Ok(found.unwrap_or_default())
 }
 
-/// Targets of this entity's relations of `rel_type`, optionally only of `kind`, in ref order.
-/// Targets that do not exist (yet) are left out.
+/// Targets of this entity's relations of `rel_type`, optionally only of `kind`, in ref order: at most
+/// `first` (default `server.limits.defaultListSize`; see [`super::lists`]). Targets that do not exist
+/// (yet) are left out.
 pub async fn related(
     ctx: &Context<'_>,
     me: &str,
     rel_type: &str,
     kind: Option<&str>,
+    first: Option<i32>,
 ) -> async_graphql::Result<Vec<Arc<StoredEntity>>> {
+    let limit = super::lists::list_len(first)?;
     let rels = relations(ctx, me, rel_type).await?;
-    let targets: Vec<String> = rels
+    let mut targets: Vec<String> = rels
         .iter()
         .filter(|r| kind.is_none_or(|k| r.target_ref.starts_with(&format!("{k}:"))))
         .map(|r| r.target_ref.clone())
         .collect();
+    super::lists::truncate(ctx, &mut targets, limit);
+    super::lists::charge(ctx, targets.len())?;
     if targets.is_empty() {
         return Ok(Vec::new());
     }
@@ -141,10 +146,13 @@ pub async fn related(
         .collect())
 }
 
-/// Defines a GraphQL object for one kind: the shared `Entity` fields plus the kind's own. The doc
-/// comment given becomes both the struct's rustdoc and the GraphQL type's description.
+/// Defines a GraphQL object for one kind: the shared `Entity` fields plus the kind's own, and its relation
+/// lists (`name: Type = (relation type, target kind, wrap)`), which take `first` and count it (or
+/// `server.limits.defaultListSize`) times their selection for complexity. The doc comment given becomes
+/// both the struct's rustdoc and the GraphQL type's description.
 macro_rules! entity_object {
-    ($(#[doc = $doc:literal])* $name:ident { $($body:tt)* }) => {
+    ($(#[doc = $doc:literal])* $name:ident { $($body:tt)* }
+     $(lists { $($(#[doc = $ldoc:literal])* $lname:ident: $lty:ty = ($rel:expr, $kind:expr, $wrap:expr)),* $(,)? })?) => {
         $(#[doc = $doc])*
         pub struct $name(pub std::sync::Arc<crate::catalog::store::StoredEntity>);
 
@@ -209,18 +217,26 @@ macro_rules! entity_object {
                 let found = super::common::load_entity(ctx, self.0.owner_ref.clone()).await?;
                 Ok(found.map(super::Entity::from_stored))
             }
-            /// Outgoing relations, optionally of one type (e.g. `ownedBy`, `dependsOn`).
+            /// Outgoing relations, optionally of one type (e.g. `ownedBy`, `dependsOn`): at most `first`
+            /// (default `server.limits.defaultListSize`, at most 500).
+            #[graphql(complexity = "super::lists::cost(super::lists::list_weight(first), child_complexity)")]
             pub(crate) async fn relations(
                 &self,
                 ctx: &async_graphql::Context<'_>,
                 #[graphql(name = "type")] rel_type: Option<String>,
+                #[graphql(desc = "At most this many (1 to 500; default `server.limits.defaultListSize`).")]
+                first: Option<i32>,
             ) -> async_graphql::Result<Vec<super::Relation>> {
+                let limit = super::lists::list_len(first)?;
                 let rels = super::common::relations(ctx, &self.0.entity_ref, crate::catalog::store::ANY_TYPE).await?;
-                Ok(rels
+                let mut out: Vec<super::Relation> = rels
                     .iter()
                     .filter(|r| rel_type.as_deref().is_none_or(|t| t.eq_ignore_ascii_case(&r.rel_type)))
                     .map(|r| super::Relation { rel_type: r.rel_type.clone(), target_ref: r.target_ref.clone() })
-                    .collect())
+                    .collect();
+                super::lists::truncate(ctx, &mut out, limit);
+                super::lists::charge(ctx, out.len())?;
+                Ok(out)
             }
             /// The entity's status: its status items and whether any is an error.
             pub(crate) async fn status(&self) -> super::EntityStatus {
@@ -242,6 +258,19 @@ macro_rules! entity_object {
                 crate::graphql::graph::entity_graph(ctx, &self.0.entity_ref, direction, relations, max_depth, kinds, first).await
             }
             $($body)*
+            $($(
+                $(#[doc = $ldoc])*
+                #[graphql(complexity = "super::lists::cost(super::lists::list_weight(first), child_complexity)")]
+                pub(crate) async fn $lname(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                    #[graphql(desc = "At most this many (1 to 500; default `server.limits.defaultListSize`).")]
+                    first: Option<i32>,
+                ) -> async_graphql::Result<Vec<$lty>> {
+                    let found = super::common::related(ctx, &self.0.entity_ref, $rel, $kind, first).await?;
+                    Ok(found.into_iter().map($wrap).collect())
+                }
+            )*)?
         }
     };
 }

@@ -3,7 +3,7 @@
 use async_graphql::Context;
 use serde_json::Value;
 
-use super::common::{entity_object, load_entity, related, spec_ref, spec_string};
+use super::common::{entity_object, load_entity, spec_ref, spec_string};
 use super::Entity;
 use crate::catalog::relations as rel;
 use crate::deployments::service::{Filter, Scope};
@@ -31,26 +31,6 @@ entity_object!(
     async fn subcomponent_of(&self, ctx: &Context<'_>) -> Res<Option<Component>> {
         Ok(load_entity(ctx, spec_ref(&self.0, "subcomponentOf", "component")).await?.map(Component))
     }
-    /// Components that are part of this one (`hasPart` relations).
-    async fn subcomponents(&self, ctx: &Context<'_>) -> Res<Vec<Component>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::HAS_PART, Some("component")).await?.into_iter().map(Component).collect())
-    }
-    /// Entities this component depends on (`dependsOn` relations).
-    async fn depends_on(&self, ctx: &Context<'_>) -> Res<Vec<Entity>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::DEPENDS_ON, None).await?.into_iter().map(Entity::from_stored).collect())
-    }
-    /// Entities that depend on this component (`dependencyOf` relations).
-    async fn dependency_of(&self, ctx: &Context<'_>) -> Res<Vec<Entity>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::DEPENDENCY_OF, None).await?.into_iter().map(Entity::from_stored).collect())
-    }
-    /// APIs this component provides (`providesApi` relations).
-    async fn provides_apis(&self, ctx: &Context<'_>) -> Res<Vec<Api>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::PROVIDES_API, Some("api")).await?.into_iter().map(Api).collect())
-    }
-    /// APIs this component consumes (`consumesApi` relations).
-    async fn consumes_apis(&self, ctx: &Context<'_>) -> Res<Vec<Api>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::CONSUMES_API, Some("api")).await?.into_iter().map(Api).collect())
-    }
     /// Deployments of this component, newest first.
     async fn deployments(&self, ctx: &Context<'_>, environment: Option<String>, status: Option<dep::GqlStatus>, first: Option<i32>, after: Option<String>) -> Res<dep::DeploymentPage> {
         dep::of(ctx, Scope::Entity(self.0.entity_ref.clone()), environment, status, first, after).await
@@ -64,6 +44,17 @@ entity_object!(
         let filter = Filter { entity_refs: Some(vec![self.0.entity_ref.clone()]), ..Filter::default() };
         crate::graphql::deployment_live::dora_of(ctx, filter, &window, environment).await
     }
+} lists {
+    /// Components that are part of this one (`hasPart` relations).
+    subcomponents: Component = (rel::HAS_PART, Some("component"), Component),
+    /// Entities this component depends on (`dependsOn` relations).
+    depends_on: Entity = (rel::DEPENDS_ON, None, Entity::from_stored),
+    /// Entities that depend on this component (`dependencyOf` relations).
+    dependency_of: Entity = (rel::DEPENDENCY_OF, None, Entity::from_stored),
+    /// APIs this component provides (`providesApi` relations).
+    provides_apis: Api = (rel::PROVIDES_API, Some("api"), Api),
+    /// APIs this component consumes (`consumesApi` relations).
+    consumes_apis: Api = (rel::CONSUMES_API, Some("api"), Api),
 });
 
 entity_object!(
@@ -86,14 +77,11 @@ entity_object!(
     async fn system(&self, ctx: &Context<'_>) -> Res<Option<System>> {
         Ok(load_entity(ctx, self.0.system_ref.clone()).await?.map(System))
     }
+} lists {
     /// Components that provide this API.
-    async fn providers(&self, ctx: &Context<'_>) -> Res<Vec<Component>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::API_PROVIDED_BY, Some("component")).await?.into_iter().map(Component).collect())
-    }
+    providers: Component = (rel::API_PROVIDED_BY, Some("component"), Component),
     /// Components that consume this API.
-    async fn consumers(&self, ctx: &Context<'_>) -> Res<Vec<Component>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::API_CONSUMED_BY, Some("component")).await?.into_iter().map(Component).collect())
-    }
+    consumers: Component = (rel::API_CONSUMED_BY, Some("component"), Component),
 });
 
 entity_object!(
@@ -108,14 +96,11 @@ entity_object!(
     async fn system(&self, ctx: &Context<'_>) -> Res<Option<System>> {
         Ok(load_entity(ctx, self.0.system_ref.clone()).await?.map(System))
     }
+} lists {
     /// Entities this resource depends on (`dependsOn` relations).
-    async fn depends_on(&self, ctx: &Context<'_>) -> Res<Vec<Entity>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::DEPENDS_ON, None).await?.into_iter().map(Entity::from_stored).collect())
-    }
+    depends_on: Entity = (rel::DEPENDS_ON, None, Entity::from_stored),
     /// Entities that depend on this resource (`dependencyOf` relations).
-    async fn dependency_of(&self, ctx: &Context<'_>) -> Res<Vec<Entity>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::DEPENDENCY_OF, None).await?.into_iter().map(Entity::from_stored).collect())
-    }
+    dependency_of: Entity = (rel::DEPENDENCY_OF, None, Entity::from_stored),
 });
 
 entity_object!(
@@ -139,18 +124,13 @@ entity_object!(
     async fn domain(&self, ctx: &Context<'_>) -> Res<Option<Domain>> {
         Ok(load_entity(ctx, spec_ref(&self.0, "domain", "domain")).await?.map(Domain))
     }
+} lists {
     /// Components that are part of this system (`hasPart` relations).
-    async fn components(&self, ctx: &Context<'_>) -> Res<Vec<Component>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::HAS_PART, Some("component")).await?.into_iter().map(Component).collect())
-    }
+    components: Component = (rel::HAS_PART, Some("component"), Component),
     /// APIs that are part of this system (`hasPart` relations).
-    async fn apis(&self, ctx: &Context<'_>) -> Res<Vec<Api>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::HAS_PART, Some("api")).await?.into_iter().map(Api).collect())
-    }
+    apis: Api = (rel::HAS_PART, Some("api"), Api),
     /// Resources that are part of this system (`hasPart` relations).
-    async fn resources(&self, ctx: &Context<'_>) -> Res<Vec<Resource>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::HAS_PART, Some("resource")).await?.into_iter().map(Resource).collect())
-    }
+    resources: Resource = (rel::HAS_PART, Some("resource"), Resource),
 });
 
 entity_object!(
@@ -161,18 +141,15 @@ entity_object!(
     async fn spec_type(&self) -> Option<String> {
         spec_string(&self.0, "type")
     }
-    /// Systems that are part of this domain (`hasPart` relations).
-    async fn systems(&self, ctx: &Context<'_>) -> Res<Vec<System>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::HAS_PART, Some("system")).await?.into_iter().map(System).collect())
-    }
     /// The parent domain from `spec.subdomainOf`, or null when absent or not in the catalog.
     async fn subdomain_of(&self, ctx: &Context<'_>) -> Res<Option<Domain>> {
         Ok(load_entity(ctx, spec_ref(&self.0, "subdomainOf", "domain")).await?.map(Domain))
     }
+} lists {
+    /// Systems that are part of this domain (`hasPart` relations).
+    systems: System = (rel::HAS_PART, Some("system"), System),
     /// Domains that are part of this one (`hasPart` relations).
-    async fn subdomains(&self, ctx: &Context<'_>) -> Res<Vec<Domain>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::HAS_PART, Some("domain")).await?.into_iter().map(Domain).collect())
-    }
+    subdomains: Domain = (rel::HAS_PART, Some("domain"), Domain),
 });
 
 entity_object!(

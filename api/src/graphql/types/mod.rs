@@ -2,6 +2,7 @@
 
 mod common;
 mod kinds;
+pub mod lists;
 mod org;
 mod values;
 
@@ -96,8 +97,9 @@ entity_enum!(
         field(
             name = "relations",
             ty = "Vec<Relation>",
-            desc = "Outgoing relations, optionally of one type (e.g. `ownedBy`, `dependsOn`).",
-            arg(name = "type", ty = "Option<String>")
+            desc = "Outgoing relations, optionally of one type (e.g. `ownedBy`, `dependsOn`): at most `first` (default `server.limits.defaultListSize`, at most 500).",
+            arg(name = "type", ty = "Option<String>"),
+            arg(name = "first", ty = "Option<i32>")
         ),
         field(name = "status", ty = "EntityStatus", desc = "The entity's status: its status items and whether any is an error."),
         field(

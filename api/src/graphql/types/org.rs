@@ -3,7 +3,7 @@
 use async_graphql::Context;
 use serde_json::Value;
 
-use super::common::{entity_object, load_entity, related, spec_ref, spec_string};
+use super::common::{entity_object, load_entity, relations, spec_ref, spec_string};
 use super::{Entity, Profile};
 use crate::catalog::relations as rel;
 use crate::catalog::store::StoredEntity;
@@ -47,20 +47,17 @@ entity_object!(
         if let Some(p) = spec_ref(&self.0, "parent", "group") {
             return Ok(load_entity(ctx, Some(p)).await?.map(Group));
         }
-        Ok(related(ctx, &self.0.entity_ref, rel::CHILD_OF, Some("group")).await?.into_iter().next().map(Group))
+        let rels = relations(ctx, &self.0.entity_ref, rel::CHILD_OF).await?;
+        let parent = rels.iter().find(|r| r.target_ref.starts_with("group:")).map(|r| r.target_ref.clone());
+        Ok(load_entity(ctx, parent).await?.map(Group))
     }
+} lists {
     /// Child groups (`parentOf` relations).
-    async fn children(&self, ctx: &Context<'_>) -> Res<Vec<Group>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::PARENT_OF, Some("group")).await?.into_iter().map(Group).collect())
-    }
+    children: Group = (rel::PARENT_OF, Some("group"), Group),
     /// Users who are members of this group (`hasMember` relations).
-    async fn members(&self, ctx: &Context<'_>) -> Res<Vec<User>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::HAS_MEMBER, Some("user")).await?.into_iter().map(User).collect())
-    }
+    members: User = (rel::HAS_MEMBER, Some("user"), User),
     /// Entities this group owns.
-    async fn owner_of(&self, ctx: &Context<'_>) -> Res<Vec<Entity>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::OWNER_OF, None).await?.into_iter().map(Entity::from_stored).collect())
-    }
+    owner_of: Entity = (rel::OWNER_OF, None, Entity::from_stored),
 });
 
 entity_object!(
@@ -70,12 +67,9 @@ entity_object!(
     async fn profile(&self) -> Option<Profile> {
         profile(&self.0)
     }
+} lists {
     /// Groups this user is a member of (`memberOf` relations).
-    async fn member_of(&self, ctx: &Context<'_>) -> Res<Vec<Group>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::MEMBER_OF, Some("group")).await?.into_iter().map(Group).collect())
-    }
+    member_of: Group = (rel::MEMBER_OF, Some("group"), Group),
     /// Entities this user owns directly.
-    async fn owner_of(&self, ctx: &Context<'_>) -> Res<Vec<Entity>> {
-        Ok(related(ctx, &self.0.entity_ref, rel::OWNER_OF, None).await?.into_iter().map(Entity::from_stored).collect())
-    }
+    owner_of: Entity = (rel::OWNER_OF, None, Entity::from_stored),
 });

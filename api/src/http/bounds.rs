@@ -1,0 +1,132 @@
+//! Bounds on one GraphQL request over HTTP: per-operation timeouts in a batch, the body read timeout and
+//! the response size cap.
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::Request;
+use axum::body::Bytes;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::server::AppState;
+
+/// The message of a `TIMEOUT` answer.
+pub(crate) fn timeout_message(state: &AppState) -> String {
+    format!(
+        "the request took longer than {:?} and was stopped",
+        state.request_timeout
+    )
+}
+
+/// The answer for one operation of a batch that the request timeout stopped.
+pub(crate) fn timed_out_operation(state: &AppState) -> async_graphql::Response {
+    let mut e = async_graphql::ServerError::new(timeout_message(state), None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", "TIMEOUT");
+    e.extensions = Some(ext);
+    async_graphql::Response::from_errors(vec![e])
+}
+
+/// True when the operation of `query` that runs is a mutation (a document that does not parse, or names
+/// no such operation, is not: it is refused before anything runs).
+fn is_mutation(query: &str, operation: Option<&str>) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    let ty = match operation {
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
+            .map(|(_, o)| o.node.ty),
+        None => doc.operations.iter().next().map(|(_, o)| o.node.ty),
+    };
+    ty == Some(OperationType::Mutation)
+}
+
+/// Executes one operation under its own bound; `None` when the timeout stopped it. Everything but a
+/// mutation draws on `left`, the request timeout that the batch's earlier queries have not used. A
+/// mutation runs to the end (and into the audit log): stopping one halfway would leave its effects
+/// unrecorded. An operation refused before it runs (forbidden, invalid) so never lifts the bound of
+/// another.
+pub(crate) async fn execute_bounded(
+    state: &AppState,
+    request: Request,
+    left: &mut std::time::Duration,
+) -> Option<async_graphql::Response> {
+    if is_mutation(&request.query, request.operation_name.as_deref()) {
+        return Some(state.schema.execute(request).await);
+    }
+    let started = std::time::Instant::now();
+    let out = tokio::time::timeout(*left, state.schema.execute(request))
+        .await
+        .ok();
+    *left = left.saturating_sub(started.elapsed());
+    out
+}
+
+/// A writer that refuses to grow past `max` bytes.
+struct Capped {
+    buf: Vec<u8>,
+    max: usize,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > self.max {
+            return Err(std::io::Error::other("response too large"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `value` as JSON text, or `Ok(None)` when it would be longer than `max` bytes (writing stops there).
+pub(crate) fn to_json_capped<T: serde::Serialize>(
+    value: &T,
+    max: usize,
+) -> Result<Option<String>, serde_json::Error> {
+    let mut out = Capped {
+        buf: Vec::new(),
+        max,
+    };
+    match serde_json::to_writer(&mut out, value) {
+        Ok(()) => {}
+        Err(e) if e.is_io() => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    // serde_json writes UTF-8 only.
+    Ok(Some(String::from_utf8_lossy(&out.buf).into_owned()))
+}
+
+/// Reads the request body within `server.bodyReadTimeout` (and `server.maxBodyBytes`).
+pub(crate) async fn read_body(
+    state: &AppState,
+    request: axum::extract::Request,
+    mime: &'static str,
+) -> Result<Bytes, Response> {
+    use axum::extract::FromRequest;
+    match tokio::time::timeout(
+        state.timeouts.body_read,
+        Bytes::from_request(request, state),
+    )
+    .await
+    {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(rejection)) => Err(rejection.into_response()),
+        Err(_) => {
+            let mut resp = super::graphql::request_error(
+                StatusCode::REQUEST_TIMEOUT,
+                mime,
+                "TIMEOUT",
+                "the request body did not arrive in time",
+            );
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(resp)
+        }
+    }
+}
