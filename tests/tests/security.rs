@@ -184,7 +184,7 @@ async fn devices_fifos_and_oversized_files_are_not_read() {
     let allowed = tempfile::tempdir().unwrap();
     let a = std::fs::canonicalize(allowed.path()).unwrap();
     let s = schema(&t, allowing(&[&a], &[], 4096), Duration::from_secs(10));
-    std::os::unix::fs::symlink("/dev/zero", a.join("zero.yaml")).unwrap();
+    std::os::unix::fs::symlink("/dev/urandom", a.join("zero.yaml")).unwrap();
     let fifo = a.join("fifo.yaml");
     let made = std::process::Command::new("mkfifo").arg(&fifo).status();
     assert!(made.is_ok_and(|s| s.success()), "mkfifo");
@@ -207,6 +207,7 @@ async fn devices_fifos_and_oversized_files_are_not_read() {
     let has = |needle: &str| errors.iter().any(|e| e.contains(needle));
     assert!(has("'/dev/zero' is outside the location's root"), "{errors:?}");
     assert!(has("zero.yaml' is outside the location's root"), "{errors:?}");
+    assert!(!has("urandom"), "an error names where a symlink points: {errors:?}");
     assert!(has("fifo.yaml' is not a regular file"), "{errors:?}");
     assert!(has("big.yaml' is larger than 4096 bytes"), "{errors:?}");
     assert!(has("dir.yaml' is not a regular file"), "{errors:?}");
@@ -247,7 +248,8 @@ async fn urls_placeholders_redirects_and_git_remotes_never_reach_unlisted_hosts(
 
     // A git source on the canary, and a placeholder URL in an allowed file.
     let git = register(&t, &s, "git", &format!("{}#main", canary.url("/r.git"))).await;
-    assert!(git["errors"].is_array(), "{git}");
+    assert_eq!(first_error_code(&git), Some("BAD_USER_INPUT"), "{git}");
+    nothing_stored(&t, &s).await;
     let f = write(
         &a,
         "c.yaml",
@@ -260,7 +262,7 @@ async fn urls_placeholders_redirects_and_git_remotes_never_reach_unlisted_hosts(
     remote.redirect("/root.yaml", &canary.url("/stolen.yaml"));
     let r = register(&t, &s, "url", &remote.url("/root.yaml")).await;
     assert!(r.to_string().contains("redirect refused"), "{r}");
-    assert_eq!(remote.hits("/root.yaml"), 1, "the listed host was read");
+    assert!(remote.hits("/root.yaml") >= 1, "the listed host was read");
 
     // A policy-checked git remote for publish:git.
     let policy = allowing(&[&a], &[remote_host], 1 << 20);
@@ -342,7 +344,7 @@ async fn a_slow_source_does_not_hold_the_write_lock_while_it_is_read() {
     let wrote = tokio::time::timeout(Duration::from_millis(1500), write).await;
     assert!(matches!(wrote, Ok(Ok(_))), "a writer waited on the read: {wrote:?}");
     let out = reading.await.unwrap().unwrap();
-    assert_eq!(out.report.inserted, 2, "{out:?}");
+    assert_eq!(out.report.inserted, 3, "the Location and both components: {out:?}");
 }
 
 #[tokio::test]

@@ -177,6 +177,21 @@ impl Policy {
     /// directory, or an http(s)/ssh remote on an allowed host (resolved and checked now). Returns the
     /// one protocol git may then use (`GIT_ALLOW_PROTOCOL`).
     pub async fn check_git_remote(&self, remote: &str) -> Result<&'static str, Refused> {
+        let protocol = self.check_git_remote_name(remote)?;
+        if protocol == "file" {
+            return Ok(protocol);
+        }
+        let shown = mask_userinfo(remote);
+        let (_, host, port) = remote_host(remote).ok_or_else(|| Refused::Host(shown.clone()))?;
+        let addrs = resolve(&host, port.unwrap_or(22)).await.unwrap_or_default();
+        if addrs.is_empty() || !addrs.iter().all(|a| self.address_allowed(&host, a.ip())) {
+            return Err(Refused::Address(shown));
+        }
+        Ok(protocol)
+    }
+
+    /// [`Policy::check_git_remote`] without resolving the host (for a registration's first check).
+    pub fn check_git_remote_name(&self, remote: &str) -> Result<&'static str, Refused> {
         let shown = mask_userinfo(remote);
         if let Some(path) = remote.strip_prefix("file://") {
             let dir = std::fs::canonicalize(path).map_err(|_| Refused::Missing(shown.clone()))?;
@@ -199,8 +214,7 @@ impl Policy {
         if !self.host_listed(&host, port, &path) {
             return Err(Refused::Host(shown));
         }
-        let addrs = resolve(&host, port.unwrap_or(22)).await.unwrap_or_default();
-        if addrs.is_empty() || !addrs.iter().all(|a| self.address_allowed(&host, a.ip())) {
+        if host.parse::<IpAddr>().is_ok_and(|ip| !self.address_allowed(&host, ip)) {
             return Err(Refused::Address(shown));
         }
         Ok(protocol)

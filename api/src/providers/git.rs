@@ -42,6 +42,10 @@ impl GitProvider {
         if glob.split('/').any(|part| part == "..") {
             return Err(format!("'{glob}' must stay inside the repository"));
         }
+        resolver
+            .policy()
+            .check_git_remote_name(url)
+            .map_err(|e| e.to_string())?;
         let mut p = Self::new(
             target,
             url,

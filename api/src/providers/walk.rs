@@ -192,19 +192,24 @@ impl Walker {
 
     /// Reads the next file of the tree, or `None` when every reachable file has been read.
     pub async fn next_file(&mut self) -> Option<Batch> {
-        let (place, depth) = loop {
-            let (p, depth) = self.queue.pop_front()?;
-            let p = match p {
+        let (place, written, depth) = loop {
+            let (written, depth) = self.queue.pop_front()?;
+            let p = match &written {
                 // A path that cannot be resolved stays as given; reading it then fails (see below).
-                Place::File(f) => Place::File(std::fs::canonicalize(&f).unwrap_or(f)),
-                u => u,
+                Place::File(f) => Place::File(std::fs::canonicalize(f).unwrap_or(f.clone())),
+                u => u.clone(),
             };
             if self.visited.insert(p.clone()) {
-                break (p, depth);
+                break (p, written, depth);
             }
         };
         let key = place.location_ref();
-        let shown = self.scope.shown(&place);
+        // A path that resolves outside the root is shown as written: never where a symlink points.
+        let inside = match (&place, self.scope.root.as_deref()) {
+            (Place::File(p), Some(root)) => p.starts_with(root),
+            _ => true,
+        };
+        let shown = self.scope.shown(if inside { &place } else { &written });
         let mut out = Batch {
             key: key.clone(),
             file: shown.clone(),
