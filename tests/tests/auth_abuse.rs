@@ -243,3 +243,159 @@ async fn unknown_kids_against_a_slow_jwks_server_never_delay_tokens_with_known_k
         "40 unknown kids made one refetch, not one each"
     );
 }
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A `graphql-transport-ws` connection authenticated with `token`, subscribed to `deploymentEvents`.
+async fn subscribe(s: &TestServer, token: &str) -> Ws {
+    let mut req = s
+        .url("/graphql/ws")
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let mut ws = tokio_tungstenite::connect_async(req).await.unwrap().0;
+    let init =
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
+    ws.send(Message::text(init.to_string())).await.unwrap();
+    match next(&mut ws, Duration::from_secs(10)).await {
+        Some(Message::Text(t)) => assert!(t.contains("connection_ack"), "{t}"),
+        other => panic!("no ack: {other:?}"),
+    }
+    let sub = json!({"id": "1", "type": "subscribe", "payload": {"query":
+        "subscription { deploymentEvents { version } }"}});
+    ws.send(Message::text(sub.to_string())).await.unwrap();
+    ws
+}
+
+/// The next frame other than pings, within `wait`.
+async fn next(ws: &mut Ws, wait: Duration) -> Option<Message> {
+    let fut = async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(m)) => return Some(m),
+                _ => return None,
+            }
+        }
+    };
+    tokio::time::timeout(wait, fut).await.ok().flatten()
+}
+
+const RECORD: &str = r#"mutation($v: String!) { recordDeployment(input: {entityRef: "component:artist-lookup", environment: "staging", version: $v}) { id } }"#;
+
+async fn record(s: &TestServer, bot: &str, version: &str) {
+    let resp = s
+        .client
+        .post(s.url("/graphql"))
+        .bearer_auth(bot)
+        .json(&json!({"query": RECORD, "variables": {"v": version}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+}
+
+/// Reads frames until the socket closes; panics on a delivered event or no close within `wait`.
+async fn expect_closed_4403(ws: &mut Ws, wait: Duration, why: &str) {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match next(ws, left).await {
+            Some(Message::Close(Some(frame))) => {
+                assert_eq!(frame.code, CloseCode::from(4403), "{frame:?}");
+                assert!(frame.reason.contains(why), "{frame:?}");
+                return;
+            }
+            Some(Message::Text(t)) => {
+                assert!(!t.contains("\"next\""), "delivered after {why}: {t}")
+            }
+            other => panic!("not closed with 4403 ({why}) within {wait:?}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_is_closed_with_4403_once_its_token_expires() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = server(&t, |v| v.leeway = Duration::ZERO, |_| {}, false).await;
+    let short = hs(&claims("user:default/watcher", "catalog:read", 2));
+    let bot = hs(&claims("bot:ci", "deployments:write catalog:read", 600));
+    let mut ws = subscribe(&s, &short).await;
+    let expires = Instant::now() + Duration::from_secs(3);
+    // Deployments keep happening; none may reach the socket once the token has expired.
+    let recorder = {
+        let (base, bot) = (s.base.clone(), bot.clone());
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0..100 {
+                let _ = client
+                    .post(format!("{base}/graphql"))
+                    .bearer_auth(&bot)
+                    .json(&json!({"query": RECORD, "variables": {"v": format!("x.{i}")}}))
+                    .send()
+                    .await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match next(&mut ws, deadline.saturating_duration_since(Instant::now())).await {
+            Some(Message::Close(Some(frame))) => {
+                assert_eq!(frame.code, CloseCode::from(4403), "{frame:?}");
+                assert!(frame.reason.contains("expired"), "{frame:?}");
+                break;
+            }
+            Some(Message::Text(t)) => assert!(
+                Instant::now() < expires + Duration::from_secs(1) || !t.contains("\"next\""),
+                "delivered after expiry: {t}"
+            ),
+            other => panic!("the socket outlived its token: {other:?}"),
+        }
+    }
+    recorder.abort();
+}
+
+#[tokio::test]
+async fn a_subscription_is_closed_with_4403_once_its_token_is_revoked() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = server(&t, |_| {}, |_| {}, false).await;
+    let watcher = claims("user:default/watcher", "catalog:read", 600);
+    let bot = hs(&claims("bot:ci", "deployments:write catalog:read", 600));
+    let admin = hs(&claims("user:default/root", "admin", 600));
+    let mut ws = subscribe(&s, &hs(&watcher)).await;
+    // The subscription delivers (it is active once the server processed it: record until one arrives).
+    let mut delivered = false;
+    for i in 0..100 {
+        record(&s, &bot, &format!("1.{i}")).await;
+        if let Some(Message::Text(t)) = next(&mut ws, Duration::from_millis(200)).await {
+            if t.contains("\"next\"") {
+                delivered = true;
+                break;
+            }
+        }
+    }
+    assert!(delivered, "no event before the revocation");
+    let revoke = "mutation($j: String!) { revokeToken(jti: $j) }";
+    let resp: Value = s
+        .client
+        .post(s.url("/graphql"))
+        .bearer_auth(&admin)
+        .json(&json!({"query": revoke, "variables": {"j": watcher.jti}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resp["data"]["revokeToken"], true, "{resp}");
+    record(&s, &bot, "after-revocation").await;
+    expect_closed_4403(&mut ws, Duration::from_secs(10), "revoked").await;
+}

@@ -1,17 +1,28 @@
 //! GraphQL over WebSocket (`graphql-transport-ws` and the older `graphql-ws`), for subscriptions only:
 //! queries and mutations go through `POST /graphql` with its limits, rate limit and audit. The caller comes
 //! from the `Authorization` value of the `connection_init` payload, or of the upgrade request; browser pages
-//! may connect only from the same host or an allow-listed origin.
+//! may connect only from the same host or an allow-listed origin. A connection lives no longer than its
+//! token: once the token expires or is revoked the socket is closed with code 4403 (checked every
+//! `RECHECK` and before each message sent).
 
+use async_graphql::http::{WebSocket as GraphQLStream, WebSocketProtocols, WsMessage};
 use async_graphql::Data;
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, Session};
 use crate::graphql::guard::ViaWebSocket;
 use crate::server::AppState;
+
+/// How often an open connection checks that its token is still accepted.
+const RECHECK: Duration = Duration::from_millis(500);
+/// graphql-transport-ws "Forbidden": the connection's token is no longer accepted.
+const CLOSE_FORBIDDEN: u16 = 4403;
 
 fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
@@ -28,12 +39,28 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     same_host || state.cors_origins.iter().any(|o| o == "*" || o == origin)
 }
 
+/// The first GraphQL subprotocol the client offers in `Sec-WebSocket-Protocol`.
+fn protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())?
+        .split(',')
+        .find_map(|p| p.trim().parse().ok())
+}
+
 pub async fn websocket(
     State(state): State<AppState>,
     headers: HeaderMap,
-    protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let Some(protocol) = protocol(&headers) else {
+        return super::graphql::request_error(
+            StatusCode::BAD_REQUEST,
+            "application/json",
+            "BAD_REQUEST",
+            "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws",
+        );
+    };
     if !origin_allowed(&state, &headers) {
         return super::graphql::request_error(
             StatusCode::FORBIDDEN,
@@ -46,35 +73,128 @@ pub async fn websocket(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let (auth, db, cache) = (state.auth.clone(), state.db.clone(), state.cache.clone());
-    let schema = state.schema.clone();
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload: serde_json::Value| async move {
-                    let token = ["Authorization", "authorization"]
-                        .iter()
-                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-                        .map(str::to_string)
-                        .or(header_auth);
-                    let caller = auth.caller(&db, token.as_deref()).await.map_err(|e| {
-                        async_graphql::Error::new(match e {
-                            AuthError::Internal(_) => "internal error".to_string(),
-                            other => other.to_string(),
-                        })
-                    })?;
-                    if !caller.authenticated && caller.scopes.is_empty() {
-                        return Err(async_graphql::Error::new(
-                            "authentication required: send Authorization in connection_init",
-                        ));
-                    }
-                    let mut data = Data::default();
-                    crate::graphql::loaders::insert(&mut data, &db, &cache);
-                    data.insert(caller);
-                    data.insert(ViaWebSocket);
-                    Ok(data)
-                })
-                .serve()
+        .on_upgrade(move |socket| serve(socket, state, protocol, header_auth))
+}
+
+/// The session of a connection once `connection_init` authenticated it.
+type SessionSlot = Arc<Mutex<Option<Session>>>;
+
+/// Serves one connection: GraphQL messages out, and a close (4403) as soon as the token is refused.
+async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    protocol: WebSocketProtocols,
+    header_auth: Option<String>,
+) {
+    let slot = SessionSlot::default();
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|m| std::future::ready(m.is_ok()))
+        .filter_map(|m| {
+            std::future::ready(match m {
+                Ok(m @ (Message::Text(_) | Message::Binary(_))) => Some(m.into_data()),
+                _ => None,
+            })
+        });
+    let init = connection_init(state.clone(), header_auth, slot.clone());
+    let out = GraphQLStream::new(state.schema.clone(), input, protocol).on_connection_init(init);
+    futures_util::pin_mut!(out);
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let message = tokio::select! {
+            m = out.next() => match m {
+                Some(m) => m,
+                None => break,
+            },
+            _ = recheck.tick() => match still_allowed(&state, &slot).await {
+                Ok(()) => continue,
+                Err(why) => {
+                    close(&mut sink, why).await;
+                    break;
+                }
+            },
+        };
+        let frame = match message {
+            WsMessage::Text(text) => {
+                if let Err(why) = still_allowed(&state, &slot).await {
+                    close(&mut sink, why).await;
+                    break;
+                }
+                Message::Text(text.into())
+            }
+            WsMessage::Close(code, reason) => Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            })),
+        };
+        if sink.send(frame).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// `Ok` while the connection's token (if it has authenticated yet) is accepted.
+async fn still_allowed(state: &AppState, slot: &SessionSlot) -> Result<(), &'static str> {
+    let session = slot.lock().ok().and_then(|s| s.clone());
+    match session {
+        Some(s) => state.auth.recheck(&state.db, &s).await,
+        None => Ok(()),
+    }
+}
+
+async fn close(sink: &mut futures_util::stream::SplitSink<WebSocket, Message>, why: &str) {
+    let frame = CloseFrame {
+        code: CLOSE_FORBIDDEN,
+        reason: why.into(),
+    };
+    let _ = sink.send(Message::Close(Some(frame))).await;
+    let _ = sink.close().await;
+}
+
+/// Authenticates `connection_init` (its `Authorization`, else the upgrade request's) and records the
+/// connection's session in `slot`.
+fn connection_init(
+    state: AppState,
+    header_auth: Option<String>,
+    slot: SessionSlot,
+) -> impl FnOnce(
+    serde_json::Value,
+) -> futures_util::future::BoxFuture<'static, async_graphql::Result<Data>>
+       + Send
+       + 'static {
+    move |payload: serde_json::Value| {
+        Box::pin(async move {
+            let token = ["Authorization", "authorization"]
+                .iter()
+                .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                .map(str::to_string)
+                .or(header_auth);
+            let (caller, session) = state
+                .auth
+                .authenticate(&state.db, token.as_deref())
+                .await
+                .map_err(|e| {
+                    async_graphql::Error::new(match e {
+                        AuthError::Internal(_) => "internal error".to_string(),
+                        other => other.to_string(),
+                    })
+                })?;
+            if !caller.authenticated && caller.scopes.is_empty() {
+                return Err(async_graphql::Error::new(
+                    "authentication required: send Authorization in connection_init",
+                ));
+            }
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(session);
+            }
+            let mut data = Data::default();
+            crate::graphql::loaders::insert(&mut data, &state.db, &state.cache);
+            data.insert(caller);
+            data.insert(ViaWebSocket);
+            Ok(data)
         })
+    }
 }
