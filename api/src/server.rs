@@ -29,6 +29,10 @@ pub struct AppState {
     pub metrics: bool,
     /// Automatic persisted queries by hash.
     pub persisted: Arc<crate::http::persisted::PersistedQueries>,
+    /// Peers whose `X-Forwarded-For` names the client address (`server.trustedProxies`).
+    pub trusted_proxies: Arc<crate::auth::client::TrustedProxies>,
+    /// `auth.devModeAnyAddress`: dev mode answers any `Host` and `Origin`.
+    pub dev_mode_any_address: bool,
 }
 
 impl AppState {
@@ -48,12 +52,15 @@ impl AppState {
             cors_origins: Vec::new(),
             metrics: true,
             persisted: Arc::default(),
+            trusted_proxies: Arc::default(),
+            dev_mode_any_address: false,
         }
     }
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let cors = cors_layer(&state.cors_origins);
+    let guard = axum::middleware::from_fn_with_state(state.clone(), http::auth::guard);
     let app = Router::new()
         .route(
             "/graphql",
@@ -69,7 +76,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         Some(c) => app.layer(c),
         None => app,
     };
-    app.layer(axum::middleware::from_fn(http::trace_requests))
+    app.layer(guard)
+        .layer(axum::middleware::from_fn(http::trace_requests))
         .with_state(state)
 }
 
@@ -128,6 +136,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         cors_origins: limits.cors_origins.clone(),
         metrics: config.server.metrics,
         persisted: Arc::default(),
+        trusted_proxies: Arc::new(
+            crate::auth::client::TrustedProxies::parse(&config.server.trusted_proxies)
+                .map_err(anyhow::Error::msg)?,
+        ),
+        dev_mode_any_address: config.auth.dev_mode_any_address,
     };
     let listener = TcpListener::bind(&config.server.listen).await?;
     if auth.is_dev_mode() {
@@ -163,11 +176,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let grace = config.shutdown_grace()?;
     let stopping = Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();
-    let server = axum::serve(listener, router(state, config.server.max_body_bytes))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            signalled.notify_one();
-        });
+    let app = router(state, config.server.max_body_bytes)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        signalled.notify_one();
+    });
     tokio::select! {
         done = server => done?,
         _ = async {

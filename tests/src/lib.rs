@@ -209,7 +209,9 @@ impl TestServer {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let app = router(state, 1 << 20);
+        // As the server does: handlers see the peer address (client addresses, rate limits).
+        let app =
+            router(state, 1 << 20).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let handle = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

@@ -399,3 +399,114 @@ async fn a_subscription_is_closed_with_4403_once_its_token_is_revoked() {
     record(&s, &bot, "after-revocation").await;
     expect_closed_4403(&mut ws, Duration::from_secs(10), "revoked").await;
 }
+
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// Requests from `client` until one gets 429 (at most `limit`); the 429's body.
+async fn until_429(
+    s: &TestServer,
+    client: &reqwest::Client,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    limit: usize,
+) -> Option<Value> {
+    for _ in 0..limit {
+        let (status, body) = post_from(s, Some(client), token, headers, COUNT).await;
+        if status == 429 {
+            return Some(body);
+        }
+    }
+    None
+}
+
+fn rate(state: &mut AppState) {
+    state.limiter = Arc::new(RateLimiter::new(0.2, 3.0));
+}
+
+#[tokio::test]
+async fn anonymous_callers_have_a_bucket_per_client_address() {
+    let t = TestDb::new().await;
+    let s = server(&t, |_| {}, rate, true).await;
+    let (one, two) = (client_from("127.0.0.1"), client_from("127.0.0.2"));
+    let refused = until_429(&s, &one, None, &[], 10)
+        .await
+        .expect("one address past its burst gets 429");
+    assert_eq!(code(&refused), "RATE_LIMITED", "{refused}");
+    let (status, body) = post_from(&s, Some(&two), None, &[], COUNT).await;
+    assert_eq!(status, 200, "another address has its own bucket: {body}");
+}
+
+#[tokio::test]
+async fn dev_mode_has_a_bucket_per_client_address() {
+    let t = TestDb::new().await;
+    let mut state = AppState::dev(t.db.clone());
+    rate(&mut state);
+    let s = TestServer::start_with(state).await;
+    let (one, two) = (client_from("127.0.0.1"), client_from("127.0.0.2"));
+    assert!(
+        until_429(&s, &one, None, &[], 10).await.is_some(),
+        "a dev-mode address past its burst gets 429"
+    );
+    let (status, body) = post_from(&s, Some(&two), None, &[], COUNT).await;
+    assert_eq!(status, 200, "dev mode keeps a bucket per address: {body}");
+}
+
+#[tokio::test]
+async fn forwarded_for_names_the_client_only_when_a_trusted_proxy_sends_it() {
+    let t = TestDb::new().await;
+    let s = server(
+        &t,
+        |_| {},
+        |st| {
+            rate(st);
+            st.trusted_proxies =
+                Arc::new(api::auth::client::TrustedProxies::parse(&["127.0.0.1".into()]).unwrap());
+        },
+        true,
+    )
+    .await;
+    let (proxy, direct) = (client_from("127.0.0.1"), client_from("127.0.0.2"));
+    let alice = [("X-Forwarded-For", "203.0.113.5")];
+    let bob = [("X-Forwarded-For", "203.0.113.6")];
+    assert!(until_429(&s, &proxy, None, &alice, 10).await.is_some());
+    let (status, _) = post_from(&s, Some(&proxy), None, &bob, COUNT).await;
+    assert_eq!(
+        status, 200,
+        "behind the trusted proxy, another client has its own bucket"
+    );
+    // An untrusted peer cannot pick a fresh bucket by naming another address.
+    assert!(until_429(&s, &direct, None, &[], 10).await.is_some());
+    let spoofed = [("X-Forwarded-For", "198.51.100.77")];
+    let (status, _) = post_from(&s, Some(&direct), None, &spoofed, COUNT).await;
+    assert_eq!(
+        status, 429,
+        "X-Forwarded-For from an untrusted peer is ignored"
+    );
+}
+
+#[tokio::test]
+async fn invalid_tokens_from_one_address_get_429_after_the_burst() {
+    let t = TestDb::new().await;
+    let s = server(&t, |_| {}, rate, false).await;
+    let (one, two) = (client_from("127.0.0.1"), client_from("127.0.0.2"));
+    let forged = {
+        let c = claims("user:default/root", "admin", 600);
+        let key = EncodingKey::from_secret(b"a-guessed-secret-that-is-32-bytes-long");
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &c, &key).unwrap()
+    };
+    for token in [forged.as_str(), "garbage"] {
+        let (status, body) = post_from(&s, Some(&two), Some(token), &[], COUNT).await;
+        assert_eq!(status, 401, "{body}");
+    }
+    let refused = until_429(&s, &one, Some(&forged), &[], 10)
+        .await
+        .expect("invalid tokens are rate-limited");
+    assert_eq!(code(&refused), "RATE_LIMITED", "{refused}");
+    let (status, _) = post_from(&s, Some(&one), Some("garbage"), &[], COUNT).await;
+    assert_eq!(status, 429, "whatever the token, until the bucket refills");
+}

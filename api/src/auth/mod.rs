@@ -1,7 +1,9 @@
 //! Who is calling and what they may do: bearer JWTs (`jwt`), scopes, revoked token ids (`revocation`),
-//! per-subject rate limits (`limits`), the ownership policy (`policy`) and the audit log (`audit`).
+//! per-subject rate limits (`limits`), client addresses (`client`), the ownership policy (`policy`) and the
+//! audit log (`audit`).
 
 pub mod audit;
+pub mod client;
 pub mod jwt;
 pub mod limits;
 pub mod policy;

@@ -85,6 +85,8 @@ pub struct ServerConfig {
     pub metrics: bool,
     /// After SIGTERM/SIGINT, how long in-flight requests may run before the server stops anyway.
     pub shutdown_grace: String,
+    /// Proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` names the client address.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `server.limits`: what one request may ask for.
@@ -173,6 +175,7 @@ impl Default for ServerConfig {
             log_format: "auto".into(),
             metrics: true,
             shutdown_grace: "10s".into(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -520,6 +523,8 @@ impl Config {
         self.catalog.registry()?;
         self.auth.authenticator()?;
         self.server.limits.check()?;
+        crate::auth::client::TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(ConfigError::Invalid)?;
         if self.server.max_batch == 0 {
             return Err(ConfigError::Invalid(
                 "server.maxBatch must be at least 1".into(),
