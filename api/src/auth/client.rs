@@ -113,6 +113,18 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
+/// The rate-limit bucket of a client address: the address itself for IPv4, its /64 for IPv6 (one host
+/// usually holds a whole /64, so single IPv6 addresses would be free to rotate).
+pub fn bucket(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let net = std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64));
+            format!("{net}/64")
+        }
+    }
+}
+
 tokio::task_local! {
     static CLIENT_ADDRESS: Option<IpAddr>;
 }
@@ -209,6 +221,29 @@ mod tests {
             TrustedProxies::default().client(ip("127.0.0.1"), &h),
             ip("127.0.0.1")
         );
+    }
+
+    #[test]
+    fn the_config_keys_parse_and_bad_entries_are_named() {
+        let cfg = crate::config::Config::from_yaml(
+            "server:\n  trustedProxies: ['10.0.0.0/8', '::1']\nauth:\n  jwt:\n    requireJti: false\n",
+        )
+        .unwrap();
+        assert!(TrustedProxies::parse(&cfg.server.trusted_proxies).is_ok());
+        assert!(!cfg.auth.jwt.require_jti);
+        assert!(crate::config::Config::default().auth.jwt.require_jti);
+        let err = TrustedProxies::parse(&["10.0.0.0/8".into(), "proxy.local".into()]).unwrap_err();
+        assert!(err.contains("server.trustedProxies[1]"), "{err}");
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_64() {
+        assert_eq!(
+            bucket(ip("2001:db8:1:2::1")),
+            bucket(ip("2001:db8:1:2:ffff::9"))
+        );
+        assert_ne!(bucket(ip("2001:db8:1:2::1")), bucket(ip("2001:db8:1:3::1")));
+        assert_eq!(bucket(ip("::ffff:192.0.2.1")), "192.0.2.1");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub async fn authorize(
     request_id: &str,
     operations: usize,
 ) -> Result<Caller, Response> {
-    let address = client::current().map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    let address = client::current().map_or_else(|| "unknown".to_string(), client::bucket);
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("<not text>"));
