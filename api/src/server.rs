@@ -35,6 +35,10 @@ pub struct AppState {
     pub max_response_bytes: usize,
     /// Most subscriptions running at once on one WebSocket.
     pub max_subscriptions: usize,
+    /// Peers whose `X-Forwarded-For` names the client address (`server.trustedProxies`).
+    pub trusted_proxies: Arc<crate::auth::client::TrustedProxies>,
+    /// `auth.devModeAnyAddress`: dev mode answers any `Host` and `Origin`.
+    pub dev_mode_any_address: bool,
 }
 
 /// How long a client may take to send a request head, a request body, and a WebSocket's
@@ -76,12 +80,15 @@ impl AppState {
             timeouts: ConnectionTimeouts::default(),
             max_response_bytes: config.server.limits.max_response_bytes,
             max_subscriptions: config.server.limits.max_subscriptions_per_connection,
+            trusted_proxies: Arc::default(),
+            dev_mode_any_address: false,
         }
     }
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let cors = cors_layer(&state.cors_origins);
+    let guard = axum::middleware::from_fn_with_state(state.clone(), http::auth::guard);
     let app = Router::new()
         .route(
             "/graphql",
@@ -97,7 +104,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         Some(c) => app.layer(c),
         None => app,
     };
-    app.layer(axum::middleware::from_fn(http::trace_requests))
+    app.layer(guard)
+        .layer(axum::middleware::from_fn(http::trace_requests))
         .with_state(state)
 }
 
@@ -159,6 +167,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         timeouts: config.server.timeouts()?,
         max_response_bytes: limits.max_response_bytes,
         max_subscriptions: limits.max_subscriptions_per_connection,
+        trusted_proxies: Arc::new(
+            crate::auth::client::TrustedProxies::parse(&config.server.trusted_proxies)
+                .map_err(anyhow::Error::msg)?,
+        ),
+        dev_mode_any_address: config.auth.dev_mode_any_address,
     };
     let listener = TcpListener::bind(&config.server.listen).await?;
     if auth.is_dev_mode() {

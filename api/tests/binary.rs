@@ -124,6 +124,9 @@ fn serve_on_port_zero_loads_the_example_catalog_and_answers() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
+    // DNS rebinding: the connection goes to 127.0.0.1, but names evil.example; dev mode refuses it.
+    let rebound = raw_status(&addr, "evil.example");
+    let local = raw_status(&addr, "localhost");
     let _ = child.kill();
     let _ = child.wait();
     let resp = result.unwrap();
@@ -131,6 +134,32 @@ fn serve_on_port_zero_loads_the_example_catalog_and_answers() {
         resp["data"]["entity"]["owner"]["ref"],
         "group:default/team-playback"
     );
+    assert_eq!(
+        (rebound, local),
+        (403, 200),
+        "Host: evil.example, then localhost"
+    );
+}
+
+/// The status of `GET /healthz` sent to `addr` (`http://127.0.0.1:PORT`) with `Host: host`.
+fn raw_status(addr: &str, host: &str) -> u16 {
+    use std::io::{Read, Write};
+    let target = addr.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(target).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        conn,
+        "GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The README's CI flow: a CLI-issued bot token calls a mutation on the real server; after

@@ -86,6 +86,7 @@ async fn server(t: &TestDb, s: Setup) -> TestServer {
         issuer: s.issuer,
         audience: s.audience,
         leeway: Duration::from_secs(5),
+        require_jti: true,
     })
     .unwrap();
     let auth = Arc::new(Authenticator {

@@ -363,3 +363,95 @@ async fn get_selects_the_operation_by_operation_name_and_reads_variables() {
         .unwrap();
     assert_eq!(r.status(), 400);
 }
+
+/// Sends raw HTTP/1.1 `request` to the server's own address (127.0.0.1), whatever it names as `Host`; the
+/// status code of the answer.
+async fn raw_status(s: &TestServer, request: String) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    text.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 drives a dev-mode server.
+/// The TCP connection goes to 127.0.0.1; only `Host` and `Origin` tell.
+#[tokio::test]
+async fn dev_mode_answers_only_requests_for_this_machine_from_pages_of_this_machine() {
+    let (_t, s) = server().await;
+    let port = s.base.rsplit(':').next().unwrap().to_string();
+    let body = r#"{"query": "{ entities { totalCount } }"}"#;
+    let post = |host: &str, origin: Option<&str>| {
+        let origin = origin
+            .map(|o| format!("Origin: {o}\r\n"))
+            .unwrap_or_default();
+        format!(
+            "POST /graphql HTTP/1.1\r\nHost: {host}\r\n{origin}Content-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let get =
+        |host: &str| format!("GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    for host in [
+        format!("evil.example:{port}"),
+        "evil.example".into(),
+        format!("localhost.evil.example:{port}"),
+    ] {
+        assert_eq!(raw_status(&s, post(&host, None)).await, 403, "{host}");
+        assert_eq!(raw_status(&s, get(&host)).await, 403, "{host}");
+    }
+    let no_host = "GET /healthz HTTP/1.0\r\n\r\n".to_string();
+    assert_eq!(raw_status(&s, no_host).await, 403, "no Host at all");
+    for origin in ["http://evil.example", "null"] {
+        let host = format!("127.0.0.1:{port}");
+        assert_eq!(
+            raw_status(&s, post(&host, Some(origin))).await,
+            403,
+            "{origin}"
+        );
+    }
+    for (host, origin) in [
+        (format!("127.0.0.1:{port}"), None),
+        (format!("localhost:{port}"), Some("http://localhost:3000")),
+        (format!("[::1]:{port}"), Some("http://127.0.0.1:5173")),
+    ] {
+        assert_eq!(
+            raw_status(&s, post(&host, origin)).await,
+            200,
+            "{host} {origin:?}"
+        );
+    }
+
+    // The WebSocket upgrade: a page of evil.example is refused, from its own host name or from 127.0.0.1.
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    for host in ["evil.example".to_string(), format!("127.0.0.1:{port}")] {
+        let mut req = s
+            .url("/graphql/ws")
+            .replace("http://", "ws://")
+            .into_client_request()
+            .unwrap();
+        let h = req.headers_mut();
+        h.insert("Host", host.parse().unwrap());
+        h.insert("Origin", "http://evil.example".parse().unwrap());
+        h.insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        match tokio_tungstenite::connect_async(req).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert_eq!(resp.status().as_u16(), 403, "{host}")
+            }
+            other => panic!(
+                "the upgrade from evil.example was accepted ({host}): {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+}

@@ -1,12 +1,14 @@
 //! Bearer JWTs with jsonwebtoken: an HS256 shared secret, PEM public keys (RS256, ES256, EdDSA) and a JWKS
-//! URL (cached, fetched again on an unknown `kid`). Each algorithm family is checked only against its own
-//! keys, so a token cannot pick its verification key (no algorithm confusion); `alg: none` never parses.
+//! URL (cached; an unknown `kid` fetches it again, rate-limited, and a fetch never delays tokens whose key is
+//! known). Each algorithm family is checked only against its own keys, so a token cannot pick its
+//! verification key (no algorithm confusion); `alg: none` never parses. A configured issuer or audience is
+//! required, and so is `jti` unless `auth.jwt.requireJti` is off.
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
 
 use super::AuthError;
 
@@ -34,45 +36,73 @@ pub struct Claims {
 }
 
 /// Key material and checks, from `auth.jwt`.
-#[derive(Default)]
 pub struct VerifierSettings {
     pub secret: Option<String>,
     /// PEM texts of public keys (RSA, EC P-256 or Ed25519).
     pub public_keys: Vec<String>,
     pub jwks_url: Option<String>,
+    /// When set, tokens must carry this `iss`.
     pub issuer: Option<String>,
+    /// When set, tokens must carry this `aud`.
     pub audience: Option<String>,
     pub leeway: Duration,
+    /// Tokens without a `jti` (which could never be revoked) are refused.
+    pub require_jti: bool,
 }
 
+impl Default for VerifierSettings {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            public_keys: Vec::new(),
+            jwks_url: None,
+            issuer: None,
+            audience: None,
+            leeway: Duration::ZERO,
+            require_jti: true,
+        }
+    }
+}
+
+/// A JWKS endpoint and the last key set read from it. Verifying with a known key only reads `set`; fetches
+/// happen one at a time under `fetch`.
 struct Jwks {
     url: String,
     http: reqwest::Client,
-    state: Mutex<JwksState>,
+    /// The last set fetched and when (read without ever waiting on a fetch).
+    set: RwLock<Option<(Arc<JwkSet>, Instant)>>,
+    /// Held by the one fetch in flight.
+    fetch: tokio::sync::Mutex<FetchState>,
 }
 
 #[derive(Default)]
-struct JwksState {
-    /// The set and when it was fetched (it is fetched again after `JWKS_TTL`, so removed keys go).
-    set: Option<(JwkSet, Instant)>,
-    /// Unknown kids that caused a fetch, and when.
-    tried: Vec<(String, Instant)>,
+struct FetchState {
+    /// When an unknown `kid` last caused a fetch.
+    last_unknown: Option<Instant>,
+    /// When a fetch last failed.
+    last_failure: Option<Instant>,
 }
 
-/// An unknown `kid` fetches the set again, but the same kid at most once per window, and at most
-/// `JWKS_FETCHES` fetches per window in all (unknown kids must not make every request fetch).
-const JWKS_WINDOW: Duration = Duration::from_secs(10);
-const JWKS_FETCHES: usize = 5;
+/// An unknown `kid` fetches the set again at most once per `JWKS_REFETCH` (unknown kids are free to send).
+const JWKS_REFETCH: Duration = Duration::from_secs(10);
+/// After a failed fetch, none is tried for this long.
+const JWKS_BACKOFF: Duration = Duration::from_secs(2);
+/// The set is fetched again in the background once it is this old (so removed keys go).
 const JWKS_TTL: Duration = Duration::from_secs(300);
+/// Longest a fetch may take, and longest a request waits for one.
+const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest key set accepted.
+const JWKS_MAX_BYTES: usize = 1 << 20;
 
 pub struct Verifier {
     secret: Option<DecodingKey>,
     /// (algorithm family of the key, key)
     public: Vec<(Algorithm, DecodingKey)>,
-    jwks: Option<Jwks>,
+    jwks: Option<Arc<Jwks>>,
     issuer: Option<String>,
     audience: Option<String>,
     leeway: u64,
+    require_jti: bool,
 }
 
 fn pem_key(pem: &str) -> Result<(Algorithm, DecodingKey), String> {
@@ -112,40 +142,66 @@ impl Verifier {
         if s.secret.as_ref().is_some_and(|k| k.len() < 32) {
             return Err("auth.jwt.secret must be at least 32 bytes".into());
         }
+        let jwks = match s.jwks_url {
+            Some(url) => Some(Arc::new(Jwks {
+                url,
+                http: reqwest::Client::builder()
+                    .timeout(JWKS_FETCH_TIMEOUT)
+                    .connect_timeout(JWKS_FETCH_TIMEOUT)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| format!("auth.jwt.jwksUrl: {e}"))?,
+                set: RwLock::new(None),
+                fetch: tokio::sync::Mutex::new(FetchState::default()),
+            })),
+            None => None,
+        };
         Ok(Some(Self {
             secret: s.secret.map(|k| DecodingKey::from_secret(k.as_bytes())),
             public,
-            jwks: s.jwks_url.map(|url| Jwks {
-                url,
-                http: reqwest::Client::builder()
-                    .timeout(Duration::from_secs(10))
-                    .build()
-                    .unwrap_or_default(),
-                state: Mutex::new(JwksState::default()),
-            }),
+            jwks,
             issuer: s.issuer,
             audience: s.audience,
             leeway: s.leeway.as_secs(),
+            require_jti: s.require_jti,
         }))
     }
 
-    /// Verifies the signature and the time, issuer and audience claims.
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    pub fn leeway(&self) -> u64 {
+        self.leeway
+    }
+
+    /// The checks of every token: time, and the issuer and audience when configured (then required).
+    fn validation(&self, alg: Algorithm) -> Validation {
+        let mut validation = Validation::new(alg);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        let mut required = vec!["exp", "sub"];
+        match &self.issuer {
+            Some(iss) => {
+                validation.set_issuer(&[iss]);
+                required.push("iss");
+            }
+            None => validation.iss = None,
+        }
+        match &self.audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
+        validation
+    }
+
+    /// Verifies the signature and the time, issuer, audience and `jti` claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         let bad = |m: &str| AuthError::Unauthenticated(m.to_string());
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| bad("malformed token (or an algorithm that is not accepted)"))?;
-        let mut validation = Validation::new(header.alg);
-        validation.leeway = self.leeway;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        match &self.issuer {
-            Some(iss) => validation.set_issuer(&[iss]),
-            None => validation.iss = None,
-        }
-        match &self.audience {
-            Some(aud) => validation.set_audience(&[aud]),
-            None => validation.validate_aud = false,
-        }
+        let validation = self.validation(header.alg);
         let keys = self.keys_for(&header).await?;
         if keys.is_empty() {
             return Err(bad(&format!(
@@ -156,7 +212,7 @@ impl Verifier {
         let mut last = None;
         for key in &keys {
             match jsonwebtoken::decode::<Claims>(token, key, &validation) {
-                Ok(data) => return Ok(data.claims),
+                Ok(data) => return self.check_jti(data.claims),
                 Err(e) => last = Some(e),
             }
         }
@@ -170,6 +226,17 @@ impl Verifier {
             Some(K::InvalidSignature) => bad("the token's signature does not verify"),
             _ => bad("the token is not valid"),
         })
+    }
+
+    /// With `requireJti` on, a token must carry a `jti` (so it can be revoked).
+    fn check_jti(&self, claims: Claims) -> Result<Claims, AuthError> {
+        let missing = claims.jti.as_deref().is_none_or(|j| j.trim().is_empty());
+        if self.require_jti && missing {
+            return Err(AuthError::Unauthenticated(
+                "the token has no 'jti' claim (tokens must be revocable)".into(),
+            ));
+        }
+        Ok(claims)
     }
 
     async fn keys_for(&self, header: &Header) -> Result<Vec<DecodingKey>, AuthError> {
@@ -193,39 +260,122 @@ impl Verifier {
 }
 
 impl Jwks {
-    /// The key with `kid`, fetching the set when it is unknown (within the limits above).
-    async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, AuthError> {
-        let mut state = self.state.lock().await;
-        let find = |set: &JwkSet| set.find(kid).and_then(|j| DecodingKey::from_jwk(j).ok());
-        let fresh = state
-            .set
-            .as_ref()
-            .is_some_and(|(_, at)| at.elapsed() < JWKS_TTL);
-        if fresh {
-            if let Some(k) = state.set.as_ref().and_then(|(set, _)| find(set)) {
-                return Ok(Some(k));
+    /// The key with `kid` in the current set, and whether the set is due for a refresh.
+    fn lookup(&self, kid: &str) -> (Option<DecodingKey>, bool) {
+        let Ok(guard) = self.set.read() else {
+            return (None, true);
+        };
+        match guard.as_ref() {
+            Some((set, at)) => (
+                set.find(kid).and_then(|j| DecodingKey::from_jwk(j).ok()),
+                at.elapsed() >= JWKS_TTL,
+            ),
+            None => (None, true),
+        }
+    }
+
+    fn has_set(&self) -> bool {
+        self.set.read().is_ok_and(|s| s.is_some())
+    }
+
+    /// The key with `kid`. A known kid answers from the current set at once (a stale set is refreshed in
+    /// the background); an unknown one waits, boundedly, for at most one fetch.
+    async fn key(self: &Arc<Self>, kid: &str) -> Result<Option<DecodingKey>, AuthError> {
+        let (found, stale) = self.lookup(kid);
+        if let Some(k) = found {
+            if stale {
+                self.refresh_in_background();
+            }
+            return Ok(Some(k));
+        }
+        let Ok(mut state) = tokio::time::timeout(JWKS_FETCH_TIMEOUT, self.fetch.lock()).await
+        else {
+            return Ok(None);
+        };
+        // Another request may have fetched the set while this one waited.
+        if let (Some(k), _) = self.lookup(kid) {
+            return Ok(Some(k));
+        }
+        let recently =
+            |at: Option<Instant>, window: Duration| at.is_some_and(|t| t.elapsed() < window);
+        let has_set = self.has_set();
+        if recently(state.last_failure, JWKS_BACKOFF) {
+            return if has_set {
+                Ok(None)
+            } else {
+                Err(AuthError::Internal("the JWKS could not be fetched".into()))
+            };
+        }
+        if has_set && recently(state.last_unknown, JWKS_REFETCH) {
+            return Ok(None);
+        }
+        if !has_set {
+            // No keys at all yet: a failure here is ours (INTERNAL), not the token's.
+            self.fetch_into(&mut state).await?;
+            return Ok(self.lookup(kid).0);
+        }
+        state.last_unknown = Some(Instant::now());
+        if let Err(AuthError::Internal(e)) = self.fetch_into(&mut state).await {
+            tracing::warn!(error = %e, "could not refresh the JWKS for an unknown kid");
+        }
+        Ok(self.lookup(kid).0)
+    }
+
+    /// Fetches the set again unless a fetch is under way or failed just now; requests do not wait for it.
+    fn refresh_in_background(self: &Arc<Self>) {
+        let jwks = self.clone();
+        tokio::spawn(async move {
+            let Ok(mut state) = jwks.fetch.try_lock() else {
+                return;
+            };
+            let stale = jwks.lookup("").1;
+            let failed = state
+                .last_failure
+                .is_some_and(|t| t.elapsed() < JWKS_BACKOFF);
+            if stale && !failed {
+                if let Err(AuthError::Internal(e)) = jwks.fetch_into(&mut state).await {
+                    tracing::warn!(error = %e, "could not refresh the JWKS; keeping the keys it had");
+                }
+            }
+        });
+    }
+
+    /// One fetch (bounded in time and size), under the fetch lock; the set is replaced only on success.
+    async fn fetch_into(&self, state: &mut FetchState) -> Result<(), AuthError> {
+        match self.download().await {
+            Ok(set) => {
+                if let Ok(mut slot) = self.set.write() {
+                    *slot = Some((Arc::new(set), Instant::now()));
+                }
+                state.last_failure = None;
+                Ok(())
+            }
+            Err(e) => {
+                state.last_failure = Some(Instant::now());
+                Err(AuthError::Internal(format!(
+                    "fetching JWKS {}: {e}",
+                    self.url
+                )))
             }
         }
-        state.tried.retain(|(_, at)| at.elapsed() < JWKS_WINDOW);
-        let again = state.tried.iter().any(|(k, _)| k == kid);
-        if fresh && again || state.tried.len() >= JWKS_FETCHES {
-            return Ok(state.set.as_ref().and_then(|(set, _)| find(set)));
+    }
+
+    async fn download(&self) -> Result<JwkSet, String> {
+        let mut resp = self
+            .http
+            .get(&self.url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| e.to_string())?;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+            if body.len() + chunk.len() > JWKS_MAX_BYTES {
+                return Err(format!("the key set is larger than {JWKS_MAX_BYTES} bytes"));
+            }
+            body.extend_from_slice(&chunk);
         }
-        state.tried.push((kid.to_string(), Instant::now()));
-        let set: JwkSet = async {
-            self.http
-                .get(&self.url)
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await
-        }
-        .await
-        .map_err(|e| AuthError::Internal(format!("fetching JWKS {}: {e}", self.url)))?;
-        let found = find(&set);
-        state.set = Some((set, Instant::now()));
-        Ok(found)
+        serde_json::from_slice(&body).map_err(|e| e.to_string())
     }
 }
 
@@ -257,4 +407,50 @@ pub fn issue(
     )
     .map_err(|e| e.to_string())?;
     Ok((token, claims))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "a-unit-test-secret-that-is-32-bytes";
+
+    fn verifier(require_jti: bool) -> Verifier {
+        Verifier::new(VerifierSettings {
+            secret: Some(SECRET.into()),
+            require_jti,
+            ..VerifierSettings::default()
+        })
+        .ok()
+        .flatten()
+        .expect("a verifier")
+    }
+
+    #[tokio::test]
+    async fn issued_tokens_always_carry_a_jti_and_tokens_without_one_are_refused() {
+        let (token, claims) = issue(
+            SECRET,
+            "bot:ci",
+            "catalog:read",
+            Duration::from_secs(60),
+            None,
+            None,
+        )
+        .expect("signed");
+        assert!(claims.jti.as_deref().is_some_and(|j| !j.is_empty()));
+        assert!(verifier(true).verify(&token).await.is_ok());
+        let bare = Claims {
+            jti: None,
+            ..claims
+        };
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        let unrevocable =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &bare, &key).expect("signed");
+        let refused = verifier(true).verify(&unrevocable).await;
+        assert!(
+            matches!(&refused, Err(AuthError::Unauthenticated(m)) if m.contains("jti")),
+            "{refused:?}"
+        );
+        assert!(verifier(false).verify(&unrevocable).await.is_ok());
+    }
 }

@@ -1,5 +1,6 @@
-//! Per-subject rate limits: a token bucket per subject (`rate` requests per second, up to `burst` at
-//! once), kept in memory per replica.
+//! Rate limits: a token bucket per key (`rate` requests per second, up to `burst` at once), kept in memory
+//! per replica. Keys name a token's subject, or a client address for callers without a valid token (see
+//! `http::auth`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -27,6 +28,26 @@ impl RateLimiter {
     /// Takes one token for `subject`; `Err(wait)` when the bucket is empty.
     pub fn check(&self, subject: &str) -> Result<(), Duration> {
         self.take(subject, 1)
+    }
+
+    /// `Err(wait)` when `key`'s bucket is empty now; takes nothing (a check before work that is charged
+    /// only if it fails, such as verifying a token).
+    pub fn peek(&self, key: &str) -> Result<(), Duration> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        let Ok(buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
+        let Some((tokens, at)) = buckets.get(key) else {
+            return Ok(());
+        };
+        let tokens = (tokens + at.elapsed().as_secs_f64() * self.rate).min(self.burst);
+        if tokens >= 1.0 {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - tokens) / self.rate))
+        }
     }
 
     /// Takes `n` tokens (a batch of `n` operations) for `subject`, or none.
@@ -75,6 +96,8 @@ mod tests {
             "{wait:?}"
         );
         assert!(l.check("user:other").is_ok(), "buckets are per subject");
+        assert!(l.peek("bot:ci").is_err() && l.peek("bot:new").is_ok());
+        assert!(l.peek("bot:new").is_ok(), "peeking takes nothing");
         assert!(RateLimiter::new(0.0, 1.0).check("x").is_ok());
     }
 }

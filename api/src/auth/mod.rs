@@ -1,7 +1,9 @@
 //! Who is calling and what they may do: bearer JWTs (`jwt`), scopes, revoked token ids (`revocation`),
-//! per-subject rate limits (`limits`), the ownership policy (`policy`) and the audit log (`audit`).
+//! per-subject rate limits (`limits`), client addresses (`client`), the ownership policy (`policy`) and the
+//! audit log (`audit`).
 
 pub mod audit;
+pub mod client;
 pub mod jwt;
 pub mod limits;
 pub mod policy;
@@ -159,8 +161,17 @@ impl Authenticator {
         db: &DatabaseConnection,
         authorization: Option<&str>,
     ) -> Result<Caller, AuthError> {
+        self.authenticate(db, authorization).await.map(|(c, _)| c)
+    }
+
+    /// The caller, and what a long-lived connection must check again later (see [`Self::recheck`]).
+    pub async fn authenticate(
+        &self,
+        db: &DatabaseConnection,
+        authorization: Option<&str>,
+    ) -> Result<(Caller, Session), AuthError> {
         let Some(verifier) = &self.verifier else {
-            return Ok(Caller::dev());
+            return Ok((Caller::dev(), Session::default()));
         };
         let Some(value) = authorization else {
             let scopes = if self.anonymous_read {
@@ -168,7 +179,7 @@ impl Authenticator {
             } else {
                 BTreeSet::new()
             };
-            return Ok(Caller::anonymous(scopes));
+            return Ok((Caller::anonymous(scopes), Session::default()));
         };
         let token = value
             .strip_prefix("Bearer ")
@@ -184,7 +195,11 @@ impl Authenticator {
                 return Err(AuthError::Unauthenticated("the token was revoked".into()));
             }
         }
-        Ok(Caller {
+        let session = Session {
+            jti: claims.jti.clone(),
+            valid_until: Some(claims.exp.saturating_add(verifier.leeway())),
+        };
+        let caller = Caller {
             subject: claims.sub,
             scopes: claims
                 .scope
@@ -195,8 +210,38 @@ impl Authenticator {
             groups: claims.groups.unwrap_or_default(),
             jti: claims.jti,
             authenticated: true,
-        })
+        };
+        Ok((caller, session))
     }
+
+    /// `Ok` while the token behind `session` is still accepted; otherwise why not (expired, revoked).
+    /// A revocation list that cannot be loaded is logged and does not end the session (checked again later).
+    pub async fn recheck(
+        &self,
+        db: &DatabaseConnection,
+        session: &Session,
+    ) -> Result<(), &'static str> {
+        let now = chrono::Utc::now().timestamp().max(0) as u64;
+        if session.valid_until.is_some_and(|until| now > until) {
+            return Err("the token has expired");
+        }
+        if let Some(jti) = &session.jti {
+            match self.revocations.is_revoked(db, jti).await {
+                Ok(true) => return Err("the token was revoked"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "could not check a session's token"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What keeps a long-lived connection (a WebSocket) authorized: its token's `jti`, and the Unix time
+/// (seconds, `exp` plus the leeway) after which the token is refused. Dev and anonymous sessions never end.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Session {
+    pub jti: Option<String>,
+    pub valid_until: Option<u64>,
 }
 
 /// Shared handle.

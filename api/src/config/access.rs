@@ -29,6 +29,8 @@ pub struct JwtConfig {
     pub audience: Option<String>,
     /// Clock skew allowed on `exp` and `nbf`.
     pub leeway: String,
+    /// Refuse tokens without a `jti` (they could never be revoked).
+    pub require_jti: bool,
 }
 
 impl Default for JwtConfig {
@@ -40,6 +42,7 @@ impl Default for JwtConfig {
             issuer: None,
             audience: None,
             leeway: "30s".into(),
+            require_jti: true,
         }
     }
 }
@@ -74,6 +77,7 @@ impl AuthConfig {
             issuer: self.jwt.issuer.clone(),
             audience: self.jwt.audience.clone(),
             leeway,
+            require_jti: self.jwt.require_jti,
         })
         .map_err(ConfigError::Invalid)?;
         Ok(crate::auth::Authenticator {

@@ -110,6 +110,8 @@ pub struct ServerConfig {
     pub body_read_timeout: String,
     /// A WebSocket that has not sent `connection_init` within this long is closed (code 4408).
     pub websocket_init_timeout: String,
+    /// Proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` names the client address.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `server.limits`: what one request may ask for.
@@ -239,6 +241,7 @@ impl Default for ServerConfig {
             header_read_timeout: "10s".into(),
             body_read_timeout: "30s".into(),
             websocket_init_timeout: "5s".into(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -667,6 +670,8 @@ impl Config {
         self.catalog.registry()?;
         self.auth.authenticator()?;
         self.server.limits.check()?;
+        crate::auth::client::TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(ConfigError::Invalid)?;
         if self.server.max_batch == 0 {
             return Err(ConfigError::Invalid(
                 "server.maxBatch must be at least 1".into(),

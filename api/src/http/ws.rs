@@ -1,17 +1,27 @@
 //! GraphQL over WebSocket (`graphql-transport-ws` and the older `graphql-ws`), for subscriptions only:
 //! queries and mutations go through `POST /graphql` with its limits, rate limit and audit. The caller comes
 //! from the `Authorization` value of the `connection_init` payload, or of the upgrade request; browser pages
-//! may connect only from the same host or an allow-listed origin.
+//! may connect only from the same host or an allow-listed origin. A connection lives no longer than its
+//! token: once the token expires or is revoked the socket is closed with code 4403 (checked every
+//! `RECHECK` and before each message sent).
 
+use async_graphql::http::WebSocketProtocols;
 use async_graphql::Data;
-use async_graphql_axum::GraphQLProtocol;
+use axum::extract::ws::WebSocket;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, Session};
 use crate::graphql::guard::ViaWebSocket;
 use crate::server::AppState;
+
+/// How often an open connection checks that its token is still accepted.
+const RECHECK: Duration = Duration::from_millis(500);
+/// graphql-transport-ws "Forbidden": the connection's token is no longer accepted.
+const CLOSE_FORBIDDEN: u16 = 4403;
 
 fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
@@ -28,12 +38,28 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     same_host || state.cors_origins.iter().any(|o| o == "*" || o == origin)
 }
 
+/// The first GraphQL subprotocol the client offers in `Sec-WebSocket-Protocol`.
+fn protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())?
+        .split(',')
+        .find_map(|p| p.trim().parse().ok())
+}
+
 pub async fn websocket(
     State(state): State<AppState>,
     headers: HeaderMap,
-    protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let Some(protocol) = protocol(&headers) else {
+        return super::graphql::request_error(
+            StatusCode::BAD_REQUEST,
+            "application/json",
+            "BAD_REQUEST",
+            "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws",
+        );
+    };
     if !origin_allowed(&state, &headers) {
         return super::graphql::request_error(
             StatusCode::FORBIDDEN,
@@ -46,40 +72,88 @@ pub async fn websocket(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let (auth, db, cache) = (state.auth.clone(), state.db.clone(), state.cache.clone());
-    let schema = state.schema.clone();
-    let _ = protocol; // the extractor refuses upgrades without a supported protocol
-    let protocol = super::ws_bounded::protocol_of(&headers);
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(socket, state, protocol, header_auth))
+}
+
+/// The session of a connection once `connection_init` authenticated it.
+type SessionSlot = Arc<Mutex<Option<Session>>>;
+
+/// Serves one connection within its bounds (init timeout, subscription cap), closing it (4403) as soon
+/// as its token is refused.
+async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    protocol: WebSocketProtocols,
+    header_auth: Option<String>,
+) {
+    let slot = SessionSlot::default();
+    let init = connection_init(state.clone(), header_auth, slot.clone());
     let bounds = super::ws_bounded::WsBounds {
         init_timeout: state.timeouts.websocket_init,
         max_subscriptions: state.max_subscriptions,
+        recheck_every: RECHECK,
+        forbidden_code: CLOSE_FORBIDDEN,
     };
-    upgrade
-        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let on_init = move |payload: serde_json::Value| async move {
-                let token = ["Authorization", "authorization"]
-                    .iter()
-                    .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-                    .map(str::to_string)
-                    .or(header_auth);
-                let caller = auth.caller(&db, token.as_deref()).await.map_err(|e| {
+    let schema = state.schema.clone();
+    let recheck = move || {
+        let (state, slot) = (state.clone(), slot.clone());
+        Box::pin(async move { still_allowed(&state, &slot).await }) as super::ws_bounded::Recheck
+    };
+    super::ws_bounded::serve_bounded(socket, schema, protocol, init, recheck, bounds).await
+}
+
+/// `Ok` while the connection's token (if it has authenticated yet) is accepted.
+async fn still_allowed(state: &AppState, slot: &SessionSlot) -> Result<(), &'static str> {
+    let session = slot.lock().ok().and_then(|s| s.clone());
+    match session {
+        Some(s) => state.auth.recheck(&state.db, &s).await,
+        None => Ok(()),
+    }
+}
+
+/// Authenticates `connection_init` (its `Authorization`, else the upgrade request's) and records the
+/// connection's session in `slot`.
+fn connection_init(
+    state: AppState,
+    header_auth: Option<String>,
+    slot: SessionSlot,
+) -> impl FnOnce(
+    serde_json::Value,
+) -> futures_util::future::BoxFuture<'static, async_graphql::Result<Data>>
+       + Send
+       + 'static {
+    move |payload: serde_json::Value| {
+        Box::pin(async move {
+            let token = ["Authorization", "authorization"]
+                .iter()
+                .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                .map(str::to_string)
+                .or(header_auth);
+            let (caller, session) = state
+                .auth
+                .authenticate(&state.db, token.as_deref())
+                .await
+                .map_err(|e| {
                     async_graphql::Error::new(match e {
                         AuthError::Internal(_) => "internal error".to_string(),
                         other => other.to_string(),
                     })
                 })?;
-                if !caller.authenticated && caller.scopes.is_empty() {
-                    return Err(async_graphql::Error::new(
-                        "authentication required: send Authorization in connection_init",
-                    ));
-                }
-                let mut data = Data::default();
-                crate::graphql::loaders::insert(&mut data, &db, &cache);
-                data.insert(caller);
-                data.insert(ViaWebSocket);
-                Ok(data)
-            };
-            super::ws_bounded::serve_bounded(socket, schema, protocol, on_init, bounds)
+            if !caller.authenticated && caller.scopes.is_empty() {
+                return Err(async_graphql::Error::new(
+                    "authentication required: send Authorization in connection_init",
+                ));
+            }
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(session);
+            }
+            let mut data = Data::default();
+            crate::graphql::loaders::insert(&mut data, &state.db, &state.cache);
+            data.insert(caller);
+            data.insert(ViaWebSocket);
+            Ok(data)
         })
+    }
 }

@@ -25,7 +25,14 @@ pub struct WsBounds {
     pub init_timeout: Duration,
     /// Most subscriptions running at once.
     pub max_subscriptions: usize,
+    /// How often the connection's caller is checked again (token expiry, revocation).
+    pub recheck_every: Duration,
+    /// The close code when the check fails.
+    pub forbidden_code: u16,
 }
+
+/// The check of a connection's caller: `Err(reason)` closes the socket.
+pub type Recheck = futures_util::future::BoxFuture<'static, Result<(), &'static str>>;
 
 /// The protocol the upgrade request asked for (the first supported one), default `graphql-transport-ws`.
 pub fn protocol_of(headers: &axum::http::HeaderMap) -> WebSocketProtocols {
@@ -104,11 +111,14 @@ fn note_completion(text: &str, running: &Mutex<HashSet<String>>) {
 
 /// Serves subscriptions on `socket` until either side closes, within `bounds`; `on_init` turns the
 /// `connection_init` payload into the connection's data (or refuses it).
+/// `recheck` runs every `bounds.recheck_every` and before each message sent: when it fails the socket is
+/// closed with `bounds.forbidden_code`.
 pub async fn serve_bounded<OnInit, Fut>(
     socket: WebSocket,
     schema: GreenroomSchema,
     protocol: WebSocketProtocols,
     on_init: OnInit,
+    recheck: impl Fn() -> Recheck,
     bounds: WsBounds,
 ) where
     OnInit: FnOnce(serde_json::Value) -> Fut + Send + 'static,
@@ -138,15 +148,31 @@ pub async fn serve_bounded<OnInit, Fut>(
     futures_util::pin_mut!(ws);
     let deadline = tokio::time::sleep(bounds.init_timeout);
     tokio::pin!(deadline);
+    let mut ticks = tokio::time::interval(bounds.recheck_every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let forbidden = |why: &'static str| {
+        let frame = CloseFrame {
+            code: bounds.forbidden_code,
+            reason: why.into(),
+        };
+        (Message::Close(Some(frame)), true)
+    };
     loop {
         let (out, last) = tokio::select! {
             biased;
             Some(text) = refusals.recv() => (Message::Text(text.into()), false),
+            _ = ticks.tick() => match recheck().await {
+                Ok(()) => continue,
+                Err(why) => forbidden(why),
+            },
             msg = ws.next() => match msg {
-                Some(WsMessage::Text(text)) => {
-                    note_completion(&text, &running);
-                    (Message::Text(text.into()), false)
-                }
+                Some(WsMessage::Text(text)) => match recheck().await {
+                    Ok(()) => {
+                        note_completion(&text, &running);
+                        (Message::Text(text.into()), false)
+                    }
+                    Err(why) => forbidden(why),
+                },
                 Some(WsMessage::Close(code, reason)) => {
                     (Message::Close(Some(CloseFrame { code, reason: reason.into() })), true)
                 }
@@ -158,6 +184,7 @@ pub async fn serve_bounded<OnInit, Fut>(
             }
         };
         if sink.send(out).await.is_err() || last {
+            let _ = sink.close().await;
             break;
         }
     }
