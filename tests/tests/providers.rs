@@ -78,7 +78,13 @@ async fn url_locations_follow_relative_targets_use_etags_and_keep_entities_when_
     );
     remote.put("/cat/hello.txt", "openapi: 3.0.0");
     remote.put("/cat/sub/b.yaml", &component("b", "one"));
-    let provider = || UrlProvider::new(&remote.url("/cat/root.yaml"), greenroom_tests::sandbox_resolver()).unwrap();
+    let provider = || {
+        UrlProvider::new(
+            &remote.url("/cat/root.yaml"),
+            greenroom_tests::sandbox_resolver(),
+        )
+        .unwrap()
+    };
 
     let out = run(&t, provider()).await;
     assert!(out.errors.is_empty(), "{:?}", out.errors);

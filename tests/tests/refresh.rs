@@ -90,8 +90,20 @@ async fn two_schedulers_on_one_database_refresh_a_source_once_per_interval() {
     let target = vec![f.display().to_string()];
     let started = Instant::now();
     let sandbox = greenroom_tests::sandbox_resolver;
-    let one = spawn_file_locations(t.db.clone(), target.clone(), schedule, "replica-1".into(), sandbox());
-    let two = spawn_file_locations(t.db.clone(), target, schedule, "replica-2".into(), sandbox());
+    let one = spawn_file_locations(
+        t.db.clone(),
+        target.clone(),
+        schedule,
+        "replica-1".into(),
+        sandbox(),
+    );
+    let two = spawn_file_locations(
+        t.db.clone(),
+        target,
+        schedule,
+        "replica-2".into(),
+        sandbox(),
+    );
     tokio::time::sleep(interval * 8).await;
     let elapsed = started.elapsed();
     let runs = one.runs.load(std::sync::atomic::Ordering::SeqCst)

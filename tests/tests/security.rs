@@ -133,7 +133,11 @@ async fn no_glob_placeholder_or_symlink_reads_outside_the_allowed_directories() 
     // does not exist: each refused the same way, before anything is read.
     let sneaky = format!(
         "/[t]{}/*.yaml",
-        outside.path().display().to_string().trim_start_matches("/t")
+        outside
+            .path()
+            .display()
+            .to_string()
+            .trim_start_matches("/t")
     );
     let missing = format!("{}/nothing-here.yaml", outside.path().display());
     let existing = format!("{}/c.yaml", outside.path().display());
@@ -141,7 +145,10 @@ async fn no_glob_placeholder_or_symlink_reads_outside_the_allowed_directories() 
         let r = register(&t, &s, "file", target).await;
         assert_eq!(first_error_code(&r), Some("BAD_USER_INPUT"), "{r}");
         let msg = r["errors"][0]["message"].as_str().unwrap();
-        assert!(msg.contains("outside the directories this server may read"), "{msg}");
+        assert!(
+            msg.contains("outside the directories this server may read"),
+            "{msg}"
+        );
     }
     nothing_stored(&t, &s).await;
 
@@ -171,11 +178,19 @@ async fn no_glob_placeholder_or_symlink_reads_outside_the_allowed_directories() 
     assert_eq!(nodes.len(), 3, "{r}");
     for n in nodes {
         assert_eq!(n["description"], "", "{r}");
-        let msg = n["status"]["items"][0]["message"].as_str().unwrap_or_default();
-        assert!(msg.contains("outside the location's root directory"), "{msg}");
+        let msg = n["status"]["items"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            msg.contains("outside the location's root directory"),
+            "{msg}"
+        );
     }
     let text = r.to_string();
-    assert!(!text.contains("TOP-SECRET") && !text.contains("PATH="), "{text}");
+    assert!(
+        !text.contains("TOP-SECRET") && !text.contains("PATH="),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -193,11 +208,21 @@ async fn devices_fifos_and_oversized_files_are_not_read() {
     let root = write(
         &a,
         "root.yaml",
-        &location(&["/dev/zero", "./zero.yaml", "./fifo.yaml", "./big.yaml", "./dir.yaml"]),
+        &location(&[
+            "/dev/zero",
+            "./zero.yaml",
+            "./fifo.yaml",
+            "./big.yaml",
+            "./dir.yaml",
+        ]),
     );
     let started = Instant::now();
     let r = register(&t, &s, "file", &root.display().to_string()).await;
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
     let errors: Vec<&str> = r["data"]["registerLocation"]["errors"]
         .as_array()
         .unwrap_or_else(|| panic!("{r}"))
@@ -205,9 +230,18 @@ async fn devices_fifos_and_oversized_files_are_not_read() {
         .filter_map(Value::as_str)
         .collect();
     let has = |needle: &str| errors.iter().any(|e| e.contains(needle));
-    assert!(has("'/dev/zero' is outside the location's root"), "{errors:?}");
-    assert!(has("zero.yaml' is outside the location's root"), "{errors:?}");
-    assert!(!has("urandom"), "an error names where a symlink points: {errors:?}");
+    assert!(
+        has("'/dev/zero' is outside the location's root"),
+        "{errors:?}"
+    );
+    assert!(
+        has("zero.yaml' is outside the location's root"),
+        "{errors:?}"
+    );
+    assert!(
+        !has("urandom"),
+        "an error names where a symlink points: {errors:?}"
+    );
     assert!(has("fifo.yaml' is not a regular file"), "{errors:?}");
     assert!(has("big.yaml' is larger than 4096 bytes"), "{errors:?}");
     assert!(has("dir.yaml' is not a regular file"), "{errors:?}");
@@ -266,11 +300,21 @@ async fn urls_placeholders_redirects_and_git_remotes_never_reach_unlisted_hosts(
 
     // A policy-checked git remote for publish:git.
     let policy = allowing(&[&a], &[remote_host], 1 << 20);
-    assert!(policy.check_git_remote(&canary.url("/r.git")).await.is_err());
-    assert!(policy.check_git_remote("ext::sh -c touch% /tmp/pwned").await.is_err());
+    assert!(policy
+        .check_git_remote(&canary.url("/r.git"))
+        .await
+        .is_err());
+    assert!(policy
+        .check_git_remote("ext::sh -c touch% /tmp/pwned")
+        .await
+        .is_err());
     assert!(policy.check_git_remote("file:///etc").await.is_err());
 
-    assert_eq!(canary.connections(), 0, "the server connected to an unlisted host");
+    assert_eq!(
+        canary.connections(),
+        0,
+        "the server connected to an unlisted host"
+    );
 }
 
 #[tokio::test]
@@ -287,8 +331,18 @@ async fn symlink_loops_and_deep_documents_end_promptly() {
     let started = Instant::now();
     let glob = format!("{}/**/catalog-info.yaml", a.display());
     let r = register(&t, &s, "file", &glob).await;
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
-    assert_eq!(r["data"]["registerLocation"]["entities"].as_array().map(Vec::len), Some(1), "{r}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        r["data"]["registerLocation"]["entities"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{r}"
+    );
     assert!(r.to_string().contains("nests deeper than 64 levels"), "{r}");
 
     // The same loop committed to a git repository, read by a git source.
@@ -314,8 +368,15 @@ async fn symlink_loops_and_deep_documents_end_promptly() {
     let target = format!("file://{}#main:**/catalog-info.yaml", repo.display());
     let started = Instant::now();
     let r = register(&t, &s, "git", &target).await;
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
-    assert_eq!(r["data"]["registerLocation"]["entities"][0]["ref"], "component:default/in-git", "{r}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        r["data"]["registerLocation"]["entities"][0]["ref"], "component:default/in-git",
+        "{r}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,8 +388,11 @@ async fn a_slow_source_does_not_hold_the_write_lock_while_it_is_read() {
     remote.put("/slow.yaml", &component("slow", "x"));
     remote.stall("/slow.yaml", Duration::from_secs(4));
     let provider = Arc::new(
-        api::providers::url::UrlProvider::new(&remote.url("/root.yaml"), greenroom_tests::sandbox_resolver())
-            .unwrap(),
+        api::providers::url::UrlProvider::new(
+            &remote.url("/root.yaml"),
+            greenroom_tests::sandbox_resolver(),
+        )
+        .unwrap(),
     );
     let db = t.db.clone();
     let reading = tokio::spawn(async move {
@@ -336,15 +400,24 @@ async fn a_slow_source_does_not_hold_the_write_lock_while_it_is_read() {
     });
     let started = Instant::now();
     while remote.hits("/slow.yaml") == 0 {
-        assert!(started.elapsed() < Duration::from_secs(5), "the slow target was never requested");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the slow target was never requested"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // While the slow file is being read, another writer commits at once.
     let write = api::catalog::sources::register(&t.db, "probe", "file", "/probe.yaml");
     let wrote = tokio::time::timeout(Duration::from_millis(1500), write).await;
-    assert!(matches!(wrote, Ok(Ok(_))), "a writer waited on the read: {wrote:?}");
+    assert!(
+        matches!(wrote, Ok(Ok(_))),
+        "a writer waited on the read: {wrote:?}"
+    );
     let out = reading.await.unwrap().unwrap();
-    assert_eq!(out.report.inserted, 3, "the Location and both components: {out:?}");
+    assert_eq!(
+        out.report.inserted, 3,
+        "the Location and both components: {out:?}"
+    );
 }
 
 #[tokio::test]
@@ -354,7 +427,11 @@ async fn a_registration_whose_first_read_fails_is_not_kept() {
     remote.put("/c.yaml", &component("late", "x"));
     remote.stall_after_first("/c.yaml", Duration::from_secs(3));
     let host = remote.base.trim_start_matches("http://").to_string();
-    let s = schema(&t, allowing(&[], &[host], 1 << 20), Duration::from_millis(800));
+    let s = schema(
+        &t,
+        allowing(&[], &[host], 1 << 20),
+        Duration::from_millis(800),
+    );
     let r = register(&t, &s, "url", &remote.url("/c.yaml")).await;
     assert_eq!(first_error_code(&r), Some("BAD_USER_INPUT"), "{r}");
     assert!(r.to_string().contains("took longer than"), "{r}");
@@ -370,7 +447,11 @@ async fn credentials_in_urls_are_never_shown_back() {
     let secret_url = |path: &str| remote.url(path).replace("http://", "http://bob:s3cr3t-pw@");
 
     // Registered at run time: refused, and the refusal does not repeat the password.
-    let s = schema(&t, greenroom_tests::sandbox_policy(), Duration::from_secs(10));
+    let s = schema(
+        &t,
+        greenroom_tests::sandbox_policy(),
+        Duration::from_secs(10),
+    );
     let r = register(&t, &s, "url", &secret_url("/c.yaml")).await;
     assert_eq!(first_error_code(&r), Some("BAD_USER_INPUT"), "{r}");
     assert!(!r.to_string().contains("s3cr3t"), "{r}");
@@ -384,9 +465,13 @@ async fn credentials_in_urls_are_never_shown_back() {
     .unwrap();
     let registry = cfg.catalog.registry().unwrap();
     for source in &registry.configured {
-        api::providers::refresh(&t.db, source.provider.clone(), api::providers::Origin::Config)
-            .await
-            .unwrap();
+        api::providers::refresh(
+            &t.db,
+            source.provider.clone(),
+            api::providers::Origin::Config,
+        )
+        .await
+        .unwrap();
     }
     let r = t
         .exec(

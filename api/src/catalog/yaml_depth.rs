@@ -79,7 +79,9 @@ impl Scan {
                 '"' | '\'' if token_start || i == 0 => self.quote = Some(c),
                 '[' | '{' => self.flow += 1,
                 ']' | '}' => self.flow = self.flow.saturating_sub(1),
-                '-' | '?' if (i == 0 || prev == ' ') && bytes.get(i + 1).is_none_or(|n| *n == ' ') => {
+                '-' | '?'
+                    if (i == 0 || prev == ' ') && bytes.get(i + 1).is_none_or(|n| *n == ' ') =>
+                {
                     depth += 1
                 }
                 _ => {}
@@ -97,7 +99,9 @@ impl Scan {
         if self.quote.is_none()
             && self.flow == 0
             && (t.starts_with('|') || t.starts_with('>'))
-            && t[1..].chars().all(|c| c.is_ascii_digit() || c == '-' || c == '+')
+            && t[1..]
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == '+')
         {
             self.block_scalar = Some(indent);
         }
@@ -113,8 +117,14 @@ mod tests {
     fn counts_block_flow_and_compact_nesting() {
         assert!(!deeper_than("a:\n  b:\n    c: 1\n", 3));
         assert!(deeper_than("a:\n  b:\n    c:\n      d: 1\n", 3));
-        assert!(deeper_than(&format!("x: {}1{}\n", "[".repeat(40), "]".repeat(40)), 32));
-        assert!(!deeper_than(&format!("x: {}1{}\n", "[".repeat(20), "]".repeat(20)), 32));
+        assert!(deeper_than(
+            &format!("x: {}1{}\n", "[".repeat(40), "]".repeat(40)),
+            32
+        ));
+        assert!(!deeper_than(
+            &format!("x: {}1{}\n", "[".repeat(20), "]".repeat(20)),
+            32
+        ));
         assert!(deeper_than(&format!("{}x\n", "- ".repeat(40)), 32));
         assert!(deeper_than(&"[".repeat(30_000), 64));
     }
@@ -122,9 +132,15 @@ mod tests {
     #[test]
     fn quotes_comments_and_block_scalars_hide_nothing_and_count_nothing() {
         let brackets = "[".repeat(100);
-        assert!(!deeper_than(&format!("a: '{brackets}'\nb: \"{brackets}\"\n"), 4));
+        assert!(!deeper_than(
+            &format!("a: '{brackets}'\nb: \"{brackets}\"\n"),
+            4
+        ));
         assert!(!deeper_than(&format!("a: 1 # {brackets}\n"), 4));
-        assert!(!deeper_than(&format!("a: |\n  {brackets}\n  ' not a quote\nb: 1\n"), 4));
+        assert!(!deeper_than(
+            &format!("a: |\n  {brackets}\n  ' not a quote\nb: 1\n"),
+            4
+        ));
         // An apostrophe inside a plain scalar does not open a quote that could hide real nesting.
         assert!(deeper_than(&format!("a: it's\nb: {brackets}\n"), 32));
         // A block scalar ends where the indentation returns.

@@ -48,7 +48,10 @@ mod tests {
             mask_userinfo("https://bob:s3cret@example.com/a@b.yaml"),
             "https://***@example.com/a@b.yaml"
         );
-        assert_eq!(mask_userinfo("https://example.com/a"), "https://example.com/a");
+        assert_eq!(
+            mask_userinfo("https://example.com/a"),
+            "https://example.com/a"
+        );
         assert_eq!(mask_userinfo("/tmp/a@b"), "/tmp/a@b");
         assert_eq!(
             mask_text("git push: 'https://x:tok@h/r.git' failed, url:http://u:p@h2/x"),

@@ -117,12 +117,11 @@ fn classify(ip: IpAddr) -> Class {
 /// `(scheme, host, port)` of an http(s)/ssh URL or an scp-like `user@host:path` remote.
 fn remote_host(remote: &str) -> Option<(String, String, Option<u16>)> {
     if let Ok(url) = Url::parse(remote) {
-        let host = url.host_str()?.trim_matches(['[', ']']).to_ascii_lowercase();
-        return Some((
-            url.scheme().to_string(),
-            host,
-            url.port_or_known_default(),
-        ));
+        let host = url
+            .host_str()?
+            .trim_matches(['[', ']'])
+            .to_ascii_lowercase();
+        return Some((url.scheme().to_string(), host, url.port_or_known_default()));
     }
     // scp-like: [user@]host:path (no scheme, no slash before the colon)
     let (before, _) = remote.split_once(':')?;
@@ -210,11 +209,16 @@ impl Policy {
             "ssh" | "scp" => "ssh",
             other => return Err(Refused::Scheme(shown, other.to_string())),
         };
-        let path = Url::parse(remote).map(|u| u.path().to_string()).unwrap_or_default();
+        let path = Url::parse(remote)
+            .map(|u| u.path().to_string())
+            .unwrap_or_default();
         if !self.host_listed(&host, port, &path) {
             return Err(Refused::Host(shown));
         }
-        if host.parse::<IpAddr>().is_ok_and(|ip| !self.address_allowed(&host, ip)) {
+        if host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| !self.address_allowed(&host, ip))
+        {
             return Err(Refused::Address(shown));
         }
         Ok(protocol)
@@ -300,7 +304,10 @@ mod tests {
 
     #[test]
     fn link_local_and_reserved_addresses_are_never_allowed_even_when_listed() {
-        let p = policy(&["169.254.169.254", "[fe80::1]", "0.0.0.0", "224.0.0.1"], &[]);
+        let p = policy(
+            &["169.254.169.254", "[fe80::1]", "0.0.0.0", "224.0.0.1"],
+            &[],
+        );
         for url in [
             "http://169.254.169.254/latest/meta-data",
             "http://[fe80::1]/",

@@ -221,7 +221,9 @@ impl SourcesMutation {
         if let Err(e) = applied {
             // A registration whose first read failed is not kept: the read's transaction rolled back,
             // and the source row goes too.
-            let applier = crate::catalog::ingest::Applier::begin(db, &key).await.gql()?;
+            let applier = crate::catalog::ingest::Applier::begin(db, &key)
+                .await
+                .gql()?;
             applier.remove_location().await.gql()?;
             return Err(e);
         }

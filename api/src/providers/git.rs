@@ -207,9 +207,14 @@ pub(crate) async fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, Str
     if let Some(d) = dir {
         cmd.arg("-C").arg(d);
     }
-    cmd.args(["-c", "http.followRedirects=false", "-c", "core.symlinks=false"])
-        .env("GIT_ALLOW_PROTOCOL", "file:http:https:ssh")
-        .env("GIT_CONFIG_NOSYSTEM", "1");
+    cmd.args([
+        "-c",
+        "http.followRedirects=false",
+        "-c",
+        "core.symlinks=false",
+    ])
+    .env("GIT_ALLOW_PROTOCOL", "file:http:https:ssh")
+    .env("GIT_CONFIG_NOSYSTEM", "1");
     if std::env::var_os("GIT_SSH_COMMAND").is_none() {
         cmd.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
     }

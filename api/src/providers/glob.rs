@@ -17,9 +17,13 @@ pub fn is_glob(target: &str) -> bool {
 fn split(target: &str) -> (PathBuf, Option<String>) {
     let abs = std::path::absolute(target).unwrap_or_else(|_| PathBuf::from(target));
     if !is_glob(target) {
-        return (abs.parent().map(Path::to_path_buf).unwrap_or_default(), None);
+        return (
+            abs.parent().map(Path::to_path_buf).unwrap_or_default(),
+            None,
+        );
     }
-    let literal = |c: &Component| !matches!(c, Component::Normal(s) if is_glob(&s.to_string_lossy()));
+    let literal =
+        |c: &Component| !matches!(c, Component::Normal(s) if is_glob(&s.to_string_lossy()));
     let dir: PathBuf = abs.components().take_while(literal).collect();
     let rest: Vec<String> = abs
         .components()
@@ -40,7 +44,11 @@ pub fn root_of(target: &str) -> PathBuf {
 pub fn pattern_below(target: &str, root: &Path) -> String {
     let (_, rest) = split(target);
     let root = glob::Pattern::escape(&root.display().to_string());
-    format!("{}/{}", root.trim_end_matches('/'), rest.unwrap_or_default())
+    format!(
+        "{}/{}",
+        root.trim_end_matches('/'),
+        rest.unwrap_or_default()
+    )
 }
 
 /// Sets its flag when dropped: a blocking walk polls it and stops once its caller has gone.
@@ -122,7 +130,10 @@ mod tests {
         let found = expand(&pattern, &root, "g").await.unwrap();
         assert_eq!(
             found,
-            vec![root.join("a/b/catalog-info.yaml"), root.join("catalog-info.yaml")]
+            vec![
+                root.join("a/b/catalog-info.yaml"),
+                root.join("catalog-info.yaml")
+            ]
         );
         let target = format!("{}/./a/*.yaml", dir.path().display());
         let one = pattern_below(&target, &root_of(&target));
@@ -135,6 +146,9 @@ mod tests {
     #[test]
     fn the_root_of_a_glob_is_its_literal_prefix() {
         assert_eq!(root_of("/[t]mp/x/*.yaml"), PathBuf::from("/"));
-        assert_eq!(root_of("/nonexistent-gr/a/**/x.yaml"), PathBuf::from("/nonexistent-gr/a"));
+        assert_eq!(
+            root_of("/nonexistent-gr/a/**/x.yaml"),
+            PathBuf::from("/nonexistent-gr/a")
+        );
     }
 }

@@ -174,7 +174,9 @@ impl Registry {
             return Ok(s.provider.clone());
         }
         match origin {
-            Origin::Registered => keyed_location_provider(Some(key), source_type, target, &self.resolver),
+            Origin::Registered => {
+                keyed_location_provider(Some(key), source_type, target, &self.resolver)
+            }
             Origin::Config => configured_location(source_type, target, &self.resolver),
         }
     }

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::url::{Fetched, Fetcher};
-use crate::confine::{Policy, Refused};
 use super::walk::{digest, Place};
 use crate::catalog::model::StatusItem;
+use crate::confine::{Policy, Refused};
 
 /// Reads placeholder targets: local files inside the provider's root, or URLs through the shared fetcher
 /// (with its timeouts and size limit).
@@ -115,7 +115,9 @@ impl PlaceholderResolver {
                 text
             }
         };
-        if ph != "text" && crate::catalog::yaml_depth::deeper_than(&text, self.policy().max_yaml_depth()) {
+        if ph != "text"
+            && crate::catalog::yaml_depth::deeper_than(&text, self.policy().max_yaml_depth())
+        {
             return Err(format!(
                 "nests deeper than {} levels; not parsed",
                 self.policy().max_yaml_depth()

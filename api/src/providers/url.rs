@@ -188,7 +188,10 @@ impl UrlProvider {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(crate::confine::Refused::Credentials(url_location_key(&url)).to_string());
         }
-        resolver.policy().check_url(&url).map_err(|e| e.to_string())?;
+        resolver
+            .policy()
+            .check_url(&url)
+            .map_err(|e| e.to_string())?;
         Self::new(target, resolver)
     }
 }

@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::placeholders::{Deps, PlaceholderResolver};
 use super::url::Fetched;
-use crate::catalog::model::{
-    parse_document_within, split_documents, Entity, SourcePos, YamlError,
-};
+use crate::catalog::model::{parse_document_within, split_documents, Entity, SourcePos, YamlError};
 use crate::catalog::validate::{validate, InvalidEntity};
 use std::sync::Arc;
 
@@ -304,7 +302,10 @@ impl Walker {
     ) {
         let shown = out.file.clone();
         let managed_by = self.scope.shown_ref(place);
-        let (known, max_depth) = (self.known_docs.clone(), self.resolver.policy().max_yaml_depth());
+        let (known, max_depth) = (
+            self.known_docs.clone(),
+            self.resolver.policy().max_yaml_depth(),
+        );
         let (file, text) = (shown.clone(), text.to_string());
         // Parsing is CPU work: off the async runtime.
         let docs = tokio::task::spawn_blocking(move || parse_file(&file, &text, &known, max_depth))
@@ -376,7 +377,10 @@ impl Walker {
             return rec.deps.is_empty();
         };
         for (path, hash) in &rec.deps {
-            let read = self.resolver.policy().read_file(Path::new(path), root, path);
+            let read = self
+                .resolver
+                .policy()
+                .read_file(Path::new(path), root, path);
             match read.await {
                 Ok((_, t)) if digest(&t) == *hash => {}
                 _ => return false,
@@ -458,4 +462,3 @@ fn skippable(text: &str) -> bool {
 pub fn digest(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
-
