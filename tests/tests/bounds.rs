@@ -63,6 +63,24 @@ fn nested(levels: usize, args: &str) -> String {
 }
 
 #[tokio::test]
+async fn graphs_nested_in_graphs_are_refused_not_multiplied() {
+    let (t, _dir) = big_group(8).await;
+    let s = TestServer::start(&t.db).await;
+    // Every component's graph (incoming: the group's components reach the group) holds a graph again.
+    let inner = "graph(direction: INCOMING, relations: [\"ownedBy\"]) { nodes { ref } }";
+    let query = format!(
+        "{{ entity(ref: \"group:default/big\") {{ graph(direction: INCOMING, relations: [\"ownedBy\"]) {{ nodes {{ entity {{ {inner} }} }} }} }} }}"
+    );
+    let body = post(&s, &query).await;
+    assert!(codes(&body).contains(&"COMPLEXITY_LIMIT"), "{body}");
+    // One graph alone is fine.
+    let one = format!("{{ entity(ref: \"group:default/big\") {{ {inner} }} }}");
+    let body = post(&s, &one).await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["entity"]["graph"]["nodes"].as_array().map(Vec::len), Some(9), "{body}");
+}
+
+#[tokio::test]
 async fn nested_relation_lists_cannot_amplify_a_small_query() {
     let (t, _dir) = big_group(150).await;
     let s = TestServer::start(&t.db).await;

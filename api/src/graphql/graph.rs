@@ -251,6 +251,9 @@ pub async fn entity_graph(
         .iter()
         .map(|k| k.to_ascii_lowercase())
         .collect();
+    // The walk may visit `first` nodes: reserve them from the operation's item budget before walking,
+    // so graphs nested in graphs are refused instead of multiplied.
+    crate::graphql::types::lists::charge(ctx, first)?;
     let db = loaders::database(ctx)?;
     let w = graph::walk(
         db,
@@ -308,6 +311,7 @@ impl GraphQuery {
             graph::MAX_DEPTH as usize,
         )? as u32;
         let first = bounded("first", first.unwrap_or(5000), graph::MAX_NODES)?;
+        crate::graphql::types::lists::charge(ctx, first)?;
         start(ctx, &entity_ref).await?;
         let db = loaders::database(ctx)?;
         let w = graph::impact(db, &entity_ref, max_depth, first)
