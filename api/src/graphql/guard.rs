@@ -87,7 +87,8 @@ pub fn mark_audited(ctx: &Context<'_>) {
 /// Argument fields whose values never reach the audit log.
 const SECRET_FIELDS: &[&str] = &["secrets", "password", "token", "secret"];
 
-/// `value` with the values of [`SECRET_FIELDS`] replaced by `"***"`, at any depth.
+/// `value` with the values of [`SECRET_FIELDS`] replaced by `"***"` and URL credentials masked, at any
+/// depth.
 fn redact(value: Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
@@ -102,6 +103,8 @@ fn redact(value: Value) -> Value {
                 .collect(),
         ),
         Value::List(items) => Value::List(items.into_iter().map(redact).collect()),
+        // Credentials inside URLs (`https://user:pass@host`) are masked too.
+        Value::String(text) => Value::String(crate::confine::mask_text(&text)),
         other => other,
     }
 }
