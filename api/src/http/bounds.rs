@@ -29,18 +29,7 @@ pub(crate) fn timed_out_operation(state: &AppState) -> async_graphql::Response {
 /// True when the operation of `query` that runs is a mutation (a document that does not parse, or names
 /// no such operation, is not: it is refused before anything runs).
 fn is_mutation(query: &str, operation: Option<&str>) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(query) else {
-        return false;
-    };
-    let ty = match operation {
-        Some(name) => doc
-            .operations
-            .iter()
-            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
-            .map(|(_, o)| o.node.ty),
-        None => doc.operations.iter().next().map(|(_, o)| o.node.ty),
-    };
-    ty == Some(OperationType::Mutation)
+    super::response_cache::operation_type(query, operation) == Some(OperationType::Mutation)
 }
 
 /// Executes one operation under its own bound; `None` when the timeout stopped it. Everything but a

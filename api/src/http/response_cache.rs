@@ -94,18 +94,21 @@ impl ResponseCache {
 
 /// True when the operation that runs is a query (never cache mutations or subscriptions).
 pub(crate) fn is_query(query: &str, operation: Option<&str>) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(query) else {
-        return false;
-    };
-    let ty = match operation {
+    operation_type(query, operation) == Some(OperationType::Query)
+}
+
+/// The type of the operation of `query` that runs (`operation`, or the first); `None` when the document
+/// does not parse or names no such operation.
+pub(crate) fn operation_type(query: &str, operation: Option<&str>) -> Option<OperationType> {
+    let doc = async_graphql::parser::parse_query(query).ok()?;
+    match operation {
         Some(name) => doc
             .operations
             .iter()
             .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
             .map(|(_, o)| o.node.ty),
         None => doc.operations.iter().next().map(|(_, o)| o.node.ty),
-    };
-    ty == Some(OperationType::Query)
+    }
 }
 
 #[cfg(test)]
