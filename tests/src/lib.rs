@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+pub mod js;
 pub mod remote;
 
 pub const PG_ENV: &str = "GREENROOM_TEST_POSTGRES_URL";

@@ -2,32 +2,10 @@
 //! (every MUST passes; SHOULDs are printed) and GraphiQL driven in Debian's headless Chromium through
 //! playwright-core (a query typed, run, and its result seen; the screenshot is kept in
 //! `tests/js/out/graphiql.png`). Both need `npm ci` in `tests/js` (`.ci/run` does it); without it, or
-//! without node or chromium, the tests say so and skip.
+//! without node or chromium, the tests say so and skip (under CI they fail: see `greenroom_tests::js`).
 
+use greenroom_tests::js::{self, node};
 use greenroom_tests::{TestDb, TestServer};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("js")
-}
-
-/// Why the JS checks cannot run here, if they cannot.
-fn missing_tools(needs_browser: bool) -> Option<String> {
-    if !js_dir().join("node_modules").exists() {
-        return Some(format!(
-            "{} has no node_modules (run `npm ci` there)",
-            js_dir().display()
-        ));
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("node is not installed".into());
-    }
-    if needs_browser && !Path::new("/usr/bin/chromium").exists() {
-        return Some("/usr/bin/chromium is not installed".into());
-    }
-    None
-}
 
 async fn server() -> (TestDb, TestServer) {
     let t = TestDb::new().await;
@@ -36,32 +14,9 @@ async fn server() -> (TestDb, TestServer) {
     (t, s)
 }
 
-/// Runs `node script args…` off the async runtime; returns (success, stdout + stderr).
-async fn node(script: &str, args: Vec<String>) -> (bool, String) {
-    let dir = js_dir();
-    let script = script.to_string();
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new("node")
-            .arg(&script)
-            .args(&args)
-            .current_dir(&dir)
-            .output()
-            .expect("run node");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
 async fn the_graphql_over_http_audit_passes_every_must() {
-    if let Some(why) = missing_tools(false) {
-        eprintln!("SKIPPED the_graphql_over_http_audit_passes_every_must: {why}");
+    if js::skip("the_graphql_over_http_audit_passes_every_must", false) {
         return;
     }
     let (_t, s) = server().await;
@@ -75,12 +30,11 @@ async fn the_graphql_over_http_audit_passes_every_must() {
 
 #[tokio::test]
 async fn graphiql_runs_a_query_in_a_real_browser() {
-    if let Some(why) = missing_tools(true) {
-        eprintln!("SKIPPED graphiql_runs_a_query_in_a_real_browser: {why}");
+    if js::skip("graphiql_runs_a_query_in_a_real_browser", true) {
         return;
     }
     let (_t, s) = server().await;
-    let shot = js_dir().join("out").join("graphiql.png");
+    let shot = js::dir().join("out").join("graphiql.png");
     let _ = std::fs::remove_file(&shot);
     let (ok, out) = node(
         "graphiql.mjs",
