@@ -1,4 +1,4 @@
-//! Command line: `serve`, `migrate`, `schema`, `validate`, `token`, `bench`.
+//! Command line: `serve`, `migrate`, `schema`, `validate`, `token`, `bench`, `backup`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -45,6 +45,9 @@ pub enum Command {
     /// Check configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write a consistent copy of the SQLite database to FILE while the server keeps serving
+    /// (`VACUUM INTO`; FILE must not exist). For PostgreSQL use `pg_dump`.
+    Backup { file: PathBuf },
     /// Exit 0 when the server at --url answers /healthz (for container health checks).
     Healthcheck {
         /// Base URL of the server.
@@ -108,6 +111,13 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => token(cli.config.as_deref(), cmd).await,
+        Command::Backup { file } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let db = crate::db::connect(&config.database.url, 1).await?;
+            crate::db::backup(&db, &file).await?;
+            println!("backed up to {}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(args) => {
             crate::bench::run(args).await?;
             Ok(ExitCode::SUCCESS)

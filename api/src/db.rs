@@ -62,3 +62,28 @@ pub async fn write_gate(db: &DatabaseConnection) -> Option<tokio::sync::MutexGua
         _ => None,
     }
 }
+
+/// Writes a consistent copy of a SQLite database to `file` (`VACUUM INTO`: one read transaction, so
+/// writers carry on meanwhile). Refuses an existing `file` and PostgreSQL (use `pg_dump`).
+pub async fn backup(db: &DatabaseConnection, file: &std::path::Path) -> anyhow::Result<()> {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    anyhow::ensure!(
+        db.get_database_backend() == DatabaseBackend::Sqlite,
+        "greenroom backup copies SQLite databases; for PostgreSQL use pg_dump (see README, Deploying)"
+    );
+    anyhow::ensure!(
+        !file.exists(),
+        "{} already exists; choose a new file",
+        file.display()
+    );
+    let target = file
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("the backup path must be valid UTF-8"))?;
+    db.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        "VACUUM INTO ?",
+        [target.into()],
+    ))
+    .await?;
+    Ok(())
+}

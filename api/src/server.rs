@@ -39,6 +39,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<crate::auth::client::TrustedProxies>,
     /// `auth.devModeAnyAddress`: dev mode answers any `Host` and `Origin`.
     pub dev_mode_any_address: bool,
+    /// The configured sources `/readyz` still waits for.
+    pub readiness: Arc<crate::providers::readiness::Readiness>,
 }
 
 /// How long a client may take to send a request head, a request body, and a WebSocket's
@@ -82,6 +84,7 @@ impl AppState {
             max_subscriptions: config.server.limits.max_subscriptions_per_connection,
             trusted_proxies: Arc::default(),
             dev_mode_any_address: false,
+            readiness: Arc::new(crate::providers::readiness::Readiness::ready()),
         }
     }
 }
@@ -137,6 +140,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::db::migrate(&db).await?;
     let cache = Arc::new(config.catalog.cache());
     let registry = Arc::new(config.catalog.registry()?);
+    let configured = registry
+        .configured
+        .iter()
+        .map(|s| s.provider.key().to_string());
+    let readiness =
+        crate::providers::readiness::Readiness::at_start(&db, configured.collect()).await?;
     let auth = Arc::new(config.auth.authenticator()?);
     let limits = &config.server.limits;
     let events = crate::deployments::events::Events::default();
@@ -172,6 +181,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)?,
         ),
         dev_mode_any_address: config.auth.dev_mode_any_address,
+        readiness: Arc::new(readiness),
     };
     let listener = TcpListener::bind(&config.server.listen).await?;
     if auth.is_dev_mode() {

@@ -245,6 +245,11 @@ impl Applier {
         Ok(refs.len())
     }
 
+    /// The write transaction (for checks that must commit or roll back with the snapshot).
+    pub fn transaction(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
     /// Deletes what the location no longer has (when the read was complete), records the location and
     /// its cursor, and commits. A registered location that was unregistered meanwhile is not re-created:
     /// everything rolls back and the result is `NotFound`.

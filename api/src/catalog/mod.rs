@@ -24,4 +24,7 @@ pub enum CatalogError {
     NotFound(String),
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
+    /// The run's lease on its source was taken over: it wrote nothing.
+    #[error("lost the lease on {0}")]
+    LeaseLost(String),
 }

@@ -329,6 +329,9 @@ impl CatalogConfig {
 pub struct RefreshConfig {
     pub interval: String,
     pub timeout: String,
+    /// How long a source's lease outlives its holder's last heartbeat during a run (renewed every third
+    /// of it): a killed server's sources are read again, by a restart or another replica, after this.
+    pub lease_ttl: String,
 }
 
 impl Default for RefreshConfig {
@@ -336,6 +339,7 @@ impl Default for RefreshConfig {
         Self {
             interval: "60s".into(),
             timeout: "5m".into(),
+            lease_ttl: "15s".into(),
         }
     }
 }
@@ -351,6 +355,18 @@ impl RefreshConfig {
             interval: field("interval", &self.interval)?,
             timeout: field("timeout", &self.timeout)?,
         })
+    }
+
+    /// `leaseTtl`, at least one second (heartbeats run every third of it).
+    pub fn lease_ttl(&self) -> Result<std::time::Duration, ConfigError> {
+        let ttl = crate::providers::scheduler::parse_duration(&self.lease_ttl)
+            .map_err(|e| ConfigError::Invalid(format!("catalog.refresh.leaseTtl: {e}")))?;
+        if ttl < std::time::Duration::from_secs(1) {
+            return Err(ConfigError::Invalid(
+                "catalog.refresh.leaseTtl must be at least 1s".into(),
+            ));
+        }
+        Ok(ttl)
     }
 }
 
@@ -516,6 +532,7 @@ impl CatalogConfig {
             configured,
             resolver,
             default_schedule: Some(default),
+            lease_ttl: Some(self.refresh.lease_ttl()?),
         })
     }
 }
@@ -726,6 +743,11 @@ mod tests {
             .map(|s| s.provider.key())
             .collect();
         assert_eq!(keys, ["url:https://example.com/a.yaml", "git:p"]);
+        assert_eq!(
+            registry.lease_ttl,
+            Some(std::time::Duration::from_secs(15)),
+            "the default lease ttl"
+        );
         let git = &registry.configured[1].schedule;
         assert_eq!(git.interval, std::time::Duration::from_secs(300));
         assert_eq!(
@@ -741,6 +763,8 @@ mod tests {
             ("catalog:\n  locations:\n    - {type: ftp, target: x}\n", "location type 'ftp' is not supported"),
             ("catalog:\n  locations:\n    - {type: url, target: 'ftp://x/y'}\n", "scheme 'ftp' is not supported"),
             ("catalog:\n  http: {readTimeout: 0s}\n", "catalog.http.readTimeout"),
+            ("catalog:\n  refresh: {leaseTtl: 500ms}\n", "leaseTtl must be at least 1s"),
+            ("catalog:\n  refresh: {leaseTtl: soon}\n", "catalog.refresh.leaseTtl"),
         ] {
             let err = registry_error(yaml);
             assert!(err.contains(expected), "{yaml} -> {err}");

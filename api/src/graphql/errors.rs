@@ -100,6 +100,7 @@ impl From<CatalogError> for ApiError {
             CatalogError::InvalidInput(m) => ApiError::BadUserInput(m),
             CatalogError::NotFound(m) => ApiError::NotFound(m),
             CatalogError::Db(db) => db.into(),
+            CatalogError::LeaseLost(m) => ApiError::Internal(m),
         }
     }
 }
@@ -133,6 +134,7 @@ impl From<std::sync::Arc<CatalogError>> for ApiError {
             CatalogError::InvalidInput(m) => ApiError::BadUserInput(m.clone()),
             CatalogError::NotFound(m) => ApiError::NotFound(m.clone()),
             CatalogError::Db(db) => ApiError::Internal(db.to_string()),
+            CatalogError::LeaseLost(m) => ApiError::Internal(m.clone()),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Liveness (`/healthz`), readiness (`/readyz`: database reachable, migrations applied) and Prometheus
-//! metrics (`/metrics`).
+//! Liveness (`/healthz`), readiness (`/readyz`: database reachable, migrations applied, every configured
+//! source read since start or already stored) and Prometheus metrics (`/metrics`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,7 +16,26 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
     let ping = state.db.ping().await;
     let migrated = crate::db::migrations_applied(&state.db).await;
     match (ping, migrated) {
-        (Ok(()), Ok(true)) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        (Ok(()), Ok(true)) => match state.readiness.pending(&state.db).await {
+            Ok(pending) if pending.is_empty() => {
+                (StatusCode::OK, Json(json!({ "status": "ready" })))
+            }
+            Ok(pending) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "not ready",
+                    "reason": "sources not read yet",
+                    "pending": pending,
+                })),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness check failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({ "status": "not ready", "reason": "database unreachable" })),
+                )
+            }
+        },
         (Ok(()), Ok(false)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "not ready", "reason": "migrations pending" })),

@@ -1,6 +1,8 @@
 //! Database leases: a source is refreshed only by the replica holding its lease, so several servers on one
-//! PostgreSQL refresh each source once per interval. A lease expires on its own; holders release theirs
-//! on shutdown.
+//! PostgreSQL refresh each source once per interval. While a run is in progress its lease is short and
+//! renewed by a heartbeat, so a killed holder's claim lapses within seconds; the run's write checks the
+//! lease in its own transaction ([`Fence`]) and writes nothing once the lease is lost. Holders release
+//! their leases on shutdown.
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
 use std::time::Duration;
@@ -73,4 +75,52 @@ pub async fn release_all(db: &impl ConnectionTrait, holder: &str) -> Result<(), 
     ))
     .await?;
     Ok(())
+}
+
+/// Extends `holder`'s lease `name` to `ttl` from now. False when the lease is no longer `holder`'s
+/// (another process took it over after it expired).
+pub async fn renew(
+    db: &impl ConnectionTrait,
+    name: &str,
+    holder: &str,
+    ttl: Duration,
+) -> Result<bool, DbErr> {
+    let expires = now_ms() + ttl.as_millis() as i64;
+    let res = db
+        .execute_raw(stmt(
+            db,
+            "UPDATE leases SET expires_at = $1 WHERE name = $2 AND holder = $3",
+            vec![expires.into(), name.into(), holder.into()],
+        ))
+        .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// When the lease `name` expires (epoch ms), if anyone holds it.
+pub async fn expires_at(db: &impl ConnectionTrait, name: &str) -> Result<Option<i64>, DbErr> {
+    let row = db
+        .query_one_raw(stmt(
+            db,
+            "SELECT expires_at FROM leases WHERE name = $1",
+            vec![name.into()],
+        ))
+        .await?;
+    row.map(|r| r.try_get_by_index::<i64>(0)).transpose()
+}
+
+/// A run's proof that it still holds its lease, checked inside the run's write transaction just before it
+/// commits: the check renews the lease row, which on PostgreSQL locks it until the commit (a takeover
+/// waits, then finds the lease renewed) and on SQLite happens under the single write lock.
+#[derive(Clone, Debug)]
+pub struct Fence {
+    pub name: String,
+    pub holder: String,
+    pub ttl: Duration,
+}
+
+impl Fence {
+    /// True when the lease is still ours (and now renewed for `ttl`).
+    pub async fn holds(&self, txn: &impl ConnectionTrait) -> Result<bool, DbErr> {
+        renew(txn, &self.name, &self.holder, self.ttl).await
+    }
 }

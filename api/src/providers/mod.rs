@@ -7,6 +7,7 @@ pub mod git;
 pub mod glob;
 pub mod leases;
 pub mod placeholders;
+pub mod readiness;
 pub mod scheduler;
 pub mod url;
 pub mod walk;
@@ -156,6 +157,9 @@ pub struct Registry {
     pub resolver: PlaceholderResolver,
     /// Frequency of registered locations.
     pub default_schedule: Option<Schedule>,
+    /// How long a source's lease outlives its holder's last heartbeat while a run is in progress
+    /// (`catalog.refresh.leaseTtl`; `None`: [`scheduler::DEFAULT_LEASE_TTL`]).
+    pub lease_ttl: Option<std::time::Duration>,
 }
 
 impl Registry {
@@ -223,11 +227,22 @@ pub async fn refresh(
     provider: Arc<dyn Provider>,
     origin: Origin,
 ) -> Result<RefreshOutcome, CatalogError> {
+    refresh_fenced(db, provider, origin, None).await
+}
+
+/// [`refresh`] by the holder of the source's lease: the write commits only if `fence` still holds
+/// (checked in the write transaction), else nothing is written and the result is `LeaseLost`.
+pub async fn refresh_fenced(
+    db: &DatabaseConnection,
+    provider: Arc<dyn Provider>,
+    origin: Origin,
+    fence: Option<&leases::Fence>,
+) -> Result<RefreshOutcome, CatalogError> {
     let key = provider.key().to_string();
     let span =
         tracing::info_span!("provider_run", provider = provider.source_type(), source = %key);
     let started = std::time::Instant::now();
-    let result = run(db, provider, origin, key.clone())
+    let result = run(db, provider, origin, key.clone(), fence)
         .instrument(span)
         .await;
     let (outcome, written) = match &result {
@@ -251,6 +266,7 @@ async fn run(
     provider: Arc<dyn Provider>,
     origin: Origin,
     key: String,
+    fence: Option<&leases::Fence>,
 ) -> Result<RefreshOutcome, CatalogError> {
     let started = std::time::Instant::now();
     let previous_text = sources::cursor(db, &key).await?;
@@ -355,6 +371,13 @@ async fn run(
         _ => None,
     };
     let cursor = cursor.filter(|c| previous_text.as_deref() != Some(c.as_str()));
+    if let Some(f) = fence {
+        // Dropping the applier rolls the whole snapshot back.
+        if !f.holds(applier.transaction()).await? {
+            tracing::warn!("lease lost during the run; nothing written");
+            return Err(CatalogError::LeaseLost(key));
+        }
+    }
     out.report = applier
         .finish(&ingest::SourceMeta {
             source_type: provider.source_type(),

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use super::leases;
 use super::placeholders::PlaceholderResolver;
-use super::{refresh, Origin, Registry, Scheduled};
+use super::{refresh_fenced, Origin, Registry, Scheduled};
 use crate::catalog::CatalogError;
 
 /// How often and how patiently a source is refreshed.
@@ -22,6 +22,10 @@ pub struct Schedule {
     pub interval: Duration,
     pub timeout: Duration,
 }
+
+/// How long a lease outlives its holder's last heartbeat when `catalog.refresh.leaseTtl` is not set: a
+/// killed process's sources are taken over (by a restart or another replica) within this time.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(15);
 
 /// Parses `500ms`, `30s`, `5m`, `1h`, `90d` (a bare number means seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -109,6 +113,7 @@ pub fn spawn_file_locations(
         configured,
         resolver,
         default_schedule: Some(schedule),
+        lease_ttl: None,
     };
     spawn(db, Arc::new(registry), holder)
 }
@@ -118,6 +123,7 @@ pub fn spawn_file_locations(
 /// run time and stops those of unregistered ones.
 pub fn spawn(db: DatabaseConnection, registry: Arc<Registry>, holder: String) -> Refreshers {
     let runs = Arc::new(AtomicU64::new(0));
+    let ttl = registry.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL);
     let loops: HashMap<String, JoinHandle<()>> = registry
         .configured
         .iter()
@@ -125,7 +131,10 @@ pub fn spawn(db: DatabaseConnection, registry: Arc<Registry>, holder: String) ->
             let handle = spawn_loop(
                 db.clone(),
                 s.clone(),
-                holder.clone(),
+                Lessee {
+                    holder: holder.clone(),
+                    ttl,
+                },
                 runs.clone(),
                 Origin::Config,
             );
@@ -187,7 +196,10 @@ pub fn spawn(db: DatabaseConnection, registry: Arc<Registry>, holder: String) ->
                             spawn_loop(
                                 db.clone(),
                                 s,
-                                holder.clone(),
+                                Lessee {
+                                    holder: holder.clone(),
+                                    ttl,
+                                },
                                 runs.clone(),
                                 Origin::Registered,
                             )
@@ -204,46 +216,67 @@ pub fn spawn(db: DatabaseConnection, registry: Arc<Registry>, holder: String) ->
     }
 }
 
-/// One source's loop: claim the lease, refresh, record the next run, sleep.
+/// Who claims a loop's leases, and for how long past the last heartbeat.
+struct Lessee {
+    holder: String,
+    ttl: Duration,
+}
+
+/// How a leased run ended.
+enum RunEnd {
+    Done(Result<super::RefreshOutcome, CatalogError>),
+    TimedOut,
+    /// Another process took the lease over: the run was stopped and wrote nothing.
+    Lost,
+}
+
+/// One source's loop: claim the lease, refresh while renewing it, hold it through the pause, sleep. A
+/// loop that finds the lease held waits until it expires (a killed holder's lease lapses within `ttl`).
 fn spawn_loop(
     db: DatabaseConnection,
     source: Scheduled,
-    holder: String,
+    lessee: Lessee,
     runs: Arc<AtomicU64>,
     origin: Origin,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let Scheduled { provider, schedule } = source;
         let key = provider.key().to_string();
-        let lease = format!("source:{key}");
+        let fence = leases::Fence {
+            name: format!("source:{key}"),
+            holder: lessee.holder,
+            ttl: lessee.ttl,
+        };
         let mut failures = 0u32;
         let mut run = 0u64;
         loop {
             run += 1;
-            // Held for the whole run (up to its timeout), then set to expire one interval after it ends.
-            let claimed =
-                leases::try_acquire(&db, &lease, &holder, schedule.interval + schedule.timeout)
-                    .await
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(source = %key, error = %e, "lease check failed");
-                        false
-                    });
+            let claimed = leases::try_acquire(&db, &fence.name, &fence.holder, fence.ttl)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(source = %key, error = %e, "lease check failed");
+                    false
+                });
             if !claimed {
-                tokio::time::sleep(schedule.interval + jitter(schedule.interval, &key, run)).await;
+                let pause = until_expiry(&db, &fence.name, schedule.interval).await;
+                tokio::time::sleep(pause + jitter(fence.ttl / 10, &key, run)).await;
                 continue;
             }
             runs.fetch_add(1, Ordering::SeqCst);
-            let outcome =
-                tokio::time::timeout(schedule.timeout, refresh(&db, provider.clone(), origin))
-                    .await;
-            match outcome {
-                Ok(Ok(_)) => failures = 0,
-                Ok(Err(CatalogError::NotFound(_))) if origin == Origin::Registered => return,
-                Ok(Err(e)) => {
+            match leased_run(&db, provider.clone(), origin, &fence, schedule.timeout).await {
+                RunEnd::Done(Ok(_)) => failures = 0,
+                RunEnd::Done(Err(CatalogError::NotFound(_))) if origin == Origin::Registered => {
+                    return
+                }
+                RunEnd::Done(Err(CatalogError::LeaseLost(_))) | RunEnd::Lost => {
+                    tracing::warn!(source = %key, "lease lost to another process; run stopped");
+                    continue;
+                }
+                RunEnd::Done(Err(e)) => {
                     failures += 1;
                     tracing::error!(source = %key, error = %e, failures, "refresh failed");
                 }
-                Err(_) => {
+                RunEnd::TimedOut => {
                     failures += 1;
                     tracing::error!(source = %key, timeout = ?schedule.timeout, failures, "refresh timed out");
                     let msg = format!("timed out after {:?}", schedule.timeout);
@@ -254,10 +287,13 @@ fn spawn_loop(
                     }
                 }
             }
-            if let Err(e) = leases::try_acquire(&db, &lease, &holder, schedule.interval).await {
-                tracing::warn!(source = %key, error = %e, "could not shorten the lease");
-            }
             let wait = backoff(schedule.interval, failures) + jitter(schedule.interval, &key, run);
+            // Held through the pause (so other replicas skip this interval) plus one ttl of grace.
+            match leases::renew(&db, &fence.name, &fence.holder, wait + fence.ttl).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(source = %key, "lease taken over after the run"),
+                Err(e) => tracing::warn!(source = %key, error = %e, "could not extend the lease"),
+            }
             let next = chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64;
             if let Err(e) = crate::catalog::sources::set_next_refresh(&db, &key, next).await {
                 tracing::warn!(source = %key, error = %e, "could not record the next refresh");
@@ -265,6 +301,68 @@ fn spawn_loop(
             tokio::time::sleep(wait).await;
         }
     })
+}
+
+/// How long until the lease `name` expires (at most `cap`; zero when it already has).
+async fn until_expiry(db: &DatabaseConnection, name: &str, cap: Duration) -> Duration {
+    match leases::expires_at(db, name).await {
+        Ok(Some(at)) => {
+            let left = at - chrono::Utc::now().timestamp_millis();
+            Duration::from_millis(left.max(0) as u64).min(cap)
+        }
+        Ok(None) => Duration::ZERO,
+        Err(e) => {
+            tracing::warn!(lease = name, error = %e, "could not read the lease");
+            cap
+        }
+    }
+}
+
+/// Runs one refresh under `fence`, renewing the lease every third of its ttl from a separate task (so a
+/// renewal waiting on SQLite's write lock never stalls the run). The run stops as soon as a renewal finds
+/// the lease taken over; its commit is fenced too, so a run that lost its lease writes nothing.
+async fn leased_run(
+    db: &DatabaseConnection,
+    provider: Arc<dyn super::Provider>,
+    origin: Origin,
+    fence: &leases::Fence,
+    timeout: Duration,
+) -> RunEnd {
+    let (lost_tx, mut lost) = tokio::sync::watch::channel(false);
+    let heartbeat = {
+        let (db, fence) = (db.clone(), fence.clone());
+        AbortOnDrop(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(fence.ttl / 3).await;
+                match leases::renew(&db, &fence.name, &fence.holder, fence.ttl).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let _ = lost_tx.send(true);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(lease = %fence.name, error = %e, "heartbeat failed"),
+                }
+            }
+        }))
+    };
+    let work = tokio::time::timeout(timeout, refresh_fenced(db, provider, origin, Some(fence)));
+    let end = tokio::select! {
+        r = work => match r {
+            Ok(r) => RunEnd::Done(r),
+            Err(_) => RunEnd::TimedOut,
+        },
+        _ = lost.wait_for(|l| *l) => RunEnd::Lost,
+    };
+    drop(heartbeat);
+    end
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[cfg(test)]
