@@ -77,7 +77,13 @@ async fn graphs_nested_in_graphs_are_refused_not_multiplied() {
     let one = format!("{{ entity(ref: \"group:default/big\") {{ {inner} }} }}");
     let body = post(&s, &one).await;
     assert!(body["errors"].is_null(), "{body}");
-    assert_eq!(body["data"]["entity"]["graph"]["nodes"].as_array().map(Vec::len), Some(9), "{body}");
+    assert_eq!(
+        body["data"]["entity"]["graph"]["nodes"]
+            .as_array()
+            .map(Vec::len),
+        Some(9),
+        "{body}"
+    );
 }
 
 #[tokio::test]

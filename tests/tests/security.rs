@@ -456,8 +456,14 @@ async fn credentials_in_urls_are_never_shown_back() {
     assert_eq!(first_error_code(&r), Some("BAD_USER_INPUT"), "{r}");
     assert!(!r.to_string().contains("s3cr3t"), "{r}");
     let audit = exec(&t, &s, "{ auditLog(first: 10) { operation target } }").await;
-    assert_eq!(audit["data"]["auditLog"][0]["operation"], "registerLocation", "{audit}");
-    assert!(!audit.to_string().contains("s3cr3t"), "the audit log keeps the password: {audit}");
+    assert_eq!(
+        audit["data"]["auditLog"][0]["operation"], "registerLocation",
+        "{audit}"
+    );
+    assert!(
+        !audit.to_string().contains("s3cr3t"),
+        "the audit log keeps the password: {audit}"
+    );
 
     // Configured: read with the credentials, shown without them (the host is allowed by the config).
     let cfg = api::config::Config::from_yaml(&format!(
