@@ -265,10 +265,7 @@ async fn by_query_cursors_walk_forward_and_back_and_stay_stable() {
         "/entities/by-query?fullTextFilterTerm=Playback%20SDK&limit=50",
     )
     .await;
-    assert_eq!(
-        refs(&text["items"]),
-        vec!["component:default/playback-sdk"]
-    );
+    assert_eq!(refs(&text["items"]), vec!["component:default/playback-sdk"]);
 }
 
 /// Deletes the alphabetically first component straight from the store (as an unregister would).
