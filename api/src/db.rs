@@ -29,9 +29,13 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Database::connect(opts).await
 }
 
-/// Applies pending migrations.
+/// Applies pending migrations, then fills derived columns older rows lack (`entities.uid`).
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    Migrator::up(db, None).await?;
+    crate::catalog::uid::fill_missing(db)
+        .await
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    Ok(())
 }
 
 /// True when every known migration has been applied.

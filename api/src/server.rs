@@ -102,6 +102,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/healthz", get(http::health::healthz))
         .route("/readyz", get(http::health::readyz))
         .route("/metrics", get(http::health::metrics))
+        .nest("/api/catalog", http::rest::routes())
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes));
     let app = match cors {
         Some(c) => app.layer(c),

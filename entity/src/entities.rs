@@ -42,6 +42,8 @@ pub struct Model {
     /// The `backstage.io/managed-by-origin-location` annotation.
     #[sea_orm(column_type = "Text", nullable)]
     pub managed_by_origin: Option<String>,
+    /// Backstage's `metadata.uid`: derived from the ref, so it survives updates (see `catalog::uid`).
+    pub uid: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261125_000006_auth;
 mod m20261125_000007_deployments;
 mod m20261126_000008_scaffolder;
 mod m20261126_000009_task_pinning;
+mod m20261127_000010_entity_uid;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_deployments::Migration),
             Box::new(m20261126_000008_scaffolder::Migration),
             Box::new(m20261126_000009_task_pinning::Migration),
+            Box::new(m20261127_000010_entity_uid::Migration),
         ]
     }
 }

@@ -473,6 +473,7 @@ fn entity_row(p: &Prepared<'_>, location_key: &str, file: &str, now: i64) -> ent
         derived_hash: Set(Some(p.derived.clone())),
         managed_by_location: Set(annotation(e, MANAGED_BY[0].0)),
         managed_by_origin: Set(annotation(e, MANAGED_BY[1].0)),
+        uid: Set(Some(super::uid::entity_uid(&r.to_string()))),
     }
 }
 

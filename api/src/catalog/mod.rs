@@ -1,5 +1,6 @@
 //! The catalog domain: entity model, refs, validation, relations, ingest (writes) and store/search (reads).
 
+pub mod backstage;
 pub mod cache;
 pub mod cycles;
 pub mod graph;
@@ -10,6 +11,7 @@ pub mod relations;
 pub mod search;
 pub mod sources;
 pub mod store;
+pub mod uid;
 pub mod validate;
 pub mod yaml_depth;
 

@@ -173,7 +173,7 @@ impl Filter {
 
 /// Condition for a free-text query: every whitespace-separated term must occur (case-insensitively)
 /// in the name, title, description or tags.
-fn text_condition(query: Option<&str>) -> Condition {
+pub(crate) fn text_condition(query: Option<&str>) -> Condition {
     let mut all = Condition::all();
     for term in query.unwrap_or_default().split_whitespace() {
         let escaped = term

@@ -23,6 +23,12 @@ pub struct StoredEntity {
     pub status: Vec<StatusItem>,
     pub owner_ref: Option<String>,
     pub system_ref: Option<String>,
+    /// Backstage's `metadata.uid` and `metadata.etag` (see [`super::uid`]).
+    pub uid: String,
+    pub etag: String,
+    /// The source (location key) and file the entity was read from.
+    pub location_key: String,
+    pub source_file: Option<String>,
 }
 
 impl StoredEntity {
@@ -32,7 +38,15 @@ impl StoredEntity {
             .as_deref()
             .and_then(|s| serde_json::from_str(s).ok())
             .unwrap_or_default();
+        let uid = row
+            .uid
+            .unwrap_or_else(|| super::uid::entity_uid(&row.entity_ref));
+        let etag = super::uid::etag(&row.hash, row.derived_hash.as_deref());
         Self {
+            uid,
+            etag,
+            location_key: row.location_key,
+            source_file: row.source_file,
             entity_ref: row.entity_ref,
             kind: row.kind,
             namespace: row.namespace,

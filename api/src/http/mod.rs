@@ -7,6 +7,7 @@ pub mod graphql;
 pub mod health;
 pub mod persisted;
 pub mod response_cache;
+pub mod rest;
 pub mod ws;
 pub mod ws_bounded;
 

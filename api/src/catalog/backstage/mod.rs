@@ -1,0 +1,7 @@
+//! Backstage's catalog semantics over the store, shared by the REST transport: filters (`filter`),
+//! entity serialisation and `fields` pruning (`view`), and cursor-paginated listing (`query`).
+
+pub mod ancestry;
+pub mod filter;
+pub mod query;
+pub mod view;

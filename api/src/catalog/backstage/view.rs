@@ -1,0 +1,136 @@
+//! Entities as Backstage serialises them: the stored document plus `metadata.uid`, `metadata.etag`,
+//! `relations` (`{type, targetRef, target}`) and `status.items` for processing errors; and `fields`
+//! pruning (`fields=kind,metadata.name`: only those paths are kept).
+
+use serde_json::{json, Map, Value};
+
+use crate::catalog::store::{StoredEntity, StoredRelation};
+
+/// The Backstage JSON of `e` with its outgoing relations.
+pub fn entity_json(e: &StoredEntity, rels: &[StoredRelation]) -> Value {
+    let mut doc = match e.body() {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    let meta = doc
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(m) = meta {
+        m.insert("uid".into(), Value::String(e.uid.clone()));
+        m.insert("etag".into(), Value::String(e.etag.clone()));
+    }
+    let relations: Vec<Value> = rels
+        .iter()
+        .map(|r| {
+            let target = crate::catalog::refs::EntityRef::parse_full(&r.target_ref).ok();
+            let mut v = json!({"type": r.rel_type, "targetRef": r.target_ref});
+            if let Some(t) = target {
+                v["target"] = json!({"kind": t.kind, "namespace": t.namespace, "name": t.name});
+            }
+            v
+        })
+        .collect();
+    doc.insert("relations".into(), Value::Array(relations));
+    if !e.status.is_empty() {
+        let items: Vec<Value> = e
+            .status
+            .iter()
+            .map(|s| {
+                json!({
+                    "type": s.kind,
+                    "level": s.level,
+                    "message": s.message,
+                    "error": {"name": "InputError", "message": s.message},
+                })
+            })
+            .collect();
+        doc.insert("status".into(), json!({ "items": items }));
+    }
+    Value::Object(doc)
+}
+
+/// Parsed `fields` parameters (each comma-separated); empty: keep everything.
+#[derive(Clone, Debug, Default)]
+pub struct Fields(Vec<String>);
+
+impl Fields {
+    pub fn parse<S: AsRef<str>>(params: &[S]) -> Self {
+        Self(
+            params
+                .iter()
+                .flat_map(|p| p.as_ref().split(','))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `doc` with only the selected paths (unchanged when no fields were given).
+    pub fn apply(&self, doc: Value) -> Value {
+        if self.0.is_empty() {
+            return doc;
+        }
+        let mut out = Value::Object(Map::new());
+        for path in &self.0 {
+            copy_path(&doc, &mut out, path);
+        }
+        out
+    }
+}
+
+/// Copies the value at `path` (dot-separated; a key that itself contains dots, such as an annotation
+/// name, is matched as a whole) from `src` into `dst`.
+fn copy_path(src: &Value, dst: &mut Value, path: &str) {
+    let (Value::Object(s), Value::Object(d)) = (src, dst) else {
+        return;
+    };
+    // The longest key of `s` that `path` starts with (followed by a dot or the end).
+    let key = s
+        .keys()
+        .filter(|k| {
+            path == k.as_str()
+                || (path.starts_with(k.as_str()) && path.as_bytes().get(k.len()) == Some(&b'.'))
+        })
+        .max_by_key(|k| k.len());
+    let Some(key) = key else { return };
+    let Some(value) = s.get(key) else { return };
+    if path.len() == key.len() {
+        d.insert(key.clone(), value.clone());
+        return;
+    }
+    let rest = &path[key.len() + 1..];
+    let slot = d
+        .entry(key.clone())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if slot.is_object() && value.is_object() {
+        copy_path(value, slot, rest);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_only_selected_paths_with_dotted_keys() {
+        let doc = json!({
+            "kind": "Component",
+            "metadata": {"name": "a", "annotations": {"backstage.io/x": "1", "y": "2"}},
+            "spec": {"type": "service"}
+        });
+        let f = Fields::parse(&[
+            "kind,metadata.annotations.backstage.io/x",
+            "metadata.missing",
+        ]);
+        assert_eq!(
+            f.apply(doc.clone()),
+            json!({"kind": "Component", "metadata": {"annotations": {"backstage.io/x": "1"}}})
+        );
+        assert_eq!(Fields::parse::<&str>(&[]).apply(doc.clone()), doc);
+    }
+}

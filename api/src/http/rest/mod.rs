@@ -1,0 +1,230 @@
+//! Backstage's catalog REST API under `/api/catalog` (see README, "Backstage REST API"): one file per
+//! resource, Backstage-shaped errors (this file), the same caller, scopes and rate limits as GraphQL
+//! (through [`crate::http::auth::authorize`]) and request metrics.
+
+pub mod entities;
+pub mod locations;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::json;
+
+use crate::auth::{AuthError, Caller, Scope};
+use crate::catalog::CatalogError;
+use crate::server::AppState;
+
+/// The routes, to be nested at `/api/catalog`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/entities", get(entities::list))
+        .route("/entities/by-query", get(entities::by_query))
+        .route("/entities/by-refs", post(entities::by_refs))
+        .route("/entities/by-uid/{uid}", get(entities::by_uid))
+        .route(
+            "/entities/by-name/{kind}/{namespace}/{name}",
+            get(entities::by_name),
+        )
+        .route(
+            "/entities/by-name/{kind}/{namespace}/{name}/ancestry",
+            get(entities::ancestry),
+        )
+        .route("/entity-facets", get(entities::facets))
+        .route("/locations", get(locations::list))
+        .route("/locations/{id}", get(locations::by_id))
+        .route(
+            "/locations/by-entity/{kind}/{namespace}/{name}",
+            get(locations::by_entity),
+        )
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(decorate))
+}
+
+/// Errors of the REST transport, each one of Backstage's error names.
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
+    Authentication(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many requests; retry later")]
+    RateLimited(Option<HeaderValue>),
+    /// Logged, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl RestError {
+    fn status_and_name(&self) -> (StatusCode, &'static str) {
+        match self {
+            RestError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFoundError"),
+            RestError::Input(_) => (StatusCode::BAD_REQUEST, "InputError"),
+            RestError::NotAllowed(_) => (StatusCode::FORBIDDEN, "NotAllowedError"),
+            RestError::Authentication(_) => (StatusCode::UNAUTHORIZED, "AuthenticationError"),
+            RestError::Conflict(_) => (StatusCode::CONFLICT, "ConflictError"),
+            RestError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsError"),
+            RestError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Error"),
+        }
+    }
+}
+
+impl From<CatalogError> for RestError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::InvalidRef(r) => RestError::Input(r.to_string()),
+            CatalogError::InvalidInput(m) => RestError::Input(m),
+            CatalogError::NotFound(m) => RestError::NotFound(m),
+            CatalogError::Db(e) => RestError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for RestError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthenticated(m) => RestError::Authentication(m),
+            AuthError::Forbidden(m) => RestError::NotAllowed(m),
+            AuthError::Internal(m) => RestError::Internal(m),
+        }
+    }
+}
+
+/// The error as the handler saw it; [`decorate`] adds the request to the body.
+#[derive(Clone)]
+struct ErrorBody {
+    name: &'static str,
+    message: String,
+}
+
+impl IntoResponse for RestError {
+    fn into_response(self) -> Response {
+        let (status, name) = self.status_and_name();
+        if let RestError::Internal(cause) = &self {
+            tracing::error!(error = %cause, "catalog REST request failed");
+        }
+        let message = self.to_string();
+        let mut resp = (status, axum::Json(json!({}))).into_response();
+        if let RestError::RateLimited(Some(after)) = self {
+            resp.headers_mut().insert(header::RETRY_AFTER, after);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp.extensions_mut().insert(ErrorBody { name, message });
+        resp
+    }
+}
+
+/// Writes Backstage's error body (`{error: {name, message}, request: {method, url}, response:
+/// {statusCode}}`) for error responses, and records the request's metrics.
+async fn decorate(req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let url = req
+        .uri()
+        .path_and_query()
+        .map_or_else(String::new, |p| p.to_string());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    crate::metrics::get().request(
+        Some("rest"),
+        &status.as_u16().to_string(),
+        started.elapsed(),
+    );
+    let Some(err) = resp.extensions().get::<ErrorBody>().cloned() else {
+        return resp;
+    };
+    let body = json!({
+        "error": {"name": err.name, "message": err.message},
+        "request": {"method": method, "url": format!("/api/catalog{url}")},
+        "response": {"statusCode": status.as_u16()},
+    });
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+}
+
+async fn not_found() -> RestError {
+    RestError::NotFound("no such catalog endpoint".into())
+}
+
+/// The caller of a REST request (401 / 429 as for GraphQL), when it holds `scope`.
+pub async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: Scope,
+) -> Result<Caller, RestError> {
+    let caller =
+        match crate::http::auth::authorize(state, headers, "application/json", "rest", 1).await {
+            Ok(c) => c,
+            Err(resp) => return Err(refused(resp).await),
+        };
+    caller.require(scope)?;
+    Ok(caller)
+}
+
+/// The REST error for a response [`crate::http::auth::authorize`] refused the request with.
+async fn refused(resp: Response) -> RestError {
+    let status = resp.status();
+    let retry = resp.headers().get(header::RETRY_AFTER).cloned();
+    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let message = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "request refused".into());
+    match status {
+        StatusCode::UNAUTHORIZED => RestError::Authentication(message),
+        StatusCode::FORBIDDEN => RestError::NotAllowed(message),
+        StatusCode::TOO_MANY_REQUESTS => RestError::RateLimited(retry),
+        _ => RestError::Internal(message),
+    }
+}
+
+/// Query parameters in order, repeated keys kept (`filter=a&filter=b`).
+#[derive(Debug, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn parse(raw: Option<&str>) -> Self {
+        Self(
+            form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key || k.strip_suffix("[]") == Some(key))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    pub fn one(&self, key: &str) -> Option<String> {
+        self.all(key).into_iter().next().filter(|v| !v.is_empty())
+    }
+
+    /// A non-negative integer parameter.
+    pub fn number(&self, key: &str) -> Result<Option<u64>, RestError> {
+        self.one(key)
+            .map(|v| {
+                v.trim().parse::<u64>().map_err(|_| {
+                    RestError::Input(format!("'{key}' must be a non-negative integer"))
+                })
+            })
+            .transpose()
+    }
+}

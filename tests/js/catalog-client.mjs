@@ -1,0 +1,126 @@
+// @backstage/catalog-client's CatalogClient against a live Greenroom server (argv[2]: the server's base
+// URL): every read method on the Backstage example catalog, with what Backstage returns for it.
+import assert from 'node:assert/strict';
+import { CatalogClient } from '@backstage/catalog-client';
+
+const base = process.argv[2];
+const client = new CatalogClient({
+  discoveryApi: { getBaseUrl: async () => `${base}/api/catalog` },
+  fetchApi: { fetch },
+});
+
+const names = items => items.map(e => e.metadata.name).sort();
+let checks = 0;
+async function check(name, fn) {
+  await fn();
+  checks += 1;
+  console.log(`ok ${name}`);
+}
+
+await check('getEntities filters, orders and prunes fields', async () => {
+  const all = await client.getEntities();
+  assert.equal(all.items.length, 65);
+  const services = await client.getEntities({
+    filter: { kind: 'Component', 'spec.type': 'service' },
+    fields: ['metadata.name', 'kind'],
+  });
+  assert.equal(services.items.length, 10);
+  assert.deepEqual(Object.keys(services.items[0]).sort(), ['kind', 'metadata']);
+  const either = await client.getEntities({ filter: [{ kind: 'API' }, { kind: 'Domain' }] });
+  assert.equal(either.items.length, 13);
+  const tagged = await client.getEntities({ filter: { kind: 'component', 'metadata.tags': 'java' } });
+  assert.equal(tagged.items.length, 3);
+  const owned = await client.getEntities({
+    filter: { kind: 'component', 'relations.ownedBy': 'group:default/team-a' },
+  });
+  assert.equal(owned.items.length, 5);
+  const ordered = await client.getEntities({
+    filter: { kind: 'user' },
+    order: { field: 'metadata.name', order: 'desc' },
+  });
+  const got = ordered.items.map(e => e.metadata.name);
+  assert.deepEqual(got, [...got].sort().reverse());
+});
+
+await check('queryEntities follows cursors', async () => {
+  let page = await client.queryEntities({
+    filter: { kind: 'component' },
+    limit: 4,
+    orderFields: { field: 'metadata.name', order: 'asc' },
+  });
+  assert.equal(page.totalItems, 13);
+  const seen = [...page.items];
+  let pages = 1;
+  while (page.pageInfo.nextCursor) {
+    page = await client.queryEntities({ cursor: page.pageInfo.nextCursor, limit: 4 });
+    seen.push(...page.items);
+    pages += 1;
+  }
+  assert.equal(pages, 4);
+  const got = seen.map(e => e.metadata.name);
+  assert.deepEqual(got, [...got].sort());
+  assert.equal(new Set(got).size, 13);
+  const back = await client.queryEntities({ cursor: page.pageInfo.prevCursor, limit: 4 });
+  assert.deepEqual(names(back.items), got.slice(8, 12));
+  const text = await client.queryEntities({ fullTextFilter: { term: 'wayback' } });
+  assert.deepEqual(names(text.items), [
+    'wayback-archive', 'wayback-archive-ingestion', 'wayback-archive-storage', 'wayback-search',
+  ].concat(text.items.filter(e => e.kind !== 'Component').map(e => e.metadata.name)).sort());
+});
+
+await check('getEntityByRef returns the Backstage shape, undefined when missing', async () => {
+  const e = await client.getEntityByRef('component:default/artist-lookup');
+  assert.equal(e.kind, 'Component');
+  assert.match(e.metadata.uid, /^[0-9a-f-]{36}$/);
+  assert.ok(e.metadata.etag);
+  assert.ok(e.relations.some(r => r.type === 'ownedBy' && r.targetRef === 'group:default/team-a'));
+  assert.ok(e.metadata.annotations['backstage.io/managed-by-location']);
+  assert.equal(await client.getEntityByRef('component:default/does-not-exist'), undefined);
+  const team = await client.getEntityByRef({ kind: 'Group', namespace: 'default', name: 'team-a' });
+  assert.ok(team.relations.some(r => r.type === 'ownerOf' && r.targetRef === 'component:default/artist-lookup'));
+});
+
+await check('getEntitiesByRefs keeps request order with undefined for missing', async () => {
+  const res = await client.getEntitiesByRefs({
+    entityRefs: ['group:default/team-b', 'component:default/nope', 'component:default/petstore'],
+    fields: ['metadata.name'],
+  });
+  assert.deepEqual(res.items, [{ metadata: { name: 'team-b' } }, undefined, { metadata: { name: 'petstore' } }]);
+});
+
+await check('getEntityFacets counts values', async () => {
+  const { facets } = await client.getEntityFacets({ facets: ['kind', 'spec.lifecycle'], filter: { kind: 'component' } });
+  assert.deepEqual(facets.kind, [{ value: 'Component', count: 13 }]);
+  assert.equal(facets['spec.lifecycle'].reduce((n, f) => n + f.count, 0), 13);
+});
+
+await check('locations: list, by ref, by entity', async () => {
+  const { items } = await client.getLocations();
+  assert.ok(items.length >= 1);
+  const loc = items[0];
+  assert.equal(loc.type, 'file');
+  const byRef = await client.getLocationByRef(`${loc.type}:${loc.target}`);
+  assert.deepEqual(byRef, loc);
+  const byEntity = await client.getLocationByEntity('component:default/artist-lookup');
+  assert.deepEqual(byEntity, loc);
+  assert.equal(await client.getLocationById('999999'), undefined);
+  assert.deepEqual(await client.getLocationById(loc.id), loc);
+});
+
+await check('getEntityAncestors walks Location entities to the root', async () => {
+  const res = await client.getEntityAncestors({ entityRef: 'component:default/artist-lookup' });
+  assert.equal(res.rootEntityRef, 'location:default/greenroom-fixtures-root');
+  assert.equal(res.items[0].entity.metadata.name, 'artist-lookup');
+  assert.ok(res.items[0].parentEntityRefs.length >= 1);
+});
+
+await check('errors surface as Backstage ResponseErrors', async () => {
+  await assert.rejects(client.getEntities({ order: { field: 'spec.nothing', order: 'asc' } }), e => {
+    assert.equal(e.name, 'ResponseError');
+    assert.equal(e.body.error.name, 'InputError');
+    assert.equal(e.response.status, 400);
+    return true;
+  });
+});
+
+console.log(`${checks} catalog-client checks passed`);
