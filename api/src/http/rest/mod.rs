@@ -84,6 +84,7 @@ impl From<CatalogError> for RestError {
             CatalogError::InvalidInput(m) => RestError::Input(m),
             CatalogError::NotFound(m) => RestError::NotFound(m),
             CatalogError::Db(e) => RestError::Internal(e.to_string()),
+            CatalogError::LeaseLost(m) => RestError::Internal(m),
         }
     }
 }
