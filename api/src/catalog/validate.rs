@@ -182,6 +182,13 @@ pub fn validate(
     if let Some(kind) = &kind {
         check_kind(&mut c, root, kind, &namespace);
     }
+    // A placeholder that could not be read leaves an empty value and a status error: the entity is kept.
+    c.errors.retain(|e| {
+        e.message != "must not be empty"
+            || !status
+                .iter()
+                .any(|s| s.level == "error" && s.message.starts_with(&format!("{}: placeholder", e.field)))
+    });
     if !c.errors.is_empty() {
         return Err(InvalidEntity {
             pos,
