@@ -25,11 +25,12 @@ static VERSION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9A-Z]+$")
 /// The root fields an entity may have (Backstage's NoForeignRootFieldsEntityPolicy).
 const ROOT_FIELDS: [&str; 4] = ["apiVersion", "kind", "metadata", "spec"];
 /// Optional metadata collections whose `null` (a key holding only comments) is read as empty.
-const NULL_AS_EMPTY: [(&str, fn() -> Value); 4] = [
-    ("labels", || Value::Object(Map::new())),
-    ("annotations", || Value::Object(Map::new())),
-    ("tags", || Value::Array(Vec::new())),
-    ("links", || Value::Array(Vec::new())),
+/// `true`: the empty value is a mapping; `false`: a list.
+const NULL_AS_EMPTY: [(&str, bool); 4] = [
+    ("labels", true),
+    ("annotations", true),
+    ("tags", false),
+    ("links", false),
 ];
 
 /// One problem with one field of one entity.
@@ -147,9 +148,14 @@ fn valid_api_version(v: &str) -> bool {
 /// Reads `null` optional metadata collections as empty, so a key holding only comments loads.
 fn null_as_empty(body: &mut Value) {
     if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
-        for (key, empty) in NULL_AS_EMPTY {
+        for (key, is_map) in NULL_AS_EMPTY {
             if meta.get(key).is_some_and(Value::is_null) {
-                meta.insert(key.to_string(), empty());
+                let empty = if is_map {
+                    Value::Object(Map::new())
+                } else {
+                    Value::Array(Vec::new())
+                };
+                meta.insert(key.to_string(), empty);
             }
         }
     }
@@ -185,9 +191,9 @@ pub fn validate(
     // A placeholder that could not be read leaves an empty value and a status error: the entity is kept.
     c.errors.retain(|e| {
         e.message != "must not be empty"
-            || !status
-                .iter()
-                .any(|s| s.level == "error" && s.message.starts_with(&format!("{}: placeholder", e.field)))
+            || !status.iter().any(|s| {
+                s.level == "error" && s.message.starts_with(&format!("{}: placeholder", e.field))
+            })
     });
     if !c.errors.is_empty() {
         return Err(InvalidEntity {
