@@ -36,6 +36,9 @@ pub enum Command {
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Print one JSON report (each file's accepted entity refs and every problem) instead of lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Issue or revoke API tokens (signed with auth.jwt.secret / GREENROOM_JWT_SECRET).
     #[command(subcommand)]
@@ -94,7 +97,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", crate::graphql::schema::sdl());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { files } => Ok(validate(&files).await),
+        Command::Validate { files, json } => Ok(validate(&files, json).await),
         Command::Migrate => {
             let config = Config::load(cli.config.as_deref())?;
             let db = crate::db::connect(&config.database.url, 1).await?;
@@ -203,23 +206,55 @@ async fn token(config: Option<&std::path::Path>, cmd: TokenCommand) -> anyhow::R
     }
 }
 
-async fn validate(files: &[PathBuf]) -> ExitCode {
+/// What `greenroom validate` found: per file read (named as the problems name it), the refs of the
+/// entities it provides; and every problem, one line each.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct ValidateReport {
+    pub files: std::collections::BTreeMap<String, Vec<String>>,
+    pub problems: Vec<String>,
+}
+
+/// Reads each file (following its Location entities) exactly as `greenroom validate` does.
+pub async fn validate_report(files: &[PathBuf]) -> ValidateReport {
     let resolver = crate::providers::placeholders::PlaceholderResolver::default();
-    let mut valid = 0usize;
-    let mut problems = 0usize;
+    let mut report = ValidateReport::default();
     for f in files {
         let read = crate::providers::file::read_file_location(f, &resolver).await;
-        valid += read.entities.len();
-        for e in &read.invalid {
-            println!("{e}");
+        for e in &read.entities {
+            report
+                .files
+                .entry(e.source.file.clone())
+                .or_default()
+                .push(e.entity_ref.to_string());
         }
-        for e in &read.errors {
-            println!("{e}");
-        }
-        problems += read.invalid.len() + read.errors.len();
+        report
+            .problems
+            .extend(read.invalid.iter().map(ToString::to_string));
+        report.problems.extend(read.errors);
     }
-    println!("{valid} valid entities, {problems} problems");
-    if problems == 0 {
+    // A file reached from several roots is read once per root: list its entities once.
+    for refs in report.files.values_mut() {
+        refs.sort();
+        refs.dedup();
+    }
+    report
+}
+
+async fn validate(files: &[PathBuf], json: bool) -> ExitCode {
+    let report = validate_report(files).await;
+    if json {
+        match serde_json::to_string(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("cannot write the report: {e}"),
+        }
+    } else {
+        for p in &report.problems {
+            println!("{p}");
+        }
+        let valid: usize = report.files.values().map(Vec::len).sum();
+        println!("{valid} valid entities, {} problems", report.problems.len());
+    }
+    if report.problems.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod cycles;
 pub mod graph;
 pub mod ingest;
+pub mod kinds;
 pub mod model;
 pub mod refs;
 pub mod relations;

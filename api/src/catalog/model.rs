@@ -84,7 +84,10 @@ pub struct RawDocument {
 
 /// Splits multi-document YAML text at `---` markers, keeping the line each document starts on.
 /// Empty documents (comments only) are skipped.
+/// A byte-order mark before the first document is dropped, and so are directives (`%YAML 1.2`, `%TAG`)
+/// before a document's `---` (their line stays, blank, so line numbers hold).
 pub fn split_documents(text: &str) -> Vec<RawDocument> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut docs = Vec::new();
     let mut start_line = 1usize;
     let mut current = String::new();
@@ -107,7 +110,14 @@ pub fn split_documents(text: &str) -> Vec<RawDocument> {
             current.push_str(line.trim_start_matches("---"));
             current.push('\n');
         } else {
-            current.push_str(line);
+            let directive = line.starts_with('%')
+                && current.lines().all(|l| {
+                    let t = l.trim();
+                    t.is_empty() || t.starts_with('#')
+                });
+            if !directive {
+                current.push_str(line.trim_end_matches('\r'));
+            }
             current.push('\n');
         }
     }
@@ -139,8 +149,7 @@ pub fn parse_document_within(
             message: format!("the document nests deeper than {max_depth} levels; not parsed"),
         });
     }
-    serde_yaml_ng::from_str::<Value>(&doc.text)
-        .map(|v| (pos, v))
+    serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&doc.text)
         .map_err(|e| {
             let line = e
                 .location()
@@ -154,6 +163,54 @@ pub fn parse_document_within(
                 message: e.to_string(),
             }
         })
+        .and_then(|v| {
+            to_json(v)
+                .map(|v| (pos.clone(), v))
+                .map_err(|message| YamlError {
+                    pos: pos.clone(),
+                    message,
+                })
+        })
+}
+
+/// A parsed YAML value as JSON, as Backstage's YAML reader gives it: numbers and booleans used as keys
+/// become strings, tags other than the core ones are dropped (their value kept).
+fn to_json(v: serde_yaml_ng::Value) -> Result<Value, String> {
+    use serde_yaml_ng::Value as Y;
+    Ok(match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                n.as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::Null, Value::Number)
+            }
+        }
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => {
+            Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
+        }
+        Y::Mapping(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                let key = match k {
+                    Y::String(s) => s,
+                    Y::Bool(b) => b.to_string(),
+                    Y::Number(n) => n.to_string(),
+                    Y::Null => "null".to_string(),
+                    _ => return Err("a mapping key must be a string".into()),
+                };
+                out.insert(key, to_json(v)?);
+            }
+            Value::Object(out)
+        }
+        Y::Tagged(t) => to_json(t.value)?,
+    })
 }
 
 /// Splits multi-document YAML text and parses each document, keeping the line each starts on.
@@ -179,5 +236,16 @@ mod tests {
         let err = docs[1].as_ref().unwrap_err();
         assert!(err.pos.line >= 4, "{err}");
         assert_eq!(docs[2].as_ref().unwrap().0.line, 6);
+    }
+
+    #[test]
+    fn bom_directives_and_duplicate_keys() {
+        let docs = parse_documents("x.yaml", "\u{feff}%YAML 1.2\n---\na: 1\n");
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].as_ref().unwrap().1["a"], 1);
+        let dup = parse_documents("x.yaml", "a: 1\nb: 2\na: 3\n");
+        assert!(dup[0].is_err(), "a duplicate key must be refused");
+        let null = parse_documents("x.yaml", "~\n---\na: 1\n");
+        assert!(null[0].as_ref().unwrap().1.is_null());
     }
 }

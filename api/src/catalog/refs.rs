@@ -63,6 +63,36 @@ impl EntityRef {
         Ok(Self::new(kind, namespace, name))
     }
 
+    /// Parses a ref written in an entity's spec as Backstage's `parseEntityRef` does: the first `:` ends
+    /// the kind unless a `/` comes before it, the first `/` ends the namespace, and the rest (which may hold
+    /// `:`, `/` or spaces) is the name; only an empty part is refused.
+    pub fn parse_spec(
+        input: &str,
+        default_kind: Option<&str>,
+        default_namespace: &str,
+    ) -> Result<Self, RefError> {
+        if input.is_empty() {
+            return Err(RefError::Empty);
+        }
+        let slash = input.find('/');
+        let colon = input.find(':').filter(|c| slash.is_none_or(|s| s > *c));
+        let kind = colon.map(|c| &input[..c]);
+        let after_kind = colon.map_or(0, |c| c + 1);
+        let namespace = slash.map(|s| &input[after_kind..s]);
+        let name = &input[slash.map_or(after_kind, |s| s + 1).max(after_kind)..];
+        if kind == Some("") || namespace == Some("") || name.is_empty() {
+            return Err(RefError::Malformed(input.to_string()));
+        }
+        let Some(kind) = kind.or(default_kind) else {
+            return Err(RefError::MissingKind(input.to_string()));
+        };
+        Ok(Self::new(
+            kind,
+            namespace.unwrap_or(default_namespace),
+            name,
+        ))
+    }
+
     /// Parses a full ref as a client would send it: kind required, namespace defaults to `default`.
     pub fn parse_full(input: &str) -> Result<Self, RefError> {
         Self::parse(input, None, DEFAULT_NAMESPACE)
@@ -89,6 +119,23 @@ mod tests {
         assert_eq!(r.to_string(), "resource:prod/db");
         let r = EntityRef::parse("user:jdoe", Some("group"), "ns").unwrap();
         assert_eq!(r.to_string(), "user:ns/jdoe");
+    }
+
+    #[test]
+    fn spec_refs_parse_as_backstage_parses_them() {
+        let p = |s| EntityRef::parse_spec(s, Some("Group"), "ns").map(|r| r.to_string());
+        assert_eq!(p("team a").unwrap(), "group:ns/team a");
+        assert_eq!(p("component:my db").unwrap(), "component:ns/my db");
+        assert_eq!(p("a:b:c").unwrap(), "a:ns/b:c");
+        assert_eq!(p("a/b/c").unwrap(), "group:a/b/c");
+        assert_eq!(p("ops/x:y").unwrap(), "group:ops/x:y");
+        for bad in ["", "group:", ":x", "a:/x", "ns/"] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            EntityRef::parse_spec("x", None, "default"),
+            Err(RefError::MissingKind(_))
+        ));
     }
 
     #[test]

@@ -130,7 +130,7 @@ pub fn relations_of(entity: &Entity) -> Vec<RelationEdge> {
             _ => continue,
         };
         for t in targets {
-            let Ok(target) = EntityRef::parse(t, field.default_kind, ns) else {
+            let Ok(target) = EntityRef::parse_spec(t, field.default_kind, ns) else {
                 continue;
             };
             let target = target.to_string();
@@ -155,7 +155,7 @@ pub fn relations_of(entity: &Entity) -> Vec<RelationEdge> {
 pub fn single_ref(entity: &Entity, key: &str) -> Option<String> {
     let field = ref_fields(entity.kind()).iter().find(|f| f.key == key)?;
     let raw = entity.spec_str(key)?;
-    EntityRef::parse(raw, field.default_kind, &entity.entity_ref.namespace)
+    EntityRef::parse_spec(raw, field.default_kind, &entity.entity_ref.namespace)
         .ok()
         .map(|r| r.to_string())
 }

@@ -1,27 +1,37 @@
-//! Backstage's validation rules for the envelope, metadata and each built-in kind's spec.
+//! Backstage's validation of an entity document, as a stock Backstage catalog applies it: the envelope
+//! schema, the default entity policies (no foreign root fields, field formats), the kind's own schema (see
+//! `kinds`) and the entity refs its relations are built from.
 
 use regex::Regex;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::LazyLock;
 
+use super::kinds;
 use super::model::{Entity, SourcePos, StatusItem};
 use super::refs::{EntityRef, DEFAULT_NAMESPACE};
 use super::relations::ref_fields;
 
-static NAME: LazyLock<Regex> =
+static OBJECT_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$").expect("regex"));
-static NAMESPACE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z0-9]+(-[a-z0-9]+)*$").expect("regex"));
+static DNS_LABEL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9]+(-+[a-z0-9]+)*$").expect("regex"));
 static KIND: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-zA-Z][a-z0-9A-Z]*$").expect("regex"));
 static TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$").expect("regex"));
-static KEY_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9]([-_.a-zA-Z0-9]*[a-zA-Z0-9])?$").expect("regex"));
-static DNS_SUBDOMAIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("regex")
-});
+static VERSION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9A-Z]+$").expect("regex"));
+
+/// The root fields an entity may have (Backstage's NoForeignRootFieldsEntityPolicy).
+const ROOT_FIELDS: [&str; 4] = ["apiVersion", "kind", "metadata", "spec"];
+/// Optional metadata collections whose `null` (a key holding only comments) is read as empty.
+/// `true`: the empty value is a mapping; `false`: a list.
+const NULL_AS_EMPTY: [(&str, bool); 4] = [
+    ("labels", true),
+    ("annotations", true),
+    ("tags", false),
+    ("links", false),
+];
 
 /// One problem with one field of one entity.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,48 +60,30 @@ impl fmt::Display for InvalidEntity {
     }
 }
 
-struct Checker {
+/// Collects the problems of one document.
+pub struct Checker {
     errors: Vec<FieldError>,
 }
 
 impl Checker {
-    fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    pub fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.errors.push(FieldError {
             field: field.into(),
             message: message.into(),
         });
     }
 
-    fn optional_string(&mut self, map: &Map<String, Value>, key: &str, path: &str) {
-        if let Some(v) = map.get(key) {
-            if !v.is_string() && !v.is_null() {
-                self.err(format!("{path}.{key}"), "must be a string");
-            }
-        }
-    }
-
-    fn required_string(&mut self, map: &Map<String, Value>, key: &str, path: &str) {
+    /// An optional string field: absent, or a string of at least `min` characters.
+    fn string(&mut self, map: &Map<String, Value>, key: &str, path: &str, min: usize) {
         match map.get(key) {
-            Some(Value::String(s)) if !s.is_empty() => {}
-            Some(Value::String(_)) => self.err(format!("{path}.{key}"), "must not be empty"),
-            Some(_) => self.err(format!("{path}.{key}"), "must be a string"),
-            None => self.err(format!("{path}.{key}"), "is required"),
+            None => {}
+            Some(Value::String(s)) if s.chars().count() >= min => {}
+            Some(Value::String(_)) => self.err(format!("{path}{key}"), "must not be empty"),
+            Some(_) => self.err(format!("{path}{key}"), "must be a string"),
         }
     }
 
-    fn required_string_array(&mut self, map: &Map<String, Value>, key: &str, path: &str) {
-        match map.get(key) {
-            Some(Value::Array(items)) => {
-                if items.iter().any(|i| !i.is_string()) {
-                    self.err(format!("{path}.{key}"), "must be a list of strings");
-                }
-            }
-            Some(_) => self.err(format!("{path}.{key}"), "must be a list of strings"),
-            None => self.err(format!("{path}.{key}"), "is required"),
-        }
-    }
-
-    fn key_value_map(&mut self, map: &Map<String, Value>, key: &str, check_values: bool) {
+    fn key_value_map(&mut self, map: &Map<String, Value>, key: &str, labels: bool) {
         let Some(v) = map.get(key) else { return };
         let Some(obj) = v.as_object() else {
             self.err(format!("metadata.{key}"), "must be a map of strings");
@@ -104,7 +96,7 @@ impl Checker {
             }
             match v {
                 Value::String(s) => {
-                    if check_values && !s.is_empty() && (s.len() > 63 || !KEY_NAME.is_match(s)) {
+                    if labels && !s.is_empty() && !is_object_name(s) {
                         self.err(field, format!("value '{s}' is not a valid label value"));
                     }
                 }
@@ -114,21 +106,59 @@ impl Checker {
     }
 }
 
-/// Checks a label or annotation key: `[prefix/]name`.
+fn is_object_name(s: &str) -> bool {
+    s.len() <= 63 && OBJECT_NAME.is_match(s)
+}
+
+fn is_dns_label(s: &str) -> bool {
+    s.len() <= 63 && DNS_LABEL.is_match(s)
+}
+
+fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+/// Checks a label or annotation key: `[prefix/]name`, the prefix a DNS subdomain.
 fn check_key(key: &str) -> Result<(), String> {
-    let (prefix, name) = match key.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, key),
+    let parts: Vec<&str> = key.split('/').collect();
+    let ok = match parts.as_slice() {
+        [name] => is_object_name(name),
+        [prefix, name] => is_dns_subdomain(prefix) && is_object_name(name),
+        _ => false,
     };
-    if let Some(p) = prefix {
-        if p.is_empty() || p.len() > 253 || !DNS_SUBDOMAIN.is_match(p) {
-            return Err(format!("key prefix '{p}' is not a valid DNS subdomain"));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "key '{key}' is not a valid [prefix/]name (the prefix a DNS subdomain of at most 253 characters)"
+        ))
+    }
+}
+
+/// Checks an apiVersion: `[group/]version`, the group a DNS subdomain.
+fn valid_api_version(v: &str) -> bool {
+    let version = |n: &str| n.len() <= 63 && VERSION.is_match(n);
+    match v.split('/').collect::<Vec<_>>().as_slice() {
+        [ver] => version(ver),
+        [group, ver] => is_dns_subdomain(group) && version(ver),
+        _ => false,
+    }
+}
+
+/// Reads `null` optional metadata collections as empty, so a key holding only comments loads.
+fn null_as_empty(body: &mut Value) {
+    if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        for (key, is_map) in NULL_AS_EMPTY {
+            if meta.get(key).is_some_and(Value::is_null) {
+                let empty = if is_map {
+                    Value::Object(Map::new())
+                } else {
+                    Value::Array(Vec::new())
+                };
+                meta.insert(key.to_string(), empty);
+            }
         }
     }
-    if name.is_empty() || name.len() > 63 || !KEY_NAME.is_match(name) {
-        return Err(format!("key '{key}' is not a valid [prefix/]name"));
-    }
-    Ok(())
 }
 
 /// Validates a parsed document. On success, returns the entity with its namespace filled in.
@@ -139,6 +169,7 @@ pub fn validate(
 ) -> Result<Entity, InvalidEntity> {
     let mut c = Checker { errors: Vec::new() };
     let label = describe(&body);
+    null_as_empty(&mut body);
     let Some(root) = body.as_object() else {
         c.err("(document)", "an entity must be a YAML mapping");
         return Err(InvalidEntity {
@@ -147,112 +178,23 @@ pub fn validate(
             errors: c.errors,
         });
     };
-    match root.get("apiVersion") {
-        Some(Value::String(s)) if !s.is_empty() => {}
-        Some(_) => c.err("apiVersion", "must be a non-empty string"),
-        None => c.err("apiVersion", "is required"),
-    }
-    let kind = match root.get("kind") {
-        Some(Value::String(k)) if KIND.is_match(k) => k.clone(),
-        Some(Value::String(k)) => {
-            c.err(
-                "kind",
-                format!("'{k}' does not match ^[a-zA-Z][a-z0-9A-Z]*$"),
-            );
-            String::new()
-        }
-        Some(_) => {
-            c.err("kind", "must be a string");
-            String::new()
-        }
-        None => {
-            c.err("kind", "is required");
-            String::new()
-        }
-    };
+    let kind = envelope(&mut c, root);
     let empty = Map::new();
-    let metadata = match root.get("metadata") {
-        Some(Value::Object(m)) => m,
-        Some(_) => {
-            c.err("metadata", "must be a mapping");
-            &empty
-        }
-        None => {
-            c.err("metadata", "is required");
-            &empty
-        }
-    };
-    match metadata.get("name") {
-        Some(Value::String(n)) if n.len() <= 63 && NAME.is_match(n) => {}
-        Some(Value::String(n)) => c.err(
-            "metadata.name",
-            format!("'{n}' is not a valid name: 1-63 characters of [A-Za-z0-9-_.], starting and ending with a letter or digit"),
-        ),
-        Some(_) => c.err("metadata.name", "must be a string"),
-        None if root.get("metadata").is_some() => c.err("metadata.name", "is required"),
-        None => {}
+    let metadata = root
+        .get("metadata")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let namespace = check_metadata(&mut c, metadata, root.contains_key("metadata"));
+    if let Some(kind) = &kind {
+        check_kind(&mut c, root, kind, &namespace);
     }
-    let namespace = match metadata.get("namespace") {
-        None | Some(Value::Null) => DEFAULT_NAMESPACE.to_string(),
-        Some(Value::String(ns)) if ns.len() <= 63 && NAMESPACE.is_match(ns) => ns.clone(),
-        Some(Value::String(ns)) => {
-            c.err(
-                "metadata.namespace",
-                format!("'{ns}' is not a valid DNS label"),
-            );
-            DEFAULT_NAMESPACE.to_string()
-        }
-        Some(_) => {
-            c.err("metadata.namespace", "must be a string");
-            DEFAULT_NAMESPACE.to_string()
-        }
-    };
-    c.optional_string(metadata, "title", "metadata");
-    c.optional_string(metadata, "description", "metadata");
-    c.key_value_map(metadata, "labels", true);
-    c.key_value_map(metadata, "annotations", false);
-    if let Some(tags) = metadata.get("tags") {
-        match tags.as_array() {
-            Some(items) => {
-                for (i, t) in items.iter().enumerate() {
-                    match t.as_str() {
-                        Some(t) if !t.is_empty() && t.len() <= 63 && TAG.is_match(t) => {}
-                        Some(t) => c.err(
-                            format!("metadata.tags[{i}]"),
-                            format!("'{t}' is not a valid tag: 1-63 characters of [a-z0-9:+#] separated by '-'"),
-                        ),
-                        None => c.err(format!("metadata.tags[{i}]"), "must be a string"),
-                    }
-                }
-            }
-            None => c.err("metadata.tags", "must be a list of strings"),
-        }
-    }
-    if let Some(links) = metadata.get("links") {
-        match links.as_array() {
-            Some(items) => {
-                for (i, l) in items.iter().enumerate() {
-                    match l.get("url") {
-                        Some(Value::String(u)) if !u.is_empty() => {}
-                        _ => c.err(format!("metadata.links[{i}].url"), "is required"),
-                    }
-                }
-            }
-            None => c.err("metadata.links", "must be a list"),
-        }
-    }
-    let spec = match root.get("spec") {
-        Some(Value::Object(s)) => Some(s),
-        Some(Value::Null) | None => None,
-        Some(_) => {
-            c.err("spec", "must be a mapping");
-            None
-        }
-    };
-    check_spec(&mut c, &kind, spec);
-    if let Some(spec) = spec {
-        check_refs(&mut c, &kind, spec, &namespace);
-    }
+    // A placeholder that could not be read leaves an empty value and a status error: the entity is kept.
+    c.errors.retain(|e| {
+        e.message != "must not be empty"
+            || !status.iter().any(|s| {
+                s.level == "error" && s.message.starts_with(&format!("{}: placeholder", e.field))
+            })
+    });
     if !c.errors.is_empty() {
         return Err(InvalidEntity {
             pos,
@@ -265,6 +207,7 @@ pub fn validate(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
+    let kind = kind.unwrap_or_default();
     if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.insert("namespace".into(), Value::String(namespace.clone()));
     }
@@ -275,6 +218,178 @@ pub fn validate(
         source: pos,
         doc_hash: None,
     })
+}
+
+/// Root fields, apiVersion and kind; returns the kind when it is well-formed.
+fn envelope(c: &mut Checker, root: &Map<String, Value>) -> Option<String> {
+    for key in root.keys() {
+        if !ROOT_FIELDS.contains(&key.as_str()) {
+            c.err(
+                key.as_str(),
+                "unknown root field (an entity has apiVersion, kind, metadata and spec)",
+            );
+        }
+    }
+    match root.get("apiVersion") {
+        Some(Value::String(s)) if valid_api_version(s) => {}
+        Some(Value::String(s)) => c.err(
+            "apiVersion",
+            format!("'{s}' is not a valid apiVersion ([group/]version)"),
+        ),
+        Some(_) => c.err("apiVersion", "must be a string"),
+        None => c.err("apiVersion", "is required"),
+    }
+    match root.get("metadata") {
+        Some(Value::Object(_)) => {}
+        Some(_) => c.err("metadata", "must be a mapping"),
+        None => c.err("metadata", "is required"),
+    }
+    match root.get("spec") {
+        None | Some(Value::Object(_)) => {}
+        Some(_) => c.err("spec", "must be a mapping"),
+    }
+    match root.get("kind") {
+        Some(Value::String(k)) if k.len() <= 63 && KIND.is_match(k) => Some(k.clone()),
+        Some(Value::String(k)) => {
+            c.err(
+                "kind",
+                format!(
+                    "'{k}' is not a valid kind: at most 63 of [a-zA-Z0-9], starting with a letter"
+                ),
+            );
+            None
+        }
+        Some(_) => {
+            c.err("kind", "must be a string");
+            None
+        }
+        None => {
+            c.err("kind", "is required");
+            None
+        }
+    }
+}
+
+/// Checks the metadata; returns the namespace (filled in when absent).
+fn check_metadata(c: &mut Checker, metadata: &Map<String, Value>, present: bool) -> String {
+    match metadata.get("name") {
+        Some(Value::String(n)) if is_object_name(n) => {}
+        Some(Value::String(n)) => c.err(
+            "metadata.name",
+            format!("'{n}' is not a valid name: 1-63 characters of [A-Za-z0-9-_.], starting and ending with a letter or digit"),
+        ),
+        Some(_) => c.err("metadata.name", "must be a string"),
+        None if present => c.err("metadata.name", "is required"),
+        None => {}
+    }
+    let namespace = match metadata.get("namespace") {
+        None => DEFAULT_NAMESPACE.to_string(),
+        Some(Value::String(ns)) if is_dns_label(ns) => ns.clone(),
+        Some(Value::String(ns)) => {
+            c.err(
+                "metadata.namespace",
+                format!("'{ns}' is not a valid namespace: 1-63 of [a-z0-9] separated by '-'"),
+            );
+            DEFAULT_NAMESPACE.to_string()
+        }
+        Some(_) => {
+            c.err("metadata.namespace", "must be a string");
+            DEFAULT_NAMESPACE.to_string()
+        }
+    };
+    c.string(metadata, "title", "metadata.", 1);
+    c.string(metadata, "description", "metadata.", 0);
+    c.string(metadata, "uid", "metadata.", 1);
+    c.string(metadata, "etag", "metadata.", 1);
+    c.key_value_map(metadata, "labels", true);
+    c.key_value_map(metadata, "annotations", false);
+    check_tags(c, metadata);
+    check_links(c, metadata);
+    namespace
+}
+
+fn check_tags(c: &mut Checker, metadata: &Map<String, Value>) {
+    let Some(tags) = metadata.get("tags") else {
+        return;
+    };
+    let Some(items) = tags.as_array() else {
+        c.err("metadata.tags", "must be a list of strings");
+        return;
+    };
+    for (i, t) in items.iter().enumerate() {
+        match t.as_str() {
+            Some(t) if t.len() <= 63 && TAG.is_match(t) => {}
+            Some(t) => c.err(
+                format!("metadata.tags[{i}]"),
+                format!(
+                    "'{t}' is not a valid tag: 1-63 characters of [a-z0-9:+#] separated by '-'"
+                ),
+            ),
+            None => c.err(format!("metadata.tags[{i}]"), "must be a string"),
+        }
+    }
+}
+
+fn check_links(c: &mut Checker, metadata: &Map<String, Value>) {
+    let Some(links) = metadata.get("links") else {
+        return;
+    };
+    let Some(items) = links.as_array() else {
+        c.err("metadata.links", "must be a list");
+        return;
+    };
+    for (i, l) in items.iter().enumerate() {
+        let path = format!("metadata.links[{i}].");
+        let Some(link) = l.as_object() else {
+            c.err(format!("metadata.links[{i}]"), "must be a mapping");
+            continue;
+        };
+        match link.get("url") {
+            Some(Value::String(u)) if reqwest::Url::parse(u).is_ok() => {}
+            Some(Value::String(u)) => c.err(format!("{path}url"), format!("'{u}' is not a URL")),
+            Some(_) => c.err(format!("{path}url"), "must be a string"),
+            None => c.err(format!("{path}url"), "is required"),
+        }
+        for key in ["title", "icon"] {
+            match link.get(key) {
+                Some(Value::String(s)) if s.trim().is_empty() => {
+                    c.err(format!("{path}{key}"), "must not be empty")
+                }
+                _ => c.string(link, key, &path, 1),
+            }
+        }
+        c.string(link, "type", &path, 1);
+    }
+}
+
+/// The kind's own rules: a built-in kind's apiVersions, spec schema and refs. Another kind needs no
+/// spec; a built-in kind in another case is refused, as no Backstage processor recognises it.
+fn check_kind(c: &mut Checker, root: &Map<String, Value>, kind: &str, namespace: &str) {
+    if let Some(builtin) = kinds::miscased_builtin(kind) {
+        c.err(
+            "kind",
+            format!("no processor recognises kind '{kind}' (kinds are case-sensitive: {builtin})"),
+        );
+        return;
+    }
+    let empty = Map::new();
+    let spec = root.get("spec").and_then(Value::as_object);
+    if let Some(versions) = kinds::api_versions(kind) {
+        let api_version = root.get("apiVersion").and_then(Value::as_str);
+        if api_version.is_some_and(|v| !versions.contains(&v)) {
+            c.err(
+                "apiVersion",
+                format!("kind {kind} takes apiVersion {}", versions.join(" or ")),
+            );
+            return;
+        }
+        match (spec, root.get("spec")) {
+            (Some(s), _) => kinds::check_spec(c, kind, s),
+            (None, None) => c.err("spec", "is required"),
+            (None, Some(_)) => {}
+        }
+    }
+    check_refs(c, kind, spec.unwrap_or(&empty), namespace);
 }
 
 /// A best-effort `kind:namespace/name` label for messages about a document.
@@ -292,80 +407,56 @@ pub fn describe(body: &Value) -> String {
     format!("{kind}:{ns}/{name}")
 }
 
-fn check_spec(c: &mut Checker, kind: &str, spec: Option<&Map<String, Value>>) {
-    let required: &[&str] = match kind.to_ascii_lowercase().as_str() {
-        "component" => &["type", "lifecycle", "owner"],
-        "api" => &["type", "lifecycle", "owner"],
-        "resource" => &["type", "owner"],
-        "system" | "domain" => &["owner"],
-        "group" => &["type"],
-        "template" => &["type"],
-        "user" | "location" => &[],
-        _ => return,
-    };
-    let empty = Map::new();
-    let spec = match spec {
-        Some(s) => s,
-        None => {
-            c.err("spec", "is required");
-            &empty
-        }
-    };
-    for key in required {
-        c.required_string(spec, key, "spec");
-    }
-    match kind.to_ascii_lowercase().as_str() {
-        "api" if !spec.contains_key("remotes") => match spec.get("definition") {
-            Some(Value::String(_)) => {}
-            Some(_) => c.err("spec.definition", "must be a string"),
-            None => c.err("spec.definition", "is required (or spec.remotes)"),
-        },
-        "group" => c.required_string_array(spec, "children", "spec"),
-        "user" => c.required_string_array(spec, "memberOf", "spec"),
-        "location" => {
-            let has_target = spec.get("target").is_some_and(Value::is_string);
-            let has_targets = spec.get("targets").is_some_and(Value::is_array);
-            if !has_target && !has_targets {
-                c.err("spec.target", "is required (or spec.targets)");
-            }
-            c.optional_string(spec, "type", "spec");
-        }
-        _ => {}
-    }
-}
-
+/// Parses every ref a relation is built from, as Backstage's processor does: an absent, `null` or empty
+/// field is skipped; each item (or the single value) must parse.
 fn check_refs(c: &mut Checker, kind: &str, spec: &Map<String, Value>, namespace: &str) {
     for field in ref_fields(kind) {
         let Some(v) = spec.get(field.key) else {
             continue;
         };
         let values: Vec<(String, &Value)> = match v {
-            Value::Array(items) if field.many => items
+            Value::Null | Value::Bool(false) => continue,
+            Value::String(s) if s.is_empty() => continue,
+            Value::Array(items) => items
                 .iter()
                 .enumerate()
                 .map(|(i, item)| (format!("spec.{}[{i}]", field.key), item))
                 .collect(),
-            Value::Null => continue,
-            other if !field.many => vec![(format!("spec.{}", field.key), other)],
-            _ => {
-                c.err(
-                    format!("spec.{}", field.key),
-                    "must be a list of entity references",
-                );
-                continue;
-            }
+            other => vec![(format!("spec.{}", field.key), other)],
         };
         for (path, item) in values {
-            match item.as_str() {
-                Some(s) => {
-                    if let Err(e) = EntityRef::parse(s, field.default_kind, namespace) {
-                        c.err(path, e.to_string());
-                    }
+            let parsed = match item {
+                Value::String(s) => EntityRef::parse_spec(s, field.default_kind, namespace),
+                Value::Object(o) => object_ref(o, field.default_kind, namespace),
+                _ => {
+                    c.err(path, "must be an entity reference string");
+                    continue;
                 }
-                None => c.err(path, "must be an entity reference string"),
+            };
+            if let Err(e) = parsed {
+                c.err(path, e.to_string());
             }
         }
     }
+}
+
+/// A ref written as a mapping (`{kind, namespace, name}`), as Backstage accepts where no schema forbids it.
+fn object_ref(
+    o: &Map<String, Value>,
+    default_kind: Option<&str>,
+    namespace: &str,
+) -> Result<EntityRef, super::refs::RefError> {
+    let part = |k: &str| o.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let shown = Value::Object(o.clone()).to_string();
+    let kind = part("kind")
+        .or(default_kind)
+        .ok_or_else(|| super::refs::RefError::MissingKind(shown.clone()))?;
+    let name = part("name").ok_or(super::refs::RefError::Malformed(shown))?;
+    Ok(EntityRef::new(
+        kind,
+        part("namespace").unwrap_or(namespace),
+        name,
+    ))
 }
 
 #[cfg(test)]
@@ -424,7 +515,8 @@ mod tests {
     #[test]
     fn api_accepts_remotes_instead_of_definition() {
         let base = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "API", "metadata": {"name": "mcp"},
-                          "spec": {"type": "mcp-server", "lifecycle": "experimental", "owner": "team-a", "remotes": []}});
+                          "spec": {"type": "mcp-server", "lifecycle": "experimental", "owner": "team-a",
+                                   "remotes": [{"type": "sse", "url": "https://mcp.example.com"}]}});
         assert!(validate(pos(), base, vec![]).is_ok());
         let missing = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "API", "metadata": {"name": "x"},
                              "spec": {"type": "openapi", "lifecycle": "production", "owner": "team-a"}});
@@ -448,5 +540,38 @@ mod tests {
         assert!(check_key("simple").is_ok());
         assert!(check_key("Bad Prefix/x").is_err());
         assert!(check_key("a/").is_err());
+        assert!(check_key(&format!("{}/x", "a".repeat(254))).is_err());
+        assert!(check_key("ex_ample.com/x").is_err());
+    }
+
+    #[test]
+    fn follows_backstage_on_kinds_versions_nulls_and_root_fields() {
+        let ok = |v: Value| validate(pos(), v, vec![]).map(|e| e.entity_ref.to_string());
+        let comp = |extra: Value| {
+            let mut v = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+                "metadata": {"name": "a", "annotations": null, "labels": null},
+                "spec": {"type": "service", "lifecycle": "production", "owner": "team a"}});
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            v
+        };
+        assert_eq!(ok(comp(json!({}))).unwrap(), "component:default/a");
+        for bad in [
+            json!({"kind": "component"}),
+            json!({"apiVersion": "backstage.io/v2"}),
+            json!({"apiVersion": "backstage.io/v1 alpha1"}),
+            json!({"status": {}}),
+            json!({"foo": "bar"}),
+            json!({"spec": null}),
+            json!({"metadata": {"name": "a", "namespace": null}}),
+            json!({"metadata": {"name": "a", "title": ""}}),
+            json!({"metadata": {"name": "a", "links": [{"url": "not a url"}]}}),
+        ] {
+            let doc = comp(bad.clone());
+            assert!(ok(doc).is_err(), "{bad} was accepted");
+        }
+        let ns = json!({"metadata": {"name": "a", "namespace": "team--a"}});
+        assert_eq!(ok(comp(ns)).unwrap(), "component:team--a/a");
     }
 }

@@ -326,6 +326,10 @@ impl Walker {
                     continue;
                 }
             };
+            // A null document (`~`, or `---` with nothing after it) holds no entity, as in Backstage.
+            if value.is_null() {
+                continue;
+            }
             let status = self
                 .resolver
                 .resolve(&mut value, place, self.scope.root.as_deref(), deps)
