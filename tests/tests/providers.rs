@@ -729,3 +729,52 @@ async fn a_placeholder_that_failed_is_read_again_once_its_file_appears() {
     assert_eq!(r["data"]["entity"]["definition"], "generated", "{r}");
     assert_eq!(r["data"]["entity"]["status"]["hasErrors"], false, "{r}");
 }
+
+#[tokio::test]
+async fn glob_location_targets_expand_like_backstage_within_the_root() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "repo/catalog-info.yaml",
+        &location(&["./plugins/**/catalog-info.yaml", "../*.yaml"]),
+    );
+    write(
+        d,
+        "repo/plugins/a/catalog-info.yaml",
+        &component("plugin-a", "x"),
+    );
+    write(
+        d,
+        "repo/plugins/b/c/catalog-info.yaml",
+        &component("plugin-c", "x"),
+    );
+    write(
+        d,
+        "repo/plugins/b/notes.yaml",
+        &component("not-matched", "x"),
+    );
+    write(d, "outside.yaml", &component("outside", "x"));
+    let root = d.join("repo/catalog-info.yaml").display().to_string();
+    let out = run(&t, FileProvider::new(&root, Default::default())).await;
+    assert_eq!(description(&t, "plugin-a").await, "x", "{out:?}");
+    assert_eq!(description(&t, "plugin-c").await, "x", "{out:?}");
+    assert_eq!(description(&t, "not-matched").await, Value::Null);
+    assert_eq!(description(&t, "outside").await, Value::Null);
+    assert!(
+        out.errors
+            .iter()
+            .any(|e| e.contains("'../*.yaml' is outside the location's root")),
+        "{:?}",
+        out.errors
+    );
+    // A new file matching the glob is found although the Location's own file did not change.
+    write(
+        d,
+        "repo/plugins/new/catalog-info.yaml",
+        &component("plugin-new", "x"),
+    );
+    run(&t, FileProvider::new(&root, Default::default())).await;
+    assert_eq!(description(&t, "plugin-new").await, "x");
+}

@@ -22,7 +22,8 @@ pub struct PlaceholderResolver {
 pub struct Deps {
     /// Local file -> digest of its content.
     pub files: BTreeMap<String, String>,
-    /// A remote target was read (its content can change at any time).
+    /// A remote target was read, or a glob target expanded (what they give can change at any time, so
+    /// the file is never skipped as unchanged).
     pub remote: bool,
 }
 

@@ -359,6 +359,19 @@ impl Walker {
                             "{}: {}: target '{target}' is deeper than {MAX_DEPTH} locations; not followed",
                             entity.source, entity.entity_ref
                         )),
+                        Ok(Place::File(p)) if super::glob::is_glob(target) => {
+                            // What a glob matches can change while this file does not: read it again.
+                            deps.remote = true;
+                            match self.expand_target(&p, target).await {
+                                Ok(files) => self
+                                    .queue
+                                    .extend(files.into_iter().map(|f| (Place::File(f), depth + 1))),
+                                Err(e) => out.errors.push(format!(
+                                    "{}: {}: {e}",
+                                    entity.source, entity.entity_ref
+                                )),
+                            }
+                        }
                         Ok(p) => {
                             follows.push(p.location_ref());
                             self.queue.push_back((p, depth + 1));
@@ -375,6 +388,22 @@ impl Walker {
 }
 
 impl Walker {
+    /// The files a glob Location target (`./plugins/**/catalog-info.yaml`, already joined to its file's
+    /// directory) matches, as Backstage expands them: the glob's literal prefix must lie inside the root.
+    async fn expand_target(&self, pattern: &Path, target: &str) -> Result<Vec<PathBuf>, String> {
+        let text = pattern.display().to_string();
+        let root = super::glob::root_of(&text);
+        let Some(within) = self.scope.root.as_deref().filter(|r| root.starts_with(r)) else {
+            return Err(crate::confine::Refused::OutsideLocation(target.to_string()).to_string());
+        };
+        let files =
+            super::glob::expand(&super::glob::pattern_below(&text, &root), &root, target).await?;
+        Ok(files
+            .into_iter()
+            .filter(|f| f.starts_with(within))
+            .collect())
+    }
+
     /// Whether every local file the record's placeholders read is as it was.
     async fn deps_unchanged(&self, rec: &FileRecord) -> bool {
         let Some(root) = self.scope.root.as_deref() else {
