@@ -84,6 +84,15 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
+/// The schema's field types, for completing responses (built once per process).
+fn type_index() -> Arc<super::completion::TypeIndex> {
+    static INDEX: std::sync::OnceLock<Arc<super::completion::TypeIndex>> =
+        std::sync::OnceLock::new();
+    INDEX
+        .get_or_init(|| Arc::new(super::completion::TypeIndex::from_sdl(&sdl())))
+        .clone()
+}
+
 /// The schema with its data (the pool and the read cache). Loaders are per request: see [`prepare`].
 pub fn build(db: DatabaseConnection, cache: Arc<EntityCache>) -> GreenroomSchema {
     build_with(
@@ -131,6 +140,9 @@ pub fn build_full(
     let mut b = builder()
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
+        .extension(super::completion::Completion {
+            index: type_index(),
+        })
         .extension(Guard {
             width: Width {
                 max_aliases: limits.max_aliases,
