@@ -18,6 +18,7 @@ use crate::auth::{Auth, Authenticator};
 
 /// The query root: catalog, deployment, graph and audit-log reads.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(
     CatalogQuery,
     DeploymentsQuery,
@@ -28,6 +29,7 @@ pub struct QueryRoot(
 
 /// The mutation root: catalog sources, deployments and token revocation.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(
     SourcesMutation,
     DeploymentsMutation,
@@ -37,6 +39,7 @@ pub struct MutationRoot(
 
 /// The subscription root: live deployment events and scaffolder task logs (over `GET /graphql/ws`).
 #[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
 pub struct SubscriptionRoot(DeploymentSubscription, ScaffolderSubscription);
 
 pub type GreenroomSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
