@@ -281,6 +281,23 @@ async fn public_keys_of_each_family_and_a_jwks_url_verify_tokens() {
 }
 
 #[tokio::test]
+async fn a_refused_field_beside_permitted_data_is_a_200_with_that_data() {
+    let t = TestDb::new().await;
+    let s = server(&t, Setup::default()).await;
+    let reader = hs(&claims("user:default/reader", "catalog:read"));
+    let q = "{ entities { totalCount } auditLog(first: 1) { subject } }";
+    let (status, body, _) = post(&s, Some(&reader), q, json!({})).await;
+    assert_eq!((status, code(&body)), (200, "FORBIDDEN"), "{body}");
+    assert!(body["data"]["entities"]["totalCount"].is_number(), "{body}");
+    assert!(body["data"]["auditLog"].is_null(), "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["auditLog"]), "{body}");
+    // With no data left (a non-null root field refused), the refusal keeps its 403.
+    let writer = hs(&claims("bot:ci", "catalog:write"));
+    let (status, body, _) = post(&s, Some(&writer), COUNT, json!({})).await;
+    assert_eq!((status, code(&body)), (403, "FORBIDDEN"), "{body}");
+}
+
+#[tokio::test]
 async fn scopes_gate_mutations_and_every_mutation_is_audited() {
     let t = TestDb::new().await;
     let s = server(
@@ -323,7 +340,9 @@ async fn scopes_gate_mutations_and_every_mutation_is_audited() {
     // The audit log, for admin only.
     let log = "{ auditLog(first: 10) { subject operation target outcome at } }";
     let (status, body, _) = post(&s, Some(&reader), log, json!({})).await;
-    assert_eq!((status, code(&body)), (403, "FORBIDDEN"), "{body}");
+    // Refused at a nullable field: `data` holds the null, so the status is 200 (GraphQL over HTTP).
+    assert_eq!((status, code(&body)), (200, "FORBIDDEN"), "{body}");
+    assert_eq!(body["data"], json!({ "auditLog": null }), "{body}");
     let (status, body, _) = post(&s, Some(&admin), log, json!({})).await;
     assert_eq!(status, 200, "{body}");
     let entries = body["data"]["auditLog"].as_array().unwrap().clone();
