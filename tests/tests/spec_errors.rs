@@ -149,3 +149,47 @@ async fn http_and_batches_complete_responses_too() {
     assert_null_key(&r[0]["data"], "e", &r);
     assert_eq!(r[1]["data"], json!({ "bad": null }), "{r}");
 }
+
+#[tokio::test]
+async fn a_missing_required_variable_is_a_request_error() {
+    let t = loaded().await;
+    let s = TestServer::start(&t.db).await;
+    let q = "query($ref: String!) { entity(ref: $ref) { ref } }";
+    for body in [
+        json!({ "query": q }),
+        json!({ "query": q, "variables": { "ref": null } }),
+    ] {
+        let (status, r) = post(&s, body).await;
+        assert_eq!(status, 400, "{r}");
+        assert!(r.get("data").is_none(), "{r}");
+        let e = &r["errors"][0];
+        // Left out: refused here; given `null`: refused by the engine's validation.
+        let code = e["extensions"]["code"].as_str();
+        assert!(
+            matches!(code, Some("BAD_USER_INPUT" | "GRAPHQL_VALIDATION_FAILED")),
+            "{r}"
+        );
+        assert!(e["extensions"].get("requestId").is_none(), "{r}");
+        assert!(e.get("path").is_none(), "{r}");
+    }
+    let (_, r) = post(&s, json!({ "query": q })).await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{r}"
+    );
+    assert!(
+        r["errors"][0]["message"].as_str().unwrap().contains("$ref"),
+        "{r}"
+    );
+    // A default value or a nullable variable needs nothing.
+    let (status, r) = post(
+        &s,
+        json!({ "query": "query($ref: String! = \"component:petstore\", $x: Int) { entity(ref: $ref) { ref relations(first: $x) { type } } }" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        r["data"]["entity"]["ref"], "component:default/petstore",
+        "{r}"
+    );
+}

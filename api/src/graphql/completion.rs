@@ -79,7 +79,7 @@ impl TypeIndex {
 }
 
 /// The operation of `doc` that runs: the one named `name`, else the only one.
-fn select_operation<'a>(
+pub(crate) fn select_operation<'a>(
     doc: &'a ExecutableDocument,
     name: Option<&str>,
 ) -> Option<&'a OperationDefinition> {

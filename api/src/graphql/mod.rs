@@ -15,3 +15,4 @@ pub mod scaffolder;
 pub mod schema;
 pub mod sources;
 pub mod types;
+pub mod variables;

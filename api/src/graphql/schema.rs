@@ -143,6 +143,7 @@ pub fn build_full(
     let mut b = builder()
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
+        .extension(super::variables::RequiredVariables)
         .extension(super::completion::Completion {
             index: type_index(),
         })
