@@ -598,7 +598,7 @@ async fn cors_answers_only_allowed_origins_and_slow_requests_time_out() {
             .header("Access-Control-Request-Method", "POST")
             .header(
                 "Access-Control-Request-Headers",
-                "authorization, content-type",
+                "authorization, content-type, apollographql-client-name, apollographql-client-version, traceparent",
             )
             .send()
     };
@@ -607,6 +607,39 @@ async fn cors_answers_only_allowed_origins_and_slow_requests_time_out() {
         ok.headers()["access-control-allow-origin"],
         "https://portal.example.com"
     );
+    let allowed = ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for h in [
+        "authorization",
+        "content-type",
+        "apollographql-client-name",
+        "apollographql-client-version",
+        "traceparent",
+    ] {
+        assert!(allowed.split(',').any(|a| a.trim() == h), "{h}: {allowed}");
+    }
+    // The list is configurable (`server.limits.corsHeaders`).
+    let mut narrow = AppState::dev(t.db.clone());
+    narrow.cors_origins = vec!["https://portal.example.com".into()];
+    narrow.cors_headers = vec!["authorization".into(), "content-type".into()];
+    let n = TestServer::start_with(narrow).await;
+    let resp = n
+        .client
+        .request(reqwest::Method::OPTIONS, n.url("/graphql"))
+        .header("Origin", "https://portal.example.com")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "traceparent")
+        .send()
+        .await
+        .unwrap();
+    let allowed = resp.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(!allowed.contains("traceparent"), "{allowed}");
+    assert!(allowed.contains("authorization"), "{allowed}");
     let other = preflight("https://evil.example.com").await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 
