@@ -225,6 +225,15 @@ fn put_null(data: &mut Value, path: &[PathSegment]) {
     *cur = Value::Null;
 }
 
+/// The value at `path` in `data`, when there is one.
+fn value_at<'a>(data: &'a Value, path: &[PathSegment]) -> Option<&'a Value> {
+    path.iter().try_fold(data, |cur, seg| match (seg, cur) {
+        (PathSegment::Field(k), Value::Object(m)) => m.get(k.as_str()),
+        (PathSegment::Index(i), Value::List(l)) => l.get(*i),
+        _ => None,
+    })
+}
+
 /// Completes `resp` (the result of running `op` of `doc`): each error's field is `null`, propagated up
 /// through non-null positions; when it reaches the root, `data` is `null`.
 pub fn complete(
@@ -247,6 +256,10 @@ pub fn complete(
     let mut root_null = false;
     for path in paths {
         if root_null || (0..path.len()).any(|n| nulled.iter().any(|p| p[..] == path[..n])) {
+            continue;
+        }
+        // A field that produced its value despite the error (a `LIST_TRUNCATED` notice) keeps it.
+        if !matches!(value_at(&resp.data, &path), None | Some(Value::Null)) {
             continue;
         }
         let nullable = nullability(index, doc, op, &path);
