@@ -25,6 +25,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Origins allowed to call from a browser (`*`: any).
     pub cors_origins: Vec<String>,
+    /// Request headers browser pages may send (`server.limits.corsHeaders`).
+    pub cors_headers: Vec<String>,
     /// Serve `GET /metrics`.
     pub metrics: bool,
     /// Automatic persisted queries by hash.
@@ -77,6 +79,7 @@ impl AppState {
             limiter: Arc::new(crate::auth::limits::RateLimiter::new(0.0, 1.0)),
             request_timeout: Duration::from_secs(30),
             cors_origins: Vec::new(),
+            cors_headers: crate::config::default_cors_headers(),
             metrics: true,
             persisted: Arc::default(),
             timeouts: ConnectionTimeouts::default(),
@@ -90,7 +93,7 @@ impl AppState {
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let cors = cors_layer(&state.cors_origins);
+    let cors = cors_layer(&state.cors_origins, &state.cors_headers);
     let guard = axum::middleware::from_fn_with_state(state.clone(), http::auth::guard);
     let app = Router::new()
         .route(
@@ -113,9 +116,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
-/// CORS for the configured origins; none configured: no CORS headers (same-origin only).
-fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
-    use axum::http::{header, HeaderValue, Method};
+/// CORS for the configured origins and request headers; no origins configured: no CORS headers
+/// (same-origin only).
+fn cors_layer(origins: &[String], headers: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderName, HeaderValue, Method};
     use tower_http::cors::{AllowOrigin, CorsLayer};
     if origins.is_empty() {
         return None;
@@ -129,7 +133,12 @@ fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+            .allow_headers(
+                headers
+                    .iter()
+                    .filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok())
+                    .collect::<Vec<_>>(),
+            )
             .max_age(Duration::from_secs(600)),
     )
 }
@@ -172,6 +181,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )),
         request_timeout: limits.request_timeout()?,
         cors_origins: limits.cors_origins.clone(),
+        cors_headers: limits.cors_headers.clone(),
         metrics: config.server.metrics,
         persisted: Arc::default(),
         timeouts: config.server.timeouts()?,

@@ -281,6 +281,23 @@ async fn public_keys_of_each_family_and_a_jwks_url_verify_tokens() {
 }
 
 #[tokio::test]
+async fn a_refused_field_beside_permitted_data_is_a_200_with_that_data() {
+    let t = TestDb::new().await;
+    let s = server(&t, Setup::default()).await;
+    let reader = hs(&claims("user:default/reader", "catalog:read"));
+    let q = "{ entities { totalCount } auditLog(first: 1) { subject } }";
+    let (status, body, _) = post(&s, Some(&reader), q, json!({})).await;
+    assert_eq!((status, code(&body)), (200, "FORBIDDEN"), "{body}");
+    assert!(body["data"]["entities"]["totalCount"].is_number(), "{body}");
+    assert!(body["data"]["auditLog"].is_null(), "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["auditLog"]), "{body}");
+    // With no data left (a non-null root field refused), the refusal keeps its 403.
+    let writer = hs(&claims("bot:ci", "catalog:write"));
+    let (status, body, _) = post(&s, Some(&writer), COUNT, json!({})).await;
+    assert_eq!((status, code(&body)), (403, "FORBIDDEN"), "{body}");
+}
+
+#[tokio::test]
 async fn scopes_gate_mutations_and_every_mutation_is_audited() {
     let t = TestDb::new().await;
     let s = server(
@@ -323,7 +340,9 @@ async fn scopes_gate_mutations_and_every_mutation_is_audited() {
     // The audit log, for admin only.
     let log = "{ auditLog(first: 10) { subject operation target outcome at } }";
     let (status, body, _) = post(&s, Some(&reader), log, json!({})).await;
-    assert_eq!((status, code(&body)), (403, "FORBIDDEN"), "{body}");
+    // Refused at a nullable field: `data` holds the null, so the status is 200 (GraphQL over HTTP).
+    assert_eq!((status, code(&body)), (200, "FORBIDDEN"), "{body}");
+    assert_eq!(body["data"], json!({ "auditLog": null }), "{body}");
     let (status, body, _) = post(&s, Some(&admin), log, json!({})).await;
     assert_eq!(status, 200, "{body}");
     let entries = body["data"]["auditLog"].as_array().unwrap().clone();
@@ -431,7 +450,7 @@ async fn abusive_queries_are_refused_with_their_codes() {
 
     // A fragment that spreads itself many times is refused at once (not expanded).
     let spreads = "...A ".repeat(100);
-    let cyclic = format!("query {{ ...A }} fragment A on QueryRoot {{ {spreads} }}");
+    let cyclic = format!("query {{ ...A }} fragment A on Query {{ {spreads} }}");
     let started = std::time::Instant::now();
     let (status, body, _) = post(&s, tok, &cyclic, json!({})).await;
     assert_eq!(status, 400, "{body}");
@@ -579,7 +598,7 @@ async fn cors_answers_only_allowed_origins_and_slow_requests_time_out() {
             .header("Access-Control-Request-Method", "POST")
             .header(
                 "Access-Control-Request-Headers",
-                "authorization, content-type",
+                "authorization, content-type, apollographql-client-name, apollographql-client-version, traceparent",
             )
             .send()
     };
@@ -588,6 +607,39 @@ async fn cors_answers_only_allowed_origins_and_slow_requests_time_out() {
         ok.headers()["access-control-allow-origin"],
         "https://portal.example.com"
     );
+    let allowed = ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for h in [
+        "authorization",
+        "content-type",
+        "apollographql-client-name",
+        "apollographql-client-version",
+        "traceparent",
+    ] {
+        assert!(allowed.split(',').any(|a| a.trim() == h), "{h}: {allowed}");
+    }
+    // The list is configurable (`server.limits.corsHeaders`).
+    let mut narrow = AppState::dev(t.db.clone());
+    narrow.cors_origins = vec!["https://portal.example.com".into()];
+    narrow.cors_headers = vec!["authorization".into(), "content-type".into()];
+    let n = TestServer::start_with(narrow).await;
+    let resp = n
+        .client
+        .request(reqwest::Method::OPTIONS, n.url("/graphql"))
+        .header("Origin", "https://portal.example.com")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "traceparent")
+        .send()
+        .await
+        .unwrap();
+    let allowed = resp.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(!allowed.contains("traceparent"), "{allowed}");
+    assert!(allowed.contains("authorization"), "{allowed}");
     let other = preflight("https://evil.example.com").await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 

@@ -510,3 +510,101 @@ async fn invalid_tokens_from_one_address_get_429_after_the_burst() {
     let (status, _) = post_from(&s, Some(&one), Some("garbage"), &[], COUNT).await;
     assert_eq!(status, 429, "whatever the token, until the bucket refills");
 }
+
+/// A raw `graphql-transport-ws` connection, not yet initialised.
+async fn connect(s: &TestServer) -> Ws {
+    let mut req = s
+        .url("/graphql/ws")
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
+/// Sends `frames` in order, then expects the socket to close with `code`.
+async fn expect_close(s: &TestServer, frames: &[String], code: u16) {
+    let mut ws = connect(s).await;
+    for f in frames {
+        ws.send(Message::text(f.clone())).await.unwrap();
+    }
+    loop {
+        match next(&mut ws, Duration::from_secs(10)).await {
+            Some(Message::Close(Some(frame))) => {
+                assert_eq!(frame.code, CloseCode::from(code), "{frames:?}: {frame:?}");
+                return;
+            }
+            Some(Message::Text(t)) if t.contains("connection_ack") => continue,
+            other => panic!("{frames:?}: not closed with {code}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_refusals_use_the_graphql_ws_close_codes() {
+    let t = TestDb::new().await;
+    let s = server(&t, |_| {}, |_| {}, false).await;
+    let init = |token: Option<&str>| {
+        match token {
+        Some(t) => json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {t}")}}),
+        None => json!({"type": "connection_init"}),
+    }
+    .to_string()
+    };
+    let reader = hs(&claims("user:default/watcher", "catalog:read", 600));
+    let subscribe = json!({"id": "1", "type": "subscribe", "payload": {"query":
+        "subscription { deploymentEvents { version } }"}})
+    .to_string();
+    // No credentials, and credentials that do not verify: 4401.
+    expect_close(&s, &[init(None)], 4401).await;
+    expect_close(&s, &[init(Some("not-a-token"))], 4401).await;
+    // A subscribe before the connection is acknowledged: 4401.
+    expect_close(&s, std::slice::from_ref(&subscribe), 4401).await;
+    // A frame that is no protocol message: 4400.
+    expect_close(&s, &["{not json".to_string()], 4400).await;
+    // A second connection_init: 4429.
+    expect_close(&s, &[init(Some(&reader)), init(Some(&reader))], 4429).await;
+}
+
+#[tokio::test]
+async fn subscription_events_are_completed_with_nulls_at_error_paths() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = server(&t, |_| {}, |_| {}, false).await;
+    let reader = hs(&claims("user:default/watcher", "catalog:read", 600));
+    let bot = hs(&claims("bot:ci", "deployments:write catalog:read", 600));
+    let mut ws = connect(&s).await;
+    let init = json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {reader}")}});
+    ws.send(Message::text(init.to_string())).await.unwrap();
+    assert!(
+        matches!(next(&mut ws, Duration::from_secs(10)).await, Some(Message::Text(t)) if t.contains("connection_ack"))
+    );
+    // `entity` is nullable; its non-null `relations(first: 0)` fails.
+    let sub = json!({"id": "1", "type": "subscribe", "payload": {"query":
+        "subscription { deploymentEvents { version entity { ref relations(first: 0) { type } } } }"}});
+    ws.send(Message::text(sub.to_string())).await.unwrap();
+    // The subscription is live once the server has read it: record until an event arrives.
+    for i in 0..100 {
+        record(&s, &bot, &format!("9.{i}")).await;
+        if let Some(Message::Text(t)) = next(&mut ws, Duration::from_millis(200)).await {
+            let msg: Value = serde_json::from_str(&t).unwrap();
+            assert_eq!(msg["type"], "next", "{msg}");
+            let event = &msg["payload"]["data"]["deploymentEvents"];
+            assert!(event["version"].is_string(), "{msg}");
+            assert!(
+                event.as_object().unwrap().contains_key("entity") && event["entity"].is_null(),
+                "{msg}"
+            );
+            assert_eq!(
+                msg["payload"]["errors"][0]["path"],
+                json!(["deploymentEvents", "entity", "relations"]),
+                "{msg}"
+            );
+            return;
+        }
+    }
+    panic!("no event arrived");
+}

@@ -330,17 +330,22 @@ async fn facets_by_field_with_filter() {
     let r = t
         .exec(
             r#"{ lc: facets(field: "spec.lifecycle", filter: {kind: ["component"]}) { value count }
-                 tags: facets(field: "tag") { value count }
-                 bad: facets(field: "nonsense") { value } }"#,
+                 tags: facets(field: "tag") { value count } }"#,
             json!({}),
         )
         .await;
+    // `facets` is non-null at the root: a refused one nulls `data` (spec error propagation).
+    let bad = t
+        .exec(r#"{ bad: facets(field: "nonsense") { value } }"#, json!({}))
+        .await;
+    assert!(bad["data"].is_null(), "{bad}");
+    assert_eq!(first_error_code(&bad), Some("BAD_USER_INPUT"));
     let lc = r["data"]["lc"].as_array().unwrap();
     let total: i64 = lc.iter().map(|f| f["count"].as_i64().unwrap()).sum();
     assert_eq!(total, 13);
     assert!(!r["data"]["tags"].as_array().unwrap().is_empty());
-    assert_eq!(first_error_code(&r), Some("BAD_USER_INPUT"));
-    assert_eq!(r["errors"][0]["path"][0], "bad");
+    assert!(r["errors"].is_null(), "{r}");
+    assert_eq!(bad["errors"][0]["path"][0], "bad");
 }
 
 #[tokio::test]

@@ -127,6 +127,8 @@ pub struct LimitsConfig {
     pub introspection: bool,
     /// Origins allowed to call from a browser (`*` for any); empty: no CORS headers.
     pub cors_origins: Vec<String>,
+    /// Request headers a browser page may send (CORS preflight `Access-Control-Allow-Headers`).
+    pub cors_headers: Vec<String>,
     /// Requests per second per subject (0 disables), and the burst allowed.
     pub rate_limit_per_second: f64,
     pub rate_limit_burst: f64,
@@ -136,6 +138,22 @@ pub struct LimitsConfig {
     pub max_response_bytes: usize,
     /// Most subscriptions running at once on one WebSocket.
     pub max_subscriptions_per_connection: usize,
+}
+
+/// What browser clients send: auth and content negotiation, Apollo Client's client awareness headers and
+/// W3C trace context.
+pub fn default_cors_headers() -> Vec<String> {
+    [
+        "authorization",
+        "content-type",
+        "accept",
+        "apollographql-client-name",
+        "apollographql-client-version",
+        "traceparent",
+        "tracestate",
+    ]
+    .map(str::to_string)
+    .to_vec()
 }
 
 impl Default for LimitsConfig {
@@ -149,6 +167,7 @@ impl Default for LimitsConfig {
             request_timeout: "30s".into(),
             introspection: l.introspection,
             cors_origins: Vec::new(),
+            cors_headers: default_cors_headers(),
             rate_limit_per_second: 50.0,
             rate_limit_burst: 100.0,
             default_list_size: l.default_list_size,

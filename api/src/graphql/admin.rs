@@ -46,14 +46,15 @@ pub struct AdminQuery;
 /// Admin-only reads.
 #[Object]
 impl AdminQuery {
-    /// Mutations, newest first (needs `admin`). `first` defaults to 50, at most 500.
+    /// Mutations, newest first (needs `admin`; null, with a `FORBIDDEN` error, for other callers, so
+    /// the rest of a query keeps its data). `first` defaults to 50, at most 500.
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
         subject: Option<String>,
-    ) -> Res<Vec<AuditEntry>> {
+    ) -> Res<Option<Vec<AuditEntry>>> {
         require(ctx, Scope::Admin)?;
         let limit = first.unwrap_or(50);
         if !(1..=500).contains(&limit) {
@@ -74,7 +75,7 @@ impl AdminQuery {
             .await
             .map_err(ApiError::from)
             .gql()?;
-        Ok(rows.into_iter().map(AuditEntry::from).collect())
+        Ok(Some(rows.into_iter().map(AuditEntry::from).collect()))
     }
 }
 

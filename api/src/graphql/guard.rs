@@ -259,8 +259,8 @@ impl Extension for GuardExt {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        // Root fields of a mutation (the mutation type is `MutationRoot`, see `schema`).
-        if info.parent_type != "MutationRoot" || info.path_node.parent.is_some() {
+        // Root fields of a mutation (the mutation type is `Mutation`, see `schema`).
+        if info.parent_type != "Mutation" || info.path_node.parent.is_some() {
             return next.run(ctx, info).await;
         }
         let operation = info.name.to_string();

@@ -1,6 +1,7 @@
 //! The GraphQL API: schema, resolvers, loaders and error mapping. Resolvers are thin; logic lives in `catalog`.
 
 pub mod admin;
+pub mod completion;
 pub mod deployment_live;
 pub mod deployments;
 pub mod errors;
@@ -14,3 +15,4 @@ pub mod scaffolder;
 pub mod schema;
 pub mod sources;
 pub mod types;
+pub mod variables;

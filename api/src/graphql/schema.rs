@@ -18,6 +18,7 @@ use crate::auth::{Auth, Authenticator};
 
 /// The query root: catalog, deployment, graph and audit-log reads.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(
     CatalogQuery,
     DeploymentsQuery,
@@ -28,6 +29,7 @@ pub struct QueryRoot(
 
 /// The mutation root: catalog sources, deployments and token revocation.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(
     SourcesMutation,
     DeploymentsMutation,
@@ -37,6 +39,7 @@ pub struct MutationRoot(
 
 /// The subscription root: live deployment events and scaffolder task logs (over `GET /graphql/ws`).
 #[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
 pub struct SubscriptionRoot(DeploymentSubscription, ScaffolderSubscription);
 
 pub type GreenroomSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -82,6 +85,15 @@ pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 /// The SDL the server serves (what `greenroom schema` prints and `schema.graphql` holds).
 pub fn sdl() -> String {
     builder().finish().sdl()
+}
+
+/// The schema's field types, for completing responses (built once per process).
+fn type_index() -> Arc<super::completion::TypeIndex> {
+    static INDEX: std::sync::OnceLock<Arc<super::completion::TypeIndex>> =
+        std::sync::OnceLock::new();
+    INDEX
+        .get_or_init(|| Arc::new(super::completion::TypeIndex::from_sdl(&sdl())))
+        .clone()
 }
 
 /// The schema with its data (the pool and the read cache). Loaders are per request: see [`prepare`].
@@ -131,6 +143,10 @@ pub fn build_full(
     let mut b = builder()
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
+        .extension(super::variables::RequiredVariables)
+        .extension(super::completion::Completion {
+            index: type_index(),
+        })
         .extension(Guard {
             width: Width {
                 max_aliases: limits.max_aliases,

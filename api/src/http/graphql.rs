@@ -82,8 +82,12 @@ fn tag_internal(resp: &mut async_graphql::Response, request_id: &str) {
     }
 }
 
-/// The HTTP status for an executed single response: 401 or 403 when access was refused.
+/// The HTTP status for an executed single response: 401 or 403 when access was refused and no data is
+/// left. A response with partial data is a 200 (GraphQL over HTTP), whatever its field errors.
 fn status_of(resp: &async_graphql::Response) -> Option<StatusCode> {
+    if !matches!(resp.data, async_graphql::Value::Null) {
+        return None;
+    }
     let code = resp.errors.first()?.extensions.as_ref()?.get("code")?;
     match code {
         async_graphql::Value::String(c) if c == "UNAUTHENTICATED" => Some(StatusCode::UNAUTHORIZED),

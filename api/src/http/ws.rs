@@ -11,6 +11,7 @@ use axum::extract::ws::WebSocket;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +23,10 @@ use crate::server::AppState;
 const RECHECK: Duration = Duration::from_millis(500);
 /// graphql-transport-ws "Forbidden": the connection's token is no longer accepted.
 const CLOSE_FORBIDDEN: u16 = 4403;
+/// graphql-transport-ws "Unauthorized": `connection_init` brought no valid credentials.
+const CLOSE_UNAUTHORIZED: u16 = 4401;
+/// graphql-transport-ws "Internal server error": the credentials could not be checked.
+const CLOSE_INTERNAL: u16 = 4500;
 
 fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
@@ -89,7 +94,8 @@ async fn serve(
     header_auth: Option<String>,
 ) {
     let slot = SessionSlot::default();
-    let init = connection_init(state.clone(), header_auth, slot.clone());
+    let refused = Arc::new(AtomicU16::new(0));
+    let init = connection_init(state.clone(), header_auth, slot.clone(), refused.clone());
     let bounds = super::ws_bounded::WsBounds {
         init_timeout: state.timeouts.websocket_init,
         max_subscriptions: state.max_subscriptions,
@@ -101,7 +107,7 @@ async fn serve(
         let (state, slot) = (state.clone(), slot.clone());
         Box::pin(async move { still_allowed(&state, &slot).await }) as super::ws_bounded::Recheck
     };
-    super::ws_bounded::serve_bounded(socket, schema, protocol, init, recheck, bounds).await
+    super::ws_bounded::serve_bounded(socket, schema, protocol, init, recheck, bounds, refused).await
 }
 
 /// `Ok` while the connection's token (if it has authenticated yet) is accepted.
@@ -114,11 +120,13 @@ async fn still_allowed(state: &AppState, slot: &SessionSlot) -> Result<(), &'sta
 }
 
 /// Authenticates `connection_init` (its `Authorization`, else the upgrade request's) and records the
-/// connection's session in `slot`.
+/// connection's session in `slot`; a refusal records its close code in `refused` (4401 without valid
+/// credentials, 4403 when they are not allowed, 4500 when the check itself failed).
 fn connection_init(
     state: AppState,
     header_auth: Option<String>,
     slot: SessionSlot,
+    refused: Arc<AtomicU16>,
 ) -> impl FnOnce(
     serde_json::Value,
 ) -> futures_util::future::BoxFuture<'static, async_graphql::Result<Data>>
@@ -136,12 +144,16 @@ fn connection_init(
                 .authenticate(&state.db, token.as_deref())
                 .await
                 .map_err(|e| {
-                    async_graphql::Error::new(match e {
-                        AuthError::Internal(_) => "internal error".to_string(),
-                        other => other.to_string(),
-                    })
+                    let (code, message) = match e {
+                        AuthError::Internal(_) => (CLOSE_INTERNAL, "internal error".to_string()),
+                        AuthError::Forbidden(m) => (CLOSE_FORBIDDEN, m),
+                        other => (CLOSE_UNAUTHORIZED, other.to_string()),
+                    };
+                    refused.store(code, Ordering::Relaxed);
+                    async_graphql::Error::new(message)
                 })?;
             if !caller.authenticated && caller.scopes.is_empty() {
+                refused.store(CLOSE_UNAUTHORIZED, Ordering::Relaxed);
                 return Err(async_graphql::Error::new(
                     "authentication required: send Authorization in connection_init",
                 ));

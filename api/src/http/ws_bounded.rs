@@ -1,6 +1,8 @@
 //! The GraphQL WebSocket loop with connection bounds: a socket that sends no `connection_init` in time is
 //! closed with 4408 (as graphql-ws does), and a subscribe past the per-connection cap gets an error for
-//! its id instead of starting.
+//! its id instead of starting. Close codes are graphql-ws's: 4400 for a message that is not one, 4401
+//! before the connection is acknowledged, 4401/4403 for a refused `connection_init` (as its check
+//! decided), 4429 for a second `connection_init`.
 
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use async_graphql::Data;
@@ -9,7 +11,7 @@ use futures_util::{future, SinkExt, StreamExt};
 use std::collections::HashSet;
 use std::future::Future;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +19,23 @@ use crate::graphql::schema::GreenroomSchema;
 
 /// graphql-ws's close code for a socket that did not initialise in time.
 pub const INIT_TIMEOUT_CODE: u16 = 4408;
+
+/// graphql-ws's close code for a message that is not a valid protocol message.
+pub const BAD_MESSAGE_CODE: u16 = 4400;
+/// graphql-ws's close code for a request before the connection was acknowledged.
+pub const UNAUTHORIZED_CODE: u16 = 4401;
+
+/// The close code to send for one the protocol layer chose: its generic 1002 becomes the refusal that
+/// `connection_init`'s check recorded (`refused`, 0 for none), else 4400; its 1011 ("handshake not
+/// completed") becomes 4401; others (4429, ...) stay.
+pub fn close_code(engine: u16, refused: u16) -> u16 {
+    match engine {
+        1002 if refused != 0 => refused,
+        1002 => BAD_MESSAGE_CODE,
+        1011 => UNAUTHORIZED_CODE,
+        other => other,
+    }
+}
 
 /// What one connection may do.
 #[derive(Clone, Copy, Debug)]
@@ -111,6 +130,7 @@ fn note_completion(text: &str, running: &Mutex<HashSet<String>>) {
 
 /// Serves subscriptions on `socket` until either side closes, within `bounds`; `on_init` turns the
 /// `connection_init` payload into the connection's data (or refuses it).
+/// `refused` holds the close code `on_init` chose when it refused the connection.
 /// `recheck` runs every `bounds.recheck_every` and before each message sent: when it fails the socket is
 /// closed with `bounds.forbidden_code`.
 pub async fn serve_bounded<OnInit, Fut>(
@@ -120,6 +140,7 @@ pub async fn serve_bounded<OnInit, Fut>(
     on_init: OnInit,
     recheck: impl Fn() -> Recheck,
     bounds: WsBounds,
+    refused: Arc<AtomicU16>,
 ) where
     OnInit: FnOnce(serde_json::Value) -> Fut + Send + 'static,
     Fut: Future<Output = async_graphql::Result<Data>> + Send + 'static,
@@ -174,6 +195,7 @@ pub async fn serve_bounded<OnInit, Fut>(
                     Err(why) => forbidden(why),
                 },
                 Some(WsMessage::Close(code, reason)) => {
+                    let code = close_code(code, refused.load(Ordering::Relaxed));
                     (Message::Close(Some(CloseFrame { code, reason: reason.into() })), true)
                 }
                 None => break,
@@ -187,5 +209,20 @@ pub async fn serve_bounded<OnInit, Fut>(
             let _ = sink.close().await;
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_close_codes_become_graphql_ws_codes() {
+        assert_eq!(close_code(1002, 0), 4400);
+        assert_eq!(close_code(1002, 4401), 4401);
+        assert_eq!(close_code(1002, 4403), 4403);
+        assert_eq!(close_code(1011, 0), 4401);
+        assert_eq!(close_code(4429, 0), 4429);
+        assert_eq!(close_code(4408, 4403), 4408);
     }
 }
