@@ -314,3 +314,35 @@ async fn subscriptions_past_the_cap_on_one_socket_are_refused() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn deployment_pages_of_a_page_of_entities_draw_on_the_item_budget() {
+    let (t, _dir) = big_group(10).await;
+    let limits = api::graphql::schema::Limits {
+        max_complexity: 200,
+        ..Default::default()
+    };
+    let schema = api::graphql::schema::build_with(
+        t.db.clone(),
+        t.cache.clone(),
+        greenroom_tests::sandbox_sources(),
+        std::sync::Arc::new(api::auth::Authenticator::dev_mode()),
+        &limits,
+    );
+    let record = "mutation($i: RecordDeploymentInput!) { recordDeployment(input: $i) { id } }";
+    for c in 0..10 {
+        for v in 0..25 {
+            let i = json!({"i": {"entityRef": format!("component:c{c}"), "environment": "production", "version": format!("1.{v}")}});
+            let r = greenroom_tests::exec(&schema, &t.db, &t.cache, record, i).await;
+            assert!(r["errors"].is_null(), "{r}");
+        }
+    }
+    // 10 components × 25 deployments = 250 items, past the budget of 200 that the query's static
+    // complexity stays under.
+    let q = "{ entities(first: 10, filter: {kind: [\"component\"]}) { nodes { ... on Component { deployments(first: 25) { nodes { id } } } } } }";
+    let r = greenroom_tests::exec(&schema, &t.db, &t.cache, q, json!({})).await;
+    assert!(codes(&r).contains(&"COMPLEXITY_LIMIT"), "{r}");
+    let one = "{ entities(first: 2, filter: {kind: [\"component\"]}) { nodes { ... on Component { deployments(first: 25) { nodes { id } } } } } }";
+    let r = greenroom_tests::exec(&schema, &t.db, &t.cache, one, json!({})).await;
+    assert!(r["errors"].is_null(), "{r}");
+}

@@ -520,6 +520,20 @@ pub async fn of(
     first: Option<i32>,
     after: Option<String>,
 ) -> Res<DeploymentPage> {
+    let page = of_unbudgeted(ctx, scope, environment, status, first, after).await?;
+    // A page per entity of a page of entities multiplies: count what it holds against the operation.
+    super::types::lists::charge(ctx, page.nodes.len())?;
+    Ok(page)
+}
+
+async fn of_unbudgeted(
+    ctx: &Context<'_>,
+    scope: service::Scope,
+    environment: Option<String>,
+    status: Option<GqlStatus>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Res<DeploymentPage> {
     let status = status.map(Status::from);
     if after.is_some() {
         let mut filter = match scope {
