@@ -379,3 +379,182 @@ async fn backup_while_serving_restores_into_a_fresh_server() {
     );
     drop(restored);
 }
+
+/// `recordDeployment` from 8 concurrent clients (the batching writer at work), SIGKILL once 100 were
+/// answered: every deployment answered with data before the kill is stored, and the store is consistent.
+async fn deployments_under_load(store: Store, dir: &std::path::Path) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let source = Source::serve(catalog_yaml(20, 1)).await;
+    let cfg = config(dir, &store, &source.url, "");
+    let first = Server::start(&cfg);
+    wait_catalog(&store, &expected(20, 1), TARGET + READ_TIME).await;
+    let answered = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for w in 0..8 {
+        let (addr, answered, stop) = (first.addr.clone(), answered.clone(), stop.clone());
+        clients.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) {
+                i += 1;
+                let q = serde_json::json!({
+                    "query": "mutation($i: RecordDeploymentInput!) { recordDeployment(input: $i) { version } }",
+                    "variables": {"i": {"entityRef": format!("component:svc-{:05}", i % 20),
+                                        "environment": "production", "version": format!("w{w}-{i}")}}
+                });
+                let Ok(resp) = client.post(format!("{addr}/graphql")).json(&q).send().await else {
+                    break;
+                };
+                let Ok(body) = resp.json::<serde_json::Value>().await else {
+                    break;
+                };
+                if let Some(v) = body["data"]["recordDeployment"]["version"].as_str() {
+                    answered.lock().unwrap().push(v.to_string());
+                }
+            }
+        }));
+    }
+    wait_for("100 answered deployments", Duration::from_secs(60), || {
+        let n = answered.lock().unwrap().len();
+        async move { (n >= 100).then_some(()) }
+    })
+    .await;
+    first.kill9();
+    stop.store(true, Ordering::SeqCst);
+    for c in clients {
+        let _ = c.await;
+    }
+    store.assert_consistent().await;
+    let stored: std::collections::HashSet<String> = store
+        .rows("SELECT version FROM deployments")
+        .await
+        .iter()
+        .filter_map(|r| r.try_get::<String>("", "version").ok())
+        .collect();
+    let answered = answered.lock().unwrap().clone();
+    let lost: Vec<&String> = answered.iter().filter(|v| !stored.contains(*v)).collect();
+    assert!(
+        lost.is_empty(),
+        "answered before the kill, then lost: {lost:?}"
+    );
+    eprintln!(
+        "recordDeployment under load, SIGKILL: {} answered, all stored ({} rows)",
+        answered.len(),
+        stored.len()
+    );
+    let second = Server::start(&cfg);
+    let r = second
+        .gql("{ deployments(first: 1) { nodes { version } } }")
+        .await;
+    assert!(
+        r["errors"].is_null(),
+        "the restarted server serves deployments: {r}"
+    );
+    drop(second);
+    store.cleanup().await;
+}
+
+/// `registerLocation` killed while its first refresh reads the new source: the catalog is exactly the
+/// before state; the restarted server reads the registered source and reaches exactly the after state.
+async fn register_killed_mid_read(store: Store, dir: &std::path::Path) {
+    let base = Source::serve(catalog_yaml(5, 1)).await;
+    let mut extra_yaml = String::new();
+    for i in 0..3 {
+        extra_yaml.push_str(&format!("---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: reg-{i}, description: r, tags: [reg]}}\nspec: {{type: service, lifecycle: production, owner: team-a}}\n"));
+    }
+    let extra = Source::serve(extra_yaml).await;
+    let cfg = config(dir, &store, &base.url, "interval: 1s");
+    // Registered locations may read the extra source's host (the read policy).
+    let host = extra
+        .url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "catalog:\n",
+            &format!("catalog:\n  allow:\n    hosts: ['{host}']\n"),
+        ),
+    )
+    .unwrap();
+    let before = expected(5, 1);
+    let mut after = before.clone();
+    after.extend((0..3).map(|i| (format!("component:default/reg-{i}"), Some("r".to_string()))));
+    after.sort();
+
+    let first = Server::start(&cfg);
+    wait_catalog(&store, &before, TARGET + READ_TIME).await;
+    // The dry read (first request) is answered; the refresh's read (second) is held.
+    extra.hold_after(1);
+    let (addr, target) = (first.addr.clone(), extra.url.clone());
+    let registering = tokio::spawn(async move {
+        let q = serde_json::json!({"query": format!(
+            "mutation {{ registerLocation(input: {{type: \"url\", target: \"{target}\"}}) {{ location {{ id }} }} }}"
+        )});
+        let _ = reqwest::Client::new()
+            .post(format!("{addr}/graphql"))
+            .json(&q)
+            .send()
+            .await;
+    });
+    wait_read_started(&extra, 1).await;
+    let killed = first.kill9();
+    let _ = registering.await;
+    store.assert_consistent().await;
+    assert_eq!(
+        store.catalog().await,
+        before,
+        "a half-applied registration was kept"
+    );
+
+    extra.hold_after(usize::MAX);
+    let second = Server::start(&cfg);
+    wait_for(
+        "before or after, never a mix",
+        TARGET + READ_TIME,
+        || async {
+            let now = store.catalog().await;
+            assert!(now == before || now == after, "a mixed catalog: {now:?}");
+            (now == after).then_some(())
+        },
+    )
+    .await;
+    eprintln!(
+        "registerLocation, SIGKILL mid-read ({}): registered source applied {:?} after the kill",
+        if store.postgres {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        killed.elapsed()
+    );
+    store.assert_consistent().await;
+    drop(second);
+    store.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answered_deployments_survive_a_kill_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    deployments_under_load(Store::sqlite(dir.path()).await, dir.path()).await;
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(store) = Store::postgres("deployments_load").await {
+        deployments_under_load(store, dir.path()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_killed_mid_read_is_before_or_after() {
+    let dir = tempfile::tempdir().unwrap();
+    register_killed_mid_read(Store::sqlite(dir.path()).await, dir.path()).await;
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(store) = Store::postgres("register_read").await {
+        register_killed_mid_read(store, dir.path()).await;
+    }
+}

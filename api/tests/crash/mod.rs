@@ -258,6 +258,8 @@ pub struct Source {
     hold: tokio::sync::watch::Sender<bool>,
     /// Requests that arrived.
     pub arrived: Arc<AtomicUsize>,
+    /// Requests after this many wait as if held (see [`Source::hold_after`]).
+    hold_from: Arc<AtomicUsize>,
 }
 
 impl Source {
@@ -265,13 +267,20 @@ impl Source {
         let body = Arc::new(Mutex::new(body));
         let (hold, held) = tokio::sync::watch::channel(false);
         let arrived = Arc::new(AtomicUsize::new(0));
-        let (b, a) = (body.clone(), arrived.clone());
+        let hold_from = Arc::new(AtomicUsize::new(usize::MAX));
+        let (b, a, from) = (body.clone(), arrived.clone(), hold_from.clone());
         let app = axum::Router::new().route(
             "/catalog.yaml",
             axum::routing::get(move || {
-                let (b, a, mut held) = (b.clone(), a.clone(), held.clone());
+                let (b, a, from, mut held) = (b.clone(), a.clone(), from.clone(), held.clone());
                 async move {
-                    a.fetch_add(1, Ordering::SeqCst);
+                    let k = a.fetch_add(1, Ordering::SeqCst) + 1;
+                    if k > from.load(Ordering::SeqCst) {
+                        // Held until `hold_after(usize::MAX)`: polled, as the flag is not a watch.
+                        while k > from.load(Ordering::SeqCst) {
+                            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        }
+                    }
                     let _ = held.wait_for(|h| !*h).await;
                     b.lock().unwrap().clone()
                 }
@@ -285,6 +294,7 @@ impl Source {
             body,
             hold,
             arrived,
+            hold_from,
         }
     }
 
@@ -294,6 +304,11 @@ impl Source {
 
     pub fn hold(&self, on: bool) {
         self.hold.send_replace(on);
+    }
+
+    /// Answers the first `n` requests and holds every later one (`usize::MAX` releases them).
+    pub fn hold_after(&self, n: usize) {
+        self.hold_from.store(n, Ordering::SeqCst);
     }
 
     pub fn arrivals(&self) -> usize {
