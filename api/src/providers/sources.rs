@@ -139,7 +139,7 @@ fn conflict_on_duplicate(e: CatalogError) -> SourceError {
 /// The stored source with id `id`.
 pub async fn by_id(db: &DatabaseConnection, id: &str) -> Result<SourceStatus, SourceError> {
     let Ok(n) = id.trim().parse::<i32>() else {
-        return Err(SourceError::NotFound(format!("no location with id {id}")));
+        return Err(SourceError::Input(format!("'{id}' is not a location id")));
     };
     sources::by_id(db, n)
         .await?
