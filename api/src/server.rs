@@ -43,6 +43,8 @@ pub struct AppState {
     pub dev_mode_any_address: bool,
     /// The configured sources `/readyz` still waits for.
     pub readiness: Arc<crate::providers::readiness::Readiness>,
+    /// The configured sources and the read policy for registered ones (as the schema has them).
+    pub sources: Arc<crate::providers::Registry>,
 }
 
 /// How long a client may take to send a request head, a request body, and a WebSocket's
@@ -88,6 +90,7 @@ impl AppState {
             trusted_proxies: Arc::default(),
             dev_mode_any_address: false,
             readiness: Arc::new(crate::providers::readiness::Readiness::ready()),
+            sources: Arc::default(),
         }
     }
 }
@@ -193,6 +196,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ),
         dev_mode_any_address: config.auth.dev_mode_any_address,
         readiness: Arc::new(readiness),
+        sources: registry.clone(),
     };
     let listener = TcpListener::bind(&config.server.listen).await?;
     if auth.is_dev_mode() {

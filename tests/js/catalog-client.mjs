@@ -1,9 +1,13 @@
 // @backstage/catalog-client's CatalogClient against a live Greenroom server (argv[2]: the server's base
-// URL): every read method on the Backstage example catalog, with what Backstage returns for it.
+// URL; argv[3]: a catalog file the server may read, with one Component `client-written` described `one`,
+// which this script rewrites): every method on the Backstage example catalog, with what Backstage returns.
 import assert from 'node:assert/strict';
 import { CatalogClient } from '@backstage/catalog-client';
 
+import { writeFileSync } from 'node:fs';
+
 const base = process.argv[2];
+const written = process.argv[3];
 const client = new CatalogClient({
   discoveryApi: { getBaseUrl: async () => `${base}/api/catalog` },
   fetchApi: { fetch },
@@ -121,6 +125,66 @@ await check('errors surface as Backstage ResponseErrors', async () => {
     assert.equal(e.response.status, 400);
     return true;
   });
+});
+
+const component = description => `apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: client-written, description: ${description}}
+spec: {type: service, lifecycle: production, owner: team-a}
+`;
+
+await check('addLocation dry run reports entities and stores nothing, then registers', async () => {
+  const dry = await client.addLocation({ type: 'file', target: written, dryRun: true });
+  assert.equal(dry.exists, false);
+  assert.deepEqual(dry.entities.map(e => e.metadata.name), ['client-written']);
+  assert.equal(await client.getEntityByRef('component:default/client-written'), undefined);
+  const added = await client.addLocation({ type: 'file', target: written });
+  assert.equal(added.location.type, 'file');
+  assert.equal(added.location.target, written);
+  assert.deepEqual(await client.getLocationById(added.location.id), added.location);
+  const e = await client.getEntityByRef('component:default/client-written');
+  assert.equal(e.metadata.description, 'one');
+  const again = await client.addLocation({ type: 'file', target: written, dryRun: true });
+  assert.equal(again.exists, true);
+  await assert.rejects(client.addLocation({ type: 'file', target: written }), err => {
+    assert.equal(err.body.error.name, 'ConflictError');
+    assert.equal(err.response.status, 409);
+    return true;
+  });
+});
+
+await check('refreshEntity re-reads the source now', async () => {
+  writeFileSync(written, component('two'));
+  await client.refreshEntity('component:default/client-written');
+  const e = await client.getEntityByRef('component:default/client-written');
+  assert.equal(e.metadata.description, 'two');
+  await assert.rejects(client.refreshEntity('component:default/does-not-exist'), err => err.response.status === 404);
+});
+
+await check('validateEntity accepts valid entities and lists what is wrong with others', async () => {
+  const entity = {
+    apiVersion: 'backstage.io/v1alpha1', kind: 'Component',
+    metadata: { name: 'fine' }, spec: { type: 'service', lifecycle: 'production', owner: 'team-a' },
+  };
+  assert.deepEqual(await client.validateEntity(entity, `file:${written}`), { valid: true });
+  const bad = await client.validateEntity({ ...entity, metadata: { name: 'not valid!' } }, `file:${written}`);
+  assert.equal(bad.valid, false);
+  assert.ok(bad.errors.length >= 1);
+  assert.ok(bad.errors.every(e => e.name === 'InputError' && typeof e.message === 'string'));
+  assert.ok(bad.errors.some(e => e.message.includes('metadata.name')));
+});
+
+await check('removeEntityByUid and removeLocationById remove what they name', async () => {
+  const e = await client.getEntityByRef('component:default/client-written');
+  await client.removeEntityByUid(e.metadata.uid);
+  assert.equal(await client.getEntityByRef('component:default/client-written'), undefined);
+  // The location still provides it: the next refresh brings it back (as in Backstage).
+  const loc = await client.getLocationByRef(`file:${written}`);
+  assert.ok(loc);
+  await client.removeLocationById(loc.id);
+  assert.equal(await client.getLocationById(loc.id), undefined);
+  assert.equal(await client.getEntityByRef('component:default/client-written'), undefined);
+  await assert.rejects(client.removeLocationById(loc.id), err => err.response.status === 404);
 });
 
 console.log(`${checks} catalog-client checks passed`);

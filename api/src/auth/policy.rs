@@ -45,3 +45,17 @@ pub async fn check_owner(
         caller.subject
     )))
 }
+
+/// With the ownership policy on (`ownership`: `auth.policy.ownership`), `Ok` only when `caller` may
+/// write to the entity `entity_ref`; with it off, always `Ok`. Both transports call this.
+pub async fn enforce(
+    db: &DatabaseConnection,
+    ownership: bool,
+    caller: &Caller,
+    entity_ref: &str,
+) -> Result<(), AuthError> {
+    if ownership {
+        check_owner(db, caller, entity_ref).await?;
+    }
+    Ok(())
+}

@@ -64,6 +64,29 @@ pub async fn run_with_headers(
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<LoadReport> {
+    let payload = serde_json::to_vec(&body).context("serializing the GraphQL request body")?;
+    run_request("POST", url, Some(payload), headers, connections, duration).await
+}
+
+/// Closed-loop `GET url` (the REST API) with extra headers; a response counts as an error as for
+/// [`run`] (not 200, or not a JSON object).
+pub async fn run_get(
+    url: &str,
+    headers: &[(&str, &str)],
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<LoadReport> {
+    run_request("GET", url, None, headers, connections, duration).await
+}
+
+async fn run_request(
+    method: &str,
+    url: &str,
+    payload: Option<Vec<u8>>,
+    headers: &[(&str, &str)],
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<LoadReport> {
     ensure!(
         (1..=MAX_CONNECTIONS).contains(&connections),
         "connections must be in 1..={MAX_CONNECTIONS}, got {connections}"
@@ -80,17 +103,24 @@ pub async fn run_with_headers(
         None => (rest, "/"),
     };
     ensure!(!host.is_empty(), "load-test URL has no host: {url:?}");
-    let payload = serde_json::to_vec(&body).context("serializing the GraphQL request body")?;
     let extra: String = headers
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))
         .collect();
+    let length = payload
+        .as_ref()
+        .map(|p| {
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                p.len()
+            )
+        })
+        .unwrap_or_default();
     let mut request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nAccept: application/json\r\n{extra}Content-Length: {}\r\n\r\n",
-        payload.len()
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n{extra}{length}\r\n"
     )
     .into_bytes();
-    request.extend_from_slice(&payload);
+    request.extend_from_slice(payload.as_deref().unwrap_or_default());
     let request: std::sync::Arc<[u8]> = request.into();
 
     let measure_from = Instant::now() + WARMUP;

@@ -95,6 +95,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut rereads = Vec::new();
     let mut deploys = Vec::new();
     let mut graphs = Vec::new();
+    let mut rest = Vec::new();
     println!("| N entities | start → queryable (s) | peak RSS (MiB) | entity(ref) req/s (p99 ms) | same, no-cache | 100-component page req/s (p99 ms) | same, no-cache |");
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &args.entities {
@@ -155,6 +156,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         if errors > 0 {
             println!("  ({errors} requests failed)");
         }
+        rest.push((
+            n,
+            rest_figures(url, &first_component(n), c, duration).await?,
+        ));
         rereads.push((n, reread(&client, &server.url, &catalog).await?));
         let record = json!({
             "query": "mutation($e: String!) { recordDeployment(input: {entityRef: $e, environment: \"production\", version: \"1.0.0\", status: SUCCEEDED}) { id } }",
@@ -167,6 +172,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             graph::measure(&client, url, &first_component(n), args.seconds).await?,
         ));
         drop(server);
+    }
+    println!();
+    println!("| N entities | REST by-name req/s (p99 ms) | REST by-query page of 100 components req/s (p99 ms) |");
+    println!("|---:|---:|---:|");
+    for (n, [by_name, page]) in &rest {
+        let cell = |r: &load::LoadReport| format!("{:.0} ({:.1})", r.rps, r.p99_ms);
+        println!("| {n} | {} | {} |", cell(by_name), cell(page));
+        if by_name.errors + page.errors > 0 {
+            println!("  ({} requests failed)", by_name.errors + page.errors);
+        }
     }
     println!();
     println!("| N entities | unchanged re-read (s) | 10% changed, in 10% of the files (s) | 10% changed, spread over every file (s) |");
@@ -214,6 +229,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 /// Times `refreshLocation` on the loaded catalog: unchanged, then 10% of the entities changed in 10% of
 /// the files, then 10% changed spread over every file (every 10th entity's description).
+/// Backstage REST reads, without the response cache: `GET /entities/by-name/…` of one component, and
+/// the first `by-query` page of 100 components (with `totalItems`).
+async fn rest_figures(
+    graphql_url: &str,
+    component: &str,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<[load::LoadReport; 2]> {
+    let base = graphql_url.trim_end_matches("/graphql");
+    let name = component.rsplit('/').next().unwrap_or(component);
+    let no_cache = [("Cache-Control", "no-cache")];
+    let by_name = format!("{base}/api/catalog/entities/by-name/component/default/{name}");
+    let by_name = load::run_get(&by_name, &no_cache, connections, duration).await?;
+    let page = format!(
+        "{base}/api/catalog/entities/by-query?filter=kind=component&limit=100&orderField=metadata.name,asc"
+    );
+    let page = load::run_get(&page, &no_cache, connections, duration).await?;
+    Ok([by_name, page])
+}
+
 async fn reread(client: &reqwest::Client, url: &str, catalog: &Path) -> anyhow::Result<[f64; 3]> {
     let locs: serde_json::Value = client
         .post(url)

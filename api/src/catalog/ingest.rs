@@ -586,3 +586,37 @@ fn content_hash(body: &str, e: &Entity, file: &str) -> String {
     }
     format!("{:x}", h.finalize())
 }
+
+/// The ref of the stored entity with `uid`.
+pub async fn ref_of_uid(
+    db: &impl ConnectionTrait,
+    uid: &str,
+) -> Result<Option<String>, CatalogError> {
+    Ok(entities::Entity::find()
+        .select_only()
+        .column(entities::Column::EntityRef)
+        .filter(entities::Column::Uid.eq(uid.trim().to_ascii_lowercase()))
+        .into_tuple()
+        .one(db)
+        .await?)
+}
+
+/// Deletes one stored entity with its relation and search rows (false when it was already gone).
+pub async fn remove_entity(
+    db: &DatabaseConnection,
+    entity_ref: &str,
+) -> Result<bool, CatalogError> {
+    let txn = crate::db::begin_write(db).await?;
+    let id: Option<i32> = entities::Entity::find()
+        .select_only()
+        .column(entities::Column::Id)
+        .filter(entities::Column::EntityRef.eq(entity_ref))
+        .into_tuple()
+        .one(&txn)
+        .await?;
+    let Some(id) = id else { return Ok(false) };
+    delete_entities(&txn, &[id], &[entity_ref.to_string()]).await?;
+    txn.commit().await?;
+    super::cache::invalidate_all();
+    Ok(true)
+}

@@ -93,6 +93,19 @@ impl From<crate::deployments::DeploymentError> for ApiError {
     }
 }
 
+impl From<crate::providers::sources::SourceError> for ApiError {
+    fn from(e: crate::providers::sources::SourceError) -> Self {
+        use crate::providers::sources::SourceError as S;
+        match e {
+            S::Input(m) => ApiError::BadUserInput(m),
+            S::NotFound(m) => ApiError::NotFound(m),
+            S::Conflict(m) => ApiError::Conflict(m),
+            S::Auth(a) => a.into(),
+            S::Catalog(c) => c.into(),
+        }
+    }
+}
+
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
         match e {

@@ -30,21 +30,20 @@ pub fn require(ctx: &Context<'_>, scope: Scope) -> async_graphql::Result<Caller>
 }
 
 /// With the ownership policy on (`auth.policy.ownership`), `Ok` only when `caller` may write to the
-/// entity `entity_ref`; with it off, always `Ok`.
+/// entity `entity_ref`; with it off, always `Ok` (see [`crate::auth::policy::enforce`]).
 pub async fn require_owner(
     ctx: &Context<'_>,
     caller: &Caller,
     entity_ref: &str,
 ) -> async_graphql::Result<()> {
-    if let Some(auth) = ctx.data_opt::<crate::auth::Auth>() {
-        if auth.ownership_policy {
-            let db = super::loaders::database(ctx)?;
-            crate::auth::policy::check_owner(db, caller, entity_ref)
-                .await
-                .map_err(ApiError::from)
-                .gql()?;
-        }
-    }
+    let ownership = ctx
+        .data_opt::<crate::auth::Auth>()
+        .is_some_and(|a| a.ownership_policy);
+    let db = super::loaders::database(ctx)?;
+    crate::auth::policy::enforce(db, ownership, caller, entity_ref)
+        .await
+        .map_err(ApiError::from)
+        .gql()?;
     Ok(())
 }
 

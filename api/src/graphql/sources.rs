@@ -1,13 +1,14 @@
-//! Catalog sources in the API: the `locations` query and the `refreshLocation` mutation.
+//! Catalog sources in the API: the `locations` query and the source mutations (the policy itself is in
+//! [`crate::providers::sources`], shared with the REST API).
 
 use async_graphql::{Context, Object, SimpleObject, ID};
 
 use std::sync::Arc;
 
-use super::errors::{ApiError, GqlResultExt};
+use super::errors::GqlResultExt;
 use crate::auth::Scope;
 use crate::catalog::sources::{self, SourceStatus};
-use crate::providers::{self, Origin, Registry};
+use crate::providers::{self, Registry};
 
 type Res<T> = async_graphql::Result<T>;
 
@@ -98,61 +99,13 @@ pub struct RegisterLocationInput {
     pub dry_run: bool,
 }
 
-async fn source_by_id(db: &sea_orm::DatabaseConnection, id: &ID) -> Res<SourceStatus> {
-    let Ok(n) = id.parse::<i32>() else {
-        return Err(ApiError::BadUserInput(format!(
-            "'{}' is not a location id",
-            id.as_str()
-        )))
-        .gql();
-    };
-    match sources::by_id(db, n).await.gql()? {
-        Some(source) => Ok(source),
-        None => Err(ApiError::NotFound(format!("no location with id {n}"))).gql(),
-    }
-}
-
 fn registry(ctx: &Context<'_>) -> Arc<Registry> {
     ctx.data_opt::<Arc<Registry>>().cloned().unwrap_or_default()
 }
 
-/// Reads one source now with its provider.
-async fn refresh_source(ctx: &Context<'_>, source: &SourceStatus) -> Res<()> {
-    let db = super::loaders::database(ctx)?;
-    let registry = registry(ctx);
-    let origin = if source.origin == "registered" {
-        Origin::Registered
-    } else {
-        Origin::Config
-    };
-    let provider = registry
-        .provider_for(&source.key, &source.source_type, &source.target, origin)
-        .map_err(ApiError::BadUserInput)
-        .gql()?;
-    bounded(
-        &registry,
-        &source.key,
-        providers::refresh(db, provider, origin),
-    )
-    .await?;
-    Ok(())
-}
-
-/// Runs a read within its source's timeout, so a hung source cannot hold a request (and a pooled
-/// connection) forever.
-async fn bounded<T>(
-    registry: &Registry,
-    key: &str,
-    read: impl std::future::Future<Output = Result<T, crate::catalog::CatalogError>>,
-) -> Res<T> {
-    let limit = registry.timeout_for(key);
-    match tokio::time::timeout(limit, read).await {
-        Ok(done) => done.gql(),
-        Err(_) => Err(ApiError::BadUserInput(format!(
-            "reading {key} took longer than {limit:?}; nothing was changed"
-        )))
-        .gql(),
-    }
+fn ownership(ctx: &Context<'_>) -> bool {
+    ctx.data_opt::<crate::auth::Auth>()
+        .is_some_and(|a| a.ownership_policy)
 }
 
 /// Source mutations (each needs `catalog:write`).
@@ -170,23 +123,17 @@ impl SourcesMutation {
     ) -> Res<RegisterLocationResult> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::loaders::database(ctx)?;
-        let target = input.target.trim();
-        // The policy decides before anything is read: no file outside the allowed directories, no host
-        // beyond the allowed ones (and nothing said about what exists there).
-        let provider =
-            providers::location_provider(&input.source_type, target, &registry(ctx).resolver)
-                .map_err(ApiError::BadUserInput)
-                .gql()?;
-        let limit = registry(ctx).timeout_for(provider.key());
-        let Ok(read) =
-            tokio::time::timeout(limit, providers::file::read_all(provider.as_ref())).await
-        else {
-            return Err(ApiError::BadUserInput(format!(
-                "reading '{target}' took longer than {limit:?}"
-            )))
-            .gql();
-        };
-        let entities = read
+        let done = providers::sources::register(
+            db,
+            &registry(ctx),
+            &input.source_type,
+            &input.target,
+            input.dry_run,
+        )
+        .await
+        .gql()?;
+        let entities = done
+            .preview
             .entities
             .iter()
             .map(|e| EntityPreview {
@@ -195,43 +142,10 @@ impl SourcesMutation {
                 name: e.meta_str("name").unwrap_or_default().to_string(),
             })
             .collect();
-        let errors: Vec<String> = read
-            .invalid
-            .iter()
-            .map(ToString::to_string)
-            .chain(read.errors.iter().cloned())
-            .collect();
-        if input.dry_run {
-            return Ok(RegisterLocationResult {
-                location: None,
-                entities,
-                errors,
-            });
-        }
-        let source = sources::register(db, provider.key(), provider.source_type(), target)
-            .await
-            .gql()?;
-        let key = provider.key().to_string();
-        let applied = bounded(
-            &registry(ctx),
-            &key,
-            providers::refresh(db, provider, Origin::Registered),
-        )
-        .await;
-        if let Err(e) = applied {
-            // A registration whose first read failed is not kept: the read's transaction rolled back,
-            // and the source row goes too.
-            let applier = crate::catalog::ingest::Applier::begin(db, &key)
-                .await
-                .gql()?;
-            applier.remove_location().await.gql()?;
-            return Err(e);
-        }
-        let source = sources::by_id(db, source.id).await.gql()?.unwrap_or(source);
         Ok(RegisterLocationResult {
-            location: Some(source.into()),
+            location: done.location.map(LocationSource::from),
             entities,
-            errors,
+            errors: done.preview.errors,
         })
     }
 
@@ -244,15 +158,15 @@ impl SourcesMutation {
     ) -> Res<Option<super::types::Entity>> {
         let caller = super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::loaders::database(ctx)?;
-        let r = crate::catalog::refs::EntityRef::parse_full(&entity_ref)
-            .map_err(|e| ApiError::BadUserInput(format!("invalid entity ref '{entity_ref}': {e}")))
-            .gql()?
-            .to_string();
-        let Some(source) = sources::of_entity(db, &r).await.gql()? else {
-            return Err(ApiError::NotFound(format!("no entity {r}"))).gql();
-        };
-        super::guard::require_owner(ctx, &caller, &r).await?;
-        refresh_source(ctx, &source).await?;
+        let r = providers::sources::refresh_now(
+            db,
+            &registry(ctx),
+            ownership(ctx),
+            &caller,
+            &entity_ref,
+        )
+        .await
+        .gql()?;
         let found = crate::catalog::store::entities_by_refs(db, std::slice::from_ref(&r))
             .await
             .gql()?;
@@ -266,18 +180,9 @@ impl SourcesMutation {
     async fn unregister_location(&self, ctx: &Context<'_>, id: ID) -> Res<bool> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::loaders::database(ctx)?;
-        let source = source_by_id(db, &id).await?;
-        let n = source.id;
-        if source.origin != "registered" {
-            return Err(ApiError::BadUserInput(format!(
-                "location {n} comes from the config file; remove it there"
-            )))
-            .gql();
-        }
-        let applier = crate::catalog::ingest::Applier::begin(db, &source.key)
+        providers::sources::unregister(db, id.as_str())
             .await
             .gql()?;
-        applier.remove_location().await.gql()?;
         Ok(true)
     }
 
@@ -285,10 +190,11 @@ impl SourcesMutation {
     async fn refresh_location(&self, ctx: &Context<'_>, id: ID) -> Res<LocationSource> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::loaders::database(ctx)?;
-        let source = source_by_id(db, &id).await?;
-        let n = source.id;
-        refresh_source(ctx, &source).await?;
-        let updated = sources::by_id(db, n).await.gql()?.unwrap_or(source);
+        let source = providers::sources::by_id(db, id.as_str()).await.gql()?;
+        providers::sources::refresh_source(db, &registry(ctx), &source)
+            .await
+            .gql()?;
+        let updated = sources::by_id(db, source.id).await.gql()?.unwrap_or(source);
         Ok(updated.into())
     }
 }

@@ -9,6 +9,7 @@ pub mod leases;
 pub mod placeholders;
 pub mod readiness;
 pub mod scheduler;
+pub mod sources;
 pub mod url;
 pub mod walk;
 
@@ -20,7 +21,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::catalog::ingest::{self, ApplyReport};
-use crate::catalog::sources;
+use crate::catalog::sources as stored;
 use crate::catalog::validate::InvalidEntity;
 use crate::catalog::CatalogError;
 pub use file::file_location_key;
@@ -269,7 +270,7 @@ async fn run(
     fence: Option<&leases::Fence>,
 ) -> Result<RefreshOutcome, CatalogError> {
     let started = std::time::Instant::now();
-    let previous_text = sources::cursor(db, &key).await?;
+    let previous_text = stored::cursor(db, &key).await?;
     let mut previous: Cursor = previous_text
         .as_deref()
         .and_then(|t| serde_json::from_str(t).ok())
@@ -338,7 +339,7 @@ async fn run(
     };
     if applier.is_none() && matches!(end, Some(ReadEnd::Unchanged)) {
         out.unchanged_source = true;
-        sources::record_unchanged(db, &key).await?;
+        stored::record_unchanged(db, &key).await?;
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "source unchanged"
@@ -401,7 +402,7 @@ async fn run(
             n => format!("{first} (and {n} more)"),
         }
     });
-    sources::record_refresh(db, &key, error).await?;
+    stored::record_refresh(db, &key, error).await?;
     tracing::info!(
         inserted = out.report.inserted,
         updated = out.report.updated,

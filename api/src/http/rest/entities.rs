@@ -1,5 +1,5 @@
 //! `/entities…` and `/entity-facets`: listing (`filter`, `fields`, `limit`, `offset`, `order`), queries
-//! with cursors (`by-query`), lookups by uid, name and refs, ancestry and facets.
+//! with cursors (`by-query`), lookups by uid, name and refs, ancestry and facets; removing one by uid.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -169,6 +169,29 @@ pub async fn by_uid(
         Some((e, rels)) => Ok(Json(view::entity_json(&e, &rels))),
         None => Err(RestError::NotFound(format!("No entity with uid {uid}"))),
     }
+}
+
+/// `DELETE /entities/by-uid/{uid}`: removes the entity (204; its source provides it again at its next
+/// read if it still has it), under the ownership policy.
+pub async fn remove_by_uid(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(uid): Path<String>,
+) -> axum::response::Response {
+    let write = super::write::Write {
+        state: &state,
+        headers: &headers,
+        operation: "removeEntity",
+        target: format!("uid={uid}"),
+        scope: Scope::CatalogWrite,
+    };
+    let (db, ownership) = (state.db.clone(), state.auth.ownership_policy);
+    write
+        .run(axum::http::StatusCode::NO_CONTENT, |caller| async move {
+            crate::providers::sources::remove_entity(&db, ownership, &caller, &uid).await?;
+            Ok(())
+        })
+        .await
 }
 
 /// The stored entity named by a path, or Backstage's 404.

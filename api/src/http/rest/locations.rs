@@ -1,14 +1,18 @@
-//! `/locations…`: the catalog's sources as Backstage locations (`{id, type, target}`).
+//! `/locations…`: the catalog's sources as Backstage locations (`{id, type, target}`): listing, lookups,
+//! and registering / removing them through [`crate::providers::sources`] (as GraphQL does).
 
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{caller, RestError};
+use super::write::{body, Write};
+use super::{caller, Params, RestError};
 use crate::auth::Scope;
 use crate::catalog::refs::EntityRef;
 use crate::catalog::sources::{self, SourceStatus};
+use crate::providers::sources as service;
 use crate::server::AppState;
 
 fn location_json(s: &SourceStatus) -> Value {
@@ -56,4 +60,92 @@ pub async fn by_entity(
             "No location found for entity {r}"
         ))),
     }
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewLocation {
+    #[serde(rename = "type", default = "file_type")]
+    source_type: String,
+    target: String,
+}
+
+fn file_type() -> String {
+    "file".into()
+}
+
+/// `POST /locations[?dryRun=true]`: 201 with `{location, entities, exists}` (a dry run reports what it
+/// would add and whether it exists; a registration answers `entities: []`, as Backstage does). An
+/// existing location is a 409 `ConflictError`; what the read policy refuses is a 400 `InputError`.
+pub async fn add(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    new: Result<Json<NewLocation>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let dry_run = Params::parse(raw.as_deref())
+        .one("dryRun")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let target = match &new {
+        Ok(Json(n)) => format!("location={}:{} dryRun={dry_run}", n.source_type, n.target),
+        Err(_) => format!("dryRun={dry_run}"),
+    };
+    let write = Write {
+        state: &state,
+        headers: &headers,
+        operation: "registerLocation",
+        target,
+        scope: Scope::CatalogWrite,
+    };
+    write
+        .run(StatusCode::CREATED, |_| async {
+            let new = body(new)?;
+            let done = service::register(
+                &state.db,
+                &state.sources,
+                &new.source_type,
+                &new.target,
+                dry_run,
+            )
+            .await?;
+            let p = &done.preview;
+            if dry_run {
+                if let Some(first) = p.errors.first() {
+                    return Err(RestError::Input(format!(
+                        "{} problem(s) reading the location; the first: {first}",
+                        p.errors.len()
+                    )));
+                }
+                let entities: Vec<&Value> = p.entities.iter().map(|e| &e.body).collect();
+                let id = format!("{}:{}", p.source_type, p.target);
+                return Ok(json!({
+                    "location": {"id": id, "type": p.source_type, "target": p.target},
+                    "entities": entities,
+                    "exists": p.exists,
+                }));
+            }
+            let location = done.location.as_ref().map(location_json);
+            Ok(json!({"location": location, "entities": []}))
+        })
+        .await
+}
+
+/// `DELETE /locations/{id}`: removes a registered location and the entities only it provided (204).
+pub async fn remove(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let write = Write {
+        state: &state,
+        headers: &headers,
+        operation: "unregisterLocation",
+        target: format!("id={id}"),
+        scope: Scope::CatalogWrite,
+    };
+    write
+        .run(StatusCode::NO_CONTENT, |_| async {
+            service::unregister(&state.db, &id).await?;
+            Ok(())
+        })
+        .await
 }

@@ -2,8 +2,10 @@
 //! resource, Backstage-shaped errors (this file), the same caller, scopes and rate limits as GraphQL
 //! (through [`crate::http::auth::authorize`]) and request metrics.
 
+pub mod checks;
 pub mod entities;
 pub mod locations;
+pub mod write;
 
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -23,7 +25,10 @@ pub fn routes() -> Router<AppState> {
         .route("/entities", get(entities::list))
         .route("/entities/by-query", get(entities::by_query))
         .route("/entities/by-refs", post(entities::by_refs))
-        .route("/entities/by-uid/{uid}", get(entities::by_uid))
+        .route(
+            "/entities/by-uid/{uid}",
+            get(entities::by_uid).delete(entities::remove_by_uid),
+        )
         .route(
             "/entities/by-name/{kind}/{namespace}/{name}",
             get(entities::by_name),
@@ -33,12 +38,18 @@ pub fn routes() -> Router<AppState> {
             get(entities::ancestry),
         )
         .route("/entity-facets", get(entities::facets))
-        .route("/locations", get(locations::list))
-        .route("/locations/{id}", get(locations::by_id))
+        .route("/locations", get(locations::list).post(locations::add))
+        .route(
+            "/locations/{id}",
+            get(locations::by_id).delete(locations::remove),
+        )
         .route(
             "/locations/by-entity/{kind}/{namespace}/{name}",
             get(locations::by_entity),
         )
+        .route("/refresh", post(checks::refresh))
+        .route("/validate-entity", post(checks::validate_entity))
+        .route("/analyze-location", post(checks::analyze_location))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(decorate))
 }
@@ -64,6 +75,19 @@ pub enum RestError {
 }
 
 impl RestError {
+    /// The code GraphQL gives the same failure (for audit rows and metrics).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RestError::NotFound(_) => "NOT_FOUND",
+            RestError::Input(_) => "BAD_USER_INPUT",
+            RestError::NotAllowed(_) => "FORBIDDEN",
+            RestError::Authentication(_) => "UNAUTHENTICATED",
+            RestError::Conflict(_) => "CONFLICT",
+            RestError::RateLimited(_) => "RATE_LIMITED",
+            RestError::Internal(_) => "INTERNAL",
+        }
+    }
+
     fn status_and_name(&self) -> (StatusCode, &'static str) {
         match self {
             RestError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFoundError"),
@@ -83,8 +107,26 @@ impl From<CatalogError> for RestError {
             CatalogError::InvalidRef(r) => RestError::Input(r.to_string()),
             CatalogError::InvalidInput(m) => RestError::Input(m),
             CatalogError::NotFound(m) => RestError::NotFound(m),
-            CatalogError::Db(e) => RestError::Internal(e.to_string()),
+            CatalogError::Db(e) => match e.sql_err() {
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                    RestError::Conflict("it already exists".into())
+                }
+                _ => RestError::Internal(e.to_string()),
+            },
             CatalogError::LeaseLost(m) => RestError::Internal(m),
+        }
+    }
+}
+
+impl From<crate::providers::sources::SourceError> for RestError {
+    fn from(e: crate::providers::sources::SourceError) -> Self {
+        use crate::providers::sources::SourceError as S;
+        match e {
+            S::Input(m) => RestError::Input(m),
+            S::NotFound(m) => RestError::NotFound(m),
+            S::Conflict(m) => RestError::Conflict(m),
+            S::Auth(a) => a.into(),
+            S::Catalog(c) => c.into(),
         }
     }
 }
@@ -137,11 +179,17 @@ async fn decorate(req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let resp = next.run(req).await;
     let status = resp.status();
-    crate::metrics::get().request(
-        Some("rest"),
-        &status.as_u16().to_string(),
-        started.elapsed(),
-    );
+    // Writes are labelled with their operation (as GraphQL mutations are), reads with `rest`.
+    let label = resp
+        .extensions()
+        .get::<write::Operation>()
+        .map_or("rest", |o| o.0);
+    let outcome = if status.is_success() {
+        "ok".to_string()
+    } else {
+        status.as_u16().to_string()
+    };
+    crate::metrics::get().request(Some(label), &outcome, started.elapsed());
     let Some(err) = resp.extensions().get::<ErrorBody>().cloned() else {
         return resp;
     };
@@ -165,13 +213,17 @@ pub async fn caller(
     headers: &HeaderMap,
     scope: Scope,
 ) -> Result<Caller, RestError> {
-    let caller =
-        match crate::http::auth::authorize(state, headers, "application/json", "rest", 1).await {
-            Ok(c) => c,
-            Err(resp) => return Err(refused(resp).await),
-        };
+    let caller = authenticate(state, headers).await?;
     caller.require(scope)?;
     Ok(caller)
+}
+
+/// The caller of a REST request (401 / 429 as for GraphQL), before any scope check.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, RestError> {
+    match crate::http::auth::authorize(state, headers, "application/json", "rest", 1).await {
+        Ok(c) => Ok(c),
+        Err(resp) => Err(refused(resp).await),
+    }
 }
 
 /// The REST error for a response [`crate::http::auth::authorize`] refused the request with.

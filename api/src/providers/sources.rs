@@ -1,0 +1,234 @@
+//! Registering, unregistering and refreshing catalog sources at run time: the one policy both transports
+//! (GraphQL mutations and Backstage's REST API) call. The read policy decides what may be read, reads
+//! run under their source's timeout, and a registration whose first read fails is rolled back.
+
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+
+use super::{Origin, Registry};
+use crate::auth::{AuthError, Caller};
+use crate::catalog::model::Entity;
+use crate::catalog::sources::{self, SourceStatus};
+use crate::catalog::CatalogError;
+
+/// Why a source operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+/// What a location provides, read through the policy and not stored.
+pub struct Preview {
+    /// The key the location is (or would be) stored under.
+    pub key: String,
+    pub source_type: String,
+    pub target: String,
+    /// The valid entities it provides.
+    pub entities: Vec<Entity>,
+    /// Invalid entities (file:line: entity: field: reason), unreadable files and bad YAML.
+    pub errors: Vec<String>,
+    /// A source with this key is already registered (or configured).
+    pub exists: bool,
+}
+
+/// The result of [`register`]: the new source (none for a dry run) and what it provides.
+pub struct Registration {
+    pub location: Option<SourceStatus>,
+    pub preview: Preview,
+}
+
+/// Reads a location through the policy (no file outside the allowed directories, no host beyond the
+/// allowed ones), within its source's timeout, without storing anything.
+pub async fn preview(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    source_type: &str,
+    target: &str,
+) -> Result<(Preview, Arc<dyn super::Provider>), SourceError> {
+    let target = target.trim();
+    let provider = super::location_provider(source_type, target, &registry.resolver)
+        .map_err(SourceError::Input)?;
+    let limit = registry.timeout_for(provider.key());
+    let Ok(read) = tokio::time::timeout(limit, super::file::read_all(provider.as_ref())).await
+    else {
+        return Err(SourceError::Input(format!(
+            "reading '{target}' took longer than {limit:?}"
+        )));
+    };
+    let errors = read
+        .invalid
+        .iter()
+        .map(ToString::to_string)
+        .chain(read.errors.iter().cloned())
+        .collect();
+    let preview = Preview {
+        key: provider.key().to_string(),
+        source_type: provider.source_type().to_string(),
+        target: target.to_string(),
+        entities: read.entities,
+        errors,
+        exists: sources::exists(db, provider.key()).await?,
+    };
+    Ok((preview, provider))
+}
+
+/// Registers a location and reads it (`dry_run`: only reports what it would add). An existing location
+/// is a conflict; when the first read fails, the registration is removed again.
+pub async fn register(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    source_type: &str,
+    target: &str,
+    dry_run: bool,
+) -> Result<Registration, SourceError> {
+    let (preview, provider) = preview(db, registry, source_type, target).await?;
+    if dry_run {
+        return Ok(Registration {
+            location: None,
+            preview,
+        });
+    }
+    if preview.exists {
+        return Err(SourceError::Conflict(format!(
+            "location {}:{} is already registered",
+            preview.source_type, preview.target
+        )));
+    }
+    let source = sources::register(db, &preview.key, &preview.source_type, &preview.target)
+        .await
+        .map_err(conflict_on_duplicate)?;
+    let applied = bounded(
+        registry,
+        &preview.key,
+        super::refresh(db, provider, Origin::Registered),
+    )
+    .await;
+    if let Err(e) = applied {
+        // A registration whose first read failed is not kept: the read's transaction rolled back, and
+        // the source row goes too.
+        let applier = crate::catalog::ingest::Applier::begin(db, &preview.key).await?;
+        applier.remove_location().await?;
+        return Err(e);
+    }
+    let location = sources::by_id(db, source.id).await?.unwrap_or(source);
+    Ok(Registration {
+        location: Some(location),
+        preview,
+    })
+}
+
+/// A registration racing another one for the same key loses on the unique index: a conflict too.
+fn conflict_on_duplicate(e: CatalogError) -> SourceError {
+    if let CatalogError::Db(db) = &e {
+        if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = db.sql_err() {
+            return SourceError::Conflict("this location is already registered".into());
+        }
+    }
+    SourceError::Catalog(e)
+}
+
+/// The stored source with id `id`.
+pub async fn by_id(db: &DatabaseConnection, id: &str) -> Result<SourceStatus, SourceError> {
+    let Ok(n) = id.trim().parse::<i32>() else {
+        return Err(SourceError::Input(format!("'{id}' is not a location id")));
+    };
+    sources::by_id(db, n)
+        .await?
+        .ok_or_else(|| SourceError::NotFound(format!("no location with id {n}")))
+}
+
+/// Removes a registered source and the entities only it provided (configured ones stay).
+pub async fn unregister(db: &DatabaseConnection, id: &str) -> Result<SourceStatus, SourceError> {
+    let source = by_id(db, id).await?;
+    if source.origin != "registered" {
+        return Err(SourceError::Input(format!(
+            "location {} comes from the config file; remove it there",
+            source.id
+        )));
+    }
+    let applier = crate::catalog::ingest::Applier::begin(db, &source.key).await?;
+    applier.remove_location().await?;
+    Ok(source)
+}
+
+/// Reads one stored source now with its provider.
+pub async fn refresh_source(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    source: &SourceStatus,
+) -> Result<(), SourceError> {
+    let origin = if source.origin == "registered" {
+        Origin::Registered
+    } else {
+        Origin::Config
+    };
+    let provider = registry
+        .provider_for(&source.key, &source.source_type, &source.target, origin)
+        .map_err(SourceError::Input)?;
+    bounded(registry, &source.key, super::refresh(db, provider, origin)).await?;
+    Ok(())
+}
+
+/// Re-reads the source that provides `entity_ref` (which `caller` must own under the ownership policy,
+/// when `ownership` is on). Returns the canonical ref.
+pub async fn refresh_now(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    ownership: bool,
+    caller: &Caller,
+    entity_ref: &str,
+) -> Result<String, SourceError> {
+    let r = crate::catalog::refs::EntityRef::parse_full(entity_ref)
+        .map_err(|e| SourceError::Input(format!("invalid entity ref '{entity_ref}': {e}")))?
+        .to_string();
+    let Some(source) = sources::of_entity(db, &r).await? else {
+        return Err(SourceError::NotFound(format!("no entity {r}")));
+    };
+    crate::auth::policy::enforce(db, ownership, caller, &r).await?;
+    refresh_source(db, registry, &source).await?;
+    Ok(r)
+}
+
+/// Removes the stored entity with `uid` (which `caller` must own under the ownership policy). Its
+/// source provides it again at its next read if it still has it. Returns the entity's ref.
+pub async fn remove_entity(
+    db: &DatabaseConnection,
+    ownership: bool,
+    caller: &Caller,
+    uid: &str,
+) -> Result<String, SourceError> {
+    let missing = || SourceError::NotFound(format!("no entity with uid {uid}"));
+    let r = crate::catalog::ingest::ref_of_uid(db, uid)
+        .await?
+        .ok_or_else(missing)?;
+    crate::auth::policy::enforce(db, ownership, caller, &r).await?;
+    if !crate::catalog::ingest::remove_entity(db, &r).await? {
+        return Err(missing());
+    }
+    Ok(r)
+}
+
+/// Runs a read within its source's timeout, so a hung source cannot hold a request (and a pooled
+/// connection) forever.
+async fn bounded<T>(
+    registry: &Registry,
+    key: &str,
+    read: impl std::future::Future<Output = Result<T, CatalogError>>,
+) -> Result<T, SourceError> {
+    let limit = registry.timeout_for(key);
+    match tokio::time::timeout(limit, read).await {
+        Ok(done) => Ok(done?),
+        Err(_) => Err(SourceError::Input(format!(
+            "reading the location took longer than {limit:?}; nothing was changed"
+        ))),
+    }
+}
