@@ -5,6 +5,9 @@
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as J};
+
+pub mod filters;
+pub mod js;
 use serde_json::{Map, Value};
 use std::sync::RwLock;
 
@@ -62,60 +65,10 @@ pub fn environment() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
     // Rendered files keep their final newline.
     env.set_keep_trailing_newline(true);
-    env.add_filter("parseRepoUrl", parse_repo_url);
-    env.add_filter("projectSlug", project_slug);
-    env.add_filter("parseEntityRef", parse_entity_ref);
-    env.add_filter("pick", |v: J, key: String| -> Result<J, Error> {
-        v.get_attr(&key)
-    });
+    env.set_formatter(js::format);
+    env.set_unknown_method_callback(js::method);
+    filters::register(&mut env);
     env
-}
-
-fn invalid(msg: String) -> Error {
-    Error::new(ErrorKind::InvalidOperation, msg)
-}
-
-/// `github.com?owner=o&repo=r` → `{host, owner, repo, organization, project, workspace}`.
-fn parse_repo_url(url: String) -> Result<J, Error> {
-    let (host, query) = url
-        .split_once('?')
-        .ok_or_else(|| invalid("not a repo URL (host?owner=…&repo=…)".into()))?;
-    let mut out = Map::new();
-    out.insert("host".into(), Value::String(host.to_string()));
-    for pair in query.split('&') {
-        if let Some((k, v)) = pair.split_once('=') {
-            out.insert(k.to_string(), Value::String(v.to_string()));
-        }
-    }
-    if !out.contains_key("repo") {
-        return Err(invalid("the repo URL has no repo".into()));
-    }
-    Ok(J::from_serialize(Value::Object(out)))
-}
-
-/// `github.com?owner=o&repo=r` → `o/r`.
-fn project_slug(url: String) -> Result<String, Error> {
-    let parsed: Value =
-        serde_json::to_value(parse_repo_url(url)?).map_err(|e| invalid(e.to_string()))?;
-    let owner = parsed
-        .get("owner")
-        .or_else(|| parsed.get("organization"))
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let repo = parsed
-        .get("repo")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    Ok(format!("{owner}/{repo}"))
-}
-
-/// `component:ns/name` (kind and namespace optional) → `{kind, namespace, name}`.
-fn parse_entity_ref(r: String) -> Result<J, Error> {
-    let parsed = crate::catalog::refs::EntityRef::parse(&r, Some("component"), "default")
-        .map_err(|_| invalid("not a valid entity ref ([kind:][namespace/]name)".into()))?;
-    Ok(J::from_serialize(serde_json::json!({
-        "kind": parsed.kind, "namespace": parsed.namespace, "name": parsed.name
-    })))
 }
 
 /// A `std::io::Write` that refuses to grow past `cap` bytes.
@@ -163,14 +116,20 @@ pub fn render_text(
     ctx: &J,
     cap: usize,
 ) -> Result<String, String> {
-    let tmpl = env.template_from_str(text).map_err(|e| describe(&e))?;
+    // The rewritten text is owned here, so it renders from a clone of the environment (cheap: the
+    // filters and settings are shared).
+    let mut env = env.clone();
+    env.add_template_owned("template", js::rewrite(text))
+        .map_err(|e| describe(&e))?;
+    let tmpl = env.get_template("template").map_err(|e| describe(&e))?;
     let mut out = Capped {
         buf: Vec::new(),
         cap,
         over: false,
     };
-    match tmpl.render_captured_to(ctx, &mut out) {
-        Ok(_) => String::from_utf8(out.buf).map_err(|_| "the rendering is not UTF-8".into()),
+    let rendered = tmpl.render_captured_to(ctx, &mut out).map(|_| ());
+    match rendered {
+        Ok(()) => String::from_utf8(out.buf).map_err(|_| "the rendering is not UTF-8".into()),
         Err(_) if out.over => Err(too_big(cap)),
         Err(e) => Err(describe(&e)),
     }
@@ -208,17 +167,17 @@ fn render_plain(env: &Environment<'_>, text: &str, ctx: &J, cap: usize) -> Resul
         .filter(|inner| !inner.contains("${{") && !inner.contains("}}"))
     {
         let expr = env
-            .compile_expression(inner.trim())
+            .compile_expression_owned(js::rewrite_code(inner.trim()))
             .map_err(|e| describe(&e))?;
         let v = expr.eval(ctx).map_err(|e| describe(&e))?;
         if v.is_undefined() {
             return Ok(Value::Null);
         }
-        let json = serde_json::to_string(&v).map_err(|e| e.to_string())?;
-        if json.len() > cap {
+        let json = filters::to_json(&v).map_err(|e| describe(&e))?;
+        if json.to_string().len() > cap {
             return Err(too_big(cap));
         }
-        return serde_json::from_str(&json).map_err(|e| e.to_string());
+        return Ok(json);
     }
     if !text.contains("${{") && !text.contains("{%") {
         return Ok(Value::String(text.to_string()));
