@@ -102,6 +102,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(cli.config.as_deref())?;
             let db = crate::db::connect(&config.database.url, 1).await?;
             crate::db::migrate(&db).await?;
+            crate::catalog::uid::fill_missing(&db).await?;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }

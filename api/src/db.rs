@@ -29,13 +29,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Database::connect(opts).await
 }
 
-/// Applies pending migrations, then fills derived columns older rows lack (`entities.uid`).
+/// Applies pending migrations.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await?;
-    crate::catalog::uid::fill_missing(db)
-        .await
-        .map_err(|e| DbErr::Custom(e.to_string()))?;
-    Ok(())
+    Migrator::up(db, None).await
 }
 
 /// True when every known migration has been applied.

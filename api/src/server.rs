@@ -151,6 +151,8 @@ fn cors_layer(origins: &[String], headers: &[String]) -> Option<tower_http::cors
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let db = crate::db::connect(&config.database.url, config.database.max_connections).await?;
     crate::db::migrate(&db).await?;
+    // Rows written before `entities.uid` existed get theirs (the catalog owns how it is derived).
+    crate::catalog::uid::fill_missing(&db).await?;
     let cache = Arc::new(config.catalog.cache());
     let registry = Arc::new(config.catalog.registry()?);
     let configured = registry
