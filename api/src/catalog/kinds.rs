@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::validate::Checker;
+use super::checker::Checker;
 
 /// The apiVersions Backstage's processor for `kind` accepts, when `kind` is a built-in kind (exact case).
 pub fn api_versions(kind: &str) -> Option<&'static [&'static str]> {

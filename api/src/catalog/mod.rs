@@ -2,6 +2,7 @@
 
 pub mod backstage;
 pub mod cache;
+mod checker;
 pub mod cycles;
 pub mod graph;
 pub mod ingest;

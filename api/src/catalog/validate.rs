@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::LazyLock;
 
+use super::checker::Checker;
+pub use super::checker::FieldError;
 use super::kinds;
 use super::model::{Entity, SourcePos, StatusItem};
 use super::refs::{EntityRef, DEFAULT_NAMESPACE};
@@ -33,13 +35,6 @@ const NULL_AS_EMPTY: [(&str, bool); 4] = [
     ("links", false),
 ];
 
-/// One problem with one field of one entity.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
 /// An entity document that was rejected, with every reason found.
 #[derive(Clone, Debug)]
 pub struct InvalidEntity {
@@ -60,19 +55,7 @@ impl fmt::Display for InvalidEntity {
     }
 }
 
-/// Collects the problems of one document.
-pub struct Checker {
-    errors: Vec<FieldError>,
-}
-
 impl Checker {
-    pub fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(FieldError {
-            field: field.into(),
-            message: message.into(),
-        });
-    }
-
     /// An optional string field: absent, or a string of at least `min` characters.
     fn string(&mut self, map: &Map<String, Value>, key: &str, path: &str, min: usize) {
         match map.get(key) {
