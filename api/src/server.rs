@@ -220,7 +220,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("listening on http://{addr}");
     tracing::info!(%addr, "listening");
     let holder = crate::providers::leases::holder_id();
-    let actions = crate::scaffolder::actions::Registry::reading(&registry.resolver);
+    let actions = crate::scaffolder::actions::Registry::reading(&registry);
     let refreshers = scheduler::spawn(db.clone(), registry, holder.clone());
     let task_workers = (config.scaffolder.concurrency > 0).then(|| {
         crate::scaffolder::worker::spawn(

@@ -95,7 +95,7 @@ async fn setup(workers: usize) -> Setup {
         assert_eq!(out.valid, 1, "{file}: {out:?}");
     }
     let snapshots = tempfile::tempdir().unwrap();
-    let mut registry = Registry::reading(&greenroom_tests::sandbox_resolver());
+    let mut registry = Registry::reading(&greenroom_tests::sandbox_sources());
     registry.add(Arc::new(Snapshot {
         to: snapshots.path().to_path_buf(),
     }));
@@ -408,7 +408,7 @@ async fn a_task_whose_worker_died_is_recovered_and_never_left_processing() {
         .unwrap()
         .unwrap();
     assert_eq!(claimed.id, id);
-    let live = Arc::new(Registry::reading(&greenroom_tests::sandbox_resolver()));
+    let live = Arc::new(Registry::reading(&greenroom_tests::sandbox_sources()));
     let _w = worker::spawn(s.t.db.clone(), live, "live-worker".into(), settings());
     let task = finished(&s.t, &id, Duration::from_secs(20)).await;
     assert_eq!(task["status"], "FAILED", "{task}");
@@ -702,7 +702,7 @@ async fn a_task_that_runs_past_its_timeout_fails() {
     };
     let _w = worker::spawn(
         s.t.db.clone(),
-        Arc::new(Registry::reading(&greenroom_tests::sandbox_resolver())),
+        Arc::new(Registry::reading(&greenroom_tests::sandbox_sources())),
         "impatient".into(),
         quick,
     );
@@ -766,7 +766,7 @@ async fn a_resumable_task_continues_at_its_first_unfinished_step() {
         .unwrap();
     let _w = worker::spawn(
         s.t.db.clone(),
-        Arc::new(Registry::reading(&greenroom_tests::sandbox_resolver())),
+        Arc::new(Registry::reading(&greenroom_tests::sandbox_sources())),
         "live-worker".into(),
         settings(),
     );
@@ -805,7 +805,7 @@ async fn running_tasks_handed_back_at_shutdown_run_again_elsewhere() {
     assert_eq!(n, 1);
     let _other = worker::spawn(
         s.t.db.clone(),
-        Arc::new(Registry::reading(&greenroom_tests::sandbox_resolver())),
+        Arc::new(Registry::reading(&greenroom_tests::sandbox_sources())),
         "worker-b".into(),
         settings(),
     );

@@ -4,14 +4,15 @@
 use async_graphql::{Context, Enum, InputObject, Json, Object, SimpleObject, Subscription, ID};
 use futures_util::Stream;
 use serde_json::Value;
-use std::time::Duration;
+use std::sync::Arc;
 
 use super::errors::{ApiError, GqlResultExt};
 use super::guard::{require, READ};
 use super::loaders;
 use crate::auth::Scope;
+use crate::scaffolder::actions::Registry;
+use crate::scaffolder::lifecycle;
 use crate::scaffolder::tasks::{self, Event as EventRow, Filter, Task as Row};
-use crate::scaffolder::template::Template;
 use crate::scaffolder::{ScaffolderError, StepState, StepStatus, TaskStatus};
 
 type Res<T> = async_graphql::Result<T>;
@@ -44,6 +45,9 @@ pub(crate) fn gql_err(e: ScaffolderError) -> async_graphql::Error {
         ScaffolderError::NotFound(m) => ApiError::NotFound(m).extend(),
         ScaffolderError::Invalid(m) => ApiError::BadUserInput(m).extend(),
         ScaffolderError::Conflict(m) => ApiError::Conflict(m).extend(),
+        ScaffolderError::Forbidden(m) => ApiError::Forbidden(m).extend(),
+        ScaffolderError::Auth(a) => ApiError::from(a).extend(),
+        ScaffolderError::Internal(m) => ApiError::Internal(m).extend(),
         ScaffolderError::Db(db) => ApiError::from(db).extend(),
     }
 }
@@ -348,16 +352,6 @@ fn secrets(v: Option<Json<Value>>) -> Res<serde_json::Map<String, Value>> {
     }
 }
 
-/// The template entity of `r`, parsed, or `NOT_FOUND`.
-async fn template(ctx: &Context<'_>, r: &str) -> Res<Template> {
-    let r = template_ref(r)?;
-    let found = loaders::load_entities(ctx, std::slice::from_ref(&r)).await?;
-    let entity = found
-        .get(&r)
-        .ok_or_else(|| ApiError::NotFound(format!("no template {r}")).extend())?;
-    Template::from_entity(entity).map_err(gql_err)
-}
-
 /// Which tasks `tasks` lists.
 #[derive(InputObject, Default)]
 pub struct TaskFilter {
@@ -380,42 +374,23 @@ pub struct TaskPage {
     pub has_next_page: bool,
 }
 
-fn template_ref(r: &str) -> Res<String> {
-    crate::catalog::refs::EntityRef::parse(r, Some("template"), "default")
-        .map(|r| r.to_string())
-        .map_err(|e| ApiError::BadUserInput(format!("invalid template ref '{r}': {e}")))
-        .gql()
-}
-
-/// `Ok` when `caller` created task `id` or is an admin (`NOT_FOUND` for an unknown task, `FORBIDDEN`
-/// otherwise).
-async fn own(db: &sea_orm::DatabaseConnection, caller: &crate::auth::Caller, id: &str) -> Res<()> {
-    let task = tasks::get(db, id)
-        .await
-        .map_err(gql_err)?
-        .ok_or_else(|| ApiError::NotFound(format!("no task {id}")).extend())?;
-    if task.created_by != caller.subject && !caller.has(Scope::Admin) {
-        return Err(ApiError::Forbidden(format!(
-            "task {id} belongs to {}; only they or an admin may change it",
-            task.created_by
-        ))
-        .extend());
-    }
-    Ok(())
-}
-
-/// `Ok` when the caller created `task` or is an admin: a task's values, output and events (which may
-/// show what its steps did with secrets) are theirs only. `FORBIDDEN` otherwise, as for [`own`].
+/// `Ok` when the caller may read `task`'s values, output and events (see [`lifecycle::may_read`]).
 fn may_read(ctx: &Context<'_>, task: &Row) -> Res<()> {
-    let caller = super::guard::caller(ctx);
-    if task.created_by != caller.subject && !caller.has(Scope::Admin) {
-        return Err(ApiError::Forbidden(format!(
-            "task {} belongs to {}; only they or an admin may read its values, output and events",
-            task.id, task.created_by
-        ))
-        .extend());
-    }
-    Ok(())
+    lifecycle::may_read(&super::guard::caller(ctx), task).map_err(gql_err)
+}
+
+/// The template `r` from the catalog (through the read cache).
+async fn template(ctx: &Context<'_>, r: &str) -> Res<crate::scaffolder::template::Template> {
+    let (db, cache) = (loaders::database(ctx)?, loaders::read_cache(ctx)?);
+    lifecycle::template(db, cache, r).await.map_err(gql_err)
+}
+
+/// The action registry the server's workers run (attached when the schema is built).
+fn actions<'a>(ctx: &Context<'a>) -> Res<&'a Arc<Registry>> {
+    ctx.data_opt::<Arc<Registry>>().ok_or_else(|| {
+        ApiError::Internal("the scaffolder's action registry is not attached to the schema".into())
+            .extend()
+    })
 }
 
 /// Scaffolder reads (need `catalog:read`).
@@ -458,7 +433,12 @@ impl ScaffolderQuery {
         let filter = Filter {
             status: f.status.map(Into::into),
             created_by: f.created_by,
-            template_ref: f.template_ref.as_deref().map(template_ref).transpose()?,
+            template_ref: f
+                .template_ref
+                .as_deref()
+                .map(lifecycle::template_ref)
+                .transpose()
+                .map_err(gql_err)?,
         };
         let mut rows = tasks::list(db, &filter, limit as u64 + 1, after)
             .await
@@ -487,33 +467,16 @@ impl ScaffolderMutation {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = loaders::database(ctx)?;
         let template = template(ctx, &input.template_ref).await?;
-        // Registering sources is a catalog write: a template that does it needs the caller to hold that too.
-        if template
-            .steps
-            .iter()
-            .any(|s| s.action == "catalog:register")
-        {
-            require(ctx, Scope::CatalogWrite)?;
-        }
-        template.validate(&input.values.0).map_err(gql_err)?;
         let secrets = secrets(input.secrets)?;
-        let pinned = (!secrets.is_empty()).then(crate::scaffolder::secrets::process);
-        // Secrets are in place before any worker can see the task.
-        let id = tasks::new_id();
-        if !secrets.is_empty() {
-            crate::scaffolder::secrets::put(&id, secrets);
-        }
-        let task = match tasks::create(db, &template, &input.values.0, &caller.subject, pinned, &id)
-            .await
-        {
-            Ok(t) => t,
-            Err(e) => {
-                crate::scaffolder::secrets::take(&id);
-                return Err(gql_err(e));
-            }
-        };
-        crate::scaffolder::worker::wake();
-        Ok(Task(task))
+        let started = lifecycle::start(
+            db,
+            actions(ctx)?,
+            &template,
+            &input.values.0,
+            secrets,
+            &caller,
+        );
+        Ok(Task(started.await.map_err(gql_err)?))
     }
 
     /// Runs a template's steps with publishing actions (`publish:*`, `catalog:register`) skipped, and
@@ -522,20 +485,17 @@ impl ScaffolderMutation {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = loaders::database(ctx)?;
         let template = template(ctx, &input.template_ref).await?;
-        template.validate(&input.values.0).map_err(gql_err)?;
         let secrets = secrets(input.secrets)?;
-        let spec = tasks::with_base_dir(&template);
-        let actions = crate::scaffolder::actions::Registry::builtin();
-        let run = crate::scaffolder::run::dry_run(
+        let run = lifecycle::dry_run(
             db,
-            &actions,
-            &spec,
+            actions(ctx)?,
+            &template,
             &input.values.0,
             &secrets,
-            &caller.subject,
+            &caller,
         )
         .await
-        .map_err(|e| ApiError::Internal(e).extend())?;
+        .map_err(gql_err)?;
         let status = match run.end {
             crate::scaffolder::run::End::Completed => GqlTaskStatus::Completed,
             crate::scaffolder::run::End::Failed => GqlTaskStatus::Failed,
@@ -558,8 +518,9 @@ impl ScaffolderMutation {
     async fn cancel_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = loaders::database(ctx)?;
-        own(db, &caller, &id).await?;
-        Ok(Task(tasks::cancel(db, &id).await.map_err(gql_err)?))
+        Ok(Task(
+            lifecycle::cancel(db, &caller, &id).await.map_err(gql_err)?,
+        ))
     }
 
     /// Runs a failed or cancelled task again from its first step (`CONFLICT` otherwise). Only its creator
@@ -567,19 +528,15 @@ impl ScaffolderMutation {
     async fn retry_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = loaders::database(ctx)?;
-        own(db, &caller, &id).await?;
-        let task = tasks::retry(db, &id).await.map_err(gql_err)?;
-        crate::scaffolder::worker::wake();
-        Ok(Task(task))
+        Ok(Task(
+            lifecycle::retry(db, &caller, &id).await.map_err(gql_err)?,
+        ))
     }
 }
 
 /// Live task logs.
 #[derive(Default)]
 pub struct ScaffolderSubscription;
-
-/// How often a live task log looks for new events (they come from any replica's worker).
-const POLL: Duration = Duration::from_millis(200);
 
 #[Subscription]
 impl ScaffolderSubscription {
@@ -591,55 +548,12 @@ impl ScaffolderSubscription {
         task_id: ID,
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = TaskEvent>> {
-        require(ctx, READ)?;
+        let caller = require(ctx, READ)?;
         let db = loaders::database(ctx)?.clone();
         let after = parse_event_id(after)?;
-        let Some(row) = tasks::get(&db, &task_id).await.map_err(gql_err)? else {
-            return Err(ApiError::NotFound(format!("no task {}", task_id.as_str())).extend());
-        };
-        may_read(ctx, &row)?;
-        let id = task_id.to_string();
-        // State: (cursor, pending events, finished)
-        // Ends when the task is finished and nothing is left to read: not at the first `completion` event
-        // (a retried task has an older one), and after one more read, since on PostgreSQL an event id can
-        // become visible after a larger one.
-        let stream = futures_util::stream::unfold(
-            (after, std::collections::VecDeque::<EventRow>::new(), false),
-            move |(mut cursor, mut pending, mut last_read)| {
-                let (db, id) = (db.clone(), id.clone());
-                async move {
-                    loop {
-                        if let Some(e) = pending.pop_front() {
-                            return Some((TaskEvent::from(e), (cursor, pending, last_read)));
-                        }
-                        if last_read {
-                            return None;
-                        }
-                        let finished = match tasks::get(&db, &id).await {
-                            Ok(t) => t.is_none_or(|t| {
-                                TaskStatus::parse(&t.status).is_some_and(TaskStatus::is_finished)
-                            }),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "task could not be read");
-                                return None;
-                            }
-                        };
-                        match tasks::events(&db, &id, cursor, 500).await {
-                            Ok(new) if !new.is_empty() => {
-                                cursor = new.last().map(|e| e.id);
-                                pending.extend(new);
-                            }
-                            Ok(_) if finished => last_read = true,
-                            Ok(_) => tokio::time::sleep(POLL).await,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "task events could not be read");
-                                return None;
-                            }
-                        }
-                    }
-                }
-            },
-        );
-        Ok(stream)
+        let events = lifecycle::follow(db, &caller, &task_id, after)
+            .await
+            .map_err(gql_err)?;
+        Ok(futures_util::StreamExt::map(events, TaskEvent::from))
     }
 }

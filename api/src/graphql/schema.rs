@@ -156,6 +156,9 @@ pub fn build_full(
         .data(Arc::new(crate::deployments::writer::Writer::new(
             db.clone(),
         )))
+        .data(Arc::new(crate::scaffolder::actions::Registry::reading(
+            &sources,
+        )))
         .data(db)
         .data(cache)
         .data(sources)

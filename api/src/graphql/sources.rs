@@ -190,11 +190,9 @@ impl SourcesMutation {
     async fn refresh_location(&self, ctx: &Context<'_>, id: ID) -> Res<LocationSource> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::loaders::database(ctx)?;
-        let source = providers::sources::by_id(db, id.as_str()).await.gql()?;
-        providers::sources::refresh_source(db, &registry(ctx), &source)
+        let updated = providers::sources::refresh_location(db, &registry(ctx), id.as_str())
             .await
             .gql()?;
-        let updated = sources::by_id(db, source.id).await.gql()?.unwrap_or(source);
         Ok(updated.into())
     }
 }

@@ -126,6 +126,42 @@ pub async fn register(
     })
 }
 
+/// Registers a location unless it is stored already, then reads it now and applies what it provides,
+/// within its source's timeout (as [`register`] and the scheduler do). A registration made here whose
+/// first read fails is removed again. Used by `catalog:register`; returns the source's key.
+pub async fn register_and_read(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    source_type: &str,
+    target: &str,
+) -> Result<(String, super::RefreshOutcome), SourceError> {
+    let provider = super::location_provider(source_type, target.trim(), &registry.resolver)
+        .map_err(SourceError::Input)?;
+    let key = provider.key().to_string();
+    let new = !sources::exists(db, &key).await?;
+    if new {
+        sources::register(db, &key, provider.source_type(), target.trim())
+            .await
+            .map_err(conflict_on_duplicate)?;
+    }
+    let read = bounded(
+        registry,
+        &key,
+        super::refresh(db, provider, Origin::Registered),
+    )
+    .await;
+    match read {
+        Ok(outcome) => Ok((key, outcome)),
+        Err(e) => {
+            if new {
+                let applier = crate::catalog::ingest::Applier::begin(db, &key).await?;
+                applier.remove_location().await?;
+            }
+            Err(e)
+        }
+    }
+}
+
 /// A registration racing another one for the same key loses on the unique index: a conflict too.
 fn conflict_on_duplicate(e: CatalogError) -> SourceError {
     if let CatalogError::Db(db) = &e {
@@ -176,6 +212,17 @@ pub async fn refresh_source(
         .map_err(SourceError::Input)?;
     bounded(registry, &source.key, super::refresh(db, provider, origin)).await?;
     Ok(())
+}
+
+/// Reads the stored source `id` now and applies what changed; returns its status after the read.
+pub async fn refresh_location(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    id: &str,
+) -> Result<SourceStatus, SourceError> {
+    let source = by_id(db, id).await?;
+    refresh_source(db, registry, &source).await?;
+    Ok(sources::by_id(db, source.id).await?.unwrap_or(source))
 }
 
 /// Re-reads the source that provides `entity_ref` (which `caller` must own under the ownership policy,

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod expr;
+pub mod lifecycle;
 pub mod run;
 pub mod secrets;
 pub mod tasks;
@@ -29,6 +30,14 @@ pub enum ScaffolderError {
     InvalidValues(Vec<FieldError>),
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not read or change this task, or lacks a scope its template's actions need.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    /// A failure of the server's own (the cause is logged, never sent).
+    #[error("{0}")]
+    Internal(String),
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
 }

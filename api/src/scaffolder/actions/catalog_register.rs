@@ -4,13 +4,14 @@
 use serde_json::{json, Value};
 
 use super::{Action, ActionContext};
-use crate::catalog::sources;
-use crate::providers::placeholders::PlaceholderResolver;
-use crate::providers::{self, Origin};
+use std::sync::Arc;
 
-/// Reads what it registers through the server's sources (and so its read policy).
+use crate::providers::{sources, Registry};
+
+/// Registers and reads through the server's sources: their read policy and their timeouts, as
+/// `registerLocation` does.
 pub struct Register {
-    pub sources: PlaceholderResolver,
+    pub sources: Arc<Registry>,
 }
 
 #[async_trait::async_trait]
@@ -21,6 +22,11 @@ impl Action for Register {
 
     fn publishes(&self) -> bool {
         true
+    }
+
+    /// Registering sources is a catalog write.
+    fn scope(&self) -> Option<crate::auth::Scope> {
+        Some(crate::auth::Scope::CatalogWrite)
     }
 
     async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
@@ -42,20 +48,9 @@ impl Action for Register {
                 return Err("input.repoContentsUrl or input.catalogInfoUrl is required".into())
             }
         };
-        let provider = providers::location_provider(kind, &target, &self.sources)?;
-        let db = cx.db.clone();
-        let key = provider.key().to_string();
-        let known = sources::exists(&db, &key)
+        let (key, outcome) = sources::register_and_read(&cx.db, &self.sources, kind, &target)
             .await
-            .map_err(|e| e.to_string())?;
-        if !known {
-            sources::register(&db, &key, kind, &target)
-                .await
-                .map_err(|e| format!("could not register {target}: {e}"))?;
-        }
-        let outcome = providers::refresh(&db, provider, Origin::Registered)
-            .await
-            .map_err(|e| format!("could not read {target}: {e}"))?;
+            .map_err(|e| format!("could not register {target}: {e}"))?;
         if let Some(problem) = outcome
             .errors
             .first()

@@ -12,7 +12,6 @@ pub mod fs_delete;
 pub mod fs_rename;
 pub mod publish_git;
 
-use crate::providers::placeholders::PlaceholderResolver;
 use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -93,6 +92,11 @@ pub trait Action: Send + Sync {
     fn publishes(&self) -> bool {
         false
     }
+    /// The scope a caller must hold to start a task with a step of this action, beyond
+    /// `scaffolder:run` (none by default).
+    fn scope(&self) -> Option<crate::auth::Scope> {
+        None
+    }
     /// Runs the action; a returned error fails the step (and the task) with that message.
     async fn run(&self, cx: &mut ActionContext) -> Result<(), String>;
 }
@@ -104,14 +108,9 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The built-in actions, with a read policy that allows nothing beyond configured sources: no
-    /// remote for `publish:git`, no registered location for `catalog:register` (see [`Registry::reading`]).
-    pub fn builtin() -> Self {
-        Self::reading(&PlaceholderResolver::default())
-    }
-
-    /// The built-in actions; `publish:git` and `catalog:register` read and connect through `sources`.
-    pub fn reading(sources: &PlaceholderResolver) -> Self {
+    /// The built-in actions; `publish:git` and `catalog:register` read and connect through `sources`
+    /// (their read policy; `catalog:register` their timeouts too).
+    pub fn reading(sources: &Arc<crate::providers::Registry>) -> Self {
         let mut r = Self::default();
         r.add(Arc::new(debug_log::Log));
         r.add(Arc::new(debug_wait::Wait));
@@ -120,7 +119,7 @@ impl Registry {
         r.add(Arc::new(fs_rename::Rename));
         r.add(Arc::new(fs_delete::Delete));
         r.add(Arc::new(publish_git::PublishGit {
-            policy: Arc::new(sources.policy().clone()),
+            policy: Arc::new(sources.resolver.policy().clone()),
         }));
         r.add(Arc::new(catalog_register::Register {
             sources: sources.clone(),
