@@ -5,9 +5,9 @@
 
 use api::confine::Policy;
 use api::graphql::schema::GreenroomSchema;
+use api::providers::fetch::{Fetcher, HttpLimits};
 use api::providers::placeholders::PlaceholderResolver;
 use api::providers::scheduler::Schedule;
-use api::providers::url::{Fetcher, HttpLimits};
 use api::providers::Registry;
 use greenroom_tests::remote::RemoteFiles;
 use greenroom_tests::{first_error_code, TestDb};

@@ -476,7 +476,7 @@ impl Default for HttpConfig {
 }
 
 impl HttpConfig {
-    pub fn limits(&self) -> Result<crate::providers::url::HttpLimits, ConfigError> {
+    pub fn limits(&self) -> Result<crate::providers::fetch::HttpLimits, ConfigError> {
         use crate::providers::scheduler::parse_duration;
         let field = |name: &str, v: &str| {
             parse_duration(v).map_err(|e| ConfigError::Invalid(format!("catalog.http.{name}: {e}")))
@@ -486,7 +486,7 @@ impl HttpConfig {
                 "catalog.http.maxBytes must be at least 1".into(),
             ));
         }
-        Ok(crate::providers::url::HttpLimits {
+        Ok(crate::providers::fetch::HttpLimits {
             connect_timeout: field("connectTimeout", &self.connect_timeout)?,
             read_timeout: field("readTimeout", &self.read_timeout)?,
             total_timeout: field("timeout", &self.timeout)?,
@@ -498,7 +498,9 @@ impl HttpConfig {
 impl CatalogConfig {
     /// Builds every configured source with its schedule.
     pub fn registry(&self) -> Result<crate::providers::Registry, ConfigError> {
-        use crate::providers::{self, placeholders::PlaceholderResolver, url::Fetcher, Scheduled};
+        use crate::providers::{
+            self, fetch::Fetcher, placeholders::PlaceholderResolver, Scheduled,
+        };
         let default = self.refresh.schedule()?;
         let policy = self.policy()?.shared();
         let resolver = PlaceholderResolver::new(Fetcher::new(self.http.limits()?, policy));
