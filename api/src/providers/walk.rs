@@ -11,15 +11,15 @@ use std::path::{Path, PathBuf};
 use super::fetch::Fetched;
 use super::place::{digest, Place};
 use super::placeholders::{Deps, PlaceholderResolver};
-use crate::catalog::model::{parse_document_within, split_documents, Entity, SourcePos, YamlError};
+use crate::catalog::model::{
+    parse_document_within, split_documents, Entity, SourcePos, YamlError, MANAGED_BY_LOCATION,
+    MANAGED_BY_ORIGIN_LOCATION,
+};
 use crate::catalog::validate::{validate, InvalidEntity};
 use std::sync::Arc;
 
 /// How many `kind: Location` hops a tree may have below its root.
 pub const MAX_DEPTH: usize = 10;
-
-const MANAGED_BY: &str = "backstage.io/managed-by-location";
-const MANAGED_BY_ORIGIN: &str = "backstage.io/managed-by-origin-location";
 
 /// What a provider's read knows about one file, kept in the source's cursor so the next read can skip
 /// the file when neither it nor the local files its placeholders read have changed.
@@ -400,8 +400,14 @@ fn annotate(entity: &mut Entity, location: &str, origin: &str) {
         .entry("annotations")
         .or_insert_with(|| Value::Object(Default::default()));
     if let Some(map) = annotations.as_object_mut() {
-        map.insert(MANAGED_BY.into(), Value::String(location.to_string()));
-        map.insert(MANAGED_BY_ORIGIN.into(), Value::String(origin.to_string()));
+        map.insert(
+            MANAGED_BY_LOCATION.into(),
+            Value::String(location.to_string()),
+        );
+        map.insert(
+            MANAGED_BY_ORIGIN_LOCATION.into(),
+            Value::String(origin.to_string()),
+        );
     }
 }
 
