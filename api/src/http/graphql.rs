@@ -198,7 +198,7 @@ async fn execute_inner(
     seen.subject = Some(caller.subject.clone());
     let cache_entry = match cached(state, &batch, &caller, headers, mime) {
         Ok(entry) => entry,
-        Err(hit) => return hit,
+        Err(hit) => return *hit,
     };
     let only_queries =
         matches!(batch, BatchRequest::Single(_)) && shapes.first().is_some_and(Shape::is_query);
@@ -245,7 +245,7 @@ fn cached(
     caller: &crate::auth::Caller,
     headers: &HeaderMap,
     mime: &'static str,
-) -> Result<Option<(String, u64)>, Response> {
+) -> Result<Option<(String, u64)>, Box<Response>> {
     let BatchRequest::Single(r) = batch else {
         return Ok(None);
     };
@@ -260,7 +260,7 @@ fn cached(
     };
     let (hit, generation) = state.responses.get(&key);
     if let Some(body) = hit.filter(|_| !no_cache(headers)) {
-        return Err(respond(StatusCode::OK, mime, body.to_string()));
+        return Err(Box::new(respond(StatusCode::OK, mime, body.to_string())));
     }
     Ok(Some((key, generation)))
 }
