@@ -161,7 +161,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Parses `90d`, `12h`, `30m`, `45s`.
 fn parse_ttl(text: &str) -> anyhow::Result<std::time::Duration> {
-    crate::providers::scheduler::parse_duration(text).map_err(|e| anyhow::anyhow!("--ttl {e}"))
+    crate::duration::parse(text).map_err(|e| anyhow::anyhow!("--ttl {e}"))
 }
 
 async fn token(config: Option<&std::path::Path>, cmd: TokenCommand) -> anyhow::Result<ExitCode> {

@@ -226,18 +226,18 @@ impl Metrics {
             .inc();
     }
 
-    /// The exposition text, with the pool and queue gauges read now.
-    pub async fn render(&self, db: &DatabaseConnection) -> String {
+    /// Sets the scaffolder queue gauges (tasks waiting, tasks running), read by the caller just before
+    /// [`render`](Self::render): metrics knows no domain, the domains report to it.
+    pub fn tasks_waiting(&self, queued: i64, running: i64) {
+        self.tasks_queued.set(queued);
+        self.tasks_running.set(running);
+    }
+
+    /// The exposition text, with the pool gauges read now.
+    pub fn render(&self, db: &DatabaseConnection) -> String {
         let (size, idle) = pool_usage(db);
         self.pool_size.set(size);
         self.pool_idle.set(idle);
-        match crate::scaffolder::tasks::counts(db).await {
-            Ok((open, running)) => {
-                self.tasks_queued.set(open);
-                self.tasks_running.set(running);
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot count scaffolder tasks"),
-        }
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
             tracing::error!(error = %e, "cannot encode metrics");

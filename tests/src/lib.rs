@@ -203,7 +203,7 @@ pub fn sandbox_sources() -> Arc<api::providers::Registry> {
 
 /// A placeholder resolver (and fetcher) with [`sandbox_policy`].
 pub fn sandbox_resolver() -> api::providers::placeholders::PlaceholderResolver {
-    api::providers::placeholders::PlaceholderResolver::new(api::providers::url::Fetcher::new(
+    api::providers::placeholders::PlaceholderResolver::new(api::providers::fetch::Fetcher::new(
         Default::default(),
         Arc::new(sandbox_policy()),
     ))

@@ -1,9 +1,10 @@
 //! Source providers end to end: url locations against a local HTTP server, git repositories made in a
 //! temp dir, file globs, the Location depth limit, the root rule, and skipping unchanged files.
 
+use api::providers::fetch::{Fetcher, HttpLimits};
 use api::providers::git::GitProvider;
 use api::providers::placeholders::PlaceholderResolver;
-use api::providers::url::{Fetcher, HttpLimits, UrlProvider};
+use api::providers::url::UrlProvider;
 use api::providers::{file::FileProvider, refresh, Origin, Provider, RefreshOutcome};
 use greenroom_tests::remote::RemoteFiles;
 use greenroom_tests::TestDb;

@@ -5,9 +5,9 @@
 
 use api::confine::Policy;
 use api::graphql::schema::GreenroomSchema;
+use api::providers::fetch::{Fetcher, HttpLimits};
 use api::providers::placeholders::PlaceholderResolver;
 use api::providers::scheduler::Schedule;
-use api::providers::url::{Fetcher, HttpLimits};
 use api::providers::Registry;
 use greenroom_tests::remote::RemoteFiles;
 use greenroom_tests::{first_error_code, TestDb};
@@ -493,6 +493,6 @@ async fn credentials_in_urls_are_never_shown_back() {
     let text = r.to_string();
     assert!(!text.contains("s3cr3t"), "{text}");
     assert!(text.contains("***@127.0.0.1"), "{text}");
-    let metrics = api::metrics::get().render(&t.db).await;
+    let metrics = api::metrics::get().render(&t.db);
     assert!(!metrics.contains("s3cr3t"), "metrics show the password");
 }

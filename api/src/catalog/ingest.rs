@@ -480,11 +480,11 @@ fn entity_row(p: &Prepared<'_>, location_key: &str, file: &str, now: i64) -> ent
 /// Annotations stored as `entities` columns instead of `entity_search` rows.
 pub const MANAGED_BY: [(&str, entities::Column); 2] = [
     (
-        "backstage.io/managed-by-location",
+        super::model::MANAGED_BY_LOCATION,
         entities::Column::ManagedByLocation,
     ),
     (
-        "backstage.io/managed-by-origin-location",
+        super::model::MANAGED_BY_ORIGIN_LOCATION,
         entities::Column::ManagedByOrigin,
     ),
 ];

@@ -5,6 +5,11 @@ use std::fmt;
 
 use super::refs::EntityRef;
 
+/// Backstage's annotation naming the location an entity was read from (`file:/abs/path`, `url:https://…`).
+pub const MANAGED_BY_LOCATION: &str = "backstage.io/managed-by-location";
+/// Backstage's annotation naming the registered location (the source) whose tree the entity came from.
+pub const MANAGED_BY_ORIGIN_LOCATION: &str = "backstage.io/managed-by-origin-location";
+
 /// Where a document came from: a file (or URL) and the 1-based line its document starts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourcePos {

@@ -28,7 +28,7 @@ pub struct JwtConfig {
     pub issuer: Option<String>,
     pub audience: Option<String>,
     /// Clock skew allowed on `exp` and `nbf`.
-    pub leeway: String,
+    pub leeway: super::duration::DurationSetting,
     /// Refuse tokens without a `jti` (they could never be revoked).
     pub require_jti: bool,
 }
@@ -68,8 +68,7 @@ impl AuthConfig {
                 public_keys.push(text);
             }
         }
-        let leeway = crate::providers::scheduler::parse_duration(&self.jwt.leeway)
-            .map_err(|e| ConfigError::Invalid(format!("auth.jwt.leeway: {e}")))?;
+        let leeway = self.jwt.leeway.get("auth.jwt.leeway")?;
         let verifier = Verifier::new(VerifierSettings {
             secret: self.jwt.secret.clone(),
             public_keys,

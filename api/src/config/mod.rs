@@ -3,7 +3,10 @@
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+use duration::DurationSetting;
+
 mod access;
+pub mod duration;
 pub use access::{AuthConfig, DeploymentsConfig, EnvironmentConfig, JwtConfig, PolicyConfig};
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -25,12 +28,12 @@ pub struct ScaffolderConfig {
     pub concurrency: usize,
     /// A running task whose worker has not heartbeated for this long is recovered (failed).
     #[serde(alias = "stale_after")]
-    pub stale_after: String,
+    pub stale_after: DurationSetting,
     /// How often a worker renews its claim on a running task.
-    pub heartbeat: String,
+    pub heartbeat: DurationSetting,
     /// Longest a task may run.
     #[serde(alias = "task_timeout")]
-    pub task_timeout: String,
+    pub task_timeout: DurationSetting,
     /// Instructions one rendering (one `${{ }}` string, one skeleton file) may execute.
     pub render_fuel: u64,
     /// Bytes one expression or string, and one step's whole input, may render to.
@@ -55,10 +58,7 @@ impl Default for ScaffolderConfig {
 
 impl ScaffolderConfig {
     pub fn settings(&self) -> Result<crate::scaffolder::worker::WorkerSettings, ConfigError> {
-        let d = |key: &str, v: &str| {
-            crate::providers::scheduler::parse_duration(v)
-                .map_err(|e| ConfigError::Invalid(format!("scaffolder.{key}: {e}")))
-        };
+        let d = |key: &str, v: &DurationSetting| v.get(&format!("scaffolder.{key}"));
         let settings = crate::scaffolder::worker::WorkerSettings {
             concurrency: self.concurrency,
             heartbeat: d("heartbeat", &self.heartbeat)?,
@@ -103,13 +103,13 @@ pub struct ServerConfig {
     /// Serve Prometheus metrics at `GET /metrics`.
     pub metrics: bool,
     /// After SIGTERM/SIGINT, how long in-flight requests may run before the server stops anyway.
-    pub shutdown_grace: String,
+    pub shutdown_grace: DurationSetting,
     /// A connection that has not sent a whole request head within this long is closed.
-    pub header_read_timeout: String,
+    pub header_read_timeout: DurationSetting,
     /// A request whose body has not arrived within this long gets HTTP 408.
-    pub body_read_timeout: String,
+    pub body_read_timeout: DurationSetting,
     /// A WebSocket that has not sent `connection_init` within this long is closed (code 4408).
-    pub websocket_init_timeout: String,
+    pub websocket_init_timeout: DurationSetting,
     /// Proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` names the client address.
     pub trusted_proxies: Vec<String>,
 }
@@ -123,7 +123,7 @@ pub struct LimitsConfig {
     pub max_aliases: usize,
     pub max_root_fields: usize,
     /// Longest a request may run (then `TIMEOUT`, HTTP 503).
-    pub request_timeout: String,
+    pub request_timeout: DurationSetting,
     pub introspection: bool,
     /// Origins allowed to call from a browser (`*` for any); empty: no CORS headers.
     pub cors_origins: Vec<String>,
@@ -225,15 +225,14 @@ impl LimitsConfig {
     }
 
     pub fn request_timeout(&self) -> Result<std::time::Duration, ConfigError> {
-        crate::providers::scheduler::parse_duration(&self.request_timeout)
-            .map_err(|e| ConfigError::Invalid(format!("server.limits.requestTimeout: {e}")))
+        self.request_timeout.get("server.limits.requestTimeout")
     }
 }
 
 impl ServerConfig {
     /// `headerReadTimeout`, `bodyReadTimeout` and `websocketInitTimeout`, parsed.
     pub fn timeouts(&self) -> Result<crate::server::ConnectionTimeouts, ConfigError> {
-        let d = |key: &str, v: &str| match crate::providers::scheduler::parse_duration(v) {
+        let d = |key: &str, v: &DurationSetting| match v.value() {
             Ok(d) if !d.is_zero() => Ok(d),
             Ok(_) => Err(ConfigError::Invalid(format!("server.{key} must not be 0"))),
             Err(e) => Err(ConfigError::Invalid(format!("server.{key}: {e}"))),
@@ -346,11 +345,11 @@ impl CatalogConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct RefreshConfig {
-    pub interval: String,
-    pub timeout: String,
+    pub interval: DurationSetting,
+    pub timeout: DurationSetting,
     /// How long a source's lease outlives its holder's last heartbeat during a run (renewed every third
     /// of it): a killed server's sources are read again, by a restart or another replica, after this.
-    pub lease_ttl: String,
+    pub lease_ttl: DurationSetting,
 }
 
 impl Default for RefreshConfig {
@@ -365,11 +364,8 @@ impl Default for RefreshConfig {
 
 impl RefreshConfig {
     pub fn schedule(&self) -> Result<crate::providers::scheduler::Schedule, ConfigError> {
-        use crate::providers::scheduler::{parse_duration, Schedule};
-        let field = |name: &str, v: &str| {
-            parse_duration(v)
-                .map_err(|e| ConfigError::Invalid(format!("catalog.refresh.{name}: {e}")))
-        };
+        use crate::providers::scheduler::Schedule;
+        let field = |name: &str, v: &DurationSetting| v.get(&format!("catalog.refresh.{name}"));
         Ok(Schedule {
             interval: field("interval", &self.interval)?,
             timeout: field("timeout", &self.timeout)?,
@@ -378,8 +374,7 @@ impl RefreshConfig {
 
     /// `leaseTtl`, at least one second (heartbeats run every third of it).
     pub fn lease_ttl(&self) -> Result<std::time::Duration, ConfigError> {
-        let ttl = crate::providers::scheduler::parse_duration(&self.lease_ttl)
-            .map_err(|e| ConfigError::Invalid(format!("catalog.refresh.leaseTtl: {e}")))?;
+        let ttl = self.lease_ttl.get("catalog.refresh.leaseTtl")?;
         if ttl < std::time::Duration::from_secs(1) {
             return Err(ConfigError::Invalid(
                 "catalog.refresh.leaseTtl must be at least 1s".into(),
@@ -417,8 +412,8 @@ pub struct ProviderConfig {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScheduleConfig {
-    pub frequency: Option<String>,
-    pub timeout: Option<String>,
+    pub frequency: Option<DurationSetting>,
+    pub timeout: Option<DurationSetting>,
 }
 
 /// `catalog.allow`: directories and hosts beyond those of the configured sources (always allowed).
@@ -457,10 +452,10 @@ impl Default for CatalogLimitsConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct HttpConfig {
-    pub connect_timeout: String,
-    pub read_timeout: String,
+    pub connect_timeout: DurationSetting,
+    pub read_timeout: DurationSetting,
     /// Longest one whole response may take.
-    pub timeout: String,
+    pub timeout: DurationSetting,
     pub max_bytes: usize,
 }
 
@@ -476,17 +471,14 @@ impl Default for HttpConfig {
 }
 
 impl HttpConfig {
-    pub fn limits(&self) -> Result<crate::providers::url::HttpLimits, ConfigError> {
-        use crate::providers::scheduler::parse_duration;
-        let field = |name: &str, v: &str| {
-            parse_duration(v).map_err(|e| ConfigError::Invalid(format!("catalog.http.{name}: {e}")))
-        };
+    pub fn limits(&self) -> Result<crate::providers::fetch::HttpLimits, ConfigError> {
+        let field = |name: &str, v: &DurationSetting| v.get(&format!("catalog.http.{name}"));
         if self.max_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "catalog.http.maxBytes must be at least 1".into(),
             ));
         }
-        Ok(crate::providers::url::HttpLimits {
+        Ok(crate::providers::fetch::HttpLimits {
             connect_timeout: field("connectTimeout", &self.connect_timeout)?,
             read_timeout: field("readTimeout", &self.read_timeout)?,
             total_timeout: field("timeout", &self.timeout)?,
@@ -498,7 +490,9 @@ impl HttpConfig {
 impl CatalogConfig {
     /// Builds every configured source with its schedule.
     pub fn registry(&self) -> Result<crate::providers::Registry, ConfigError> {
-        use crate::providers::{self, placeholders::PlaceholderResolver, url::Fetcher, Scheduled};
+        use crate::providers::{
+            self, fetch::Fetcher, placeholders::PlaceholderResolver, Scheduled,
+        };
         let default = self.refresh.schedule()?;
         let policy = self.policy()?.shared();
         let resolver = PlaceholderResolver::new(Fetcher::new(self.http.limits()?, policy));
@@ -526,8 +520,9 @@ impl CatalogConfig {
             if p.url.trim().is_empty() {
                 return Err(at("url must be set".into()));
             }
-            let parse = |name: &str, v: &Option<String>, fallback| match v {
-                Some(text) => crate::providers::scheduler::parse_duration(text)
+            let parse = |name: &str, v: &Option<DurationSetting>, fallback| match v {
+                Some(setting) => setting
+                    .value()
                     .map_err(|e| at(format!("schedule.{name}: {e}"))),
                 None => Ok(fallback),
             };
@@ -689,8 +684,7 @@ impl Config {
 
     /// Graceful shutdown's bound (`server.shutdownGrace`).
     pub fn shutdown_grace(&self) -> Result<std::time::Duration, ConfigError> {
-        crate::providers::scheduler::parse_duration(&self.server.shutdown_grace)
-            .map_err(|e| ConfigError::Invalid(format!("server.shutdownGrace: {e}")))
+        self.server.shutdown_grace.get("server.shutdownGrace")
     }
 
     fn check(&self) -> Result<(), ConfigError> {

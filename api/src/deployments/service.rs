@@ -40,7 +40,12 @@ async fn check_environment(
     if envs.allow_unknown || envs.configured.iter().any(|e| e.eq_ignore_ascii_case(name)) {
         return Ok(());
     }
-    let as_entity = format!("environment:default/{}", name.to_ascii_lowercase());
+    let as_entity = crate::catalog::refs::EntityRef::new(
+        "environment",
+        crate::catalog::refs::DEFAULT_NAMESPACE,
+        name,
+    )
+    .to_string();
     let found = entities::Entity::find()
         .select_only()
         .column(entities::Column::Id)

@@ -29,9 +29,7 @@ impl From<audit::AuditEntry> for AuditEntry {
     fn from(e: audit::AuditEntry) -> Self {
         Self {
             cursor: e.id.to_string(),
-            at: chrono::DateTime::from_timestamp_millis(e.at)
-                .map(|t| t.to_rfc3339())
-                .unwrap_or_default(),
+            at: super::time::timestamp(Some(e.at), super::time::Style::Offset).unwrap_or_default(),
             subject: e.subject,
             operation: e.operation,
             target: e.target,
@@ -56,10 +54,7 @@ impl AdminQuery {
         subject: Option<String>,
     ) -> Res<Option<Vec<AuditEntry>>> {
         require(ctx, Scope::Admin)?;
-        let limit = first.unwrap_or(50);
-        if !(1..=500).contains(&limit) {
-            return Err(ApiError::BadUserInput("first must be 1 to 500".into())).gql();
-        }
+        let limit = super::paging::page_size(first, 50, 500)?;
         let before = match after {
             Some(c) => Some(
                 c.parse::<i64>()

@@ -93,7 +93,7 @@ pub struct DoraMetrics {
 
 /// Parses a window such as `30d`, `12h` or `90m`.
 fn window(text: &str) -> Res<std::time::Duration> {
-    let d = crate::providers::scheduler::parse_duration(text)
+    let d = crate::duration::parse(text)
         .map_err(|_| {
             ApiError::BadUserInput(format!("window '{text}' is not a duration (30d, 12h)"))
         })

@@ -62,8 +62,7 @@ impl From<Status> for GqlStatus {
 }
 
 fn time(ms: Option<i64>) -> Option<String> {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| t.to_rfc3339())
+    super::time::timestamp(ms, super::time::Style::Offset)
 }
 
 fn parse_time(field: &str, v: Option<String>) -> Res<Option<i64>> {
@@ -240,11 +239,7 @@ impl DeploymentPage {
 
 /// `first` of a deployment page: default 20, 1 to 500.
 fn page_size(first: Option<i32>) -> Res<i32> {
-    let limit = first.unwrap_or(20);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::BadUserInput("first must be 1 to 500".into())).gql();
-    }
-    Ok(limit)
+    super::paging::page_size(first, 20, 500)
 }
 
 /// A page of deployments for a filter (shared by the root query and the entity fields).

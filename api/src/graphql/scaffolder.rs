@@ -18,8 +18,7 @@ use crate::scaffolder::{ScaffolderError, StepState, StepStatus, TaskStatus};
 type Res<T> = async_graphql::Result<T>;
 
 fn time(ms: Option<i64>) -> Option<String> {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    super::time::timestamp(ms, super::time::Style::Millis)
 }
 
 /// Maps a scaffolder error to its GraphQL error; invalid values list every failing field in
@@ -416,10 +415,7 @@ impl ScaffolderQuery {
     ) -> Res<TaskPage> {
         require(ctx, READ)?;
         let db = loaders::database(ctx)?;
-        let limit = first.unwrap_or(20);
-        if !(1..=100).contains(&limit) {
-            return Err(ApiError::BadUserInput("first must be 1 to 100".into())).gql();
-        }
+        let limit = super::paging::page_size(first, 20, 100)?;
         let after = match after {
             Some(c) => Some(
                 c.split_once(':')

@@ -35,8 +35,7 @@ pub struct LocationSource {
 }
 
 fn time(ms: Option<i64>) -> Option<String> {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| t.to_rfc3339())
+    super::time::timestamp(ms, super::time::Style::Offset)
 }
 
 impl From<SourceStatus> for LocationSource {

@@ -3,10 +3,12 @@
 //! data), as the spec's CoerceVariableValues requires, instead of failing field by field.
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
 };
 use async_graphql::parser::types::{ExecutableDocument, OperationDefinition};
-use async_graphql::{ErrorExtensionValues, Response, ServerError, ServerResult, Value, Variables};
+use async_graphql::{
+    ErrorExtensionValues, Request, Response, ServerError, ServerResult, Value, Variables,
+};
 use std::sync::{Arc, Mutex};
 
 /// The errors for `op`'s required variables that `vars` leaves out or sets to `null`.
@@ -40,13 +42,30 @@ impl ExtensionFactory for RequiredVariables {
     }
 }
 
+/// Reads the operation's required variables from the document async-graphql parsed (no copy of it is
+/// kept): the operation name comes from the prepared request, the errors wait for execution (after
+/// validation, as before).
 #[derive(Default)]
 struct Check {
-    seen: Mutex<Option<(ExecutableDocument, Variables)>>,
+    operation: Mutex<Option<String>>,
+    missing: Mutex<Vec<ServerError>>,
 }
 
 #[async_trait::async_trait]
 impl Extension for Check {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let request = next.run(ctx, request).await?;
+        if let Ok(mut operation) = self.operation.lock() {
+            operation.clone_from(&request.operation_name);
+        }
+        Ok(request)
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -55,8 +74,12 @@ impl Extension for Check {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
-        if let Ok(mut seen) = self.seen.lock() {
-            *seen = Some((doc.clone(), variables.clone()));
+        let operation = self.operation.lock().ok().and_then(|o| o.clone());
+        let errors = super::completion::select_operation(&doc, operation.as_deref())
+            .map(|op| missing_required(op, variables))
+            .unwrap_or_default();
+        if let Ok(mut missing) = self.missing.lock() {
+            *missing = errors;
         }
         Ok(doc)
     }
@@ -68,16 +91,9 @@ impl Extension for Check {
         next: NextExecute<'_>,
     ) -> Response {
         let errors = self
-            .seen
+            .missing
             .lock()
-            .ok()
-            .and_then(|seen| {
-                let (doc, vars) = seen.as_ref()?;
-                Some(missing_required(
-                    super::completion::select_operation(doc, operation_name)?,
-                    vars,
-                ))
-            })
+            .map(|mut m| std::mem::take(&mut *m))
             .unwrap_or_default();
         if !errors.is_empty() {
             return Response::from_errors(errors);

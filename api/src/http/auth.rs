@@ -45,7 +45,7 @@ pub async fn authorize(
             return Err(unauthenticated(mime, &m));
         }
         Err(AuthError::Forbidden(m)) => {
-            return Err(super::graphql::request_error(
+            return Err(super::reply::request_error(
                 StatusCode::FORBIDDEN,
                 mime,
                 "FORBIDDEN",
@@ -54,7 +54,7 @@ pub async fn authorize(
         }
         Err(AuthError::Internal(m)) => {
             tracing::error!(request_id, error = %m, "authentication failed internally");
-            return Err(super::graphql::internal_error(mime, request_id));
+            return Err(super::reply::internal_error(mime, request_id));
         }
     };
     // Valid tokens are limited per subject; callers without one (anonymous, dev) per client address.
@@ -77,7 +77,7 @@ pub async fn authorize(
 }
 
 fn rate_limited(mime: &'static str, wait: Duration) -> Response {
-    let mut resp = super::graphql::request_error(
+    let mut resp = super::reply::request_error(
         StatusCode::TOO_MANY_REQUESTS,
         mime,
         "RATE_LIMITED",
@@ -92,7 +92,7 @@ fn rate_limited(mime: &'static str, wait: Duration) -> Response {
 
 fn unauthenticated(mime: &'static str, message: &str) -> Response {
     let mut resp =
-        super::graphql::request_error(StatusCode::UNAUTHORIZED, mime, "UNAUTHENTICATED", message);
+        super::reply::request_error(StatusCode::UNAUTHORIZED, mime, "UNAUTHENTICATED", message);
     resp.headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     resp
@@ -104,7 +104,7 @@ fn unauthenticated(mime: &'static str, message: &str) -> Response {
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if state.auth.is_dev_mode() && !state.dev_mode_any_address {
         if let Err(message) = dev_mode_local(&state, &req) {
-            return super::graphql::request_error(
+            return super::reply::request_error(
                 StatusCode::FORBIDDEN,
                 "application/json",
                 "FORBIDDEN",

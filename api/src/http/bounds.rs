@@ -1,7 +1,6 @@
 //! Bounds on one GraphQL request over HTTP: per-operation timeouts in a batch, the body read timeout and
 //! the response size cap.
 
-use async_graphql::parser::types::OperationType;
 use async_graphql::Request;
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -26,23 +25,18 @@ pub(crate) fn timed_out_operation(state: &AppState) -> async_graphql::Response {
     async_graphql::Response::from_errors(vec![e])
 }
 
-/// True when the operation of `query` that runs is a mutation (a document that does not parse, or names
-/// no such operation, is not: it is refused before anything runs).
-fn is_mutation(query: &str, operation: Option<&str>) -> bool {
-    super::response_cache::operation_type(query, operation) == Some(OperationType::Mutation)
-}
-
 /// Executes one operation under its own bound; `None` when the timeout stopped it. Everything but a
 /// mutation draws on `left`, the request timeout that the batch's earlier queries have not used. A
 /// mutation runs to the end (and into the audit log): stopping one halfway would leave its effects
 /// unrecorded. An operation refused before it runs (forbidden, invalid) so never lifts the bound of
-/// another.
+/// another. `mutation` is what the request's [`Shape`](super::document::Shape) says of it.
 pub(crate) async fn execute_bounded(
     state: &AppState,
     request: Request,
+    mutation: bool,
     left: &mut std::time::Duration,
 ) -> Option<async_graphql::Response> {
-    if is_mutation(&request.query, request.operation_name.as_deref()) {
+    if mutation {
         return Some(state.schema.execute(request).await);
     }
     let started = std::time::Instant::now();
@@ -107,7 +101,7 @@ pub(crate) async fn read_body(
         Ok(Ok(body)) => Ok(body),
         Ok(Err(rejection)) => Err(rejection.into_response()),
         Err(_) => {
-            let mut resp = super::graphql::request_error(
+            let mut resp = super::reply::request_error(
                 StatusCode::REQUEST_TIMEOUT,
                 mime,
                 "TIMEOUT",

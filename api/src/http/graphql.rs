@@ -4,14 +4,13 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::json;
 use std::collections::HashMap;
 
+use super::document::{self, Shape};
+use super::reply::{request_error, respond, GRAPHQL_RESPONSE, JSON};
 use crate::server::AppState;
-
-const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
-const JSON: &str = "application/json";
 
 /// The response media type the client accepts, or `None` when it accepts neither JSON flavour.
 fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
@@ -54,24 +53,6 @@ fn not_acceptable() -> Response {
     )
 }
 
-/// A request-level error (no execution happened) as a GraphQL response body.
-pub(crate) fn request_error(
-    status: StatusCode,
-    mime: &'static str,
-    code: &str,
-    message: &str,
-) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    respond(status, mime, body.to_string())
-}
-
-/// An internal failure: no detail, only the request id that is in the logs.
-pub(crate) fn internal_error(mime: &'static str, request_id: &str) -> Response {
-    let body = json!({ "errors": [{ "message": "internal error",
-        "extensions": { "code": "INTERNAL", "requestId": request_id } }] });
-    respond(StatusCode::INTERNAL_SERVER_ERROR, mime, body.to_string())
-}
-
 /// Adds the request id to `INTERNAL` errors (the id is on the request's log lines).
 fn tag_internal(resp: &mut async_graphql::Response, request_id: &str) {
     for err in &mut resp.errors {
@@ -94,13 +75,6 @@ fn status_of(resp: &async_graphql::Response) -> Option<StatusCode> {
         async_graphql::Value::String(c) if c == "FORBIDDEN" => Some(StatusCode::FORBIDDEN),
         _ => None,
     }
-}
-
-fn respond(status: StatusCode, mime: &'static str, body: String) -> Response {
-    let mut resp = (status, body).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    resp
 }
 
 /// True when a response failed before execution (parse or validation): no data, errors without paths.
@@ -136,17 +110,6 @@ fn no_cache(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"))
 }
 
-/// The name of a document's only operation, when it has one (`query Load { … }`), for logs and metrics.
-fn document_operation_name(query: &str) -> Option<String> {
-    let doc = async_graphql::parser::parse_query(query).ok()?;
-    let mut ops = doc.operations.iter();
-    let (name, _) = ops.next()?;
-    if ops.next().is_some() {
-        return None;
-    }
-    name.map(|n| n.to_string())
-}
-
 /// What a request turned out to be, for its log line and metrics.
 #[derive(Default)]
 struct Seen {
@@ -154,8 +117,16 @@ struct Seen {
     graphql_errors: bool,
 }
 
+/// The requests of a batch, in order.
+fn requests(batch: &mut BatchRequest) -> Vec<&mut Request> {
+    match batch {
+        BatchRequest::Single(r) => vec![r],
+        BatchRequest::Batch(rs) => rs.iter_mut().collect(),
+    }
+}
+
 /// Executes `batch`, then logs one line (operation, subject, status, duration, request id) and records
-/// the request's metrics.
+/// the request's metrics. Each document is parsed once, here (see [`super::document`]).
 async fn execute(
     state: &AppState,
     mut batch: BatchRequest,
@@ -163,11 +134,7 @@ async fn execute(
     headers: &HeaderMap,
 ) -> Response {
     let started = std::time::Instant::now();
-    let requests: Vec<&mut Request> = match &mut batch {
-        BatchRequest::Single(r) => vec![r],
-        BatchRequest::Batch(rs) => rs.iter_mut().collect(),
-    };
-    for r in requests {
+    for r in requests(&mut batch) {
         if let Err((code, message)) = state.persisted.resolve(r) {
             let status = match code {
                 "PERSISTED_QUERY_NOT_FOUND" => StatusCode::OK,
@@ -177,17 +144,21 @@ async fn execute(
             return request_error(status, mime, code, &message);
         }
     }
+    let shapes: Vec<Shape> = requests(&mut batch)
+        .into_iter()
+        .map(document::shape)
+        .collect();
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     tracing::Span::current().record("request_id", request_id.as_str());
     let operation = match &batch {
         BatchRequest::Single(r) => r
             .operation_name
             .clone()
-            .or_else(|| document_operation_name(&r.query)),
+            .or_else(|| shapes.first().and_then(|s| s.only_name.clone())),
         BatchRequest::Batch(_) => Some("batch".to_string()),
     };
     let mut seen = Seen::default();
-    let resp = execute_inner(state, batch, mime, headers, &request_id, &mut seen).await;
+    let resp = execute_inner(state, batch, &shapes, mime, headers, &request_id, &mut seen).await;
     let took = started.elapsed();
     let status = resp.status();
     let outcome = match (status, seen.graphql_errors) {
@@ -208,99 +179,34 @@ async fn execute(
     resp
 }
 
+/// The steps of one request: who is asking, the response cache, execution under the bounds, error
+/// codes, the HTTP status, and the capped body (stored in the cache when it may be).
 async fn execute_inner(
     state: &AppState,
     batch: BatchRequest,
+    shapes: &[Shape],
     mime: &'static str,
     headers: &HeaderMap,
     request_id: &str,
     seen: &mut Seen,
 ) -> Response {
-    let request_id = request_id.to_string();
-    let operations = match &batch {
-        BatchRequest::Single(_) => 1,
-        BatchRequest::Batch(rs) => rs.len(),
-    };
-    let caller = match super::auth::authorize(state, headers, mime, &request_id, operations).await {
+    let operations = shapes.len();
+    let caller = match super::auth::authorize(state, headers, mime, request_id, operations).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
     seen.subject = Some(caller.subject.clone());
-    // Identical single queries are answered from the response cache while the catalog is unchanged;
-    // the key includes what the caller may read. Deployments, tasks, source status and the audit log
-    // change without catalog changes, so queries of them are never cached.
-    let mut cache_entry = None;
-    if let BatchRequest::Single(r) = &batch {
-        let cacheable = !super::response_cache::volatile(&r.query);
-        if let Some(key) = state
-            .responses
-            .key(r)
-            .filter(|_| cacheable)
-            .map(|k| format!("{}\u{1}{k}", caller.read_key()))
-        {
-            let (hit, generation) = state.responses.get(&key);
-            if let Some(body) = hit.filter(|_| !no_cache(headers)) {
-                return respond(StatusCode::OK, mime, body.to_string());
-            }
-            cache_entry = Some((key, generation));
-        }
-    }
-    let prepare = |r: Request| {
-        crate::graphql::schema::prepare(r, &state.db, &state.cache).data(caller.clone())
+    let cache_entry = match cached(state, &batch, &caller, headers, mime) {
+        Ok(entry) => entry,
+        Err(hit) => return *hit,
     };
-    let batch = match batch {
-        BatchRequest::Single(r) => BatchRequest::Single(prepare(r)),
-        BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(prepare).collect()),
+    let only_queries =
+        matches!(batch, BatchRequest::Single(_)) && shapes.first().is_some_and(Shape::is_query);
+    let mut resp = match run(state, batch, shapes, &caller, mime, request_id).await {
+        Ok(resp) => resp,
+        Err(timed_out) => return timed_out,
     };
-    let only_queries = match &batch {
-        BatchRequest::Single(r) => {
-            super::response_cache::is_query(&r.query, r.operation_name.as_deref())
-        }
-        BatchRequest::Batch(_) => false,
-    };
-    let mut resp = match batch {
-        BatchRequest::Single(r) => {
-            let mut left = state.request_timeout;
-            match super::bounds::execute_bounded(state, r, &mut left).await {
-                Some(r) => BatchResponse::Single(r),
-                None => {
-                    tracing::warn!(request_id, timeout = ?state.request_timeout, "request timed out");
-                    return request_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        mime,
-                        "TIMEOUT",
-                        &super::bounds::timeout_message(state),
-                    );
-                }
-            }
-        }
-        BatchRequest::Batch(rs) => {
-            let mut left = state.request_timeout;
-            let mut out = Vec::with_capacity(rs.len());
-            for r in rs {
-                let one = super::bounds::execute_bounded(state, r, &mut left).await;
-                out.push(one.unwrap_or_else(|| {
-                    tracing::warn!(request_id, timeout = ?state.request_timeout, "operation timed out");
-                    super::bounds::timed_out_operation(state)
-                }));
-            }
-            BatchResponse::Batch(out)
-        }
-    };
-    let all_request_errors = match &mut resp {
-        BatchResponse::Single(r) => {
-            code_engine_errors(r);
-            tag_internal(r, &request_id);
-            is_request_error(r)
-        }
-        BatchResponse::Batch(rs) => {
-            for r in rs.iter_mut() {
-                code_engine_errors(r);
-                tag_internal(r, &request_id);
-            }
-            !rs.is_empty() && rs.iter().all(is_request_error)
-        }
-    };
+    let all_request_errors = code_errors(&mut resp, request_id);
     seen.graphql_errors = match &resp {
         BatchResponse::Single(r) => !r.errors.is_empty(),
         BatchResponse::Batch(rs) => rs.iter().any(|r| !r.errors.is_empty()),
@@ -317,8 +223,125 @@ async fn execute_inner(
         None if all_request_errors && mime == GRAPHQL_RESPONSE => StatusCode::BAD_REQUEST,
         None => StatusCode::OK,
     };
+    let store = cache_entry.map(|(key, generation)| (key, generation, only_queries));
+    serialise(
+        state,
+        &resp,
+        all_request_errors,
+        status,
+        mime,
+        request_id,
+        store,
+    )
+}
+
+/// Identical single queries are answered from the response cache while the catalog is unchanged; the key
+/// includes what the caller may read. Deployments, tasks, source status and the audit log change without
+/// catalog changes, so queries of them are never cached. `Err` is the cached answer; `Ok` the key and
+/// generation to store the answer under, when it may be stored.
+fn cached(
+    state: &AppState,
+    batch: &BatchRequest,
+    caller: &crate::auth::Caller,
+    headers: &HeaderMap,
+    mime: &'static str,
+) -> Result<Option<(String, u64)>, Box<Response>> {
+    let BatchRequest::Single(r) = batch else {
+        return Ok(None);
+    };
+    let cacheable = !super::response_cache::volatile(&r.query);
+    let Some(key) = state
+        .responses
+        .key(r)
+        .filter(|_| cacheable)
+        .map(|k| format!("{}\u{1}{k}", caller.read_key()))
+    else {
+        return Ok(None);
+    };
+    let (hit, generation) = state.responses.get(&key);
+    if let Some(body) = hit.filter(|_| !no_cache(headers)) {
+        return Err(Box::new(respond(StatusCode::OK, mime, body.to_string())));
+    }
+    Ok(Some((key, generation)))
+}
+
+/// Executes each operation for `caller` under its bound (see [`super::bounds`]). `Err` answers a single
+/// operation the request timeout stopped; in a batch only the stopped operation says `TIMEOUT`.
+async fn run(
+    state: &AppState,
+    batch: BatchRequest,
+    shapes: &[Shape],
+    caller: &crate::auth::Caller,
+    mime: &'static str,
+    request_id: &str,
+) -> Result<BatchResponse, Response> {
+    let prepare = |r: Request| {
+        crate::graphql::schema::prepare(r, &state.db, &state.cache).data(caller.clone())
+    };
+    let mutation = |i: usize| shapes.get(i).is_some_and(Shape::is_mutation);
+    let mut left = state.request_timeout;
+    match batch {
+        BatchRequest::Single(r) => {
+            match super::bounds::execute_bounded(state, prepare(r), mutation(0), &mut left).await {
+                Some(r) => Ok(BatchResponse::Single(r)),
+                None => {
+                    tracing::warn!(request_id, timeout = ?state.request_timeout, "request timed out");
+                    Err(request_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        mime,
+                        "TIMEOUT",
+                        &super::bounds::timeout_message(state),
+                    ))
+                }
+            }
+        }
+        BatchRequest::Batch(rs) => {
+            let mut out = Vec::with_capacity(rs.len());
+            for (i, r) in rs.into_iter().enumerate() {
+                let one =
+                    super::bounds::execute_bounded(state, prepare(r), mutation(i), &mut left).await;
+                out.push(one.unwrap_or_else(|| {
+                    tracing::warn!(request_id, timeout = ?state.request_timeout, "operation timed out");
+                    super::bounds::timed_out_operation(state)
+                }));
+            }
+            Ok(BatchResponse::Batch(out))
+        }
+    }
+}
+
+/// Codes the engine's errors and tags `INTERNAL` ones with the request id; true when every response
+/// failed before execution.
+fn code_errors(resp: &mut BatchResponse, request_id: &str) -> bool {
+    match resp {
+        BatchResponse::Single(r) => {
+            code_engine_errors(r);
+            tag_internal(r, request_id);
+            is_request_error(r)
+        }
+        BatchResponse::Batch(rs) => {
+            for r in rs.iter_mut() {
+                code_engine_errors(r);
+                tag_internal(r, request_id);
+            }
+            !rs.is_empty() && rs.iter().all(is_request_error)
+        }
+    }
+}
+
+/// The body within `server.limits.maxResponseBytes` (else `RESPONSE_TOO_LARGE`), stored in the response
+/// cache under `store` (key, generation, whether the operation is a query) when it has no errors.
+fn serialise(
+    state: &AppState,
+    resp: &BatchResponse,
+    all_request_errors: bool,
+    status: StatusCode,
+    mime: &'static str,
+    request_id: &str,
+    store: Option<(String, u64, bool)>,
+) -> Response {
     let max = state.max_response_bytes;
-    let serialised = match &resp {
+    let serialised = match resp {
         BatchResponse::Single(r) if all_request_errors && mime == GRAPHQL_RESPONSE => {
             serde_json::to_value(r).and_then(|mut v| {
                 if let Some(o) = v.as_object_mut() {
@@ -327,7 +350,7 @@ async fn execute_inner(
                 super::bounds::to_json_capped(&v, max)
             })
         }
-        _ => super::bounds::to_json_capped(&resp, max),
+        _ => super::bounds::to_json_capped(resp, max),
     };
     match serialised {
         Ok(None) => {
@@ -347,9 +370,9 @@ async fn execute_inner(
             )
         }
         Ok(Some(body)) => {
-            if let (Some((key, generation)), BatchResponse::Single(r)) = (cache_entry, &resp) {
+            if let (Some((key, generation, query)), BatchResponse::Single(r)) = (store, resp) {
                 if r.errors.is_empty() {
-                    state.responses.put(key, only_queries, &body, generation);
+                    state.responses.put(key, query, &body, generation);
                 }
             }
             respond(status, mime, body)
@@ -497,28 +520,19 @@ pub async fn get(
         };
         return request_error(status, mime, code, &message);
     }
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
-        let op_type = match (&request.operation_name, &doc.operations) {
-            (Some(name), ops) => ops
-                .iter()
-                .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
-                .map(|(_, o)| o.node.ty),
-            (None, ops) => ops.iter().next().map(|(_, o)| o.node.ty),
-        };
-        if matches!(
-            op_type,
-            Some(OperationType::Mutation | OperationType::Subscription)
-        ) {
-            let mut resp = request_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                mime,
-                "BAD_REQUEST",
-                "only queries may be sent with GET; use POST for mutations",
-            );
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return resp;
-        }
+    if matches!(
+        document::shape(&mut request).ty,
+        Some(OperationType::Mutation | OperationType::Subscription)
+    ) {
+        let mut resp = request_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            mime,
+            "BAD_REQUEST",
+            "only queries may be sent with GET; use POST for mutations",
+        );
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return resp;
     }
     execute(&state, BatchRequest::Single(request), mime, &headers).await
 }

@@ -60,7 +60,12 @@ pub async fn metrics(State(state): State<AppState>) -> axum::response::Response 
         )
             .into_response();
     }
-    let body = crate::metrics::get().render(&state.db).await;
+    let metrics = crate::metrics::get();
+    match crate::scaffolder::tasks::counts(&state.db).await {
+        Ok((queued, running)) => metrics.tasks_waiting(queued, running),
+        Err(e) => tracing::warn!(error = %e, "cannot count scaffolder tasks"),
+    }
+    let body = metrics.render(&state.db);
     (
         [(
             axum::http::header::CONTENT_TYPE,

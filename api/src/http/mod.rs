@@ -2,10 +2,12 @@
 
 pub mod auth;
 pub mod bounds;
+pub mod document;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod persisted;
+pub mod reply;
 pub mod response_cache;
 pub mod rest;
 pub mod ws;

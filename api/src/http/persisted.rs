@@ -56,9 +56,8 @@ impl PersistedQueries {
                 "provided sha256Hash does not match the query".into(),
             ));
         }
-        // Only documents that parse, and not too large, are kept (the request still runs).
-        let storable = r.query.len() <= MAX_QUERY_BYTES
-            && async_graphql::parser::parse_query(&r.query).is_ok();
+        // Only documents that parse, and not too large, are kept (the request still runs, on this parse).
+        let storable = r.query.len() <= MAX_QUERY_BYTES && r.parsed_query().is_ok();
         if storable && !map.contains_key(&hash) {
             while *bytes + r.query.len() > MAX_TOTAL_BYTES {
                 let Some(old) = order.pop_front() else { break };

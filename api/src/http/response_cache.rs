@@ -2,7 +2,6 @@
 //! It shares the catalog's change generation, so it is cleared the moment an ingest commits, and it also
 //! expires after the read cache's TTL. Only successful query responses are stored.
 
-use async_graphql::parser::types::OperationType;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -72,8 +71,8 @@ impl ResponseCache {
         (map.0.get(key).cloned(), g)
     }
 
-    /// Stores a successful response computed under generation `g`; only a query's (`query` is what
-    /// [`is_query`] said of the request, which the caller has already parsed).
+    /// Stores a successful response computed under generation `g`; only a query's (`query` is what the
+    /// request's [`Shape`](super::document::Shape) says of it: the caller has already parsed it).
     pub fn put(&self, key: String, query: bool, body: &str, g: u64) {
         if generation() != g || !query {
             return;
@@ -89,25 +88,6 @@ impl ResponseCache {
         }
         map.1 += size;
         map.0.insert(key, Arc::from(body));
-    }
-}
-
-/// True when the operation that runs is a query (never cache mutations or subscriptions).
-pub(crate) fn is_query(query: &str, operation: Option<&str>) -> bool {
-    operation_type(query, operation) == Some(OperationType::Query)
-}
-
-/// The type of the operation of `query` that runs (`operation`, or the first); `None` when the document
-/// does not parse or names no such operation.
-pub(crate) fn operation_type(query: &str, operation: Option<&str>) -> Option<OperationType> {
-    let doc = async_graphql::parser::parse_query(query).ok()?;
-    match operation {
-        Some(name) => doc
-            .operations
-            .iter()
-            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
-            .map(|(_, o)| o.node.ty),
-        None => doc.operations.iter().next().map(|(_, o)| o.node.ty),
     }
 }
 
@@ -127,6 +107,10 @@ mod tests {
         ));
     }
 
+    fn shape(query: &str) -> crate::http::document::Shape {
+        crate::http::document::shape(&mut async_graphql::Request::new(query))
+    }
+
     #[test]
     fn only_queries_are_stored_and_a_catalog_change_clears_everything() {
         let c = ResponseCache::new(Duration::from_secs(60), 1 << 20);
@@ -134,7 +118,7 @@ mod tests {
         let key = c.key(&req).unwrap();
         let (hit, g) = c.get(&key);
         assert!(hit.is_none());
-        c.put(key.clone(), is_query("{ a }", None), "{\"data\":{}}", g);
+        c.put(key.clone(), shape("{ a }").is_query(), "{\"data\":{}}", g);
         assert_eq!(c.get(&key).0.as_deref(), Some("{\"data\":{}}"));
         crate::catalog::cache::invalidate_all();
         assert!(c.get(&key).0.is_none());
@@ -142,7 +126,7 @@ mod tests {
         let m = "mutation { x }";
         let mkey = c.key(&async_graphql::Request::new(m)).unwrap();
         let (_, g) = c.get(&mkey);
-        c.put(mkey.clone(), is_query(m, None), "{}", g);
+        c.put(mkey.clone(), shape(m).is_query(), "{}", g);
         assert!(c.get(&mkey).0.is_none());
     }
 }

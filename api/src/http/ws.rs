@@ -58,7 +58,7 @@ pub async fn websocket(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let Some(protocol) = protocol(&headers) else {
-        return super::graphql::request_error(
+        return super::reply::request_error(
             StatusCode::BAD_REQUEST,
             "application/json",
             "BAD_REQUEST",
@@ -66,7 +66,7 @@ pub async fn websocket(
         );
     };
     if !origin_allowed(&state, &headers) {
-        return super::graphql::request_error(
+        return super::reply::request_error(
             StatusCode::FORBIDDEN,
             "application/json",
             "FORBIDDEN",

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
 
 use super::glob::{expand, is_glob, pattern_below, root_of};
+use super::place::Place;
 use super::placeholders::PlaceholderResolver;
-use super::walk::{Batch, Place, Scope, Walker};
+use super::walk::{Batch, Scope, Walker};
 use super::{Cursor, Provider, ReadEnd};
 use crate::catalog::model::Entity;
 use crate::catalog::validate::InvalidEntity;

@@ -9,8 +9,9 @@ use std::process::Stdio;
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
+use super::place::Place;
 use super::placeholders::PlaceholderResolver;
-use super::walk::{Batch, Place, Scope, Walker};
+use super::walk::{Batch, Scope, Walker};
 use super::{Cursor, Provider, ReadEnd};
 
 pub const DEFAULT_GLOB: &str = "**/catalog-info.yaml";
@@ -84,7 +85,7 @@ impl GitProvider {
             self.branch.as_deref().unwrap_or(""),
             self.glob
         );
-        super::walk::digest(&text)[..12].to_string()
+        super::place::digest(&text)[..12].to_string()
     }
 
     /// The commit the branch (or the remote HEAD) points at.

@@ -2,10 +2,12 @@
 //! registry of configured sources, and [`refresh`], which applies one provider's snapshot in one
 //! transaction.
 
+pub mod fetch;
 pub mod file;
 pub mod git;
 pub mod glob;
 pub mod leases;
+pub mod place;
 pub mod placeholders;
 pub mod readiness;
 pub mod scheduler;

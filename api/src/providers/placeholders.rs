@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::url::{Fetched, Fetcher};
-use super::walk::{digest, Place};
+use super::fetch::{Fetched, Fetcher};
+use super::place::{digest, Place};
 use crate::catalog::model::StatusItem;
 use crate::confine::{Policy, Refused};
 

@@ -27,32 +27,6 @@ pub struct Schedule {
 /// killed process's sources are taken over (by a restart or another replica) within this time.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(15);
 
-/// Parses `500ms`, `30s`, `5m`, `1h`, `90d` (a bare number means seconds).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration (use e.g. 500ms, 30s, 5m, 1h, 90d)"))?;
-    let d = match unit.trim() {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "d" => Duration::from_secs(n * 86_400),
-        other => {
-            return Err(format!(
-                "'{text}': unknown unit '{other}' (use ms, s, m, h or d)"
-            ))
-        }
-    };
-    if d.is_zero() {
-        return Err(format!("'{text}': a duration must be positive"));
-    }
-    Ok(d)
-}
-
 /// Up to 10% of `interval`, varying per source and per run, so replicas and sources do not align.
 fn jitter(interval: Duration, seed: &str, run: u64) -> Duration {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -368,17 +342,6 @@ impl Drop for AbortOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("5 weeks").is_err());
-        assert!(parse_duration("fast").is_err());
-    }
 
     #[test]
     fn backoff_doubles_and_caps_and_jitter_stays_small() {

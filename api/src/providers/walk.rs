@@ -2,91 +2,24 @@
 //! validate, and follow `kind: Location` targets (relative to their file, cycle-safe, depth-limited, never
 //! outside the provider's root). Files unchanged since the last read are skipped without parsing.
 
-use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
+use super::fetch::Fetched;
+use super::place::{digest, Place};
 use super::placeholders::{Deps, PlaceholderResolver};
-use super::url::Fetched;
-use crate::catalog::model::{parse_document_within, split_documents, Entity, SourcePos, YamlError};
+use crate::catalog::model::{
+    parse_document_within, split_documents, Entity, SourcePos, YamlError, MANAGED_BY_LOCATION,
+    MANAGED_BY_ORIGIN_LOCATION,
+};
 use crate::catalog::validate::{validate, InvalidEntity};
 use std::sync::Arc;
 
 /// How many `kind: Location` hops a tree may have below its root.
 pub const MAX_DEPTH: usize = 10;
-
-const MANAGED_BY: &str = "backstage.io/managed-by-location";
-const MANAGED_BY_ORIGIN: &str = "backstage.io/managed-by-origin-location";
-
-/// One readable place: a local file or an HTTP(S) URL.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Place {
-    File(PathBuf),
-    Url(Url),
-}
-
-impl Place {
-    /// Backstage's location ref form: `file:/abs/path` or `url:https://…`.
-    pub fn location_ref(&self) -> String {
-        match self {
-            Place::File(p) => format!("file:{}", p.display()),
-            Place::Url(u) => format!("url:{u}"),
-        }
-    }
-
-    pub fn parse_ref(text: &str) -> Option<Place> {
-        if let Some(p) = text.strip_prefix("file:") {
-            return Some(Place::File(PathBuf::from(p)));
-        }
-        Url::parse(text.strip_prefix("url:")?).ok().map(Place::Url)
-    }
-
-    /// Resolves a Location target of type `ty` (default: this place's type) relative to this place.
-    /// A remote place never leads to a local file.
-    pub fn join(&self, ty: Option<&str>, target: &str) -> Result<Place, String> {
-        let ty = ty.unwrap_or(match self {
-            Place::File(_) => "file",
-            Place::Url(_) => "url",
-        });
-        match (ty, self) {
-            ("file", Place::File(p)) => {
-                let dir = p.parent().unwrap_or(Path::new("/"));
-                Ok(Place::File(dir.join(target)))
-            }
-            ("file", Place::Url(_)) => Err(format!(
-                "file target '{target}' in a remote location is refused"
-            )),
-            ("url", base) => {
-                let url = match (Url::parse(target), base) {
-                    (Ok(u), _) => u,
-                    (Err(_), Place::Url(b)) => b
-                        .join(target)
-                        .map_err(|e| format!("url target '{target}': {e}"))?,
-                    (Err(e), Place::File(_)) => {
-                        return Err(format!("url target '{target}' is not a URL: {e}"))
-                    }
-                };
-                http_url(url).map(Place::Url)
-            }
-            (other, _) => Err(format!(
-                "location type '{other}' for target '{target}' is not supported (use file or url)"
-            )),
-        }
-    }
-}
-
-/// Accepts only `http` and `https` URLs.
-pub fn http_url(url: Url) -> Result<Url, String> {
-    match url.scheme() {
-        "http" | "https" => Ok(url),
-        s => Err(format!(
-            "'{url}': scheme '{s}' is not supported (use http or https)"
-        )),
-    }
-}
 
 /// What a provider's read knows about one file, kept in the source's cursor so the next read can skip
 /// the file when neither it nor the local files its placeholders read have changed.
@@ -467,8 +400,14 @@ fn annotate(entity: &mut Entity, location: &str, origin: &str) {
         .entry("annotations")
         .or_insert_with(|| Value::Object(Default::default()));
     if let Some(map) = annotations.as_object_mut() {
-        map.insert(MANAGED_BY.into(), Value::String(location.to_string()));
-        map.insert(MANAGED_BY_ORIGIN.into(), Value::String(origin.to_string()));
+        map.insert(
+            MANAGED_BY_LOCATION.into(),
+            Value::String(location.to_string()),
+        );
+        map.insert(
+            MANAGED_BY_ORIGIN_LOCATION.into(),
+            Value::String(origin.to_string()),
+        );
     }
 }
 
@@ -490,8 +429,4 @@ fn skippable(text: &str) -> bool {
             .as_bytes()
             .windows(8)
             .any(|w| w.eq_ignore_ascii_case(b"location"))
-}
-
-pub fn digest(text: &str) -> String {
-    format!("{:x}", Sha256::digest(text.as_bytes()))
 }

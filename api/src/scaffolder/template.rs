@@ -28,8 +28,6 @@ pub struct Template {
     pub base_dir: Option<PathBuf>,
 }
 
-const MANAGED_BY: &str = "backstage.io/managed-by-location";
-
 /// Where a task's stored spec keeps the template's directory (set by the server only).
 pub const BASE_DIR_KEY: &str = "__greenroomBaseDir";
 
@@ -38,7 +36,7 @@ pub fn base_dir(e: &StoredEntity) -> Option<PathBuf> {
     let loc = e
         .metadata()?
         .get("annotations")?
-        .get(MANAGED_BY)?
+        .get(crate::catalog::model::MANAGED_BY_LOCATION)?
         .as_str()?;
     let path = loc.strip_prefix("file:")?;
     PathBuf::from(path).parent().map(PathBuf::from)
