@@ -5,6 +5,7 @@ pub mod actions;
 pub mod expr;
 pub mod run;
 pub mod secrets;
+pub mod sinks;
 pub mod tasks;
 pub mod template;
 pub mod worker;
