@@ -313,6 +313,26 @@ impl Writer<'_> {
     }
 }
 
+/// Indexes of the kinds in [`KIND_MIX`].
+const DOMAIN: usize = 0;
+const SYSTEM: usize = 1;
+const GROUP: usize = 2;
+const USER: usize = 3;
+const COMPONENT: usize = 4;
+const API: usize = 5;
+const RESOURCE: usize = 6;
+
+/// The names of every kind's entities (references only need the names).
+struct Names<'a> {
+    domains: &'a [String],
+    systems: &'a [String],
+    groups: &'a [String],
+    users: &'a [String],
+    components: &'a [String],
+    apis: &'a [String],
+    resources: &'a [String],
+}
+
 /// Generate the catalog into `out` (created if missing) and write `out/root.yaml`.
 ///
 /// # Errors
@@ -332,35 +352,75 @@ pub fn generate(opts: &GenOptions, out: &Path) -> io::Result<GenSummary> {
             .collect()
     });
     let [domains, systems, groups, users, components, apis, resources] = &names;
-    let (domain, system, group, user, component, api, resource) = (0, 1, 2, 3, 4, 5, 6);
+    let n = Names {
+        domains,
+        systems,
+        groups,
+        users,
+        components,
+        apis,
+        resources,
+    };
     let mut w = Writer {
         out,
         per_file: opts.per_file,
-        kind: domain,
+        kind: DOMAIN,
         part: 0,
         buf: Yaml::default(),
         in_buf: 0,
         targets: Vec::new(),
     };
-    // Kinds are generated in output order; references only need the names.
-    for name in domains {
-        let y = w.begin(domain, &mut rng, name)?;
-        y.kv(1, "owner", rng.pick(groups));
+    // Kinds are generated in output order.
+    write_domains(&mut w, &mut rng, &n)?;
+    let system_owner = write_systems(&mut w, &mut rng, &n)?;
+    write_groups(&mut w, &mut rng, &n)?;
+    write_users(&mut w, &mut rng, &n)?;
+    let owners = Owners {
+        names: &n,
+        system_owner,
+    };
+    write_components(&mut w, &mut rng, &owners)?;
+    write_apis(&mut w, &mut rng, &owners)?;
+    write_resources(&mut w, &mut rng, &owners)?;
+    w.flush()?;
+    let root = write_root(out, &w.targets)?;
+    Ok(GenSummary {
+        entities: opts.entities,
+        files: w.targets.len() + 1,
+        per_kind: KIND_MIX.iter().zip(counts).map(|(k, c)| (k.0, c)).collect(),
+        root,
+    })
+}
+
+/// Domains, each owned by a group.
+fn write_domains(w: &mut Writer<'_>, rng: &mut Rng, n: &Names<'_>) -> io::Result<()> {
+    for name in n.domains {
+        let y = w.begin(DOMAIN, rng, name)?;
+        y.kv(1, "owner", rng.pick(n.groups));
         w.end()?;
     }
+    Ok(())
+}
 
-    let mut system_owner: Vec<&str> = Vec::with_capacity(systems.len());
-    for name in systems {
-        let y = w.begin(system, &mut rng, name)?;
-        let owner = rng.pick(groups);
+/// Systems, each owned by a group and in a domain; returns each system's owner.
+fn write_systems<'n>(w: &mut Writer<'_>, rng: &mut Rng, n: &Names<'n>) -> io::Result<Vec<&'n str>> {
+    let mut system_owner: Vec<&str> = Vec::with_capacity(n.systems.len());
+    for name in n.systems {
+        let y = w.begin(SYSTEM, rng, name)?;
+        let owner = rng.pick(n.groups);
         system_owner.push(owner);
-        y.kv(1, "owner", owner).kv(1, "domain", rng.pick(domains));
+        y.kv(1, "owner", owner).kv(1, "domain", rng.pick(n.domains));
         w.end()?;
     }
+    Ok(system_owner)
+}
 
+/// Groups: teams in a tree of [`GROUP_BRANCHING`] children each.
+fn write_groups(w: &mut Writer<'_>, rng: &mut Rng, n: &Names<'_>) -> io::Result<()> {
+    let groups = n.groups;
     for (i, name) in groups.iter().enumerate() {
         let number = name.rsplit('-').next().unwrap_or(name);
-        let y = w.begin(group, &mut rng, name)?;
+        let y = w.begin(GROUP, rng, name)?;
         y.kv(1, "type", "team").section(1, "profile");
         y.kv(2, "displayName", &format!("Team {number}"));
         if i > 0 {
@@ -369,43 +429,61 @@ pub fn generate(opts: &GenOptions, out: &Path) -> io::Result<GenSummary> {
         y.list::<&str>(1, "children", &[], true);
         w.end()?;
     }
+    Ok(())
+}
 
-    for name in users {
-        let y = w.begin(user, &mut rng, name)?;
+/// Users, each a member of one or two groups.
+fn write_users(w: &mut Writer<'_>, rng: &mut Rng, n: &Names<'_>) -> io::Result<()> {
+    for name in n.users {
+        let y = w.begin(USER, rng, name)?;
         let (first, last) = (rng.pick(FIRST_NAMES), rng.pick(LAST_NAMES));
         let k = 1 + usize::from(rng.random() < 0.2);
         y.section(1, "profile")
             .kv(2, "displayName", &format!("{first} {last}"))
             .kv(2, "email", &format!("{name}@example.com"))
-            .list(1, "memberOf", &rng.pick_some(groups, k), true);
+            .list(1, "memberOf", &rng.pick_some(n.groups, k), true);
         w.end()?;
     }
+    Ok(())
+}
 
-    // (owner, system): mostly the system's owner, sometimes another team.
-    let owned_by_system = |rng: &mut Rng| -> (&str, &str) {
+/// The names, and the owner of each system, for the kinds placed in systems.
+struct Owners<'n> {
+    names: &'n Names<'n>,
+    system_owner: Vec<&'n str>,
+}
+
+impl<'n> Owners<'n> {
+    /// (owner, system): mostly the system's owner, sometimes another team.
+    fn owned_by_system(&self, rng: &mut Rng) -> (&'n str, &'n str) {
+        let systems = self.names.systems;
         let system = rng.below(systems.len());
         let other = rng.random() >= 0.7;
         let owner = if other {
-            rng.pick(groups)
+            rng.pick(self.names.groups)
         } else {
-            system_owner[system]
+            self.system_owner[system]
         };
         (owner, &systems[system])
-    };
+    }
+}
 
-    for name in components {
-        let y = w.begin(component, &mut rng, name)?;
-        let (owner, system) = owned_by_system(&mut rng);
+/// Components: in a system, depending on components and resources, providing and consuming APIs.
+fn write_components(w: &mut Writer<'_>, rng: &mut Rng, o: &Owners<'_>) -> io::Result<()> {
+    let n = o.names;
+    for name in n.components {
+        let y = w.begin(COMPONENT, rng, name)?;
+        let (owner, system) = o.owned_by_system(rng);
         let mut depends_on: Vec<String> = Vec::new();
         for _ in 0..rng.below(4) {
-            let r = if rng.random() < 0.6 && components.len() > 1 {
-                let target = rng.pick(components);
+            let r = if rng.random() < 0.6 && n.components.len() > 1 {
+                let target = rng.pick(n.components);
                 if target == name {
                     continue;
                 }
                 format!("component:{target}")
             } else {
-                format!("resource:{}", rng.pick(resources))
+                format!("resource:{}", rng.pick(n.resources))
             };
             if !depends_on.contains(&r) {
                 depends_on.push(r);
@@ -417,14 +495,18 @@ pub fn generate(opts: &GenOptions, out: &Path) -> io::Result<GenSummary> {
             .kv(1, "owner", owner)
             .kv(1, "system", system)
             .list(1, "dependsOn", &depends_on, false)
-            .list(1, "providesApis", &rng.pick_some(apis, provides), false)
-            .list(1, "consumesApis", &rng.pick_some(apis, consumes), false);
+            .list(1, "providesApis", &rng.pick_some(n.apis, provides), false)
+            .list(1, "consumesApis", &rng.pick_some(n.apis, consumes), false);
         w.end()?;
     }
+    Ok(())
+}
 
-    for name in apis {
-        let y = w.begin(api, &mut rng, name)?;
-        let (owner, system) = owned_by_system(&mut rng);
+/// APIs: in a system, with a definition of their type.
+fn write_apis(w: &mut Writer<'_>, rng: &mut Rng, o: &Owners<'_>) -> io::Result<()> {
+    for name in o.names.apis {
+        let y = w.begin(API, rng, name)?;
+        let (owner, system) = o.owned_by_system(rng);
         let api_type = rng.pick(API_TYPES);
         let template = API_DEFINITIONS
             .iter()
@@ -437,32 +519,34 @@ pub fn generate(opts: &GenOptions, out: &Path) -> io::Result<GenSummary> {
             .kv(1, "definition", &template.replace("{name}", name));
         w.end()?;
     }
+    Ok(())
+}
 
-    for name in resources {
-        let y = w.begin(resource, &mut rng, name)?;
-        let (owner, system) = owned_by_system(&mut rng);
+/// Resources, in a system.
+fn write_resources(w: &mut Writer<'_>, rng: &mut Rng, o: &Owners<'_>) -> io::Result<()> {
+    for name in o.names.resources {
+        let y = w.begin(RESOURCE, rng, name)?;
+        let (owner, system) = o.owned_by_system(rng);
         y.kv(1, "type", rng.pick(RESOURCE_TYPES))
             .kv(1, "owner", owner)
             .kv(1, "system", system);
         w.end()?;
     }
-    w.flush()?;
+    Ok(())
+}
 
+/// Writes `out/root.yaml`, the Location that lists every file written.
+fn write_root(out: &Path, targets: &[String]) -> io::Result<PathBuf> {
     let mut y = Yaml::default();
     y.begin("Location")
         .kv(1, "name", "synthetic-catalog-root")
         .kv(1, "description", "Root of the synthetic benchmark catalog")
         .section(0, "spec")
         .kv(1, "type", "file")
-        .list(1, "targets", &w.targets, true);
+        .list(1, "targets", targets, true);
     let root = out.join("root.yaml");
     fs::write(&root, y.0)?;
-    Ok(GenSummary {
-        entities: opts.entities,
-        files: w.targets.len() + 1,
-        per_kind: KIND_MIX.iter().zip(counts).map(|(k, c)| (k.0, c)).collect(),
-        root,
-    })
+    Ok(root)
 }
 
 #[cfg(test)]
