@@ -9,14 +9,12 @@
 //! the picks differ from Python's, but output depends only on (entities, seed, per_file).
 //! Entities are written as they are generated: memory is O(per_file) plus the name tables.
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-const API_VERSION: &str = "backstage.io/v1alpha1";
+use super::yaml::Yaml;
 
 /// (kind, directory, share of N, entity name prefix), in output order.
 const KIND_MIX: [(&str, &str, f64, &str); 7] = [
@@ -52,7 +50,6 @@ mod words {
         ("grpc", "syntax = \"proto3\";\nservice Svc { rpc Ping (Empty) returns (Empty); }\nmessage Empty {}\n"),
         ("graphql", "type Query {\n  ping: String\n}\n"),
     ];
-    pub const YAML_SPECIAL: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"];
 }
 use words::*;
 
@@ -139,108 +136,6 @@ fn kind_counts(n: usize) -> io::Result<[usize; 7]> {
     }
     debug_assert_eq!(counts.iter().sum::<usize>(), n);
     Ok(counts)
-}
-
-/// Plain if it matches `^(\./)?[A-Za-z][A-Za-z0-9._/@:-]*$`, is no YAML 1.1 special word and
-/// does not end in `:`; otherwise a JSON string (a valid YAML double-quoted scalar).
-fn scalar(value: &str) -> Cow<'_, str> {
-    let mut chars = value.strip_prefix("./").unwrap_or(value).chars();
-    let plain = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "._/@:-".contains(c))
-        && !YAML_SPECIAL.contains(&value.to_ascii_lowercase().as_str())
-        && !value.ends_with(':');
-    if plain {
-        return Cow::Borrowed(value);
-    }
-    // Python json.dumps escaping (ensure_ascii), but astral chars use YAML's \U form.
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        let short = match c {
-            '"' | '\\' => c,
-            '\n' => 'n',
-            '\r' => 'r',
-            '\t' => 't',
-            '\u{8}' => 'b',
-            '\u{c}' => 'f',
-            ' '..='~' => {
-                out.push(c);
-                continue;
-            }
-            c if u32::from(c) <= 0xFFFF => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-                continue;
-            }
-            c => {
-                let _ = write!(out, "\\U{:08x}", u32::from(c));
-                continue;
-            }
-        };
-        out.push('\\');
-        out.push(short);
-    }
-    out.push('"');
-    Cow::Owned(out)
-}
-
-/// Block-style YAML writer with the same layout as `emit()` in gen_catalog.py
-/// (two-space indent, list items indented under their key, `key: []` for empty lists).
-#[derive(Default)]
-struct Yaml(String);
-
-impl Yaml {
-    fn key(&mut self, indent: usize, key: &str) -> &mut Self {
-        self.0.push_str(&"  ".repeat(indent));
-        self.0.push_str(key);
-        self.0.push(':');
-        self
-    }
-
-    /// `key: value`
-    fn kv(&mut self, indent: usize, key: &str, value: &str) -> &mut Self {
-        self.key(indent, key).0.push(' ');
-        self.0.push_str(&scalar(value));
-        self.0.push('\n');
-        self
-    }
-
-    /// A mapping header: `key:` on its own line.
-    fn section(&mut self, indent: usize, key: &str) -> &mut Self {
-        self.key(indent, key).0.push('\n');
-        self
-    }
-
-    /// `key:` plus one `- item` line per item; when empty, `key: []` if `keep_empty`, else nothing.
-    fn list<S: AsRef<str>>(
-        &mut self,
-        indent: usize,
-        key: &str,
-        items: &[S],
-        keep_empty: bool,
-    ) -> &mut Self {
-        if items.is_empty() {
-            if keep_empty {
-                self.key(indent, key).0.push_str(" []\n");
-            }
-            return self;
-        }
-        self.section(indent, key);
-        for item in items {
-            self.0.push_str(&"  ".repeat(indent + 1));
-            self.0.push_str("- ");
-            self.0.push_str(&scalar(item.as_ref()));
-            self.0.push('\n');
-        }
-        self
-    }
-
-    /// Document start, apiVersion, kind and the `metadata:` header.
-    fn begin(&mut self, kind: &str) -> &mut Self {
-        self.0.push_str("---\n");
-        self.kv(0, "apiVersion", API_VERSION)
-            .kv(0, "kind", kind)
-            .section(0, "metadata")
-    }
 }
 
 fn capitalize(word: &str) -> String {
@@ -552,6 +447,7 @@ fn write_root(out: &Path, targets: &[String]) -> io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::yaml::scalar;
 
     fn temp_out(tag: &str) -> PathBuf {
         let nanos = std::time::SystemTime::now()

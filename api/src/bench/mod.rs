@@ -4,6 +4,7 @@
 pub mod generate;
 pub mod graph;
 pub mod load;
+mod yaml;
 
 use anyhow::Context as _;
 use serde_json::json;
