@@ -9,14 +9,12 @@
 //! the picks differ from Python's, but output depends only on (entities, seed, per_file).
 //! Entities are written as they are generated: memory is O(per_file) plus the name tables.
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-const API_VERSION: &str = "backstage.io/v1alpha1";
+use super::yaml::Yaml;
 
 /// (kind, directory, share of N, entity name prefix), in output order.
 const KIND_MIX: [(&str, &str, f64, &str); 7] = [
@@ -52,7 +50,6 @@ mod words {
         ("grpc", "syntax = \"proto3\";\nservice Svc { rpc Ping (Empty) returns (Empty); }\nmessage Empty {}\n"),
         ("graphql", "type Query {\n  ping: String\n}\n"),
     ];
-    pub const YAML_SPECIAL: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"];
 }
 use words::*;
 
@@ -141,108 +138,6 @@ fn kind_counts(n: usize) -> io::Result<[usize; 7]> {
     Ok(counts)
 }
 
-/// Plain if it matches `^(\./)?[A-Za-z][A-Za-z0-9._/@:-]*$`, is no YAML 1.1 special word and
-/// does not end in `:`; otherwise a JSON string (a valid YAML double-quoted scalar).
-fn scalar(value: &str) -> Cow<'_, str> {
-    let mut chars = value.strip_prefix("./").unwrap_or(value).chars();
-    let plain = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "._/@:-".contains(c))
-        && !YAML_SPECIAL.contains(&value.to_ascii_lowercase().as_str())
-        && !value.ends_with(':');
-    if plain {
-        return Cow::Borrowed(value);
-    }
-    // Python json.dumps escaping (ensure_ascii), but astral chars use YAML's \U form.
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        let short = match c {
-            '"' | '\\' => c,
-            '\n' => 'n',
-            '\r' => 'r',
-            '\t' => 't',
-            '\u{8}' => 'b',
-            '\u{c}' => 'f',
-            ' '..='~' => {
-                out.push(c);
-                continue;
-            }
-            c if u32::from(c) <= 0xFFFF => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-                continue;
-            }
-            c => {
-                let _ = write!(out, "\\U{:08x}", u32::from(c));
-                continue;
-            }
-        };
-        out.push('\\');
-        out.push(short);
-    }
-    out.push('"');
-    Cow::Owned(out)
-}
-
-/// Block-style YAML writer with the same layout as `emit()` in gen_catalog.py
-/// (two-space indent, list items indented under their key, `key: []` for empty lists).
-#[derive(Default)]
-struct Yaml(String);
-
-impl Yaml {
-    fn key(&mut self, indent: usize, key: &str) -> &mut Self {
-        self.0.push_str(&"  ".repeat(indent));
-        self.0.push_str(key);
-        self.0.push(':');
-        self
-    }
-
-    /// `key: value`
-    fn kv(&mut self, indent: usize, key: &str, value: &str) -> &mut Self {
-        self.key(indent, key).0.push(' ');
-        self.0.push_str(&scalar(value));
-        self.0.push('\n');
-        self
-    }
-
-    /// A mapping header: `key:` on its own line.
-    fn section(&mut self, indent: usize, key: &str) -> &mut Self {
-        self.key(indent, key).0.push('\n');
-        self
-    }
-
-    /// `key:` plus one `- item` line per item; when empty, `key: []` if `keep_empty`, else nothing.
-    fn list<S: AsRef<str>>(
-        &mut self,
-        indent: usize,
-        key: &str,
-        items: &[S],
-        keep_empty: bool,
-    ) -> &mut Self {
-        if items.is_empty() {
-            if keep_empty {
-                self.key(indent, key).0.push_str(" []\n");
-            }
-            return self;
-        }
-        self.section(indent, key);
-        for item in items {
-            self.0.push_str(&"  ".repeat(indent + 1));
-            self.0.push_str("- ");
-            self.0.push_str(&scalar(item.as_ref()));
-            self.0.push('\n');
-        }
-        self
-    }
-
-    /// Document start, apiVersion, kind and the `metadata:` header.
-    fn begin(&mut self, kind: &str) -> &mut Self {
-        self.0.push_str("---\n");
-        self.kv(0, "apiVersion", API_VERSION)
-            .kv(0, "kind", kind)
-            .section(0, "metadata")
-    }
-}
-
 fn capitalize(word: &str) -> String {
     let mut chars = word.chars();
     let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
@@ -313,6 +208,26 @@ impl Writer<'_> {
     }
 }
 
+/// Indexes of the kinds in [`KIND_MIX`].
+const DOMAIN: usize = 0;
+const SYSTEM: usize = 1;
+const GROUP: usize = 2;
+const USER: usize = 3;
+const COMPONENT: usize = 4;
+const API: usize = 5;
+const RESOURCE: usize = 6;
+
+/// The names of every kind's entities (references only need the names).
+struct Names<'a> {
+    domains: &'a [String],
+    systems: &'a [String],
+    groups: &'a [String],
+    users: &'a [String],
+    components: &'a [String],
+    apis: &'a [String],
+    resources: &'a [String],
+}
+
 /// Generate the catalog into `out` (created if missing) and write `out/root.yaml`.
 ///
 /// # Errors
@@ -332,35 +247,75 @@ pub fn generate(opts: &GenOptions, out: &Path) -> io::Result<GenSummary> {
             .collect()
     });
     let [domains, systems, groups, users, components, apis, resources] = &names;
-    let (domain, system, group, user, component, api, resource) = (0, 1, 2, 3, 4, 5, 6);
+    let n = Names {
+        domains,
+        systems,
+        groups,
+        users,
+        components,
+        apis,
+        resources,
+    };
     let mut w = Writer {
         out,
         per_file: opts.per_file,
-        kind: domain,
+        kind: DOMAIN,
         part: 0,
         buf: Yaml::default(),
         in_buf: 0,
         targets: Vec::new(),
     };
-    // Kinds are generated in output order; references only need the names.
-    for name in domains {
-        let y = w.begin(domain, &mut rng, name)?;
-        y.kv(1, "owner", rng.pick(groups));
+    // Kinds are generated in output order.
+    write_domains(&mut w, &mut rng, &n)?;
+    let system_owner = write_systems(&mut w, &mut rng, &n)?;
+    write_groups(&mut w, &mut rng, &n)?;
+    write_users(&mut w, &mut rng, &n)?;
+    let owners = Owners {
+        names: &n,
+        system_owner,
+    };
+    write_components(&mut w, &mut rng, &owners)?;
+    write_apis(&mut w, &mut rng, &owners)?;
+    write_resources(&mut w, &mut rng, &owners)?;
+    w.flush()?;
+    let root = write_root(out, &w.targets)?;
+    Ok(GenSummary {
+        entities: opts.entities,
+        files: w.targets.len() + 1,
+        per_kind: KIND_MIX.iter().zip(counts).map(|(k, c)| (k.0, c)).collect(),
+        root,
+    })
+}
+
+/// Domains, each owned by a group.
+fn write_domains(w: &mut Writer<'_>, rng: &mut Rng, n: &Names<'_>) -> io::Result<()> {
+    for name in n.domains {
+        let y = w.begin(DOMAIN, rng, name)?;
+        y.kv(1, "owner", rng.pick(n.groups));
         w.end()?;
     }
+    Ok(())
+}
 
-    let mut system_owner: Vec<&str> = Vec::with_capacity(systems.len());
-    for name in systems {
-        let y = w.begin(system, &mut rng, name)?;
-        let owner = rng.pick(groups);
+/// Systems, each owned by a group and in a domain; returns each system's owner.
+fn write_systems<'n>(w: &mut Writer<'_>, rng: &mut Rng, n: &Names<'n>) -> io::Result<Vec<&'n str>> {
+    let mut system_owner: Vec<&str> = Vec::with_capacity(n.systems.len());
+    for name in n.systems {
+        let y = w.begin(SYSTEM, rng, name)?;
+        let owner = rng.pick(n.groups);
         system_owner.push(owner);
-        y.kv(1, "owner", owner).kv(1, "domain", rng.pick(domains));
+        y.kv(1, "owner", owner).kv(1, "domain", rng.pick(n.domains));
         w.end()?;
     }
+    Ok(system_owner)
+}
 
+/// Groups: teams in a tree of [`GROUP_BRANCHING`] children each.
+fn write_groups(w: &mut Writer<'_>, rng: &mut Rng, n: &Names<'_>) -> io::Result<()> {
+    let groups = n.groups;
     for (i, name) in groups.iter().enumerate() {
         let number = name.rsplit('-').next().unwrap_or(name);
-        let y = w.begin(group, &mut rng, name)?;
+        let y = w.begin(GROUP, rng, name)?;
         y.kv(1, "type", "team").section(1, "profile");
         y.kv(2, "displayName", &format!("Team {number}"));
         if i > 0 {
@@ -369,43 +324,61 @@ pub fn generate(opts: &GenOptions, out: &Path) -> io::Result<GenSummary> {
         y.list::<&str>(1, "children", &[], true);
         w.end()?;
     }
+    Ok(())
+}
 
-    for name in users {
-        let y = w.begin(user, &mut rng, name)?;
+/// Users, each a member of one or two groups.
+fn write_users(w: &mut Writer<'_>, rng: &mut Rng, n: &Names<'_>) -> io::Result<()> {
+    for name in n.users {
+        let y = w.begin(USER, rng, name)?;
         let (first, last) = (rng.pick(FIRST_NAMES), rng.pick(LAST_NAMES));
         let k = 1 + usize::from(rng.random() < 0.2);
         y.section(1, "profile")
             .kv(2, "displayName", &format!("{first} {last}"))
             .kv(2, "email", &format!("{name}@example.com"))
-            .list(1, "memberOf", &rng.pick_some(groups, k), true);
+            .list(1, "memberOf", &rng.pick_some(n.groups, k), true);
         w.end()?;
     }
+    Ok(())
+}
 
-    // (owner, system): mostly the system's owner, sometimes another team.
-    let owned_by_system = |rng: &mut Rng| -> (&str, &str) {
+/// The names, and the owner of each system, for the kinds placed in systems.
+struct Owners<'n> {
+    names: &'n Names<'n>,
+    system_owner: Vec<&'n str>,
+}
+
+impl<'n> Owners<'n> {
+    /// (owner, system): mostly the system's owner, sometimes another team.
+    fn owned_by_system(&self, rng: &mut Rng) -> (&'n str, &'n str) {
+        let systems = self.names.systems;
         let system = rng.below(systems.len());
         let other = rng.random() >= 0.7;
         let owner = if other {
-            rng.pick(groups)
+            rng.pick(self.names.groups)
         } else {
-            system_owner[system]
+            self.system_owner[system]
         };
         (owner, &systems[system])
-    };
+    }
+}
 
-    for name in components {
-        let y = w.begin(component, &mut rng, name)?;
-        let (owner, system) = owned_by_system(&mut rng);
+/// Components: in a system, depending on components and resources, providing and consuming APIs.
+fn write_components(w: &mut Writer<'_>, rng: &mut Rng, o: &Owners<'_>) -> io::Result<()> {
+    let n = o.names;
+    for name in n.components {
+        let y = w.begin(COMPONENT, rng, name)?;
+        let (owner, system) = o.owned_by_system(rng);
         let mut depends_on: Vec<String> = Vec::new();
         for _ in 0..rng.below(4) {
-            let r = if rng.random() < 0.6 && components.len() > 1 {
-                let target = rng.pick(components);
+            let r = if rng.random() < 0.6 && n.components.len() > 1 {
+                let target = rng.pick(n.components);
                 if target == name {
                     continue;
                 }
                 format!("component:{target}")
             } else {
-                format!("resource:{}", rng.pick(resources))
+                format!("resource:{}", rng.pick(n.resources))
             };
             if !depends_on.contains(&r) {
                 depends_on.push(r);
@@ -417,14 +390,18 @@ pub fn generate(opts: &GenOptions, out: &Path) -> io::Result<GenSummary> {
             .kv(1, "owner", owner)
             .kv(1, "system", system)
             .list(1, "dependsOn", &depends_on, false)
-            .list(1, "providesApis", &rng.pick_some(apis, provides), false)
-            .list(1, "consumesApis", &rng.pick_some(apis, consumes), false);
+            .list(1, "providesApis", &rng.pick_some(n.apis, provides), false)
+            .list(1, "consumesApis", &rng.pick_some(n.apis, consumes), false);
         w.end()?;
     }
+    Ok(())
+}
 
-    for name in apis {
-        let y = w.begin(api, &mut rng, name)?;
-        let (owner, system) = owned_by_system(&mut rng);
+/// APIs: in a system, with a definition of their type.
+fn write_apis(w: &mut Writer<'_>, rng: &mut Rng, o: &Owners<'_>) -> io::Result<()> {
+    for name in o.names.apis {
+        let y = w.begin(API, rng, name)?;
+        let (owner, system) = o.owned_by_system(rng);
         let api_type = rng.pick(API_TYPES);
         let template = API_DEFINITIONS
             .iter()
@@ -437,37 +414,40 @@ pub fn generate(opts: &GenOptions, out: &Path) -> io::Result<GenSummary> {
             .kv(1, "definition", &template.replace("{name}", name));
         w.end()?;
     }
+    Ok(())
+}
 
-    for name in resources {
-        let y = w.begin(resource, &mut rng, name)?;
-        let (owner, system) = owned_by_system(&mut rng);
+/// Resources, in a system.
+fn write_resources(w: &mut Writer<'_>, rng: &mut Rng, o: &Owners<'_>) -> io::Result<()> {
+    for name in o.names.resources {
+        let y = w.begin(RESOURCE, rng, name)?;
+        let (owner, system) = o.owned_by_system(rng);
         y.kv(1, "type", rng.pick(RESOURCE_TYPES))
             .kv(1, "owner", owner)
             .kv(1, "system", system);
         w.end()?;
     }
-    w.flush()?;
+    Ok(())
+}
 
+/// Writes `out/root.yaml`, the Location that lists every file written.
+fn write_root(out: &Path, targets: &[String]) -> io::Result<PathBuf> {
     let mut y = Yaml::default();
     y.begin("Location")
         .kv(1, "name", "synthetic-catalog-root")
         .kv(1, "description", "Root of the synthetic benchmark catalog")
         .section(0, "spec")
         .kv(1, "type", "file")
-        .list(1, "targets", &w.targets, true);
+        .list(1, "targets", targets, true);
     let root = out.join("root.yaml");
     fs::write(&root, y.0)?;
-    Ok(GenSummary {
-        entities: opts.entities,
-        files: w.targets.len() + 1,
-        per_kind: KIND_MIX.iter().zip(counts).map(|(k, c)| (k.0, c)).collect(),
-        root,
-    })
+    Ok(root)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::yaml::scalar;
 
     fn temp_out(tag: &str) -> PathBuf {
         let nanos = std::time::SystemTime::now()

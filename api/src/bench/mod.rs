@@ -4,6 +4,7 @@
 pub mod generate;
 pub mod graph;
 pub mod load;
+mod yaml;
 
 use anyhow::Context as _;
 use serde_json::json;
@@ -92,139 +93,179 @@ async fn total_count(client: &reqwest::Client, url: &str) -> Option<u64> {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let tmp = tempfile_dir(args.dir.as_deref())?;
     let client = reqwest::Client::new();
-    let mut rereads = Vec::new();
-    let mut deploys = Vec::new();
-    let mut graphs = Vec::new();
-    let mut rest = Vec::new();
+    let mut figures = Figures::default();
     println!("| N entities | start → queryable (s) | peak RSS (MiB) | entity(ref) req/s (p99 ms) | same, no-cache | 100-component page req/s (p99 ms) | same, no-cache |");
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &args.entities {
-        let dir = tmp.join(format!("n{n}"));
-        let catalog = dir.join("catalog");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&catalog)?;
-        let summary = generate::generate(
-            &generate::GenOptions {
-                entities: n,
-                seed: 1,
-                per_file: 100,
-            },
-            &catalog,
-        )?;
-        let expected = summary.entities as u64 + 1; // + the root Location
-        let started = Instant::now();
-        let server = Server::start(&dir, &summary.root).await?;
-        loop {
-            if total_count(&client, &server.url).await == Some(expected) {
-                break;
-            }
-            if started.elapsed() > Duration::from_secs(600) {
-                anyhow::bail!("catalog of {n} entities not queryable after 600 s");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let ingest = started.elapsed().as_secs_f64();
-        let duration = Duration::from_secs(args.seconds);
-        let by_ref_body = json!({
-            "query": "query($r: String!) { entity(ref: $r) { ref name ... on Component { lifecycle } } }",
-            "variables": { "r": first_component(n) }
-        });
-        let page_body = json!({ "query": "{ entities(filter: {kind: [\"Component\"]}, first: 100) { nodes { ref name ... on Component { owner { ref } system { ref } dependsOn { ref } } } } }" });
-        let no_cache = [("Cache-Control", "no-cache")];
-        let (c, url) = (args.connections, server.url.as_str());
-        let by_ref = load::run(url, by_ref_body.clone(), c, duration).await?;
-        let by_ref_uncached =
-            load::run_with_headers(url, by_ref_body, &no_cache, c, duration).await?;
-        let page = load::run(url, page_body.clone(), c, duration).await?;
-        let page_uncached = load::run_with_headers(url, page_body, &no_cache, c, duration).await?;
-        let rss = server
-            .peak_rss_mib()
-            .map(|m| format!("{m:.0}"))
-            .unwrap_or_else(|| "n/a".into());
-        let cell = |r: &load::LoadReport| format!("{:.0} ({:.1})", r.rps, r.p99_ms);
-        println!(
-            "| {n} | {ingest:.2} | {rss} | {} | {} | {} | {} |",
-            cell(&by_ref),
-            cell(&by_ref_uncached),
-            cell(&page),
-            cell(&page_uncached)
-        );
-        let errors: u64 = [&by_ref, &by_ref_uncached, &page, &page_uncached]
-            .iter()
-            .map(|r| r.errors)
-            .sum();
-        if errors > 0 {
-            println!("  ({errors} requests failed)");
-        }
-        rest.push((
-            n,
-            rest_figures(url, &first_component(n), c, duration).await?,
-        ));
-        rereads.push((n, reread(&client, &server.url, &catalog).await?));
-        let record = json!({
-            "query": "mutation($e: String!) { recordDeployment(input: {entityRef: $e, environment: \"production\", version: \"1.0.0\", status: SUCCEEDED}) { id } }",
-            "variables": { "e": first_component(n) }
-        });
-        let recorded = load::run(url, record, c, duration).await?;
-        deploys.push((n, recorded));
-        graphs.push((
-            n,
-            graph::measure(&client, url, &first_component(n), args.seconds).await?,
-        ));
-        drop(server);
+        measure(&args, &tmp, &client, n, &mut figures).await?;
     }
-    println!();
-    println!("| N entities | REST by-name req/s (p99 ms) | REST by-query page of 100 components req/s (p99 ms) |");
-    println!("|---:|---:|---:|");
-    for (n, [by_name, page]) in &rest {
-        let cell = |r: &load::LoadReport| format!("{:.0} ({:.1})", r.rps, r.p99_ms);
-        println!("| {n} | {} | {} |", cell(by_name), cell(page));
-        if by_name.errors + page.errors > 0 {
-            println!("  ({} requests failed)", by_name.errors + page.errors);
-        }
-    }
-    println!();
-    println!("| N entities | unchanged re-read (s) | 10% changed, in 10% of the files (s) | 10% changed, spread over every file (s) |");
-    println!("|---:|---:|---:|---:|");
-    for (n, r) in rereads {
-        println!("| {n} | {:.2} | {:.2} | {:.2} |", r[0], r[1], r[2]);
-    }
-    println!();
-    println!(
-        "| N entities | recordDeployment mutations/s (p99 ms), {} connections |",
-        args.connections
-    );
-    println!("|---:|---:|");
-    for (n, r) in deploys {
-        println!(
-            "| {n} | {:.0} ({:.1}){} |",
-            r.rps,
-            r.p99_ms,
-            if r.errors > 0 {
-                format!(", {} failed", r.errors)
-            } else {
-                String::new()
-            }
-        );
-    }
-    println!();
-    println!("| N entities | graph, depth 3 (nodes): p50 / p99 ms | impact of the most used resource (affected): p50 / p99 ms | dependencyCycles of all components (cycles): p50 / p99 ms |");
-    println!("|---:|---:|---:|---:|");
-    for (n, g) in graphs {
-        println!(
-            "| {n} | ({}) {:.1} / {:.1} | ({}) {:.1} / {:.1} | ({}) {:.0} / {:.0} |",
-            g.graph_nodes,
-            g.graph.p50_ms,
-            g.graph.p99_ms,
-            g.impact_count,
-            g.impact.p50_ms,
-            g.impact.p99_ms,
-            g.cycle_count,
-            g.cycles.p50_ms,
-            g.cycles.p99_ms
-        );
-    }
+    figures.print(args.connections);
     Ok(())
+}
+
+/// The figures of every catalog size that are printed after the first table.
+#[derive(Default)]
+struct Figures {
+    rest: Vec<(usize, [load::LoadReport; 2])>,
+    rereads: Vec<(usize, [f64; 3])>,
+    deploys: Vec<(usize, load::LoadReport)>,
+    graphs: Vec<(usize, graph::GraphFigures)>,
+}
+
+/// A generated catalog of `n` entities under `tmp`, served by the real server once it is queryable;
+/// returns the server, the catalog's directory and the seconds from start to queryable.
+async fn start_catalog(
+    tmp: &Path,
+    client: &reqwest::Client,
+    n: usize,
+) -> anyhow::Result<(Server, PathBuf, f64)> {
+    let dir = tmp.join(format!("n{n}"));
+    let catalog = dir.join("catalog");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&catalog)?;
+    let summary = generate::generate(
+        &generate::GenOptions {
+            entities: n,
+            seed: 1,
+            per_file: 100,
+        },
+        &catalog,
+    )?;
+    let expected = summary.entities as u64 + 1; // + the root Location
+    let started = Instant::now();
+    let server = Server::start(&dir, &summary.root).await?;
+    loop {
+        if total_count(client, &server.url).await == Some(expected) {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            anyhow::bail!("catalog of {n} entities not queryable after 600 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok((server, catalog, started.elapsed().as_secs_f64()))
+}
+
+/// Measures one catalog size: prints its row of the first table, and keeps its other figures.
+async fn measure(
+    args: &BenchArgs,
+    tmp: &Path,
+    client: &reqwest::Client,
+    n: usize,
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
+    let (server, catalog, ingest) = start_catalog(tmp, client, n).await?;
+    let duration = Duration::from_secs(args.seconds);
+    let by_ref_body = json!({
+        "query": "query($r: String!) { entity(ref: $r) { ref name ... on Component { lifecycle } } }",
+        "variables": { "r": first_component(n) }
+    });
+    let page_body = json!({ "query": "{ entities(filter: {kind: [\"Component\"]}, first: 100) { nodes { ref name ... on Component { owner { ref } system { ref } dependsOn { ref } } } } }" });
+    let no_cache = [("Cache-Control", "no-cache")];
+    let (c, url) = (args.connections, server.url.as_str());
+    let by_ref = load::run(url, by_ref_body.clone(), c, duration).await?;
+    let by_ref_uncached = load::run_with_headers(url, by_ref_body, &no_cache, c, duration).await?;
+    let page = load::run(url, page_body.clone(), c, duration).await?;
+    let page_uncached = load::run_with_headers(url, page_body, &no_cache, c, duration).await?;
+    let rss = server
+        .peak_rss_mib()
+        .map(|m| format!("{m:.0}"))
+        .unwrap_or_else(|| "n/a".into());
+    let cell = |r: &load::LoadReport| format!("{:.0} ({:.1})", r.rps, r.p99_ms);
+    println!(
+        "| {n} | {ingest:.2} | {rss} | {} | {} | {} | {} |",
+        cell(&by_ref),
+        cell(&by_ref_uncached),
+        cell(&page),
+        cell(&page_uncached)
+    );
+    let errors: u64 = [&by_ref, &by_ref_uncached, &page, &page_uncached]
+        .iter()
+        .map(|r| r.errors)
+        .sum();
+    if errors > 0 {
+        println!("  ({errors} requests failed)");
+    }
+    figures.rest.push((
+        n,
+        rest_figures(url, &first_component(n), c, duration).await?,
+    ));
+    figures
+        .rereads
+        .push((n, reread(client, &server.url, &catalog).await?));
+    let record = json!({
+        "query": "mutation($e: String!) { recordDeployment(input: {entityRef: $e, environment: \"production\", version: \"1.0.0\", status: SUCCEEDED}) { id } }",
+        "variables": { "e": first_component(n) }
+    });
+    let recorded = load::run(url, record, c, duration).await?;
+    figures.deploys.push((n, recorded));
+    figures.graphs.push((
+        n,
+        graph::measure(client, url, &first_component(n), args.seconds).await?,
+    ));
+    drop(server);
+    Ok(())
+}
+
+impl Figures {
+    /// Prints the REST, re-read, deployment and graph tables.
+    fn print(&self, connections: usize) {
+        println!();
+        println!("| N entities | REST by-name req/s (p99 ms) | REST by-query page of 100 components req/s (p99 ms) |");
+        println!("|---:|---:|---:|");
+        for (n, [by_name, page]) in &self.rest {
+            let cell = |r: &load::LoadReport| format!("{:.0} ({:.1})", r.rps, r.p99_ms);
+            println!("| {n} | {} | {} |", cell(by_name), cell(page));
+            if by_name.errors + page.errors > 0 {
+                println!("  ({} requests failed)", by_name.errors + page.errors);
+            }
+        }
+        println!();
+        println!("| N entities | unchanged re-read (s) | 10% changed, in 10% of the files (s) | 10% changed, spread over every file (s) |");
+        println!("|---:|---:|---:|---:|");
+        for (n, r) in &self.rereads {
+            println!("| {n} | {:.2} | {:.2} | {:.2} |", r[0], r[1], r[2]);
+        }
+        println!();
+        println!(
+            "| N entities | recordDeployment mutations/s (p99 ms), {connections} connections |"
+        );
+        println!("|---:|---:|");
+        for (n, r) in &self.deploys {
+            println!(
+                "| {n} | {:.0} ({:.1}){} |",
+                r.rps,
+                r.p99_ms,
+                if r.errors > 0 {
+                    format!(", {} failed", r.errors)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        println!();
+        self.print_graphs();
+    }
+
+    /// Prints the graph table.
+    fn print_graphs(&self) {
+        println!("| N entities | graph, depth 3 (nodes): p50 / p99 ms | impact of the most used resource (affected): p50 / p99 ms | dependencyCycles of all components (cycles): p50 / p99 ms |");
+        println!("|---:|---:|---:|---:|");
+        for (n, g) in &self.graphs {
+            println!(
+                "| {n} | ({}) {:.1} / {:.1} | ({}) {:.1} / {:.1} | ({}) {:.0} / {:.0} |",
+                g.graph_nodes,
+                g.graph.p50_ms,
+                g.graph.p99_ms,
+                g.impact_count,
+                g.impact.p50_ms,
+                g.impact.p99_ms,
+                g.cycle_count,
+                g.cycles.p50_ms,
+                g.cycles.p99_ms
+            );
+        }
+    }
 }
 
 /// Times `refreshLocation` on the loaded catalog: unchanged, then 10% of the entities changed in 10% of

@@ -168,15 +168,20 @@ fn permissions(c: &mut Checker, map: &Map<String, Value>, path: &str) {
     });
 }
 
-/// Checks the spec of a built-in `kind` (whose apiVersion matched).
-pub fn check_spec(c: &mut Checker, kind: &str, spec: &Map<String, Value>) {
+/// A kind's spec checked by its field list alone: (kind, required fields, the type of each known field).
+type KindFields = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, T)],
+);
+
+/// The spec fields of the built-in kinds (an `API` of type `mcp-server` and a `Template` are checked
+/// apart: see [`check_spec`]).
+const KIND_FIELDS: &[KindFields] = {
     use T::*;
-    let s = "spec";
-    match kind {
-        "Component" => fields(
-            c,
-            spec,
-            s,
+    &[
+        (
+            "Component",
             &["type", "lifecycle", "owner"],
             &[
                 ("type", Str),
@@ -189,29 +194,8 @@ pub fn check_spec(c: &mut Checker, kind: &str, spec: &Map<String, Value>) {
                 ("dependsOn", StrList),
             ],
         ),
-        "API" if spec.get("type").and_then(Value::as_str) == Some("mcp-server") => {
-            fields(
-                c,
-                spec,
-                s,
-                &["type", "lifecycle", "owner", "remotes"],
-                &[("lifecycle", Str), ("owner", Str), ("system", Str)],
-            );
-            match spec.get("remotes") {
-                Some(Value::Array(items)) if items.is_empty() => {
-                    c.err("spec.remotes", "must list at least one remote")
-                }
-                Some(Value::Array(_)) => list_of_maps(c, spec, s, "remotes", |c, r, path| {
-                    fields(c, r, path, &["type", "url"], &[("type", Str), ("url", Str)]);
-                }),
-                Some(_) => c.err("spec.remotes", "must be a list"),
-                None => {}
-            }
-        }
-        "API" => fields(
-            c,
-            spec,
-            s,
+        (
+            "API",
             &["type", "lifecycle", "owner", "definition"],
             &[
                 ("type", Str),
@@ -221,10 +205,8 @@ pub fn check_spec(c: &mut Checker, kind: &str, spec: &Map<String, Value>) {
                 ("definition", Str),
             ],
         ),
-        "Resource" => fields(
-            c,
-            spec,
-            s,
+        (
+            "Resource",
             &["type", "owner"],
             &[
                 ("type", Str),
@@ -233,58 +215,84 @@ pub fn check_spec(c: &mut Checker, kind: &str, spec: &Map<String, Value>) {
                 ("system", Str),
             ],
         ),
-        "System" => fields(
-            c,
-            spec,
-            s,
+        (
+            "System",
             &["owner"],
             &[("owner", Str), ("domain", Str), ("type", Str)],
         ),
-        "Domain" => fields(
-            c,
-            spec,
-            s,
+        (
+            "Domain",
             &["owner"],
             &[("owner", Str), ("subdomainOf", Str), ("type", Str)],
         ),
-        "Group" => {
-            fields(
-                c,
-                spec,
-                s,
-                &["type", "children"],
-                &[
-                    ("type", Str),
-                    ("parent", Str),
-                    ("children", StrList),
-                    ("members", StrList),
-                ],
-            );
-            profile(c, spec);
+        (
+            "Group",
+            &["type", "children"],
+            &[
+                ("type", Str),
+                ("parent", Str),
+                ("children", StrList),
+                ("members", StrList),
+            ],
+        ),
+        ("User", &["memberOf"], &[("memberOf", StrList)]),
+        (
+            "Location",
+            &[],
+            &[("type", Str), ("target", Str), ("targets", StrList)],
+        ),
+    ]
+};
+
+/// Checks the spec of a built-in `kind` (whose apiVersion matched).
+pub fn check_spec(c: &mut Checker, kind: &str, spec: &Map<String, Value>) {
+    match kind {
+        "API" if spec.get("type").and_then(Value::as_str) == Some("mcp-server") => {
+            return mcp_server(c, spec)
         }
-        "User" => {
-            fields(c, spec, s, &["memberOf"], &[("memberOf", StrList)]);
-            profile(c, spec);
-        }
+        "Template" => return template(c, spec),
+        _ => {}
+    }
+    if let Some((_, required, typed)) = KIND_FIELDS.iter().find(|(k, _, _)| *k == kind) {
+        fields(c, spec, "spec", required, typed);
+    }
+    match kind {
+        "Group" | "User" => profile(c, spec),
         "Location" => {
-            fields(
-                c,
-                spec,
-                s,
-                &[],
-                &[("type", Str), ("target", Str), ("targets", StrList)],
-            );
             if let Some(p) = spec.get("presence") {
                 if !matches!(p.as_str(), Some("required" | "optional")) {
                     c.err("spec.presence", "must be 'required' or 'optional'");
                 }
             }
         }
-        "Template" => template(c, spec),
         _ => {}
     }
 }
 
+/// The spec of an `API` of type `mcp-server`: its `remotes` instead of a definition.
+fn mcp_server(c: &mut Checker, spec: &Map<String, Value>) {
+    use T::*;
+    let s = "spec";
+    fields(
+        c,
+        spec,
+        s,
+        &["type", "lifecycle", "owner", "remotes"],
+        &[("lifecycle", Str), ("owner", Str), ("system", Str)],
+    );
+    match spec.get("remotes") {
+        Some(Value::Array(items)) if items.is_empty() => {
+            c.err("spec.remotes", "must list at least one remote")
+        }
+        Some(Value::Array(_)) => list_of_maps(c, spec, s, "remotes", |c, r, path| {
+            fields(c, r, path, &["type", "url"], &[("type", Str), ("url", Str)]);
+        }),
+        Some(_) => c.err("spec.remotes", "must be a list"),
+        None => {}
+    }
+}
+
+/// A Template's spec: parameters, steps, secrets, presentation, recovery, form decorators, output.
 fn template(c: &mut Checker, spec: &Map<String, Value>) {
     use T::*;
     fields(
@@ -294,6 +302,39 @@ fn template(c: &mut Checker, spec: &Map<String, Value>) {
         &["type", "steps"],
         &[("type", Str), ("owner", Str), ("lifecycle", Str)],
     );
+    template_parameters_and_steps(c, spec);
+    nested(c, spec, "spec", "secrets", |c, m, path| {
+        fields(c, m, path, &[], &[("schema", Map)])
+    });
+    nested(c, spec, "spec", "presentation", |c, m, path| {
+        nested(c, m, path, "buttonLabels", |c, b, path| {
+            fields(
+                c,
+                b,
+                path,
+                &[],
+                &[
+                    ("backButtonText", AnyStr),
+                    ("createButtonText", AnyStr),
+                    ("reviewButtonText", AnyStr),
+                ],
+            );
+        });
+    });
+    nested(c, spec, "spec", "EXPERIMENTAL_recovery", |c, m, path| {
+        fields(c, m, path, &[], &[("EXPERIMENTAL_strategy", AnyStr)]);
+    });
+    for key in ["formDecorators", "EXPERIMENTAL_formDecorators"] {
+        list_of_maps(c, spec, "spec", key, |c, d, path| {
+            fields(c, d, path, &[], &[("id", AnyStr), ("input", Map)]);
+        });
+    }
+    nested(c, spec, "spec", "output", template_output);
+}
+
+/// A Template's `parameters` (a mapping or a list of them) and `steps`.
+fn template_parameters_and_steps(c: &mut Checker, spec: &Map<String, Value>) {
+    use T::*;
     match spec.get("parameters") {
         None => {}
         Some(Value::Object(p)) => permissions(c, p, "spec.parameters"),
@@ -323,66 +364,43 @@ fn template(c: &mut Checker, spec: &Map<String, Value>) {
         Some(_) => c.err("spec.steps", "must be a list"),
         None => {}
     }
-    nested(c, spec, "spec", "secrets", |c, m, path| {
-        fields(c, m, path, &[], &[("schema", Map)])
+}
+
+/// A Template's `output`: `links`, `text`, and string values.
+fn template_output(c: &mut Checker, out: &Map<String, Value>, path: &str) {
+    use T::*;
+    list_of_maps(c, out, path, "links", |c, l, path| {
+        fields(
+            c,
+            l,
+            path,
+            &[],
+            &[
+                ("if", StrOrBool),
+                ("url", Str),
+                ("entityRef", Str),
+                ("title", Str),
+                ("icon", Str),
+            ],
+        );
     });
-    nested(c, spec, "spec", "presentation", |c, m, path| {
-        nested(c, m, path, "buttonLabels", |c, b, path| {
-            fields(
-                c,
-                b,
-                path,
-                &[],
-                &[
-                    ("backButtonText", AnyStr),
-                    ("createButtonText", AnyStr),
-                    ("reviewButtonText", AnyStr),
-                ],
-            );
-        });
+    list_of_maps(c, out, path, "text", |c, t, path| {
+        fields(
+            c,
+            t,
+            path,
+            &[],
+            &[
+                ("if", StrOrBool),
+                ("title", Str),
+                ("icon", Str),
+                ("content", AnyStr),
+            ],
+        );
     });
-    nested(c, spec, "spec", "EXPERIMENTAL_recovery", |c, m, path| {
-        fields(c, m, path, &[], &[("EXPERIMENTAL_strategy", AnyStr)]);
-    });
-    for key in ["formDecorators", "EXPERIMENTAL_formDecorators"] {
-        list_of_maps(c, spec, "spec", key, |c, d, path| {
-            fields(c, d, path, &[], &[("id", AnyStr), ("input", Map)]);
-        });
-    }
-    nested(c, spec, "spec", "output", |c, out, path| {
-        list_of_maps(c, out, path, "links", |c, l, path| {
-            fields(
-                c,
-                l,
-                path,
-                &[],
-                &[
-                    ("if", StrOrBool),
-                    ("url", Str),
-                    ("entityRef", Str),
-                    ("title", Str),
-                    ("icon", Str),
-                ],
-            );
-        });
-        list_of_maps(c, out, path, "text", |c, t, path| {
-            fields(
-                c,
-                t,
-                path,
-                &[],
-                &[
-                    ("if", StrOrBool),
-                    ("title", Str),
-                    ("icon", Str),
-                    ("content", AnyStr),
-                ],
-            );
-        });
-        for (k, v) in out {
-            if k != "links" && k != "text" && !v.is_string() {
-                c.err(format!("{path}.{k}"), "must be a string");
-            }
+    for (k, v) in out {
+        if k != "links" && k != "text" && !v.is_string() {
+            c.err(format!("{path}.{k}"), "must be a string");
         }
-    });
+    }
 }

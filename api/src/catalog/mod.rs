@@ -10,6 +10,7 @@ pub mod kinds;
 pub mod model;
 pub mod refs;
 pub mod relations;
+mod rows;
 pub mod search;
 pub mod sources;
 pub mod store;

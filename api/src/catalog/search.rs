@@ -108,7 +108,7 @@ fn key_value_filters(items: &[String], prefix: &str) -> Result<Condition, Catalo
                 "{prefix} filter '{item}' needs a key: use 'key' or 'key=value'"
             )));
         }
-        let column = super::ingest::MANAGED_BY
+        let column = super::rows::MANAGED_BY
             .iter()
             .find(|(key, _)| prefix == "annotation" && *key == k)
             .map(|(_, col)| *col);
@@ -358,7 +358,7 @@ fn facet_source(field: &str) -> Result<FacetSource, CatalogError> {
                 .strip_prefix("metadata.annotations.")
                 .or_else(|| other.strip_prefix("annotation:"))
             {
-                match super::ingest::MANAGED_BY.iter().find(|(key, _)| *key == k) {
+                match super::rows::MANAGED_BY.iter().find(|(key, _)| *key == k) {
                     Some((_, col)) => FacetSource::Column(*col),
                     None => FacetSource::Search(format!("annotation:{k}")),
                 }

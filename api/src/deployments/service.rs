@@ -310,82 +310,23 @@ pub struct ListKey {
     pub limit: u64,
 }
 
+/// (scope kind, environment, status, limit): what the keys one query answers share.
+type ListGroup = (u8, Option<String>, Option<Status>, u64);
+
 /// The newest `limit` deployments of each key's scope, with one query per distinct (scope kind,
 /// environment, status, limit): `ROW_NUMBER()` over each scope (SQLite and PostgreSQL both have it).
 pub async fn lists(
     db: &impl ConnectionTrait,
     keys: &[ListKey],
 ) -> Result<HashMap<ListKey, Vec<Deployment>>, DeploymentError> {
-    use sea_orm::{DatabaseBackend, FromQueryResult, Statement, Value};
-    // (scope kind, environment, status, limit) -> the keys one query answers
-    type Group = (u8, Option<String>, Option<Status>, u64);
-    let mut groups: HashMap<Group, Vec<&ListKey>> = HashMap::new();
-    for k in keys {
-        let kind = match k.scope {
-            Scope::Entity(_) => 0,
-            Scope::System(_) => 1,
-            Scope::Owner(_) => 2,
-        };
-        groups
-            .entry((kind, k.environment.clone(), k.status, k.limit))
-            .or_default()
-            .push(k);
-    }
+    use sea_orm::FromQueryResult;
+    let groups = group_list_keys(keys);
     let mut out: HashMap<ListKey, Vec<Deployment>> =
         keys.iter().map(|k| (k.clone(), Vec::new())).collect();
     let backend = db.get_database_backend();
-    for ((kind, environment, status, limit), members) in groups {
-        let scope_col = match kind {
-            0 => "d.entity_ref",
-            1 => "e.system_ref",
-            _ => "e.owner_ref",
-        };
-        let mut values: Vec<Value> = Vec::new();
-        let mut n = 0;
-        let mut param = |v: Value, values: &mut Vec<Value>| {
-            values.push(v);
-            n += 1;
-            match backend {
-                DatabaseBackend::Postgres => format!("${n}"),
-                _ => "?".to_string(),
-            }
-        };
-        let scopes: Vec<String> = members
-            .iter()
-            .map(|k| match &k.scope {
-                Scope::Entity(r) | Scope::System(r) | Scope::Owner(r) => r.clone(),
-            })
-            .collect();
-        let list: Vec<String> = scopes
-            .iter()
-            .map(|s| param(s.clone().into(), &mut values))
-            .collect();
-        let mut filters = format!("{scope_col} IN ({})", list.join(", "));
-        if let Some(env) = &environment {
-            filters.push_str(&format!(
-                " AND d.environment = {}",
-                param(env.clone().into(), &mut values)
-            ));
-        }
-        if let Some(s) = status {
-            filters.push_str(&format!(
-                " AND d.status = {}",
-                param(s.as_str().into(), &mut values)
-            ));
-        }
-        let join = if kind == 0 {
-            ""
-        } else {
-            " JOIN entities e ON e.entity_ref = d.entity_ref"
-        };
-        let limit_param = param((limit as i64).into(), &mut values);
-        let sql = format!(
-            "SELECT * FROM (SELECT d.*, {scope_col} AS scope_key, \
-             ROW_NUMBER() OVER (PARTITION BY {scope_col} ORDER BY d.id DESC) AS rn \
-             FROM deployments d{join} WHERE {filters}) ranked WHERE rn <= {limit_param} ORDER BY id DESC"
-        );
+    for (group, members) in groups {
         let rows = db
-            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+            .query_all_raw(ranked_statement(backend, group, &members))
             .await?;
         let by_scope: HashMap<String, &ListKey> = members
             .iter()
@@ -404,4 +345,80 @@ pub async fn lists(
         }
     }
     Ok(out)
+}
+
+/// The keys grouped by what one query can answer together.
+fn group_list_keys(keys: &[ListKey]) -> HashMap<ListGroup, Vec<&ListKey>> {
+    let mut groups: HashMap<ListGroup, Vec<&ListKey>> = HashMap::new();
+    for k in keys {
+        let kind = match k.scope {
+            Scope::Entity(_) => 0,
+            Scope::System(_) => 1,
+            Scope::Owner(_) => 2,
+        };
+        groups
+            .entry((kind, k.environment.clone(), k.status, k.limit))
+            .or_default()
+            .push(k);
+    }
+    groups
+}
+
+/// The query of one group: the newest `limit` deployments of each member's scope, ranked per scope.
+fn ranked_statement(
+    backend: sea_orm::DatabaseBackend,
+    (kind, environment, status, limit): ListGroup,
+    members: &[&ListKey],
+) -> sea_orm::Statement {
+    use sea_orm::{DatabaseBackend, Statement, Value};
+    let scope_col = match kind {
+        0 => "d.entity_ref",
+        1 => "e.system_ref",
+        _ => "e.owner_ref",
+    };
+    let mut values: Vec<Value> = Vec::new();
+    let mut n = 0;
+    let mut param = |v: Value, values: &mut Vec<Value>| {
+        values.push(v);
+        n += 1;
+        match backend {
+            DatabaseBackend::Postgres => format!("${n}"),
+            _ => "?".to_string(),
+        }
+    };
+    let scopes: Vec<String> = members
+        .iter()
+        .map(|k| match &k.scope {
+            Scope::Entity(r) | Scope::System(r) | Scope::Owner(r) => r.clone(),
+        })
+        .collect();
+    let list: Vec<String> = scopes
+        .iter()
+        .map(|s| param(s.clone().into(), &mut values))
+        .collect();
+    let mut filters = format!("{scope_col} IN ({})", list.join(", "));
+    if let Some(env) = &environment {
+        filters.push_str(&format!(
+            " AND d.environment = {}",
+            param(env.clone().into(), &mut values)
+        ));
+    }
+    if let Some(s) = status {
+        filters.push_str(&format!(
+            " AND d.status = {}",
+            param(s.as_str().into(), &mut values)
+        ));
+    }
+    let join = if kind == 0 {
+        ""
+    } else {
+        " JOIN entities e ON e.entity_ref = d.entity_ref"
+    };
+    let limit_param = param((limit as i64).into(), &mut values);
+    let sql = format!(
+        "SELECT * FROM (SELECT d.*, {scope_col} AS scope_key, \
+         ROW_NUMBER() OVER (PARTITION BY {scope_col} ORDER BY d.id DESC) AS rn \
+         FROM deployments d{join} WHERE {filters}) ranked WHERE rn <= {limit_param} ORDER BY id DESC"
+    );
+    Statement::from_sql_and_values(backend, sql, values)
 }

@@ -264,6 +264,8 @@ pub async fn refresh_fenced(
     result
 }
 
+/// One refresh, step by step: load the previous cursor, start the read, apply what it sends, then either
+/// record an unchanged source or finish the snapshot (cursor, fence, write) and record its status.
 async fn run(
     db: &DatabaseConnection,
     provider: Arc<dyn Provider>,
@@ -272,54 +274,8 @@ async fn run(
     fence: Option<&leases::Fence>,
 ) -> Result<RefreshOutcome, CatalogError> {
     let started = std::time::Instant::now();
-    let previous_text = stored::cursor(db, &key).await?;
-    let mut previous: Cursor = previous_text
-        .as_deref()
-        .and_then(|t| serde_json::from_str(t).ok())
-        .unwrap_or_default();
-    // The write transaction (which on SQLite holds the write lock) starts with the first batch; a
-    // document skipped here but gone from the store by then makes the read incomplete (`missed`).
-    previous.known_docs = Arc::new(ingest::doc_hashes(db, &key).await?);
-    let (tx, mut rx) = mpsc::channel(4);
-    // Aborted when this refresh is dropped (its timeout), so a hung read never outlives it.
-    let mut reader = AbortOnDrop({
-        let provider = provider.clone();
-        tokio::spawn(
-            async move { provider.read(previous, tx).await }.instrument(tracing::Span::current()),
-        )
-    });
-    let mut apply = Apply {
-        out: RefreshOutcome {
-            location_key: key.clone(),
-            valid: 0,
-            unchanged_files: 0,
-            unchanged_source: false,
-            invalid: Vec::new(),
-            errors: Vec::new(),
-            report: ApplyReport::default(),
-        },
-        conflicted: HashSet::new(),
-        missed: false,
-        keys: HashMap::new(),
-        parsed: HashSet::new(),
-        applier: None,
-    };
-    // Read first: the write transaction (on SQLite, the write lock) opens only when the read has ended,
-    // or once it has buffered READ_AHEAD entities (a large tree then streams into it), so a slow source
-    // never holds the lock while it is read.
-    let mut pending = Vec::new();
-    let mut buffered = 0usize;
-    while buffered < READ_AHEAD {
-        let Some(batch) = rx.recv().await else { break };
-        buffered += batch.entities.len().max(1);
-        pending.push(batch);
-    }
-    for batch in pending {
-        apply.batch(db, &key, batch).await?;
-    }
-    while let Some(batch) = rx.recv().await {
-        apply.batch(db, &key, batch).await?;
-    }
+    let (previous_text, previous) = previous_cursor(db, &key).await?;
+    let (mut reader, rx) = spawn_reader(provider.clone(), previous);
     let Apply {
         mut out,
         conflicted,
@@ -327,18 +283,8 @@ async fn run(
         keys,
         parsed,
         applier,
-    } = apply;
-    let end = match (&mut reader.0).await {
-        Ok(Ok(end)) => Some(end),
-        Ok(Err(e)) => {
-            out.errors.push(e);
-            None
-        }
-        Err(e) => {
-            out.errors.push(format!("{key}: reading stopped: {e}"));
-            None
-        }
-    };
+    } = apply_batches(db, &key, rx).await?;
+    let end = read_end(&mut reader, &key, &mut out.errors).await;
     if applier.is_none() && matches!(end, Some(ReadEnd::Unchanged)) {
         out.unchanged_source = true;
         stored::record_unchanged(db, &key).await?;
@@ -353,27 +299,8 @@ async fn run(
         None => ingest::Applier::begin(db, &key).await?,
     };
     let complete = end.is_some() && !missed && out.errors.is_empty() && out.invalid.is_empty();
-    let cursor = match end {
-        Some(ReadEnd::Snapshot { mut cursor }) => {
-            let moved: HashSet<&String> = applier
-                .moved_from()
-                .iter()
-                .filter_map(|f| keys.get(f))
-                .collect();
-            cursor
-                .files
-                .retain(|k, _| !conflicted.contains(k) && !moved.contains(k));
-            if !complete {
-                // Nothing was deleted, so a changed file may still have stored entities it no longer
-                // provides: read it in full next time. Read the same commit again too.
-                cursor.files.retain(|k, _| !parsed.contains(k));
-                cursor.commit = None;
-            }
-            serde_json::to_string(&cursor).ok()
-        }
-        _ => None,
-    };
-    let cursor = cursor.filter(|c| previous_text.as_deref() != Some(c.as_str()));
+    let cursor = next_cursor(end, &applier, &conflicted, &keys, &parsed, complete)
+        .filter(|c| previous_text.as_deref() != Some(c.as_str()));
     if let Some(f) = fence {
         // Dropping the applier rolls the whole snapshot back.
         if !f.holds(applier.transaction()).await? {
@@ -390,8 +317,123 @@ async fn run(
             cursor,
         })
         .await?;
+    stored::record_refresh(db, &key, last_error(&out)).await?;
+    log_refreshed(&out, started);
+    Ok(out)
+}
+
+/// The stored cursor of the source (its text, to tell later whether it changed, and parsed), with the
+/// digests of the documents its stored entities came from.
+async fn previous_cursor(
+    db: &DatabaseConnection,
+    key: &str,
+) -> Result<(Option<String>, Cursor), CatalogError> {
+    let previous_text = stored::cursor(db, key).await?;
+    let mut previous: Cursor = previous_text
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default();
+    // The write transaction (which on SQLite holds the write lock) starts with the first batch; a
+    // document skipped here but gone from the store by then makes the read incomplete (`missed`).
+    previous.known_docs = Arc::new(ingest::doc_hashes(db, key).await?);
+    Ok((previous_text, previous))
+}
+
+/// What a read task ends with.
+type ReadResult = Result<ReadEnd, String>;
+
+/// Starts the provider's read on its own task; its batches arrive on the returned channel.
+fn spawn_reader(
+    provider: Arc<dyn Provider>,
+    previous: Cursor,
+) -> (AbortOnDrop<ReadResult>, mpsc::Receiver<Batch>) {
+    let (tx, rx) = mpsc::channel(4);
+    // Aborted when this refresh is dropped (its timeout), so a hung read never outlives it.
+    let reader = AbortOnDrop(tokio::spawn(
+        async move { provider.read(previous, tx).await }.instrument(tracing::Span::current()),
+    ));
+    (reader, rx)
+}
+
+/// Applies every batch the read sends, until it ends.
+async fn apply_batches(
+    db: &DatabaseConnection,
+    key: &str,
+    mut rx: mpsc::Receiver<Batch>,
+) -> Result<Apply, CatalogError> {
+    let mut apply = Apply::new(key);
+    // Read first: the write transaction (on SQLite, the write lock) opens only when the read has ended,
+    // or once it has buffered READ_AHEAD entities (a large tree then streams into it), so a slow source
+    // never holds the lock while it is read.
+    let mut pending = Vec::new();
+    let mut buffered = 0usize;
+    while buffered < READ_AHEAD {
+        let Some(batch) = rx.recv().await else { break };
+        buffered += batch.entities.len().max(1);
+        pending.push(batch);
+    }
+    for batch in pending {
+        apply.batch(db, key, batch).await?;
+    }
+    while let Some(batch) = rx.recv().await {
+        apply.batch(db, key, batch).await?;
+    }
+    Ok(apply)
+}
+
+/// How the read ended: `None`, with the reason added to `errors`, when it failed or stopped.
+async fn read_end(
+    reader: &mut AbortOnDrop<ReadResult>,
+    key: &str,
+    errors: &mut Vec<String>,
+) -> Option<ReadEnd> {
+    match (&mut reader.0).await {
+        Ok(Ok(end)) => Some(end),
+        Ok(Err(e)) => {
+            errors.push(e);
+            None
+        }
+        Err(e) => {
+            errors.push(format!("{key}: reading stopped: {e}"));
+            None
+        }
+    }
+}
+
+/// The cursor to store (JSON): a snapshot's, without the files that conflicted or moved, and after an
+/// incomplete read also without the parsed files and the commit, so they are read in full next time.
+fn next_cursor(
+    end: Option<ReadEnd>,
+    applier: &ingest::Applier,
+    conflicted: &HashSet<String>,
+    keys: &HashMap<String, String>,
+    parsed: &HashSet<String>,
+    complete: bool,
+) -> Option<String> {
+    let Some(ReadEnd::Snapshot { mut cursor }) = end else {
+        return None;
+    };
+    let moved: HashSet<&String> = applier
+        .moved_from()
+        .iter()
+        .filter_map(|f| keys.get(f))
+        .collect();
+    cursor
+        .files
+        .retain(|k, _| !conflicted.contains(k) && !moved.contains(k));
+    if !complete {
+        // Nothing was deleted, so a changed file may still have stored entities it no longer
+        // provides: read it in full next time. Read the same commit again too.
+        cursor.files.retain(|k, _| !parsed.contains(k));
+        cursor.commit = None;
+    }
+    serde_json::to_string(&cursor).ok()
+}
+
+/// The source's `lastError`: the first problem of the run and how many more there were (`None`: none).
+fn last_error(out: &RefreshOutcome) -> Option<String> {
     let problems = out.errors.len() + out.invalid.len() + out.report.conflicts.len();
-    let error = (problems > 0).then(|| {
+    (problems > 0).then(|| {
         let first = out
             .errors
             .first()
@@ -403,8 +445,11 @@ async fn run(
             0 => first,
             n => format!("{first} (and {n} more)"),
         }
-    });
-    stored::record_refresh(db, &key, error).await?;
+    })
+}
+
+/// Logs what a refresh wrote, and each rejected entity, error and conflict.
+fn log_refreshed(out: &RefreshOutcome, started: std::time::Instant) {
     tracing::info!(
         inserted = out.report.inserted,
         updated = out.report.updated,
@@ -422,7 +467,6 @@ async fn run(
     for e in out.errors.iter().chain(out.report.conflicts.iter()) {
         tracing::warn!("{e}");
     }
-    Ok(out)
 }
 
 /// Entities a refresh reads ahead before it opens its write transaction.
@@ -444,6 +488,27 @@ struct Apply {
 }
 
 impl Apply {
+    /// Nothing applied yet for the source with `key`.
+    fn new(key: &str) -> Self {
+        Self {
+            out: RefreshOutcome {
+                location_key: key.to_string(),
+                valid: 0,
+                unchanged_files: 0,
+                unchanged_source: false,
+                invalid: Vec::new(),
+                errors: Vec::new(),
+                report: ApplyReport::default(),
+            },
+            conflicted: HashSet::new(),
+            missed: false,
+            keys: HashMap::new(),
+            parsed: HashSet::new(),
+            applier: None,
+        }
+    }
+
+    /// Applies one file's batch (opening the write transaction with the first).
     async fn batch(
         &mut self,
         db: &DatabaseConnection,
@@ -478,6 +543,7 @@ impl Apply {
     }
 }
 
+/// A task aborted when its handle is dropped.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
 impl<T> Drop for AbortOnDrop<T> {

@@ -120,73 +120,125 @@ pub fn spawn(db: DatabaseConnection, registry: Arc<Registry>, holder: String) ->
         interval: Duration::from_secs(60),
         timeout: Duration::from_secs(300),
     });
-    let supervisor = {
-        let (db, holder, runs, loops) = (db.clone(), holder.clone(), runs.clone(), loops.clone());
-        let configured: HashSet<String> = registry
-            .configured
-            .iter()
-            .map(|s| s.provider.key().to_string())
-            .collect();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(schedule.interval).await;
-                let registered: Vec<Scheduled> = match crate::catalog::sources::list(&db).await {
-                    Ok(list) => list
-                        .into_iter()
-                        .filter(|s| s.origin == "registered")
-                        .filter_map(|s| {
-                            let provider = registry
-                                .provider_for(&s.key, &s.source_type, &s.target, Origin::Registered)
-                            .map_err(
-                                |e| tracing::warn!(source = %s.key, error = %e, "cannot schedule"),
-                            )
-                            .ok()?;
-                            Some(Scheduled { provider, schedule })
-                        })
-                        .collect(),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not list registered locations");
-                        continue;
-                    }
-                };
-                let Ok(mut loops) = loops.lock() else { return };
-                let wanted: HashSet<String> = registered
-                    .iter()
-                    .map(|s| s.provider.key().to_string())
-                    .collect();
-                // A loop that ended (its source was unregistered, or it panicked) is started again if wanted.
-                loops.retain(|key, handle| {
-                    let keep =
-                        (configured.contains(key) || wanted.contains(key)) && !handle.is_finished();
-                    if !keep {
-                        handle.abort();
-                    }
-                    keep
-                });
-                for s in registered {
-                    loops
-                        .entry(s.provider.key().to_string())
-                        .or_insert_with(|| {
-                            spawn_loop(
-                                db.clone(),
-                                s,
-                                Lessee {
-                                    holder: holder.clone(),
-                                    ttl,
-                                },
-                                runs.clone(),
-                                Origin::Registered,
-                            )
-                        });
-                }
-            }
-        })
-    };
+    let configured: HashSet<String> = registry
+        .configured
+        .iter()
+        .map(|s| s.provider.key().to_string())
+        .collect();
+    let supervisor = tokio::spawn(
+        Supervisor {
+            db,
+            registry,
+            holder: holder.clone(),
+            ttl,
+            runs: runs.clone(),
+            loops: loops.clone(),
+            schedule,
+            configured,
+        }
+        .run(),
+    );
     Refreshers {
         holder,
         loops,
         supervisor,
         runs,
+    }
+}
+
+/// Starts and stops the loops of locations registered at run time.
+struct Supervisor {
+    db: DatabaseConnection,
+    registry: Arc<Registry>,
+    holder: String,
+    ttl: Duration,
+    runs: Arc<AtomicU64>,
+    loops: Arc<Mutex<HashMap<String, JoinHandle<()>>>>,
+    /// The schedule of registered locations (the supervisor's own interval too).
+    schedule: Schedule,
+    /// The keys of the configured sources, whose loops always stay.
+    configured: HashSet<String>,
+}
+
+impl Supervisor {
+    /// Every default interval: lists the registered locations and reconciles the loops with them.
+    async fn run(self) {
+        loop {
+            tokio::time::sleep(self.schedule.interval).await;
+            let Some(registered) = self.registered().await else {
+                continue;
+            };
+            if !self.reconcile(registered) {
+                return;
+            }
+        }
+    }
+
+    /// The registered locations with their providers (one that cannot be built is logged and left out);
+    /// `None` when they cannot be listed.
+    async fn registered(&self) -> Option<Vec<Scheduled>> {
+        match crate::catalog::sources::list(&self.db).await {
+            Ok(list) => Some(
+                list.into_iter()
+                    .filter(|s| s.origin == "registered")
+                    .filter_map(|s| {
+                        let provider = self
+                            .registry
+                            .provider_for(&s.key, &s.source_type, &s.target, Origin::Registered)
+                            .map_err(
+                                |e| tracing::warn!(source = %s.key, error = %e, "cannot schedule"),
+                            )
+                            .ok()?;
+                        Some(Scheduled {
+                            provider,
+                            schedule: self.schedule,
+                        })
+                    })
+                    .collect(),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list registered locations");
+                None
+            }
+        }
+    }
+
+    /// Stops the loops of sources no longer wanted and starts those of registered ones that have none;
+    /// false when the loop table is poisoned (the supervisor then stops).
+    fn reconcile(&self, registered: Vec<Scheduled>) -> bool {
+        let Ok(mut loops) = self.loops.lock() else {
+            return false;
+        };
+        let wanted: HashSet<String> = registered
+            .iter()
+            .map(|s| s.provider.key().to_string())
+            .collect();
+        // A loop that ended (its source was unregistered, or it panicked) is started again if wanted.
+        loops.retain(|key, handle| {
+            let keep =
+                (self.configured.contains(key) || wanted.contains(key)) && !handle.is_finished();
+            if !keep {
+                handle.abort();
+            }
+            keep
+        });
+        for s in registered {
+            loops
+                .entry(s.provider.key().to_string())
+                .or_insert_with(|| {
+                    spawn_loop(
+                        self.db.clone(),
+                        s,
+                        Lessee {
+                            holder: self.holder.clone(),
+                            ttl: self.ttl,
+                        },
+                        self.runs.clone(),
+                        Origin::Registered,
+                    )
+                });
+        }
+        true
     }
 }
 

@@ -6,6 +6,7 @@ pub mod expr;
 pub mod lifecycle;
 pub mod run;
 pub mod secrets;
+pub mod sinks;
 pub mod tasks;
 pub mod template;
 pub mod worker;

@@ -1,71 +1,20 @@
 //! Running a template's steps in a fresh workspace: conditions, rendered inputs, actions, outputs. Events
-//! and step states go to a [`Sink`]: the task's rows for real runs, memory for dry runs. Secret values
-//! are masked in every event (and in step outputs before later steps see them); events are capped in
-//! size. Rendering runs on blocking threads, so a heavy template never stalls the runtime and a
+//! and step states go to a [`Sink`] (see [`super::sinks`]): the task's rows for real runs, memory for dry
+//! runs. Step outputs are masked before later steps see them. Rendering runs on blocking threads, so a heavy template never stalls the runtime and a
 //! cancellation or timeout stops waiting for it at once.
 
 use minijinja::Value as J;
 use sea_orm::DatabaseConnection;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::watch;
 
-use super::actions::{ActionContext, Logger, Registry};
+use super::actions::{ActionContext, Logger, Registry, Sink};
 use super::expr;
+use super::sinks::{redact, secret_values, MemorySink};
 use super::template::{steps as parse_steps, StepSpec};
-use super::{now_ms, tasks, StepState, StepStatus};
-
-/// Where a run's events and step states go.
-#[async_trait::async_trait]
-pub trait Sink: Send + Sync {
-    async fn event(&self, step: Option<&str>, kind: &str, message: &str);
-    async fn steps(&self, state: &[StepState]);
-}
-
-/// A task's rows, written under its claim; nothing is written once the claim is lost.
-pub struct DbSink {
-    pub db: DatabaseConnection,
-    pub task_id: String,
-    pub claim: tasks::Claim,
-    /// Values replaced by `***` in every event and stored step output.
-    pub secrets: Vec<String>,
-    /// Set when the task is no longer this run's (recovered by another worker, handed back).
-    pub lost: std::sync::atomic::AtomicBool,
-}
-
-impl DbSink {
-    fn lost(&self) -> bool {
-        self.lost.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-/// `message` with every secret value masked.
-pub fn redact(message: &str, secrets: &[String]) -> String {
-    let mut out = message.to_string();
-    for s in secrets.iter().filter(|s| !s.is_empty()) {
-        out = out.replace(s.as_str(), "***");
-    }
-    out
-}
-
-/// Longest event message stored; longer ones are cut (after masking) with a note.
-pub const MAX_EVENT_BYTES: usize = 64 * 1024;
-
-/// `message` masked and cut to [`MAX_EVENT_BYTES`].
-fn event_text(message: &str, secrets: &[String]) -> String {
-    let mut out = redact(message, secrets);
-    if out.len() > MAX_EVENT_BYTES {
-        let total = out.len();
-        let mut cut = MAX_EVENT_BYTES;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-        out.push_str(&format!("… [cut: {total} bytes]"));
-    }
-    out
-}
+use super::{now_ms, StepState, StepStatus};
 
 /// A JSON value with every secret masked in its strings.
 fn redact_value(value: Value, secrets: &[String]) -> Value {
@@ -106,60 +55,6 @@ async fn render_or_cancel(
     }
 }
 
-#[async_trait::async_trait]
-impl Sink for DbSink {
-    async fn event(&self, step: Option<&str>, kind: &str, message: &str) {
-        if self.lost() {
-            return;
-        }
-        let message = event_text(message, &self.secrets);
-        if let Err(e) = tasks::event(&self.db, &self.task_id, step, kind, &message).await {
-            tracing::warn!(error = %e, task = %self.task_id, "could not write a task event");
-        }
-    }
-
-    async fn steps(&self, state: &[StepState]) {
-        if self.lost() {
-            return;
-        }
-        // Step outputs are stored (for resuming): mask secrets in them too.
-        let state: Vec<StepState> = if self.secrets.is_empty() {
-            state.to_vec()
-        } else {
-            serde_json::to_string(state)
-                .ok()
-                .map(|t| redact(&t, &self.secrets))
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or_default()
-        };
-        if let Err(e) = tasks::save_steps(&self.db, &self.task_id, &self.claim, &state).await {
-            tracing::warn!(error = %e, task = %self.task_id, "could not save step states");
-        }
-    }
-}
-
-/// A dry run's log, in memory.
-#[derive(Default)]
-pub struct MemorySink {
-    pub lines: Mutex<Vec<String>>,
-    pub secrets: Vec<String>,
-}
-
-#[async_trait::async_trait]
-impl Sink for MemorySink {
-    async fn event(&self, step: Option<&str>, kind: &str, message: &str) {
-        let line = match step {
-            Some(s) => format!("[{s}] {kind}: {message}"),
-            None => format!("{kind}: {message}"),
-        };
-        if let Ok(mut l) = self.lines.lock() {
-            l.push(event_text(&line, &self.secrets));
-        }
-    }
-
-    async fn steps(&self, _state: &[StepState]) {}
-}
-
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum End {
@@ -188,178 +83,271 @@ pub async fn steps(
     input: RunInput<'_>,
     sink: Arc<dyn Sink>,
     workspace: &std::path::Path,
-    mut cancel: watch::Receiver<bool>,
+    cancel: watch::Receiver<bool>,
 ) -> (End, Option<Value>) {
-    let RunInput {
-        db,
-        actions,
-        task_id,
-        spec,
-        values,
-        secrets,
-        created_by,
-        mut state,
-        dry_run,
-    } = input;
-    let specs = match parse_steps(spec) {
+    let specs = match parse_steps(input.spec) {
         Ok(s) => s,
         Err(e) => {
             sink.event(None, "log", &e.to_string()).await;
             return (End::Failed, None);
         }
     };
-    let base_dir = spec
-        .get(super::template::BASE_DIR_KEY)
-        .and_then(Value::as_str)
-        .map(PathBuf::from);
-    let env = Arc::new(expr::environment());
-    let masked = secret_values(secrets);
-    let mut outputs = Map::new();
-    // `secrets` is not in the context: `${{ secrets.NAME }}` is put in after rendering (`secrets::Refs`).
-    let context = |outputs: &Map<String, Value>| {
-        J::from_serialize(json!({
-            "parameters": values,
-            "steps": outputs,
-            "user": { "ref": created_by },
-        }))
-    };
-    if state.len() != specs.len() {
-        state = specs.iter().map(StepState::open).collect();
-    }
+    let mut run = Run::new(input, &specs, sink, workspace, cancel);
     for (i, step) in specs.iter().enumerate() {
-        // A resumed task skips the steps that completed before, with their outputs.
-        if let Some(done) = state
-            .get(i)
-            .filter(|s| s.status == StepStatus::Completed && s.id == step.id)
-        {
-            let output = done.output.clone().unwrap_or_default();
-            outputs.insert(step.id.clone(), json!({ "output": output }));
-            sink.event(Some(&step.id), "log", "completed before; skipped on resume")
-                .await;
-            continue;
+        if let Some(end) = run.step(i, step).await {
+            return (end, None);
         }
-        let ctx = context(&outputs);
-        let set = |state: &mut Vec<StepState>, status: StepStatus| {
-            if let Some(s) = state.get_mut(i) {
-                s.status = status;
-                match status {
-                    StepStatus::Processing => s.started_at = Some(now_ms()),
-                    _ => s.finished_at = Some(now_ms()),
-                }
-            }
-        };
-        if *cancel.borrow() {
-            for s in state.iter_mut().skip(i) {
-                s.status = StepStatus::Cancelled;
-            }
-            sink.steps(&state).await;
-            return (End::Cancelled, None);
+    }
+    run.output().await
+}
+
+/// A run in progress: its input, where its events go, and the outputs of the steps so far.
+struct Run<'a> {
+    input: RunInput<'a>,
+    sink: Arc<dyn Sink>,
+    workspace: &'a std::path::Path,
+    cancel: watch::Receiver<bool>,
+    /// The directory of the template's file (`fetch:*` reads from it).
+    base_dir: Option<PathBuf>,
+    env: Arc<minijinja::Environment<'static>>,
+    /// The secret values masked in step outputs.
+    masked: Vec<String>,
+    outputs: Map<String, Value>,
+}
+
+/// What a step's `if` decided.
+enum Gate {
+    Run,
+    Skip,
+    End(End),
+}
+
+impl<'a> Run<'a> {
+    /// A run of `specs`, resuming from `input.state` when it matches them (else every step open).
+    fn new(
+        mut input: RunInput<'a>,
+        specs: &[StepSpec],
+        sink: Arc<dyn Sink>,
+        workspace: &'a std::path::Path,
+        cancel: watch::Receiver<bool>,
+    ) -> Self {
+        let base_dir = input
+            .spec
+            .get(super::template::BASE_DIR_KEY)
+            .and_then(Value::as_str)
+            .map(PathBuf::from);
+        let env = Arc::new(expr::environment());
+        let masked = secret_values(input.secrets);
+        if input.state.len() != specs.len() {
+            input.state = specs.iter().map(StepState::open).collect();
         }
-        if let Some(cond) = &step.condition {
-            let Some(rendered) = render_or_cancel(&env, cond, &ctx, secrets, &mut cancel).await
-            else {
-                for s in state.iter_mut().skip(i) {
-                    s.status = StepStatus::Cancelled;
-                }
-                sink.steps(&state).await;
-                return (End::Cancelled, None);
-            };
-            match rendered {
-                Ok(v) if !expr::truthy(&v) => {
-                    set(&mut state, StepStatus::Skipped);
-                    sink.steps(&state).await;
-                    sink.event(Some(&step.id), "step_skipped", &step.name).await;
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    set(&mut state, StepStatus::Failed);
-                    sink.steps(&state).await;
-                    sink.event(Some(&step.id), "log", &format!("step {}: if: {e}", step.id))
-                        .await;
-                    return (End::Failed, None);
-                }
+        Self {
+            input,
+            sink,
+            workspace,
+            cancel,
+            base_dir,
+            env,
+            masked,
+            outputs: Map::new(),
+        }
+    }
+
+    /// The rendering context: parameters, step outputs so far, user. `secrets` is not in it:
+    /// `${{ secrets.NAME }}` is put in after rendering (`secrets::Refs`).
+    fn context(&self) -> J {
+        J::from_serialize(json!({
+            "parameters": self.input.values,
+            "steps": &self.outputs,
+            "user": { "ref": self.input.created_by },
+        }))
+    }
+
+    /// Sets step `i`'s status and its start or finish time.
+    fn set(&mut self, i: usize, status: StepStatus) {
+        if let Some(s) = self.input.state.get_mut(i) {
+            s.status = status;
+            match status {
+                StepStatus::Processing => s.started_at = Some(now_ms()),
+                _ => s.finished_at = Some(now_ms()),
             }
         }
-        set(&mut state, StepStatus::Processing);
-        sink.steps(&state).await;
-        sink.event(Some(&step.id), "step_start", &step.name).await;
+    }
+
+    /// Marks step `i` and every later one cancelled.
+    async fn cancelled_from(&mut self, i: usize) -> End {
+        for s in self.input.state.iter_mut().skip(i) {
+            s.status = StepStatus::Cancelled;
+        }
+        self.sink.steps(&self.input.state).await;
+        End::Cancelled
+    }
+
+    /// Runs step `i`; `Some` is the end of the run.
+    async fn step(&mut self, i: usize, step: &StepSpec) -> Option<End> {
+        if self.resumed(i, step).await {
+            return None;
+        }
+        let ctx = self.context();
+        if *self.cancel.borrow() {
+            return Some(self.cancelled_from(i).await);
+        }
+        match self.condition(i, step, &ctx).await {
+            Gate::Run => {}
+            Gate::Skip => return None,
+            Gate::End(end) => return Some(end),
+        }
+        self.set(i, StepStatus::Processing);
+        self.sink.steps(&self.input.state).await;
+        self.sink
+            .event(Some(&step.id), "step_start", &step.name)
+            .await;
         let ran = run_step(
             Step {
-                db,
-                actions,
-                task_id,
+                db: self.input.db,
+                actions: self.input.actions,
+                task_id: self.input.task_id,
                 step,
-                env: &env,
+                env: &self.env,
                 ctx: &ctx,
-                secrets,
-                workspace,
-                base_dir: &base_dir,
-                created_by,
-                dry_run,
+                secrets: self.input.secrets,
+                workspace: self.workspace,
+                base_dir: &self.base_dir,
+                created_by: self.input.created_by,
+                dry_run: self.input.dry_run,
             },
-            sink.clone(),
-            &mut cancel,
+            self.sink.clone(),
+            &mut self.cancel,
         )
         .await;
+        self.record(i, step, ran).await
+    }
+
+    /// A resumed task skips a step that completed before, keeping its output.
+    async fn resumed(&mut self, i: usize, step: &StepSpec) -> bool {
+        let Some(done) = self
+            .input
+            .state
+            .get(i)
+            .filter(|s| s.status == StepStatus::Completed && s.id == step.id)
+        else {
+            return false;
+        };
+        let output = done.output.clone().unwrap_or_default();
+        self.outputs
+            .insert(step.id.clone(), json!({ "output": output }));
+        self.sink
+            .event(Some(&step.id), "log", "completed before; skipped on resume")
+            .await;
+        true
+    }
+
+    /// Renders step `i`'s `if`: a false one skips the step, a failing one fails the run.
+    async fn condition(&mut self, i: usize, step: &StepSpec, ctx: &J) -> Gate {
+        let Some(cond) = &step.condition else {
+            return Gate::Run;
+        };
+        let rendered =
+            render_or_cancel(&self.env, cond, ctx, self.input.secrets, &mut self.cancel).await;
+        let Some(rendered) = rendered else {
+            return Gate::End(self.cancelled_from(i).await);
+        };
+        match rendered {
+            Ok(v) if !expr::truthy(&v) => {
+                self.set(i, StepStatus::Skipped);
+                self.sink.steps(&self.input.state).await;
+                self.sink
+                    .event(Some(&step.id), "step_skipped", &step.name)
+                    .await;
+                Gate::Skip
+            }
+            Ok(_) => Gate::Run,
+            Err(e) => {
+                self.set(i, StepStatus::Failed);
+                self.sink.steps(&self.input.state).await;
+                self.sink
+                    .event(Some(&step.id), "log", &format!("step {}: if: {e}", step.id))
+                    .await;
+                Gate::End(End::Failed)
+            }
+        }
+    }
+
+    /// Records how step `i` ended: its output for later steps, or (failed, cancelled) the end of the run.
+    async fn record(&mut self, i: usize, step: &StepSpec, ran: StepEnd) -> Option<End> {
         match ran {
             StepEnd::Done(output) => {
                 // Later steps see outputs masked: a secret an action echoed cannot be transformed.
-                let output = match redact_value(Value::Object(output), &masked) {
+                let output = match redact_value(Value::Object(output), &self.masked) {
                     Value::Object(m) => m,
                     _ => Map::new(),
                 };
-                outputs.insert(step.id.clone(), json!({ "output": output.clone() }));
-                set(&mut state, StepStatus::Completed);
-                if let Some(s) = state.get_mut(i) {
+                self.outputs
+                    .insert(step.id.clone(), json!({ "output": output.clone() }));
+                self.set(i, StepStatus::Completed);
+                if let Some(s) = self.input.state.get_mut(i) {
                     s.output = Some(output);
                 }
-                sink.steps(&state).await;
-                sink.event(Some(&step.id), "step_end", "completed").await;
+                self.sink.steps(&self.input.state).await;
+                self.sink
+                    .event(Some(&step.id), "step_end", "completed")
+                    .await;
+                None
             }
             StepEnd::Failed(msg) => {
-                sink.event(Some(&step.id), "log", &msg).await;
-                set(&mut state, StepStatus::Failed);
-                sink.steps(&state).await;
-                sink.event(Some(&step.id), "step_end", "failed").await;
-                return (End::Failed, None);
+                self.sink.event(Some(&step.id), "log", &msg).await;
+                self.set(i, StepStatus::Failed);
+                self.sink.steps(&self.input.state).await;
+                self.sink.event(Some(&step.id), "step_end", "failed").await;
+                Some(End::Failed)
             }
             StepEnd::Cancelled => {
-                set(&mut state, StepStatus::Cancelled);
-                for s in state.iter_mut().skip(i + 1) {
+                self.set(i, StepStatus::Cancelled);
+                for s in self.input.state.iter_mut().skip(i + 1) {
                     s.status = StepStatus::Cancelled;
                 }
-                sink.steps(&state).await;
-                sink.event(Some(&step.id), "step_end", "cancelled").await;
-                return (End::Cancelled, None);
+                self.sink.steps(&self.input.state).await;
+                self.sink
+                    .event(Some(&step.id), "step_end", "cancelled")
+                    .await;
+                Some(End::Cancelled)
             }
         }
     }
-    let rendered = match spec.get("output") {
-        Some(o) => {
-            match render_or_cancel(&env, o, &context(&outputs), secrets, &mut cancel).await {
-                Some(r) => Some(r),
-                None => return (End::Cancelled, None),
+
+    /// Renders `spec.output` once every step has run.
+    async fn output(mut self) -> (End, Option<Value>) {
+        let rendered = match self.input.spec.get("output") {
+            Some(o) => {
+                let ctx = self.context();
+                match render_or_cancel(&self.env, o, &ctx, self.input.secrets, &mut self.cancel)
+                    .await
+                {
+                    Some(r) => Some(r),
+                    None => return (End::Cancelled, None),
+                }
             }
+            None => None,
+        };
+        match rendered {
+            Some(Err(e)) => {
+                self.sink.event(None, "log", &format!("output: {e}")).await;
+                (End::Failed, None)
+            }
+            Some(Ok(o)) => (End::Completed, Some(o)),
+            None => (End::Completed, None),
         }
-        None => None,
-    };
-    match rendered {
-        Some(Err(e)) => {
-            sink.event(None, "log", &format!("output: {e}")).await;
-            (End::Failed, None)
-        }
-        Some(Ok(o)) => (End::Completed, Some(o)),
-        None => (End::Completed, None),
     }
 }
 
+/// How one step's action ended.
 enum StepEnd {
     Done(Map<String, Value>),
     Failed(String),
     Cancelled,
 }
 
+/// What one step's action needs.
 struct Step<'a> {
     db: &'a DatabaseConnection,
     actions: &'a Registry,
@@ -374,6 +362,7 @@ struct Step<'a> {
     dry_run: bool,
 }
 
+/// Renders a step's input and runs its action (a dry run skips publishing actions).
 async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver<bool>) -> StepEnd {
     let step = s.step;
     let Some(action) = s.actions.get(&step.action) else {
@@ -479,24 +468,6 @@ pub async fn dry_run(
         log,
         output,
     })
-}
-
-/// The string values of a task's secrets (what events must never show), also as they look inside JSON
-/// text (escaped), longest first.
-pub fn secret_values(secrets: &Map<String, Value>) -> Vec<String> {
-    let mut out: Vec<String> = secrets
-        .values()
-        .filter_map(Value::as_str)
-        .filter(|s| s.len() >= 3)
-        .flat_map(|s| {
-            let escaped = serde_json::to_string(s).unwrap_or_default();
-            let escaped = escaped.trim_matches('"').to_string();
-            [s.to_string(), escaped]
-        })
-        .collect();
-    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    out.dedup();
-    out
 }
 
 fn collect(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, Option<String>)>) {

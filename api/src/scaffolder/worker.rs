@@ -8,8 +8,9 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify, Semaphore};
 use tracing::Instrument;
 
-use super::actions::Registry;
-use super::run::{self, DbSink, End, RunInput, Sink};
+use super::actions::{Registry, Sink};
+use super::run::{self, End, RunInput};
+use super::sinks::{self, DbSink};
 use super::tasks::{self, Task};
 use super::{now_ms, TaskStatus};
 
@@ -164,7 +165,7 @@ async fn run(
     holder: &str,
     settings: &WorkerSettings,
     task: Task,
-    mut stopping: watch::Receiver<bool>,
+    stopping: watch::Receiver<bool>,
 ) {
     let claim = tasks::Claim {
         holder: holder.to_string(),
@@ -175,63 +176,23 @@ async fn run(
         db: db.clone(),
         task_id: task.id.clone(),
         claim: claim.clone(),
-        secrets: secrets.as_ref().map(run::secret_values).unwrap_or_default(),
+        secrets: secrets
+            .as_ref()
+            .map(sinks::secret_values)
+            .unwrap_or_default(),
         lost: std::sync::atomic::AtomicBool::new(false),
     });
     let (cancel_tx, cancel) = watch::channel(false);
     let shutting_down = stopping.clone();
-    // Every 250 ms: is a cancellation requested? Every `heartbeat`: renew the claim.
-    let beat = {
-        let (db, id, claim, every, sink) = (
-            db.clone(),
-            task.id.clone(),
-            claim.clone(),
-            settings.heartbeat,
-            sink.clone(),
-        );
-        let give_up = settings.stale_after.saturating_sub(settings.heartbeat);
-        tokio::spawn(async move {
-            let mut last = std::time::Instant::now();
-            let mut last_ok = std::time::Instant::now();
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(CANCEL_CHECK.min(every)) => {}
-                    _ = stopping.wait_for(|s| *s) => {
-                        let _ = cancel_tx.send(true);
-                        return;
-                    }
-                }
-                let (stop, lost) = if last.elapsed() >= every {
-                    last = std::time::Instant::now();
-                    match tasks::heartbeat(&db, &id, &claim).await {
-                        Ok(Some(cancel)) => {
-                            last_ok = std::time::Instant::now();
-                            (cancel, false)
-                        }
-                        Ok(None) => (true, true),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "heartbeat failed");
-                            // Others will soon take the task for dead: stop before they do.
-                            let gone = last_ok.elapsed() >= give_up;
-                            (gone, gone)
-                        }
-                    }
-                } else {
-                    (
-                        tasks::cancel_requested(&db, &id).await.unwrap_or(false),
-                        false,
-                    )
-                };
-                if lost {
-                    sink.lost.store(true, std::sync::atomic::Ordering::SeqCst);
-                }
-                if stop {
-                    let _ = cancel_tx.send(true);
-                    return;
-                }
-            }
-        })
-    };
+    let beat = Heartbeat {
+        db: db.clone(),
+        task_id: task.id.clone(),
+        claim: claim.clone(),
+        every: settings.heartbeat,
+        give_up: settings.stale_after.saturating_sub(settings.heartbeat),
+        sink: sink.clone(),
+    }
+    .spawn(stopping, cancel_tx);
     // A task pinned to this server for its secrets runs only with them.
     if task.pinned_to.is_some() && secrets.is_none() {
         beat.abort();
@@ -261,11 +222,26 @@ async fn run(
         }
     };
     beat.abort();
+    conclude(db, &task, &claim, &sink, &shutting_down, ended, output).await;
+}
+
+/// Settles a run that has stopped: nothing more when the task is no longer ours, a log line when the
+/// shutdown cancelled it (the task stays `PROCESSING`), else its end with the output (secrets masked).
+async fn conclude(
+    db: &DatabaseConnection,
+    task: &Task,
+    claim: &tasks::Claim,
+    sink: &DbSink,
+    shutting_down: &watch::Receiver<bool>,
+    ended: End,
+    output: Option<Value>,
+) {
     if sink.lost.load(std::sync::atomic::Ordering::SeqCst) {
         tracing::warn!(task = %task.id, "the task was no longer ours; its run stopped");
         return;
     }
     if ended == End::Cancelled && *shutting_down.borrow() {
+        let holder = &claim.holder;
         sink.event(None, "log", &format!("stopped by the shutdown of {holder}"))
             .await;
         return;
@@ -276,8 +252,78 @@ async fn run(
         End::Cancelled => TaskStatus::Cancelled,
     };
     let output = output
-        .map(|o| serde_json::from_str(&run::redact(&o.to_string(), &sink.secrets)).unwrap_or(o));
-    end(db, &task, &claim, status, output.as_ref()).await;
+        .map(|o| serde_json::from_str(&sinks::redact(&o.to_string(), &sink.secrets)).unwrap_or(o));
+    end(db, task, claim, status, output.as_ref()).await;
+}
+
+/// A running task's heartbeat, on a task of its own.
+struct Heartbeat {
+    db: DatabaseConnection,
+    task_id: String,
+    claim: tasks::Claim,
+    /// How often the claim is renewed.
+    every: Duration,
+    /// How long renewals may fail before the run stops (others will soon take the task for dead).
+    give_up: Duration,
+    sink: Arc<DbSink>,
+}
+
+impl Heartbeat {
+    /// Every 250 ms: is a cancellation requested? Every `every`: renew the claim. Cancels the run (through
+    /// `cancel`) when a cancellation is requested, the claim is lost (the sink then writes nothing more),
+    /// or the server shuts down.
+    fn spawn(
+        self,
+        mut stopping: watch::Receiver<bool>,
+        cancel: watch::Sender<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut last = std::time::Instant::now();
+            let mut last_ok = std::time::Instant::now();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(CANCEL_CHECK.min(self.every)) => {}
+                    _ = stopping.wait_for(|s| *s) => {
+                        let _ = cancel.send(true);
+                        return;
+                    }
+                }
+                let (stop, lost) = if last.elapsed() >= self.every {
+                    last = std::time::Instant::now();
+                    self.renew(&mut last_ok).await
+                } else {
+                    let asked = tasks::cancel_requested(&self.db, &self.task_id).await;
+                    (asked.unwrap_or(false), false)
+                };
+                if lost {
+                    self.sink
+                        .lost
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                if stop {
+                    let _ = cancel.send(true);
+                    return;
+                }
+            }
+        })
+    }
+
+    /// Renews the claim: (stop the run, the claim is lost).
+    async fn renew(&self, last_ok: &mut std::time::Instant) -> (bool, bool) {
+        match tasks::heartbeat(&self.db, &self.task_id, &self.claim).await {
+            Ok(Some(cancel)) => {
+                *last_ok = std::time::Instant::now();
+                (cancel, false)
+            }
+            Ok(None) => (true, true),
+            Err(e) => {
+                tracing::warn!(error = %e, "heartbeat failed");
+                // Others will soon take the task for dead: stop before they do.
+                let gone = last_ok.elapsed() >= self.give_up;
+                (gone, gone)
+            }
+        }
+    }
 }
 
 /// Records a run's end (with its `completion` event) under its claim.

@@ -147,12 +147,13 @@ pub async fn related(
 }
 
 /// Defines a GraphQL object for one kind: the shared `Entity` fields plus the kind's own, and its relation
-/// lists (`name: Type = (relation type, target kind, wrap)`), which take `first` and count it (or
-/// `server.limits.defaultListSize`) times their selection for complexity. The doc comment given becomes
+/// lists (`name: Type = (target kind, wrap)`, the relation type from [`super::fields::RELATION_FIELDS`]),
+/// which take `first` and count it (or `server.limits.defaultListSize`) times their selection for
+/// complexity. The doc comment given becomes
 /// both the struct's rustdoc and the GraphQL type's description.
 macro_rules! entity_object {
     ($(#[doc = $doc:literal])* $name:ident { $($body:tt)* }
-     $(lists { $($(#[doc = $ldoc:literal])* $lname:ident: $lty:ty = ($rel:expr, $kind:expr, $wrap:expr)),* $(,)? })?) => {
+     $(lists { $($(#[doc = $ldoc:literal])* $lname:ident: $lty:ty = ($kind:expr, $wrap:expr)),* $(,)? })?) => {
         $(#[doc = $doc])*
         pub struct $name(pub std::sync::Arc<crate::catalog::store::StoredEntity>);
 
@@ -267,7 +268,8 @@ macro_rules! entity_object {
                     #[graphql(desc = "At most this many (1 to 500; default `server.limits.defaultListSize`).")]
                     first: Option<i32>,
                 ) -> async_graphql::Result<Vec<$lty>> {
-                    let found = super::common::related(ctx, &self.0.entity_ref, $rel, $kind, first).await?;
+                    const RELATION: &str = super::fields::relation_of(stringify!($lname));
+                    let found = super::common::related(ctx, &self.0.entity_ref, RELATION, $kind, first).await?;
                     Ok(found.into_iter().map($wrap).collect())
                 }
             )*)?

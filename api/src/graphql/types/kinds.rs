@@ -5,7 +5,6 @@ use serde_json::Value;
 
 use super::common::{entity_object, load_entity, spec_ref, spec_string};
 use super::Entity;
-use crate::catalog::relations as rel;
 use crate::deployments::service::{Filter, Scope};
 use crate::graphql::deployments as dep;
 
@@ -46,15 +45,15 @@ entity_object!(
     }
 } lists {
     /// Components that are part of this one (`hasPart` relations).
-    subcomponents: Component = (rel::HAS_PART, Some("component"), Component),
+    subcomponents: Component = (Some("component"), Component),
     /// Entities this component depends on (`dependsOn` relations).
-    depends_on: Entity = (rel::DEPENDS_ON, None, Entity::from_stored),
+    depends_on: Entity = (None, Entity::from_stored),
     /// Entities that depend on this component (`dependencyOf` relations).
-    dependency_of: Entity = (rel::DEPENDENCY_OF, None, Entity::from_stored),
+    dependency_of: Entity = (None, Entity::from_stored),
     /// APIs this component provides (`providesApi` relations).
-    provides_apis: Api = (rel::PROVIDES_API, Some("api"), Api),
+    provides_apis: Api = (Some("api"), Api),
     /// APIs this component consumes (`consumesApi` relations).
-    consumes_apis: Api = (rel::CONSUMES_API, Some("api"), Api),
+    consumes_apis: Api = (Some("api"), Api),
 });
 
 entity_object!(
@@ -79,9 +78,9 @@ entity_object!(
     }
 } lists {
     /// Components that provide this API.
-    providers: Component = (rel::API_PROVIDED_BY, Some("component"), Component),
+    providers: Component = (Some("component"), Component),
     /// Components that consume this API.
-    consumers: Component = (rel::API_CONSUMED_BY, Some("component"), Component),
+    consumers: Component = (Some("component"), Component),
 });
 
 entity_object!(
@@ -98,9 +97,9 @@ entity_object!(
     }
 } lists {
     /// Entities this resource depends on (`dependsOn` relations).
-    depends_on: Entity = (rel::DEPENDS_ON, None, Entity::from_stored),
+    depends_on: Entity = (None, Entity::from_stored),
     /// Entities that depend on this resource (`dependencyOf` relations).
-    dependency_of: Entity = (rel::DEPENDENCY_OF, None, Entity::from_stored),
+    dependency_of: Entity = (None, Entity::from_stored),
 });
 
 entity_object!(
@@ -126,11 +125,11 @@ entity_object!(
     }
 } lists {
     /// Components that are part of this system (`hasPart` relations).
-    components: Component = (rel::HAS_PART, Some("component"), Component),
+    components: Component = (Some("component"), Component),
     /// APIs that are part of this system (`hasPart` relations).
-    apis: Api = (rel::HAS_PART, Some("api"), Api),
+    apis: Api = (Some("api"), Api),
     /// Resources that are part of this system (`hasPart` relations).
-    resources: Resource = (rel::HAS_PART, Some("resource"), Resource),
+    resources: Resource = (Some("resource"), Resource),
 });
 
 entity_object!(
@@ -147,9 +146,9 @@ entity_object!(
     }
 } lists {
     /// Systems that are part of this domain (`hasPart` relations).
-    systems: System = (rel::HAS_PART, Some("system"), System),
+    systems: System = (Some("system"), System),
     /// Domains that are part of this one (`hasPart` relations).
-    subdomains: Domain = (rel::HAS_PART, Some("domain"), Domain),
+    subdomains: Domain = (Some("domain"), Domain),
 });
 
 entity_object!(

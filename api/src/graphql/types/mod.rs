@@ -1,6 +1,7 @@
 //! Public GraphQL types: the `Node` and `Entity` interfaces and one object per kind.
 
 mod common;
+pub mod fields;
 mod kinds;
 pub mod lists;
 mod org;

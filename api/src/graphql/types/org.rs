@@ -5,7 +5,6 @@ use serde_json::Value;
 
 use super::common::{entity_object, load_entity, relations, spec_ref, spec_string};
 use super::{Entity, Profile};
-use crate::catalog::relations as rel;
 use crate::catalog::store::StoredEntity;
 
 type Res<T> = async_graphql::Result<T>;
@@ -47,17 +46,18 @@ entity_object!(
         if let Some(p) = spec_ref(&self.0, "parent", "group") {
             return Ok(load_entity(ctx, Some(p)).await?.map(Group));
         }
-        let rels = relations(ctx, &self.0.entity_ref, rel::CHILD_OF).await?;
+        const PARENT: &str = super::fields::relation_of("parent");
+        let rels = relations(ctx, &self.0.entity_ref, PARENT).await?;
         let parent = rels.iter().find(|r| r.target_ref.starts_with("group:")).map(|r| r.target_ref.clone());
         Ok(load_entity(ctx, parent).await?.map(Group))
     }
 } lists {
     /// Child groups (`parentOf` relations).
-    children: Group = (rel::PARENT_OF, Some("group"), Group),
+    children: Group = (Some("group"), Group),
     /// Users who are members of this group (`hasMember` relations).
-    members: User = (rel::HAS_MEMBER, Some("user"), User),
+    members: User = (Some("user"), User),
     /// Entities this group owns.
-    owner_of: Entity = (rel::OWNER_OF, None, Entity::from_stored),
+    owner_of: Entity = (None, Entity::from_stored),
 });
 
 entity_object!(
@@ -69,7 +69,7 @@ entity_object!(
     }
 } lists {
     /// Groups this user is a member of (`memberOf` relations).
-    member_of: Group = (rel::MEMBER_OF, Some("group"), Group),
+    member_of: Group = (Some("group"), Group),
     /// Entities this user owns directly.
-    owner_of: Entity = (rel::OWNER_OF, None, Entity::from_stored),
+    owner_of: Entity = (None, Entity::from_stored),
 });

@@ -12,16 +12,25 @@ pub mod fs_delete;
 pub mod fs_rename;
 pub mod publish_git;
 
+use crate::scaffolder::StepState;
 use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+/// Where a run's events and step states go (`scaffolder::run` implements it for the task's rows and for a
+/// dry run's memory).
+#[async_trait::async_trait]
+pub trait Sink: Send + Sync {
+    async fn event(&self, step: Option<&str>, kind: &str, message: &str);
+    async fn steps(&self, state: &[StepState]);
+}
+
 /// Writes a step's log lines to its run's log (the task's events, or a dry run's memory).
 #[derive(Clone)]
 pub struct Logger {
-    pub sink: Arc<dyn crate::scaffolder::run::Sink>,
+    pub sink: Arc<dyn Sink>,
     pub step_id: String,
 }
 
