@@ -8,6 +8,7 @@ pub mod config;
 pub mod confine;
 pub mod db;
 pub mod deployments;
+pub mod errors;
 pub mod graphql;
 pub mod http;
 pub mod metrics;

@@ -12,7 +12,7 @@ use super::loaders;
 use crate::auth::Scope;
 use crate::scaffolder::tasks::{self, Event as EventRow, Filter, Task as Row};
 use crate::scaffolder::template::Template;
-use crate::scaffolder::{ScaffolderError, StepState, StepStatus, TaskStatus};
+use crate::scaffolder::{StepState, StepStatus, TaskStatus};
 
 type Res<T> = async_graphql::Result<T>;
 
@@ -20,35 +20,6 @@ fn time(ms: Option<i64>) -> Option<String> {
     ms.and_then(chrono::DateTime::from_timestamp_millis)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
-
-/// Maps a scaffolder error to its GraphQL error; invalid values list every failing field in
-/// `extensions.fields` (`[{field, message}]`).
-pub(crate) fn gql_err(e: ScaffolderError) -> async_graphql::Error {
-    match e {
-        ScaffolderError::InvalidValues(fields) => {
-            let message = ScaffolderError::InvalidValues(fields.clone()).to_string();
-            let list: Vec<async_graphql::Value> = fields
-                .iter()
-                .map(|f| {
-                    async_graphql::Value::from_json(serde_json::json!({
-                        "field": f.field, "message": f.message
-                    }))
-                    .unwrap_or(async_graphql::Value::Null)
-                })
-                .collect();
-            async_graphql::Error::new(message).extend_with(|_, ext| {
-                ext.set("code", "BAD_USER_INPUT");
-                ext.set("fields", async_graphql::Value::List(list));
-            })
-        }
-        ScaffolderError::NotFound(m) => ApiError::NotFound(m).extend(),
-        ScaffolderError::Invalid(m) => ApiError::BadUserInput(m).extend(),
-        ScaffolderError::Conflict(m) => ApiError::Conflict(m).extend(),
-        ScaffolderError::Db(db) => ApiError::from(db).extend(),
-    }
-}
-
-use async_graphql::ErrorExtensions;
 
 /// A task's state.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -275,7 +246,7 @@ impl Task {
         let after = parse_event_id(after)?;
         Ok(tasks::events(db, &self.0.id, after, 1000)
             .await
-            .map_err(gql_err)?
+            .gql()?
             .into_iter()
             .map(TaskEvent::from)
             .collect())
@@ -343,7 +314,7 @@ fn secrets(v: Option<Json<Value>>) -> Res<serde_json::Map<String, Value>> {
         None | Some(Value::Null) => Ok(Default::default()),
         Some(Value::Object(m)) if m.values().all(Value::is_string) => Ok(m),
         Some(_) => {
-            Err(ApiError::BadUserInput("secrets must be an object of strings".into()).extend())
+            Err(ApiError::BadUserInput("secrets must be an object of strings".into()).into())
         }
     }
 }
@@ -354,8 +325,8 @@ async fn template(ctx: &Context<'_>, r: &str) -> Res<Template> {
     let found = loaders::load_entities(ctx, std::slice::from_ref(&r)).await?;
     let entity = found
         .get(&r)
-        .ok_or_else(|| ApiError::NotFound(format!("no template {r}")).extend())?;
-    Template::from_entity(entity).map_err(gql_err)
+        .ok_or_else(|| ApiError::NotFound(format!("no template {r}")))?;
+    Template::from_entity(entity).gql()
 }
 
 /// Which tasks `tasks` lists.
@@ -392,14 +363,14 @@ fn template_ref(r: &str) -> Res<String> {
 async fn own(db: &sea_orm::DatabaseConnection, caller: &crate::auth::Caller, id: &str) -> Res<()> {
     let task = tasks::get(db, id)
         .await
-        .map_err(gql_err)?
-        .ok_or_else(|| ApiError::NotFound(format!("no task {id}")).extend())?;
+        .gql()?
+        .ok_or_else(|| ApiError::NotFound(format!("no task {id}")))?;
     if task.created_by != caller.subject && !caller.has(Scope::Admin) {
         return Err(ApiError::Forbidden(format!(
             "task {id} belongs to {}; only they or an admin may change it",
             task.created_by
         ))
-        .extend());
+        .into());
     }
     Ok(())
 }
@@ -413,7 +384,7 @@ fn may_read(ctx: &Context<'_>, task: &Row) -> Res<()> {
             "task {} belongs to {}; only they or an admin may read its values, output and events",
             task.id, task.created_by
         ))
-        .extend());
+        .into());
     }
     Ok(())
 }
@@ -428,7 +399,7 @@ impl ScaffolderQuery {
     async fn task(&self, ctx: &Context<'_>, id: ID) -> Res<Option<Task>> {
         require(ctx, READ)?;
         let db = loaders::database(ctx)?;
-        Ok(tasks::get(db, &id).await.map_err(gql_err)?.map(Task))
+        Ok(tasks::get(db, &id).await.gql()?.map(Task))
     }
 
     /// Tasks, newest first (`first` 1 to 100, default 20).
@@ -462,7 +433,7 @@ impl ScaffolderQuery {
         };
         let mut rows = tasks::list(db, &filter, limit as u64 + 1, after)
             .await
-            .map_err(gql_err)?;
+            .gql()?;
         let has_next_page = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         Ok(TaskPage {
@@ -495,7 +466,7 @@ impl ScaffolderMutation {
         {
             require(ctx, Scope::CatalogWrite)?;
         }
-        template.validate(&input.values.0).map_err(gql_err)?;
+        template.validate(&input.values.0).gql()?;
         let secrets = secrets(input.secrets)?;
         let pinned = (!secrets.is_empty()).then(crate::scaffolder::secrets::process);
         // Secrets are in place before any worker can see the task.
@@ -509,7 +480,7 @@ impl ScaffolderMutation {
             Ok(t) => t,
             Err(e) => {
                 crate::scaffolder::secrets::take(&id);
-                return Err(gql_err(e));
+                return Err(ApiError::from(e).into());
             }
         };
         crate::scaffolder::worker::wake();
@@ -522,7 +493,7 @@ impl ScaffolderMutation {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = loaders::database(ctx)?;
         let template = template(ctx, &input.template_ref).await?;
-        template.validate(&input.values.0).map_err(gql_err)?;
+        template.validate(&input.values.0).gql()?;
         let secrets = secrets(input.secrets)?;
         let spec = tasks::with_base_dir(&template);
         let actions = crate::scaffolder::actions::Registry::builtin();
@@ -535,7 +506,7 @@ impl ScaffolderMutation {
             &caller.subject,
         )
         .await
-        .map_err(|e| ApiError::Internal(e).extend())?;
+        .map_err(ApiError::Internal)?;
         let status = match run.end {
             crate::scaffolder::run::End::Completed => GqlTaskStatus::Completed,
             crate::scaffolder::run::End::Failed => GqlTaskStatus::Failed,
@@ -559,7 +530,7 @@ impl ScaffolderMutation {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = loaders::database(ctx)?;
         own(db, &caller, &id).await?;
-        Ok(Task(tasks::cancel(db, &id).await.map_err(gql_err)?))
+        Ok(Task(tasks::cancel(db, &id).await.gql()?))
     }
 
     /// Runs a failed or cancelled task again from its first step (`CONFLICT` otherwise). Only its creator
@@ -568,7 +539,7 @@ impl ScaffolderMutation {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = loaders::database(ctx)?;
         own(db, &caller, &id).await?;
-        let task = tasks::retry(db, &id).await.map_err(gql_err)?;
+        let task = tasks::retry(db, &id).await.gql()?;
         crate::scaffolder::worker::wake();
         Ok(Task(task))
     }
@@ -594,8 +565,8 @@ impl ScaffolderSubscription {
         require(ctx, READ)?;
         let db = loaders::database(ctx)?.clone();
         let after = parse_event_id(after)?;
-        let Some(row) = tasks::get(&db, &task_id).await.map_err(gql_err)? else {
-            return Err(ApiError::NotFound(format!("no task {}", task_id.as_str())).extend());
+        let Some(row) = tasks::get(&db, &task_id).await.gql()? else {
+            return Err(ApiError::NotFound(format!("no task {}", task_id.as_str())).into());
         };
         may_read(ctx, &row)?;
         let id = task_id.to_string();

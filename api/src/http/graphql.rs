@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::collections::HashMap;
 
+use crate::errors::Code;
 use crate::server::AppState;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -46,54 +47,65 @@ fn wants_html(headers: &HeaderMap) -> bool {
 }
 
 fn not_acceptable() -> Response {
-    request_error(
+    request_error_with(
         StatusCode::NOT_ACCEPTABLE,
+        Code::BadRequest,
         JSON,
-        "BAD_REQUEST",
         "Accept must allow application/graphql-response+json or application/json",
     )
 }
 
-/// A request-level error (no execution happened) as a GraphQL response body.
-pub(crate) fn request_error(
+/// A request-level error (no execution happened) as a GraphQL response body, with its code's status.
+pub(crate) fn request_error(code: Code, mime: &'static str, message: &str) -> Response {
+    request_error_with(code.status(), code, mime, message)
+}
+
+/// A request-level error with a status the transport decides (405, 406, 408, 415; 200 for
+/// `application/json`) rather than its code's.
+pub(crate) fn request_error_with(
     status: StatusCode,
+    code: Code,
     mime: &'static str,
-    code: &str,
     message: &str,
 ) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let body =
+        json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
     respond(status, mime, body.to_string())
 }
 
 /// An internal failure: no detail, only the request id that is in the logs.
 pub(crate) fn internal_error(mime: &'static str, request_id: &str) -> Response {
     let body = json!({ "errors": [{ "message": "internal error",
-        "extensions": { "code": "INTERNAL", "requestId": request_id } }] });
-    respond(StatusCode::INTERNAL_SERVER_ERROR, mime, body.to_string())
+        "extensions": { "code": Code::Internal.as_str(), "requestId": request_id } }] });
+    respond(Code::Internal.status(), mime, body.to_string())
 }
 
 /// Adds the request id to `INTERNAL` errors (the id is on the request's log lines).
 fn tag_internal(resp: &mut async_graphql::Response, request_id: &str) {
     for err in &mut resp.errors {
         let ext = err.extensions.get_or_insert_with(Default::default);
-        if matches!(ext.get("code"), Some(async_graphql::Value::String(c)) if c == "INTERNAL") {
+        if code_of(ext) == Some(Code::Internal) {
             ext.set("requestId", request_id);
         }
     }
 }
 
-/// The HTTP status for an executed single response: 401 or 403 when access was refused and no data is
-/// left. A response with partial data is a 200 (GraphQL over HTTP), whatever its field errors.
-fn status_of(resp: &async_graphql::Response) -> Option<StatusCode> {
+/// The code in an error's extensions, when it is one of ours.
+fn code_of(ext: &async_graphql::ErrorExtensionValues) -> Option<Code> {
+    match ext.get("code")? {
+        async_graphql::Value::String(c) => Code::parse(c),
+        _ => None,
+    }
+}
+
+/// The HTTP status for an executed single response: its code's (401 or 403) when access was refused and
+/// no data is left. A response with partial data is a 200 (GraphQL over HTTP), whatever its field errors.
+fn refusal_status(resp: &async_graphql::Response) -> Option<StatusCode> {
     if !matches!(resp.data, async_graphql::Value::Null) {
         return None;
     }
-    let code = resp.errors.first()?.extensions.as_ref()?.get("code")?;
-    match code {
-        async_graphql::Value::String(c) if c == "UNAUTHENTICATED" => Some(StatusCode::UNAUTHORIZED),
-        async_graphql::Value::String(c) if c == "FORBIDDEN" => Some(StatusCode::FORBIDDEN),
-        _ => None,
-    }
+    let code = code_of(resp.errors.first()?.extensions.as_ref()?)?;
+    code.is_refusal().then(|| code.status())
 }
 
 fn respond(status: StatusCode, mime: &'static str, body: String) -> Response {
@@ -116,14 +128,12 @@ fn code_engine_errors(resp: &mut async_graphql::Response) {
     for err in &mut resp.errors {
         let ext = err.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
-            ext.set(
-                "code",
-                if request_level {
-                    "GRAPHQL_VALIDATION_FAILED"
-                } else {
-                    "INTERNAL"
-                },
-            );
+            let code = if request_level {
+                Code::GraphqlValidationFailed
+            } else {
+                Code::Internal
+            };
+            ext.set("code", code.as_str());
         }
     }
 }
@@ -169,12 +179,7 @@ async fn execute(
     };
     for r in requests {
         if let Err((code, message)) = state.persisted.resolve(r) {
-            let status = match code {
-                "PERSISTED_QUERY_NOT_FOUND" => StatusCode::OK,
-                "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            return request_error(status, mime, code, &message);
+            return request_error(code, mime, &message);
         }
     }
     let request_id = uuid::Uuid::new_v4().simple().to_string();
@@ -266,9 +271,8 @@ async fn execute_inner(
                 None => {
                     tracing::warn!(request_id, timeout = ?state.request_timeout, "request timed out");
                     return request_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
+                        Code::Timeout,
                         mime,
-                        "TIMEOUT",
                         &super::bounds::timeout_message(state),
                     );
                 }
@@ -306,7 +310,7 @@ async fn execute_inner(
         BatchResponse::Batch(rs) => rs.iter().any(|r| !r.errors.is_empty()),
     };
     let refused = match &resp {
-        BatchResponse::Single(r) => status_of(r),
+        BatchResponse::Single(r) => refusal_status(r),
         BatchResponse::Batch(_) => None,
     };
     // GraphQL over HTTP: a request that failed before execution is a 400 with no `data` entry in
@@ -333,14 +337,14 @@ async fn execute_inner(
         Ok(None) => {
             tracing::warn!(request_id, max, "response too large");
             let status = if mime == GRAPHQL_RESPONSE {
-                StatusCode::BAD_REQUEST
+                Code::ResponseTooLarge.status()
             } else {
                 StatusCode::OK
             };
-            request_error(
+            request_error_with(
                 status,
+                Code::ResponseTooLarge,
                 mime,
-                "RESPONSE_TOO_LARGE",
                 &format!(
                     "the response is larger than {max} bytes; select less, or page with first"
                 ),
@@ -356,12 +360,7 @@ async fn execute_inner(
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot serialise a GraphQL response");
-            request_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                mime,
-                "INTERNAL",
-                "internal error",
-            )
+            request_error(Code::Internal, mime, "internal error")
         }
     }
 }
@@ -377,10 +376,10 @@ pub async fn post(State(state): State<AppState>, request: axum::extract::Request
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !content_type.to_ascii_lowercase().starts_with(JSON) {
-        return request_error(
+        return request_error_with(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::BadRequest,
             mime,
-            "BAD_REQUEST",
             "Content-Type must be application/json",
         );
     }
@@ -392,9 +391,8 @@ pub async fn post(State(state): State<AppState>, request: axum::extract::Request
         Ok(b) => b,
         Err(e) => {
             return request_error(
-                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
                 mime,
-                "BAD_REQUEST",
                 &format!("invalid GraphQL request body: {e}"),
             )
         }
@@ -402,9 +400,8 @@ pub async fn post(State(state): State<AppState>, request: axum::extract::Request
     if let BatchRequest::Batch(items) = &batch {
         if items.is_empty() || items.len() > state.max_batch {
             return request_error(
-                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
                 mime,
-                "BAD_REQUEST",
                 &format!(
                     "a batch must hold 1 to {} operations, got {}",
                     state.max_batch,
@@ -457,9 +454,8 @@ pub async fn get(
         Ok(p) => p,
         Err(e) => {
             return request_error(
-                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
                 JSON,
-                "BAD_REQUEST",
                 &format!("invalid query parameters: {e}"),
             )
         }
@@ -469,9 +465,8 @@ pub async fn get(
             return super::graphiql::page();
         }
         return request_error(
-            StatusCode::BAD_REQUEST,
+            Code::BadRequest,
             JSON,
-            "BAD_REQUEST",
             "GET /graphql needs a 'query' parameter",
         );
     }
@@ -482,20 +477,14 @@ pub async fn get(
         Ok(r) => r,
         Err(e) => {
             return request_error(
-                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
                 mime,
-                "BAD_REQUEST",
                 &format!("invalid query parameters: {e}"),
             )
         }
     };
     if let Err((code, message)) = state.persisted.resolve(&mut request) {
-        let status = if code == "PERSISTED_QUERY_NOT_FOUND" {
-            StatusCode::OK
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        return request_error(status, mime, code, &message);
+        return request_error(code, mime, &message);
     }
     if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
         let op_type = match (&request.operation_name, &doc.operations) {
@@ -509,10 +498,10 @@ pub async fn get(
             op_type,
             Some(OperationType::Mutation | OperationType::Subscription)
         ) {
-            let mut resp = request_error(
+            let mut resp = request_error_with(
                 StatusCode::METHOD_NOT_ALLOWED,
+                Code::BadRequest,
                 mime,
-                "BAD_REQUEST",
                 "only queries may be sent with GET; use POST for mutations",
             );
             resp.headers_mut()
