@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Action, ActionContext};
+use super::{Action, ActionContext, ActionError};
 use crate::catalog::sources;
 use crate::providers::placeholders::PlaceholderResolver;
 use crate::providers::{self, Origin};
@@ -23,7 +23,7 @@ impl Action for Register {
         true
     }
 
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
         // `repoContentsUrl` (from publish:git) + `catalogInfoPath`, or a `catalogInfoUrl` to read over HTTP.
         let (kind, target) = match (
             cx.input.get("repoContentsUrl").and_then(Value::as_str),
@@ -39,30 +39,33 @@ impl Action for Register {
             }
             (None, Some(url)) => ("url", url.to_string()),
             (None, None) => {
-                return Err("input.repoContentsUrl or input.catalogInfoUrl is required".into())
+                return Err(ActionError::input(
+                    "input.repoContentsUrl or input.catalogInfoUrl is required",
+                ))
             }
         };
-        let provider = providers::location_provider(kind, &target, &self.sources)?;
+        let provider = providers::location_provider(kind, &target, &self.sources)
+            .map_err(ActionError::Failed)?;
         let db = cx.db.clone();
         let key = provider.key().to_string();
         let known = sources::exists(&db, &key)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ActionError::Failed(e.to_string()))?;
         if !known {
             sources::register(&db, &key, kind, &target)
                 .await
-                .map_err(|e| format!("could not register {target}: {e}"))?;
+                .map_err(|e| ActionError::Failed(format!("could not register {target}: {e}")))?;
         }
         let outcome = providers::refresh(&db, provider, Origin::Registered)
             .await
-            .map_err(|e| format!("could not read {target}: {e}"))?;
+            .map_err(|e| ActionError::Failed(format!("could not read {target}: {e}")))?;
         if let Some(problem) = outcome
             .errors
             .first()
             .cloned()
             .or_else(|| outcome.invalid.first().map(ToString::to_string))
         {
-            return Err(format!("{target}: {problem}"));
+            return Err(ActionError::Failed(format!("{target}: {problem}")));
         }
         cx.log
             .log(&format!("registered {target} ({} entities)", outcome.valid))
