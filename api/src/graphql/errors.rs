@@ -297,7 +297,8 @@ mod tests {
 
     #[test]
     fn catalog_errors_map_by_kind() {
-        let table: [(fn() -> CatalogError, &str); 5] = [
+        type Make = fn() -> CatalogError;
+        let table: [(Make, &str); 5] = [
             (
                 || CatalogError::InvalidRef(RefError::Empty),
                 "BAD_USER_INPUT",
