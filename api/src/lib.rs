@@ -9,6 +9,7 @@ pub mod confine;
 pub mod db;
 pub mod deployments;
 pub mod duration;
+pub mod errors;
 pub mod graphql;
 pub mod http;
 pub mod metrics;

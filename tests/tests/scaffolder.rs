@@ -5,7 +5,7 @@
 //! (fuel, output size) off the runtime, secrets cannot be transformed into the log, and a task's values,
 //! output and events are its creator's only.
 
-use api::scaffolder::actions::{Action, ActionContext, Registry};
+use api::scaffolder::actions::{Action, ActionContext, ActionError, Registry};
 use api::scaffolder::worker::{self, WorkerSettings, Workers};
 use greenroom_tests::{first_error_code, fixtures, TestDb};
 use serde_json::{json, Value};
@@ -24,10 +24,10 @@ impl Action for Snapshot {
         "test:snapshot"
     }
 
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
         let from = cx.workspace_path(cx.input_str("path")?)?;
         let dest = self.to.join(cx.task_id.clone());
-        copy(&from, &dest).map_err(|e| e.to_string())?;
+        copy(&from, &dest).map_err(|e| ActionError::File("path".into(), e))?;
         cx.output
             .insert("copied".into(), json!(dest.display().to_string()));
         Ok(())
@@ -43,7 +43,7 @@ impl Action for Echo {
         "test:echo"
     }
 
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
         if let Some(input) = cx.input.as_object() {
             cx.output.extend(input.clone());
         }

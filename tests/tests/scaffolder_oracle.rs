@@ -151,6 +151,7 @@ fn greenroom(template: &str, context: &Value) -> Result<String, String> {
     let env = expr::environment();
     let ctx = minijinja::Value::from_serialize(context);
     expr::render_text(&env, template, &ctx, expr::limits().max_render_bytes)
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::test]

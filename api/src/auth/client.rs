@@ -14,10 +14,21 @@ pub struct Cidr {
     prefix: u8,
 }
 
-impl FromStr for Cidr {
-    type Err = String;
+/// Why an entry of `server.trustedProxies` is not an address block.
+#[derive(Debug, thiserror::Error)]
+pub enum CidrError {
+    #[error("'{0}' is not an IP address or CIDR block")]
+    NotAnAddress(String),
+    #[error("'{0}': the prefix length must be 0 to {1}")]
+    Prefix(String, u8),
+    #[error("server.trustedProxies[{0}]: {1}")]
+    Entry(usize, Box<CidrError>),
+}
 
-    fn from_str(text: &str) -> Result<Self, String> {
+impl FromStr for Cidr {
+    type Err = CidrError;
+
+    fn from_str(text: &str) -> Result<Self, CidrError> {
         let text = text.trim();
         let (addr, prefix) = match text.split_once('/') {
             Some((a, p)) => (a, Some(p)),
@@ -25,7 +36,7 @@ impl FromStr for Cidr {
         };
         let network: IpAddr = addr
             .parse()
-            .map_err(|_| format!("'{text}' is not an IP address or CIDR block"))?;
+            .map_err(|_| CidrError::NotAnAddress(text.to_string()))?;
         let network = network.to_canonical();
         let max = if network.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
@@ -33,7 +44,7 @@ impl FromStr for Cidr {
                 .parse::<u8>()
                 .ok()
                 .filter(|p| *p <= max)
-                .ok_or_else(|| format!("'{text}': the prefix length must be 0 to {max}"))?,
+                .ok_or_else(|| CidrError::Prefix(text.to_string(), max))?,
             None => max,
         };
         Ok(Self { network, prefix })
@@ -65,13 +76,13 @@ impl Cidr {
 pub struct TrustedProxies(Vec<Cidr>);
 
 impl TrustedProxies {
-    pub fn parse(entries: &[String]) -> Result<Self, String> {
+    pub fn parse(entries: &[String]) -> Result<Self, CidrError> {
         entries
             .iter()
             .enumerate()
             .map(|(i, e)| {
                 e.parse::<Cidr>()
-                    .map_err(|m| format!("server.trustedProxies[{i}]: {m}"))
+                    .map_err(|m| CidrError::Entry(i, Box::new(m)))
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
@@ -232,8 +243,18 @@ mod tests {
         assert!(TrustedProxies::parse(&cfg.server.trusted_proxies).is_ok());
         assert!(!cfg.auth.jwt.require_jti);
         assert!(crate::config::Config::default().auth.jwt.require_jti);
-        let err = TrustedProxies::parse(&["10.0.0.0/8".into(), "proxy.local".into()]).unwrap_err();
-        assert!(err.contains("server.trustedProxies[1]"), "{err}");
+        let err = TrustedProxies::parse(&["10.0.0.0/8".into(), "proxy.local".into()])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "server.trustedProxies[1]: 'proxy.local' is not an IP address or CIDR block"
+        );
+        let err = TrustedProxies::parse(&["10.0.0.0/33".into()]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "server.trustedProxies[0]: '10.0.0.0/33': the prefix length must be 0 to 32"
+        );
     }
 
     #[test]

@@ -94,6 +94,25 @@ const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest key set accepted.
 const JWKS_MAX_BYTES: usize = 1 << 20;
 
+/// Why a verifier cannot be built from its settings, a key set was not fetched, or a token not signed.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtError {
+    #[error("auth.jwt.publicKeys[{0}]: not an RSA, EC or Ed25519 public key in PEM form")]
+    NotAPublicKey(usize),
+    #[error("auth.jwt.secret must be at least 32 bytes")]
+    ShortSecret,
+    #[error("auth.jwt.jwksUrl: {0}")]
+    JwksClient(reqwest::Error),
+    #[error("{0}")]
+    Fetch(reqwest::Error),
+    #[error("the key set is larger than {JWKS_MAX_BYTES} bytes")]
+    KeySetTooLarge,
+    #[error("{0}")]
+    KeySet(serde_json::Error),
+    #[error("{0}")]
+    Sign(jsonwebtoken::errors::Error),
+}
+
 pub struct Verifier {
     secret: Option<DecodingKey>,
     /// (algorithm family of the key, key)
@@ -105,17 +124,18 @@ pub struct Verifier {
     require_jti: bool,
 }
 
-fn pem_key(pem: &str) -> Result<(Algorithm, DecodingKey), String> {
+/// The key in `pem` with the algorithm family it verifies; `None` when it is no public key we know.
+fn pem_key(pem: &str) -> Option<(Algorithm, DecodingKey)> {
     if let Ok(k) = DecodingKey::from_rsa_pem(pem.as_bytes()) {
-        return Ok((Algorithm::RS256, k));
+        return Some((Algorithm::RS256, k));
     }
     if let Ok(k) = DecodingKey::from_ec_pem(pem.as_bytes()) {
-        return Ok((Algorithm::ES256, k));
+        return Some((Algorithm::ES256, k));
     }
     if let Ok(k) = DecodingKey::from_ed_pem(pem.as_bytes()) {
-        return Ok((Algorithm::EdDSA, k));
+        return Some((Algorithm::EdDSA, k));
     }
-    Err("not an RSA, EC or Ed25519 public key in PEM form".into())
+    None
 }
 
 /// The family an algorithm's keys belong to.
@@ -131,16 +151,16 @@ fn family(alg: Algorithm) -> Algorithm {
 
 impl Verifier {
     /// Builds a verifier; `None` when no key is configured at all.
-    pub fn new(s: VerifierSettings) -> Result<Option<Self>, String> {
+    pub fn new(s: VerifierSettings) -> Result<Option<Self>, JwtError> {
         if s.secret.is_none() && s.public_keys.is_empty() && s.jwks_url.is_none() {
             return Ok(None);
         }
         let mut public = Vec::new();
         for (i, pem) in s.public_keys.iter().enumerate() {
-            public.push(pem_key(pem).map_err(|e| format!("auth.jwt.publicKeys[{i}]: {e}"))?);
+            public.push(pem_key(pem).ok_or(JwtError::NotAPublicKey(i))?);
         }
         if s.secret.as_ref().is_some_and(|k| k.len() < 32) {
-            return Err("auth.jwt.secret must be at least 32 bytes".into());
+            return Err(JwtError::ShortSecret);
         }
         let jwks = match s.jwks_url {
             Some(url) => Some(Arc::new(Jwks {
@@ -150,7 +170,7 @@ impl Verifier {
                     .connect_timeout(JWKS_FETCH_TIMEOUT)
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
-                    .map_err(|e| format!("auth.jwt.jwksUrl: {e}"))?,
+                    .map_err(JwtError::JwksClient)?,
                 set: RwLock::new(None),
                 fetch: tokio::sync::Mutex::new(FetchState::default()),
             })),
@@ -360,22 +380,22 @@ impl Jwks {
         }
     }
 
-    async fn download(&self) -> Result<JwkSet, String> {
+    async fn download(&self) -> Result<JwkSet, JwtError> {
         let mut resp = self
             .http
             .get(&self.url)
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|e| e.to_string())?;
+            .map_err(JwtError::Fetch)?;
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        while let Some(chunk) = resp.chunk().await.map_err(JwtError::Fetch)? {
             if body.len() + chunk.len() > JWKS_MAX_BYTES {
-                return Err(format!("the key set is larger than {JWKS_MAX_BYTES} bytes"));
+                return Err(JwtError::KeySetTooLarge);
             }
             body.extend_from_slice(&chunk);
         }
-        serde_json::from_slice(&body).map_err(|e| e.to_string())
+        serde_json::from_slice(&body).map_err(JwtError::KeySet)
     }
 }
 
@@ -387,7 +407,7 @@ pub fn issue(
     ttl: Duration,
     issuer: Option<&str>,
     audience: Option<&str>,
-) -> Result<(String, Claims), String> {
+) -> Result<(String, Claims), JwtError> {
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     let claims = Claims {
         sub: subject.to_string(),
@@ -405,7 +425,7 @@ pub fn issue(
         &claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(JwtError::Sign)?;
     Ok((token, claims))
 }
 
@@ -424,6 +444,31 @@ mod tests {
         .ok()
         .flatten()
         .expect("a verifier")
+    }
+
+    #[test]
+    fn bad_settings_are_named_as_before() {
+        let refused = |s: VerifierSettings| Verifier::new(s).err().map(|e| e.to_string());
+        let short = VerifierSettings {
+            secret: Some("short".into()),
+            ..VerifierSettings::default()
+        };
+        assert_eq!(
+            refused(short).as_deref(),
+            Some("auth.jwt.secret must be at least 32 bytes")
+        );
+        let not_pem = VerifierSettings {
+            public_keys: vec!["ok".into(), "-----BEGIN nothing".into()],
+            ..VerifierSettings::default()
+        };
+        assert_eq!(
+            refused(not_pem).as_deref(),
+            Some("auth.jwt.publicKeys[0]: not an RSA, EC or Ed25519 public key in PEM form")
+        );
+        assert_eq!(
+            JwtError::KeySetTooLarge.to_string(),
+            "the key set is larger than 1048576 bytes"
+        );
     }
 
     #[tokio::test]

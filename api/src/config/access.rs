@@ -77,8 +77,7 @@ impl AuthConfig {
             audience: self.jwt.audience.clone(),
             leeway,
             require_jti: self.jwt.require_jti,
-        })
-        .map_err(ConfigError::Invalid)?;
+        })?;
         Ok(crate::auth::Authenticator {
             verifier,
             anonymous_read: self.allow_anonymous_read,

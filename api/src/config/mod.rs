@@ -182,6 +182,10 @@ pub enum ConfigError {
     Parse { path: String, message: String },
     #[error("invalid config: {0}")]
     Invalid(String),
+    #[error("invalid config: {0}")]
+    Jwt(#[from] crate::auth::jwt::JwtError),
+    #[error("invalid config: {0}")]
+    Proxies(#[from] crate::auth::client::CidrError),
 }
 
 /// `scheme://user:password@host…` with the password replaced by `********`.
@@ -215,9 +219,9 @@ impl Config {
                     path: p.display().to_string(),
                     source,
                 })?;
-                let mut cfg = Self::from_yaml(&text).map_err(|message| ConfigError::Parse {
+                let mut cfg = Self::from_yaml(&text).map_err(|e| ConfigError::Parse {
                     path: p.display().to_string(),
-                    message,
+                    message: e.to_string(),
                 })?;
                 let base = p.parent().unwrap_or(Path::new("."));
                 for loc in &mut cfg.catalog.locations {
@@ -239,11 +243,11 @@ impl Config {
         Ok(cfg)
     }
 
-    pub fn from_yaml(text: &str) -> Result<Self, String> {
+    pub fn from_yaml(text: &str) -> Result<Self, serde_yaml_ng::Error> {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_yaml_ng::from_str(text).map_err(|e| e.to_string())
+        serde_yaml_ng::from_str(text)
     }
 
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
@@ -289,8 +293,7 @@ impl Config {
         self.catalog.registry()?;
         self.auth.authenticator()?;
         self.server.limits.check()?;
-        crate::auth::client::TrustedProxies::parse(&self.server.trusted_proxies)
-            .map_err(ConfigError::Invalid)?;
+        crate::auth::client::TrustedProxies::parse(&self.server.trusted_proxies)?;
         if self.server.max_batch == 0 {
             return Err(ConfigError::Invalid(
                 "server.maxBatch must be at least 1".into(),
@@ -318,9 +321,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named() {
-        let err = Config::from_yaml("server:\n  listn: x\n").unwrap_err();
+        let err = Config::from_yaml("server:\n  listn: x\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown field `listn`"), "{err}");
-        let err = Config::from_yaml("catalgo: {}\n").unwrap_err();
+        let err = Config::from_yaml("catalgo: {}\n").unwrap_err().to_string();
         assert!(err.contains("catalgo"), "{err}");
     }
 
@@ -328,7 +333,7 @@ mod tests {
         match Config::from_yaml(yaml).map(|c| c.catalog.registry()) {
             Ok(Ok(_)) => panic!("accepted: {yaml}"),
             Ok(Err(e)) => e.to_string(),
-            Err(e) => e,
+            Err(e) => e.to_string(),
         }
     }
 

@@ -48,6 +48,15 @@ pub enum Refused {
     Credentials(String),
 }
 
+/// Why a policy cannot be built from its settings (`catalog.allow`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error("'{0}' is not host[:port][/path]")]
+    NotAHost(String),
+    #[error("'{0}' is not an IP network (CIDR) or address")]
+    NotANetwork(String),
+}
+
 /// The policy: allowed directories and hosts, and the per-file byte limit.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -82,7 +91,7 @@ impl Policy {
         hosts: &[String],
         private_networks: &[String],
         max_file_bytes: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, RuleError> {
         let mut p = Self {
             max_file_bytes,
             ..Self::default()
@@ -97,7 +106,7 @@ impl Policy {
             let net = n
                 .parse::<IpNet>()
                 .or_else(|_| n.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("'{n}' is not an IP network (CIDR) or address"))?;
+                .map_err(|_| RuleError::NotANetwork(n.clone()))?;
             p.private_networks.push(net);
         }
         Ok(p)

@@ -17,8 +17,8 @@ pub struct HostRule {
 
 impl HostRule {
     /// `host`, `host:port`, `host/path`, `host:port/path` (IPv6 as `[::1]:8080`).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = || format!("'{text}' is not host[:port][/path]");
+    pub fn parse(text: &str) -> Result<Self, super::RuleError> {
+        let bad = || super::RuleError::NotAHost(text.to_string());
         if text.contains("://") || text.trim().is_empty() {
             return Err(bad());
         }
@@ -340,6 +340,15 @@ mod tests {
         assert!(HostRule::parse("https://x").is_err());
         assert!(HostRule::parse("user:pw@x").is_err());
         assert!(HostRule::parse("").is_err());
+        assert_eq!(
+            HostRule::parse("https://x").unwrap_err().to_string(),
+            "'https://x' is not host[:port][/path]"
+        );
+        let nets = ["10.0.0.0/99".to_string()];
+        assert_eq!(
+            Policy::new(&[], &[], &nets, 1).unwrap_err().to_string(),
+            "'10.0.0.0/99' is not an IP network (CIDR) or address"
+        );
         assert_eq!(
             HostRule::of_url("git@github.com:org/repo.git"),
             Some(HostRule {

@@ -3,7 +3,7 @@
 use async_graphql::{Context, InputObject, SimpleObject};
 use futures_util::{Stream, StreamExt};
 
-use super::deployments::{gql_err, Deployment, ExtendErr};
+use super::deployments::Deployment;
 use super::errors::{ApiError, GqlResultExt};
 use super::guard::{require, READ};
 use crate::deployments::dora;
@@ -48,7 +48,7 @@ impl DeploymentSubscription {
         let rx = ctx
             .data_opt::<Events>()
             .map(Events::subscribe)
-            .ok_or_else(|| ApiError::Internal("no event channel".into()).extend_err())?;
+            .ok_or_else(|| ApiError::Internal("no event channel".into()))?;
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             loop {
                 match rx.recv().await {
@@ -118,9 +118,7 @@ pub async fn dora_of(
     filter.environment = environment;
     filter.since = Some(chrono::Utc::now().timestamp_millis() - w.as_millis() as i64);
     let db = super::loaders::database(ctx)?;
-    let rows = service::list(db, &filter, 100_000, None)
-        .await
-        .map_err(gql_err)?;
+    let rows = service::list(db, &filter, 100_000, None).await.gql()?;
     let m = dora::compute(&rows, w.as_secs_f64() / 86_400.0);
     Ok(DoraMetrics {
         window_days: m.window_days,

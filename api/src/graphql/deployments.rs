@@ -94,7 +94,7 @@ impl Deployment {
         let found = super::loaders::entities(ctx)?
             .load_one(self.0.entity_ref.clone())
             .await
-            .map_err(|e| ApiError::from(e).extend_err())?;
+            .gql()?;
         Ok(found.map(super::types::Entity::from_stored))
     }
     /// The environment deployed to, e.g. `production`.
@@ -208,20 +208,6 @@ fn environments(ctx: &Context<'_>) -> Arc<Environments> {
         .unwrap_or_default()
 }
 
-pub(crate) trait ExtendErr {
-    fn extend_err(self) -> async_graphql::Error;
-}
-
-impl ExtendErr for ApiError {
-    fn extend_err(self) -> async_graphql::Error {
-        async_graphql::ErrorExtensions::extend(&self)
-    }
-}
-
-pub(crate) fn gql_err(e: DeploymentError) -> async_graphql::Error {
-    ApiError::from(e).extend_err()
-}
-
 impl DeploymentPage {
     /// A page from up to `limit + 1` rows (the extra one only tells that more follow).
     fn from_rows(mut rows: Vec<Row>, limit: i32) -> Self {
@@ -260,7 +246,7 @@ pub async fn page(
     };
     let rows = service::list(db, &filter, limit as u64 + 1, before)
         .await
-        .map_err(gql_err)?;
+        .gql()?;
     Ok(DeploymentPage::from_rows(rows, limit))
 }
 
@@ -386,7 +372,7 @@ impl DeploymentsMutation {
             audit.as_ref(),
         )
         .await
-        .map_err(gql_err)?;
+        .gql()?;
         if audit.is_some() && created {
             super::guard::mark_audited(ctx);
         }
@@ -415,13 +401,13 @@ impl DeploymentsMutation {
             .gql()?;
         let current = service::by_id(db, n)
             .await
-            .map_err(gql_err)?
-            .ok_or_else(|| ApiError::NotFound(format!("no deployment {n}")).extend_err())?;
+            .gql()?
+            .ok_or_else(|| ApiError::NotFound(format!("no deployment {n}")))?;
         super::guard::require_owner(ctx, &caller, &current.entity_ref).await?;
         let finished = parse_time("finishedAt", finished_at)?;
         let saved = service::update_status(db, n, status.into(), finished, description)
             .await
-            .map_err(gql_err)?;
+            .gql()?;
         if saved.status != current.status {
             publish(ctx, &saved).await;
         }
@@ -432,7 +418,7 @@ impl DeploymentsMutation {
 fn writer<'a>(ctx: &Context<'a>) -> Res<&'a crate::deployments::writer::Writer> {
     ctx.data_opt::<Arc<crate::deployments::writer::Writer>>()
         .map(|w| w.as_ref())
-        .ok_or_else(|| ApiError::Internal("schema has no deployment writer".into()).extend_err())
+        .ok_or_else(|| ApiError::Internal("schema has no deployment writer".into()).into())
 }
 
 async fn publish(ctx: &Context<'_>, d: &Row) {
@@ -477,7 +463,7 @@ pub async fn current_of(ctx: &Context<'_>, entity_ref: &str) -> Res<Vec<Deployme
     let rows = loader
         .load_one(entity_ref.to_string())
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()).extend_err())?
+        .map_err(|e| ApiError::Internal(e.to_string()))?
         .unwrap_or_default();
     let envs = environments(ctx);
     let mut rows: Vec<Row> = rows.as_ref().clone();
@@ -565,7 +551,7 @@ async fn of_unbudgeted(
     let rows: Vec<Row> = loader
         .load_one(key)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()).extend_err())?
+        .map_err(|e| ApiError::Internal(e.to_string()))?
         .map(|v| v.as_ref().clone())
         .unwrap_or_default();
     Ok(DeploymentPage::from_rows(rows, limit))

@@ -1,37 +1,90 @@
-//! The one place errors become GraphQL errors with `extensions.code`; internal causes are logged, not sent.
+//! The one place errors become GraphQL errors with `extensions.code`: each domain's error converts into
+//! [`ApiError`] here (`From`), and an `ApiError` into an `async_graphql::Error` carrying its [`Code`].
+//! Internal causes are logged, not sent.
+//!
+//! A resolver returns a coded error one way: `Err(ApiError::…)?` (or `.into()`), and `.gql()` on a domain
+//! result (it converts through `ApiError`). A bare `?` on a domain error would lose the code.
 
-use async_graphql::ErrorExtensions;
+use async_graphql::{ErrorExtensionValues, Pos, ServerError};
 use sea_orm::{DbErr, SqlErr};
 
 use crate::catalog::CatalogError;
+pub use crate::errors::Code;
 
-/// Errors a resolver can return. The first five are the caller's; `Internal` hides its cause.
-#[derive(Debug, thiserror::Error)]
+/// Errors a resolver can return. `Internal` hides its cause. Not `Display`, so that the only way into an
+/// `async_graphql::Error` is the coded one below.
+#[derive(Debug)]
 pub enum ApiError {
-    #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
     BadUserInput(String),
-    #[error("{0}")]
+    /// `BAD_USER_INPUT` listing every failing field in `extensions.fields` (`[{field, message}]`).
+    InvalidFields(String, Vec<(String, String)>),
     Unauthenticated(String),
-    #[error("{0}")]
     Forbidden(String),
-    #[error("{0}")]
     Conflict(String),
-    #[error("internal error")]
+    /// A bound of the request refused or cut it (`COMPLEXITY_LIMIT`, `LIST_TRUNCATED`, `TIMEOUT`).
+    Limit(Code, String),
     Internal(String),
 }
 
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            ApiError::NotFound(_) => "NOT_FOUND",
-            ApiError::BadUserInput(_) => "BAD_USER_INPUT",
-            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
-            ApiError::Forbidden(_) => "FORBIDDEN",
-            ApiError::Conflict(_) => "CONFLICT",
-            ApiError::Internal(_) => "INTERNAL",
+            ApiError::NotFound(_) => Code::NotFound,
+            ApiError::BadUserInput(_) | ApiError::InvalidFields(..) => Code::BadUserInput,
+            ApiError::Unauthenticated(_) => Code::Unauthenticated,
+            ApiError::Forbidden(_) => Code::Forbidden,
+            ApiError::Conflict(_) => Code::Conflict,
+            ApiError::Limit(code, _) => *code,
+            ApiError::Internal(_) => Code::Internal,
         }
+    }
+
+    /// The message the client sees.
+    pub fn message(&self) -> &str {
+        match self {
+            ApiError::NotFound(m)
+            | ApiError::BadUserInput(m)
+            | ApiError::InvalidFields(m, _)
+            | ApiError::Unauthenticated(m)
+            | ApiError::Forbidden(m)
+            | ApiError::Conflict(m)
+            | ApiError::Limit(_, m) => m,
+            ApiError::Internal(_) => "internal error",
+        }
+    }
+
+    /// As an error raised outside a resolver (an extension, the transport), at `pos` when it has one.
+    pub fn into_server_error(self, pos: Option<Pos>) -> ServerError {
+        let err = async_graphql::Error::from(self);
+        let mut out = ServerError::new(err.message, pos);
+        out.extensions = err.extensions;
+        out
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        if let ApiError::Internal(cause) = &e {
+            tracing::error!(error = %cause, "internal error while resolving a request");
+        }
+        let mut ext = ErrorExtensionValues::default();
+        ext.set("code", e.code().as_str());
+        if let ApiError::InvalidFields(_, fields) = &e {
+            let list = fields
+                .iter()
+                .map(|(field, message)| {
+                    let mut item = async_graphql::indexmap::IndexMap::new();
+                    item.insert(async_graphql::Name::new("field"), field.as_str().into());
+                    item.insert(async_graphql::Name::new("message"), message.as_str().into());
+                    async_graphql::Value::Object(item)
+                })
+                .collect();
+            ext.set("fields", async_graphql::Value::List(list));
+        }
+        let mut err = async_graphql::Error::new(e.message());
+        err.extensions = Some(ext);
+        err
     }
 }
 
@@ -118,24 +171,36 @@ impl From<CatalogError> for ApiError {
     }
 }
 
-impl ErrorExtensions for ApiError {
-    fn extend(&self) -> async_graphql::Error {
-        if let ApiError::Internal(cause) = self {
-            tracing::error!(error = %cause, "internal error while resolving a request");
+impl From<crate::scaffolder::ScaffolderError> for ApiError {
+    fn from(e: crate::scaffolder::ScaffolderError) -> Self {
+        use crate::scaffolder::ScaffolderError as S;
+        match e {
+            S::InvalidValues(fields) => {
+                let list = fields
+                    .iter()
+                    .map(|f| (f.field.clone(), f.message.clone()))
+                    .collect();
+                ApiError::InvalidFields(S::InvalidValues(fields).to_string(), list)
+            }
+            S::NotFound(m) => ApiError::NotFound(m),
+            S::Invalid(m) => ApiError::BadUserInput(m),
+            S::Conflict(m) => ApiError::Conflict(m),
+            S::Forbidden(m) => ApiError::Forbidden(m),
+            S::Auth(a) => a.into(),
+            S::Internal(m) => ApiError::Internal(m),
+            S::Db(db) => db.into(),
         }
-        async_graphql::Error::new(self.to_string())
-            .extend_with(|_, ext| ext.set("code", self.code()))
     }
 }
 
-/// `.gql()` turns any error convertible to [`ApiError`] into a coded GraphQL error.
+/// `.gql()` turns a result whose error converts to [`ApiError`] into a coded GraphQL result.
 pub trait GqlResultExt<T> {
     fn gql(self) -> async_graphql::Result<T>;
 }
 
 impl<T, E: Into<ApiError>> GqlResultExt<T> for Result<T, E> {
     fn gql(self) -> async_graphql::Result<T> {
-        self.map_err(|e| e.into().extend())
+        self.map_err(|e| async_graphql::Error::from(e.into()))
     }
 }
 
@@ -157,64 +222,168 @@ mod tests {
     use super::*;
     use crate::catalog::refs::RefError;
 
-    fn code_of(e: ApiError) -> String {
-        let err = e.extend();
+    fn wire(e: impl Into<ApiError>) -> (String, String) {
+        let err = async_graphql::Error::from(e.into());
         let ext = err.extensions.expect("extensions");
         match ext.get("code") {
-            Some(async_graphql::Value::String(s)) => s.clone(),
+            Some(async_graphql::Value::String(s)) => (s.clone(), err.message),
             other => panic!("no code: {other:?}"),
         }
     }
 
+    fn code_of(e: impl Into<ApiError>) -> String {
+        wire(e).0
+    }
+
+    fn db() -> DbErr {
+        DbErr::Custom("boom at /var/lib/greenroom".into())
+    }
+
     #[test]
     fn each_variant_maps_to_its_code() {
-        assert_eq!(code_of(ApiError::NotFound("x".into())), "NOT_FOUND");
+        let x = || "x".to_string();
+        let table = [
+            (ApiError::NotFound(x()), "NOT_FOUND"),
+            (ApiError::BadUserInput(x()), "BAD_USER_INPUT"),
+            (ApiError::InvalidFields(x(), vec![]), "BAD_USER_INPUT"),
+            (ApiError::Unauthenticated(x()), "UNAUTHENTICATED"),
+            (ApiError::Forbidden(x()), "FORBIDDEN"),
+            (ApiError::Conflict(x()), "CONFLICT"),
+            (
+                ApiError::Limit(Code::ComplexityLimit, x()),
+                "COMPLEXITY_LIMIT",
+            ),
+            (ApiError::Limit(Code::ListTruncated, x()), "LIST_TRUNCATED"),
+            (ApiError::Limit(Code::Timeout, x()), "TIMEOUT"),
+            (ApiError::Internal("secret detail".into()), "INTERNAL"),
+        ];
+        for (e, code) in table {
+            assert_eq!(e.code().as_str(), code);
+            assert_eq!(code_of(e), code);
+        }
+    }
+
+    #[test]
+    fn internal_details_are_not_sent() {
+        let (code, message) = wire(ApiError::Internal("password=hunter2".into()));
         assert_eq!(
-            code_of(ApiError::BadUserInput("x".into())),
-            "BAD_USER_INPUT"
+            (code.as_str(), message.as_str()),
+            ("INTERNAL", "internal error")
         );
-        assert_eq!(
-            code_of(ApiError::Unauthenticated("x".into())),
-            "UNAUTHENTICATED"
-        );
-        assert_eq!(code_of(ApiError::Forbidden("x".into())), "FORBIDDEN");
-        assert_eq!(code_of(ApiError::Conflict("x".into())), "CONFLICT");
-        assert_eq!(
-            code_of(ApiError::Internal("secret detail".into())),
-            "INTERNAL"
+        let (_, message) = wire(ApiError::Forbidden("no".into()));
+        assert_eq!(message, "no");
+    }
+
+    #[test]
+    fn a_server_error_keeps_code_and_position() {
+        let pos = Pos { line: 2, column: 3 };
+        let e = ApiError::BadUserInput("bad".into()).into_server_error(Some(pos));
+        assert_eq!(e.message, "bad");
+        assert_eq!(e.locations, vec![pos]);
+        let ext = e.extensions.expect("extensions");
+        assert!(
+            matches!(ext.get("code"), Some(async_graphql::Value::String(c)) if c == "BAD_USER_INPUT")
         );
     }
 
     #[test]
     fn auth_errors_map_by_kind() {
         use crate::auth::AuthError as A;
+        assert_eq!(code_of(A::Unauthenticated("x".into())), "UNAUTHENTICATED");
+        assert_eq!(code_of(A::Forbidden("x".into())), "FORBIDDEN");
+        let (code, message) = wire(A::Internal("jwks at 10.0.0.1 down".into()));
         assert_eq!(
-            code_of(A::Unauthenticated("x".into()).into()),
-            "UNAUTHENTICATED"
+            (code.as_str(), message.as_str()),
+            ("INTERNAL", "internal error")
         );
-        assert_eq!(code_of(A::Forbidden("x".into()).into()), "FORBIDDEN");
-        let internal: ApiError = A::Internal("jwks at 10.0.0.1 down".into()).into();
-        assert_eq!(internal.extend().message, "internal error");
-    }
-
-    #[test]
-    fn internal_details_are_not_sent() {
-        let err = ApiError::Internal("password=hunter2".into()).extend();
-        assert_eq!(err.message, "internal error");
     }
 
     #[test]
     fn catalog_errors_map_by_kind() {
-        assert!(matches!(
-            ApiError::from(CatalogError::InvalidRef(RefError::Empty)),
-            ApiError::BadUserInput(_)
-        ));
-        assert!(matches!(
-            ApiError::from(CatalogError::InvalidInput("x".into())),
-            ApiError::BadUserInput(_)
-        ));
-        let db = CatalogError::Db(DbErr::Custom("boom".into()));
-        assert!(matches!(ApiError::from(db), ApiError::Internal(_)));
+        type Make = fn() -> CatalogError;
+        let table: [(Make, &str); 5] = [
+            (
+                || CatalogError::InvalidRef(RefError::Empty),
+                "BAD_USER_INPUT",
+            ),
+            (|| CatalogError::InvalidInput("x".into()), "BAD_USER_INPUT"),
+            (|| CatalogError::NotFound("x".into()), "NOT_FOUND"),
+            (|| CatalogError::Db(db()), "INTERNAL"),
+            (|| CatalogError::LeaseLost("x".into()), "INTERNAL"),
+        ];
+        for (make, code) in table {
+            assert_eq!(code_of(make()), code);
+            let shared = std::sync::Arc::new(make());
+            assert_eq!(code_of(shared), code, "shared (loader) errors map alike");
+        }
+    }
+
+    #[test]
+    fn deployment_errors_map_by_kind() {
+        use crate::deployments::DeploymentError as D;
+        let table = [
+            (D::NotFound("x".into()), "NOT_FOUND"),
+            (D::Invalid("x".into()), "BAD_USER_INPUT"),
+            (D::Conflict("x".into()), "CONFLICT"),
+            (D::Db(db()), "INTERNAL"),
+            (D::Catalog(CatalogError::NotFound("x".into())), "NOT_FOUND"),
+        ];
+        for (e, code) in table {
+            assert_eq!(code_of(e), code);
+        }
+    }
+
+    #[test]
+    fn source_errors_map_by_kind() {
+        use crate::providers::sources::SourceError as S;
+        let table = [
+            (S::Input("x".into()), "BAD_USER_INPUT"),
+            (S::NotFound("x".into()), "NOT_FOUND"),
+            (S::Conflict("x".into()), "CONFLICT"),
+            (
+                S::Auth(crate::auth::AuthError::Forbidden("x".into())),
+                "FORBIDDEN",
+            ),
+            (
+                S::Catalog(CatalogError::InvalidInput("x".into())),
+                "BAD_USER_INPUT",
+            ),
+        ];
+        for (e, code) in table {
+            assert_eq!(code_of(e), code);
+        }
+    }
+
+    #[test]
+    fn scaffolder_errors_map_by_kind() {
+        use crate::scaffolder::{FieldError, ScaffolderError as S};
+        let table = [
+            (S::NotFound("x".into()), "NOT_FOUND"),
+            (S::Invalid("x".into()), "BAD_USER_INPUT"),
+            (S::Conflict("x".into()), "CONFLICT"),
+            (S::Forbidden("x".into()), "FORBIDDEN"),
+            (S::Internal("x".into()), "INTERNAL"),
+            (
+                S::Auth(crate::auth::AuthError::Forbidden("x".into())),
+                "FORBIDDEN",
+            ),
+            (S::Db(db()), "INTERNAL"),
+        ];
+        for (e, code) in table {
+            assert_eq!(code_of(e), code);
+        }
+        let fields = vec![FieldError {
+            field: "/name".into(),
+            message: "is required".into(),
+        }];
+        let err = async_graphql::Error::from(ApiError::from(S::InvalidValues(fields)));
+        assert_eq!(err.message, "invalid values: /name: is required");
+        let ext = serde_json::to_value(err.extensions.expect("extensions")).expect("json");
+        assert_eq!(
+            ext,
+            serde_json::json!({"code": "BAD_USER_INPUT",
+                "fields": [{"field": "/name", "message": "is required"}]})
+        );
     }
 
     #[test]
@@ -224,5 +393,6 @@ mod tests {
             Some("an entity with this ref already exists")
         );
         assert_eq!(constraint_message("something else"), None);
+        assert_eq!(code_of(db()), "INTERNAL");
     }
 }

@@ -164,22 +164,18 @@ impl Cycle {
     }
 }
 
-fn bad(message: String) -> async_graphql::Error {
-    Err::<(), _>(ApiError::BadUserInput(message))
-        .gql()
-        .unwrap_err()
-}
-
 fn canonical_ref(r: &str) -> Res<String> {
     EntityRef::parse(r, Some("component"), "default")
         .map(|r| r.to_string())
-        .map_err(|e| bad(format!("invalid entity ref '{r}': {e}")))
+        .map_err(|e| ApiError::BadUserInput(format!("invalid entity ref '{r}': {e}")).into())
 }
 
 fn relation_types(names: Option<Vec<String>>) -> Res<Vec<&'static str>> {
     match names {
         None => Ok(graph::DEFAULT_RELATIONS.to_vec()),
-        Some(v) if v.is_empty() => Err(bad("relations must name at least one type".into())),
+        Some(v) if v.is_empty() => {
+            Err(ApiError::BadUserInput("relations must name at least one type".into()).into())
+        }
         Some(v) => v
             .iter()
             .map(|n| graph::relation_type(n).map_err(ApiError::from).gql())
@@ -189,7 +185,7 @@ fn relation_types(names: Option<Vec<String>>) -> Res<Vec<&'static str>> {
 
 fn bounded(name: &str, value: i32, max: usize) -> Res<usize> {
     if value < 0 || value as usize > max {
-        return Err(bad(format!("{name} must be between 0 and {max}")));
+        return Err(ApiError::BadUserInput(format!("{name} must be between 0 and {max}")).into());
     }
     Ok(value as usize)
 }
@@ -244,7 +240,7 @@ pub async fn entity_graph(
     )? as u32;
     let first = bounded("first", first.unwrap_or(5000), graph::MAX_NODES)?;
     if first == 0 {
-        return Err(bad("first must be between 1 and 5000".into()));
+        return Err(ApiError::BadUserInput("first must be between 1 and 5000".into()).into());
     }
     let kinds = kinds
         .unwrap_or_default()

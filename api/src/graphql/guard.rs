@@ -137,11 +137,7 @@ struct GuardExt {
 }
 
 fn too_wide(message: String) -> ServerError {
-    let mut e = ServerError::new(message, None);
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", "BAD_USER_INPUT");
-    e.extensions = Some(ext);
-    e
+    ApiError::BadUserInput(message).into_server_error(None)
 }
 
 fn count_aliases(set: &SelectionSet) -> usize {

@@ -126,9 +126,7 @@ fn make(
 }
 
 fn missing() -> async_graphql::Error {
-    Err::<(), _>(ApiError::Internal("request has no loaders attached".into()))
-        .gql()
-        .unwrap_err()
+    ApiError::Internal("request has no loaders attached".into()).into()
 }
 
 pub fn entities<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Entities> {

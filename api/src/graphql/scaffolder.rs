@@ -13,45 +13,13 @@ use crate::auth::Scope;
 use crate::scaffolder::actions::Registry;
 use crate::scaffolder::lifecycle;
 use crate::scaffolder::tasks::{self, Event as EventRow, Filter, Task as Row};
-use crate::scaffolder::{ScaffolderError, StepState, StepStatus, TaskStatus};
+use crate::scaffolder::{StepState, StepStatus, TaskStatus};
 
 type Res<T> = async_graphql::Result<T>;
 
 fn time(ms: Option<i64>) -> Option<String> {
     super::time::timestamp(ms, super::time::Style::Millis)
 }
-
-/// Maps a scaffolder error to its GraphQL error; invalid values list every failing field in
-/// `extensions.fields` (`[{field, message}]`).
-pub(crate) fn gql_err(e: ScaffolderError) -> async_graphql::Error {
-    match e {
-        ScaffolderError::InvalidValues(fields) => {
-            let message = ScaffolderError::InvalidValues(fields.clone()).to_string();
-            let list: Vec<async_graphql::Value> = fields
-                .iter()
-                .map(|f| {
-                    async_graphql::Value::from_json(serde_json::json!({
-                        "field": f.field, "message": f.message
-                    }))
-                    .unwrap_or(async_graphql::Value::Null)
-                })
-                .collect();
-            async_graphql::Error::new(message).extend_with(|_, ext| {
-                ext.set("code", "BAD_USER_INPUT");
-                ext.set("fields", async_graphql::Value::List(list));
-            })
-        }
-        ScaffolderError::NotFound(m) => ApiError::NotFound(m).extend(),
-        ScaffolderError::Invalid(m) => ApiError::BadUserInput(m).extend(),
-        ScaffolderError::Conflict(m) => ApiError::Conflict(m).extend(),
-        ScaffolderError::Forbidden(m) => ApiError::Forbidden(m).extend(),
-        ScaffolderError::Auth(a) => ApiError::from(a).extend(),
-        ScaffolderError::Internal(m) => ApiError::Internal(m).extend(),
-        ScaffolderError::Db(db) => ApiError::from(db).extend(),
-    }
-}
-
-use async_graphql::ErrorExtensions;
 
 /// A task's state.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -278,7 +246,7 @@ impl Task {
         let after = parse_event_id(after)?;
         Ok(tasks::events(db, &self.0.id, after, 1000)
             .await
-            .map_err(gql_err)?
+            .gql()?
             .into_iter()
             .map(TaskEvent::from)
             .collect())
@@ -346,7 +314,7 @@ fn secrets(v: Option<Json<Value>>) -> Res<serde_json::Map<String, Value>> {
         None | Some(Value::Null) => Ok(Default::default()),
         Some(Value::Object(m)) if m.values().all(Value::is_string) => Ok(m),
         Some(_) => {
-            Err(ApiError::BadUserInput("secrets must be an object of strings".into()).extend())
+            Err(ApiError::BadUserInput("secrets must be an object of strings".into()).into())
         }
     }
 }
@@ -375,20 +343,20 @@ pub struct TaskPage {
 
 /// `Ok` when the caller may read `task`'s values, output and events (see [`lifecycle::may_read`]).
 fn may_read(ctx: &Context<'_>, task: &Row) -> Res<()> {
-    lifecycle::may_read(&super::guard::caller(ctx), task).map_err(gql_err)
+    lifecycle::may_read(&super::guard::caller(ctx), task).gql()
 }
 
 /// The template `r` from the catalog (through the read cache).
 async fn template(ctx: &Context<'_>, r: &str) -> Res<crate::scaffolder::template::Template> {
     let (db, cache) = (loaders::database(ctx)?, loaders::read_cache(ctx)?);
-    lifecycle::template(db, cache, r).await.map_err(gql_err)
+    lifecycle::template(db, cache, r).await.gql()
 }
 
 /// The action registry the server's workers run (attached when the schema is built).
 fn actions<'a>(ctx: &Context<'a>) -> Res<&'a Arc<Registry>> {
     ctx.data_opt::<Arc<Registry>>().ok_or_else(|| {
         ApiError::Internal("the scaffolder's action registry is not attached to the schema".into())
-            .extend()
+            .into()
     })
 }
 
@@ -402,7 +370,7 @@ impl ScaffolderQuery {
     async fn task(&self, ctx: &Context<'_>, id: ID) -> Res<Option<Task>> {
         require(ctx, READ)?;
         let db = loaders::database(ctx)?;
-        Ok(tasks::get(db, &id).await.map_err(gql_err)?.map(Task))
+        Ok(tasks::get(db, &id).await.gql()?.map(Task))
     }
 
     /// Tasks, newest first (`first` 1 to 100, default 20).
@@ -434,11 +402,11 @@ impl ScaffolderQuery {
                 .as_deref()
                 .map(lifecycle::template_ref)
                 .transpose()
-                .map_err(gql_err)?,
+                .gql()?,
         };
         let mut rows = tasks::list(db, &filter, limit as u64 + 1, after)
             .await
-            .map_err(gql_err)?;
+            .gql()?;
         let has_next_page = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         Ok(TaskPage {
@@ -472,7 +440,7 @@ impl ScaffolderMutation {
             secrets,
             &caller,
         );
-        Ok(Task(started.await.map_err(gql_err)?))
+        Ok(Task(started.await.gql()?))
     }
 
     /// Runs a template's steps with publishing actions (`publish:*`, `catalog:register`) skipped, and
@@ -491,7 +459,7 @@ impl ScaffolderMutation {
             &caller,
         )
         .await
-        .map_err(gql_err)?;
+        .gql()?;
         let status = match run.end {
             crate::scaffolder::run::End::Completed => GqlTaskStatus::Completed,
             crate::scaffolder::run::End::Failed => GqlTaskStatus::Failed,
@@ -514,9 +482,7 @@ impl ScaffolderMutation {
     async fn cancel_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = loaders::database(ctx)?;
-        Ok(Task(
-            lifecycle::cancel(db, &caller, &id).await.map_err(gql_err)?,
-        ))
+        Ok(Task(lifecycle::cancel(db, &caller, &id).await.gql()?))
     }
 
     /// Runs a failed or cancelled task again from its first step (`CONFLICT` otherwise). Only its creator
@@ -524,9 +490,7 @@ impl ScaffolderMutation {
     async fn retry_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = loaders::database(ctx)?;
-        Ok(Task(
-            lifecycle::retry(db, &caller, &id).await.map_err(gql_err)?,
-        ))
+        Ok(Task(lifecycle::retry(db, &caller, &id).await.gql()?))
     }
 }
 
@@ -549,7 +513,7 @@ impl ScaffolderSubscription {
         let after = parse_event_id(after)?;
         let events = lifecycle::follow(db, &caller, &task_id, after)
             .await
-            .map_err(gql_err)?;
+            .gql()?;
         Ok(futures_util::StreamExt::map(events, TaskEvent::from))
     }
 }

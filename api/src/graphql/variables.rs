@@ -6,10 +6,10 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
 };
 use async_graphql::parser::types::{ExecutableDocument, OperationDefinition};
-use async_graphql::{
-    ErrorExtensionValues, Request, Response, ServerError, ServerResult, Value, Variables,
-};
+use async_graphql::{Request, Response, ServerError, ServerResult, Value, Variables};
 use std::sync::{Arc, Mutex};
+
+use super::errors::ApiError;
 
 /// The errors for `op`'s required variables that `vars` leaves out or sets to `null`.
 pub fn missing_required(op: &OperationDefinition, vars: &Variables) -> Vec<ServerError> {
@@ -18,17 +18,11 @@ pub fn missing_required(op: &OperationDefinition, vars: &Variables) -> Vec<Serve
         .filter(|d| !d.node.var_type.node.nullable && d.node.default_value.is_none())
         .filter(|d| matches!(vars.get(&d.node.name.node), None | Some(Value::Null)))
         .map(|d| {
-            let mut e = ServerError::new(
-                format!(
-                    "Variable \"${}\" of required type \"{}\" was not provided.",
-                    d.node.name.node, d.node.var_type.node
-                ),
-                Some(d.pos),
-            );
-            let mut ext = ErrorExtensionValues::default();
-            ext.set("code", "BAD_USER_INPUT");
-            e.extensions = Some(ext);
-            e
+            ApiError::BadUserInput(format!(
+                "Variable \"${}\" of required type \"{}\" was not provided.",
+                d.node.name.node, d.node.var_type.node
+            ))
+            .into_server_error(Some(d.pos))
         })
         .collect()
 }

@@ -5,13 +5,14 @@
 //! addressed to this machine from pages of this machine (against DNS rebinding).
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::auth::{client, AuthError, Caller};
+use crate::errors::Code;
 use crate::server::AppState;
 
 /// The caller, or the response that refuses the request.
@@ -45,12 +46,7 @@ pub async fn authorize(
             return Err(unauthenticated(mime, &m));
         }
         Err(AuthError::Forbidden(m)) => {
-            return Err(super::reply::request_error(
-                StatusCode::FORBIDDEN,
-                mime,
-                "FORBIDDEN",
-                &m,
-            ))
+            return Err(super::reply::request_error(Code::Forbidden, mime, &m))
         }
         Err(AuthError::Internal(m)) => {
             tracing::error!(request_id, error = %m, "authentication failed internally");
@@ -77,12 +73,8 @@ pub async fn authorize(
 }
 
 fn rate_limited(mime: &'static str, wait: Duration) -> Response {
-    let mut resp = super::reply::request_error(
-        StatusCode::TOO_MANY_REQUESTS,
-        mime,
-        "RATE_LIMITED",
-        "too many requests; retry later",
-    );
+    let mut resp =
+        super::reply::request_error(Code::RateLimited, mime, "too many requests; retry later");
     let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -91,8 +83,7 @@ fn rate_limited(mime: &'static str, wait: Duration) -> Response {
 }
 
 fn unauthenticated(mime: &'static str, message: &str) -> Response {
-    let mut resp =
-        super::reply::request_error(StatusCode::UNAUTHORIZED, mime, "UNAUTHENTICATED", message);
+    let mut resp = super::reply::request_error(Code::Unauthenticated, mime, message);
     resp.headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     resp
@@ -104,12 +95,7 @@ fn unauthenticated(mime: &'static str, message: &str) -> Response {
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if state.auth.is_dev_mode() && !state.dev_mode_any_address {
         if let Err(message) = dev_mode_local(&state, &req) {
-            return super::reply::request_error(
-                StatusCode::FORBIDDEN,
-                "application/json",
-                "FORBIDDEN",
-                message,
-            );
+            return super::reply::request_error(Code::Forbidden, "application/json", message);
         }
     }
     let peer = req

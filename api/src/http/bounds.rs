@@ -6,6 +6,8 @@ use axum::body::Bytes;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::errors::Code;
+use crate::graphql::errors::ApiError;
 use crate::server::AppState;
 
 /// The message of a `TIMEOUT` answer.
@@ -18,10 +20,7 @@ pub(crate) fn timeout_message(state: &AppState) -> String {
 
 /// The answer for one operation of a batch that the request timeout stopped.
 pub(crate) fn timed_out_operation(state: &AppState) -> async_graphql::Response {
-    let mut e = async_graphql::ServerError::new(timeout_message(state), None);
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", "TIMEOUT");
-    e.extensions = Some(ext);
+    let e = ApiError::Limit(Code::Timeout, timeout_message(state)).into_server_error(None);
     async_graphql::Response::from_errors(vec![e])
 }
 
@@ -101,10 +100,10 @@ pub(crate) async fn read_body(
         Ok(Ok(body)) => Ok(body),
         Ok(Err(rejection)) => Err(rejection.into_response()),
         Err(_) => {
-            let mut resp = super::reply::request_error(
+            let mut resp = super::reply::request_error_with(
                 StatusCode::REQUEST_TIMEOUT,
+                Code::Timeout,
                 mime,
-                "TIMEOUT",
                 "the request body did not arrive in time",
             );
             resp.headers_mut()

@@ -9,7 +9,8 @@ use serde_json::json;
 use std::collections::HashMap;
 
 use super::document::{self, Shape};
-use super::reply::{request_error, respond, GRAPHQL_RESPONSE, JSON};
+use super::reply::{request_error, request_error_with, respond, GRAPHQL_RESPONSE, JSON};
+use crate::errors::Code;
 use crate::server::AppState;
 
 /// The response media type the client accepts, or `None` when it accepts neither JSON flavour.
@@ -45,10 +46,10 @@ fn wants_html(headers: &HeaderMap) -> bool {
 }
 
 fn not_acceptable() -> Response {
-    request_error(
+    request_error_with(
         StatusCode::NOT_ACCEPTABLE,
+        Code::BadRequest,
         JSON,
-        "BAD_REQUEST",
         "Accept must allow application/graphql-response+json or application/json",
     )
 }
@@ -57,24 +58,28 @@ fn not_acceptable() -> Response {
 fn tag_internal(resp: &mut async_graphql::Response, request_id: &str) {
     for err in &mut resp.errors {
         let ext = err.extensions.get_or_insert_with(Default::default);
-        if matches!(ext.get("code"), Some(async_graphql::Value::String(c)) if c == "INTERNAL") {
+        if code_of(ext) == Some(Code::Internal) {
             ext.set("requestId", request_id);
         }
     }
 }
 
-/// The HTTP status for an executed single response: 401 or 403 when access was refused and no data is
-/// left. A response with partial data is a 200 (GraphQL over HTTP), whatever its field errors.
-fn status_of(resp: &async_graphql::Response) -> Option<StatusCode> {
+/// The code in an error's extensions, when it is one of ours.
+fn code_of(ext: &async_graphql::ErrorExtensionValues) -> Option<Code> {
+    match ext.get("code")? {
+        async_graphql::Value::String(c) => Code::parse(c),
+        _ => None,
+    }
+}
+
+/// The HTTP status for an executed single response: its code's (401 or 403) when access was refused and
+/// no data is left. A response with partial data is a 200 (GraphQL over HTTP), whatever its field errors.
+fn refusal_status(resp: &async_graphql::Response) -> Option<StatusCode> {
     if !matches!(resp.data, async_graphql::Value::Null) {
         return None;
     }
-    let code = resp.errors.first()?.extensions.as_ref()?.get("code")?;
-    match code {
-        async_graphql::Value::String(c) if c == "UNAUTHENTICATED" => Some(StatusCode::UNAUTHORIZED),
-        async_graphql::Value::String(c) if c == "FORBIDDEN" => Some(StatusCode::FORBIDDEN),
-        _ => None,
-    }
+    let code = code_of(resp.errors.first()?.extensions.as_ref()?)?;
+    code.is_refusal().then(|| code.status())
 }
 
 /// True when a response failed before execution (parse or validation): no data, errors without paths.
@@ -90,14 +95,12 @@ fn code_engine_errors(resp: &mut async_graphql::Response) {
     for err in &mut resp.errors {
         let ext = err.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
-            ext.set(
-                "code",
-                if request_level {
-                    "GRAPHQL_VALIDATION_FAILED"
-                } else {
-                    "INTERNAL"
-                },
-            );
+            let code = if request_level {
+                Code::GraphqlValidationFailed
+            } else {
+                Code::Internal
+            };
+            ext.set("code", code.as_str());
         }
     }
 }
@@ -136,12 +139,7 @@ async fn execute(
     let started = std::time::Instant::now();
     for r in requests(&mut batch) {
         if let Err((code, message)) = state.persisted.resolve(r) {
-            let status = match code {
-                "PERSISTED_QUERY_NOT_FOUND" => StatusCode::OK,
-                "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            return request_error(status, mime, code, &message);
+            return request_error(code, mime, &message);
         }
     }
     let shapes: Vec<Shape> = requests(&mut batch)
@@ -212,7 +210,7 @@ async fn execute_inner(
         BatchResponse::Batch(rs) => rs.iter().any(|r| !r.errors.is_empty()),
     };
     let refused = match &resp {
-        BatchResponse::Single(r) => status_of(r),
+        BatchResponse::Single(r) => refusal_status(r),
         BatchResponse::Batch(_) => None,
     };
     // GraphQL over HTTP: a request that failed before execution is a 400 with no `data` entry in
@@ -287,9 +285,8 @@ async fn run(
                 None => {
                     tracing::warn!(request_id, timeout = ?state.request_timeout, "request timed out");
                     Err(request_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
+                        Code::Timeout,
                         mime,
-                        "TIMEOUT",
                         &super::bounds::timeout_message(state),
                     ))
                 }
@@ -356,14 +353,14 @@ fn serialise(
         Ok(None) => {
             tracing::warn!(request_id, max, "response too large");
             let status = if mime == GRAPHQL_RESPONSE {
-                StatusCode::BAD_REQUEST
+                Code::ResponseTooLarge.status()
             } else {
                 StatusCode::OK
             };
-            request_error(
+            request_error_with(
                 status,
+                Code::ResponseTooLarge,
                 mime,
-                "RESPONSE_TOO_LARGE",
                 &format!(
                     "the response is larger than {max} bytes; select less, or page with first"
                 ),
@@ -379,12 +376,7 @@ fn serialise(
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot serialise a GraphQL response");
-            request_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                mime,
-                "INTERNAL",
-                "internal error",
-            )
+            request_error(Code::Internal, mime, "internal error")
         }
     }
 }
@@ -400,10 +392,10 @@ pub async fn post(State(state): State<AppState>, request: axum::extract::Request
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !content_type.to_ascii_lowercase().starts_with(JSON) {
-        return request_error(
+        return request_error_with(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::BadRequest,
             mime,
-            "BAD_REQUEST",
             "Content-Type must be application/json",
         );
     }
@@ -415,9 +407,8 @@ pub async fn post(State(state): State<AppState>, request: axum::extract::Request
         Ok(b) => b,
         Err(e) => {
             return request_error(
-                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
                 mime,
-                "BAD_REQUEST",
                 &format!("invalid GraphQL request body: {e}"),
             )
         }
@@ -425,9 +416,8 @@ pub async fn post(State(state): State<AppState>, request: axum::extract::Request
     if let BatchRequest::Batch(items) = &batch {
         if items.is_empty() || items.len() > state.max_batch {
             return request_error(
-                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
                 mime,
-                "BAD_REQUEST",
                 &format!(
                     "a batch must hold 1 to {} operations, got {}",
                     state.max_batch,
@@ -480,9 +470,8 @@ pub async fn get(
         Ok(p) => p,
         Err(e) => {
             return request_error(
-                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
                 JSON,
-                "BAD_REQUEST",
                 &format!("invalid query parameters: {e}"),
             )
         }
@@ -492,9 +481,8 @@ pub async fn get(
             return super::graphiql::page();
         }
         return request_error(
-            StatusCode::BAD_REQUEST,
+            Code::BadRequest,
             JSON,
-            "BAD_REQUEST",
             "GET /graphql needs a 'query' parameter",
         );
     }
@@ -505,29 +493,23 @@ pub async fn get(
         Ok(r) => r,
         Err(e) => {
             return request_error(
-                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
                 mime,
-                "BAD_REQUEST",
                 &format!("invalid query parameters: {e}"),
             )
         }
     };
     if let Err((code, message)) = state.persisted.resolve(&mut request) {
-        let status = if code == "PERSISTED_QUERY_NOT_FOUND" {
-            StatusCode::OK
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        return request_error(status, mime, code, &message);
+        return request_error(code, mime, &message);
     }
     if matches!(
         document::shape(&mut request).ty,
         Some(OperationType::Mutation | OperationType::Subscription)
     ) {
-        let mut resp = request_error(
+        let mut resp = request_error_with(
             StatusCode::METHOD_NOT_ALLOWED,
+            Code::BadRequest,
             mime,
-            "BAD_REQUEST",
             "only queries may be sent with GET; use POST for mutations",
         );
         resp.headers_mut()

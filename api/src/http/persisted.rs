@@ -7,6 +7,8 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
+use crate::errors::Code;
+
 /// Bytes of queries kept (oldest dropped first), and the largest query stored: storing needs no token,
 /// so what anyone can make the server hold is bounded.
 const MAX_TOTAL_BYTES: usize = 16 << 20;
@@ -18,7 +20,7 @@ pub struct PersistedQueries {
 }
 
 /// Why a request's persisted query could not be used: (code, message).
-pub type Refusal = (&'static str, String);
+pub type Refusal = (Code, String);
 
 impl PersistedQueries {
     /// Fills in or records `r`'s query when it carries the APQ extension.
@@ -27,17 +29,20 @@ impl PersistedQueries {
             return Ok(());
         };
         let Value::Object(pq) = pq else {
-            return Err(("BAD_REQUEST", "persistedQuery must be an object".into()));
+            return Err((Code::BadRequest, "persistedQuery must be an object".into()));
         };
         if !matches!(pq.get("version"), Some(Value::Number(n)) if n.as_i64() == Some(1)) {
-            return Err(("BAD_REQUEST", "persistedQuery.version must be 1".into()));
+            return Err((Code::BadRequest, "persistedQuery.version must be 1".into()));
         }
         let Some(Value::String(hash)) = pq.get("sha256Hash") else {
-            return Err(("BAD_REQUEST", "persistedQuery.sha256Hash is missing".into()));
+            return Err((
+                Code::BadRequest,
+                "persistedQuery.sha256Hash is missing".into(),
+            ));
         };
         let hash = hash.to_ascii_lowercase();
         let Ok(mut guard) = self.inner.lock() else {
-            return Err(("INTERNAL", "internal error".into()));
+            return Err((Code::Internal, "internal error".into()));
         };
         let (map, order, bytes) = &mut *guard;
         if r.query.is_empty() {
@@ -46,13 +51,16 @@ impl PersistedQueries {
                     r.query = q.clone();
                     Ok(())
                 }
-                None => Err(("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound".into())),
+                None => Err((
+                    Code::PersistedQueryNotFound,
+                    "PersistedQueryNotFound".into(),
+                )),
             };
         }
         let actual = hex(&Sha256::digest(r.query.as_bytes()));
         if actual != hash {
             return Err((
-                "BAD_REQUEST",
+                Code::BadRequest,
                 "provided sha256Hash does not match the query".into(),
             ));
         }
@@ -98,10 +106,10 @@ mod tests {
         let mut r = with_hash("", &h);
         assert_eq!(
             apq.resolve(&mut r).unwrap_err().0,
-            "PERSISTED_QUERY_NOT_FOUND"
+            Code::PersistedQueryNotFound
         );
         let mut bad = with_hash(q, &"0".repeat(64));
-        assert_eq!(apq.resolve(&mut bad).unwrap_err().0, "BAD_REQUEST");
+        assert_eq!(apq.resolve(&mut bad).unwrap_err().0, Code::BadRequest);
         apq.resolve(&mut with_hash(q, &h)).unwrap();
         let mut r = with_hash("", &h);
         apq.resolve(&mut r).unwrap();

@@ -9,13 +9,14 @@ use async_graphql::http::WebSocketProtocols;
 use async_graphql::Data;
 use axum::extract::ws::WebSocket;
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::auth::{AuthError, Session};
+use crate::errors::Code;
 use crate::graphql::guard::ViaWebSocket;
 use crate::server::AppState;
 
@@ -59,17 +60,15 @@ pub async fn websocket(
 ) -> Response {
     let Some(protocol) = protocol(&headers) else {
         return super::reply::request_error(
-            StatusCode::BAD_REQUEST,
+            Code::BadRequest,
             "application/json",
-            "BAD_REQUEST",
             "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws",
         );
     };
     if !origin_allowed(&state, &headers) {
         return super::reply::request_error(
-            StatusCode::FORBIDDEN,
+            Code::Forbidden,
             "application/json",
-            "FORBIDDEN",
             "this origin may not open a GraphQL WebSocket",
         );
     }

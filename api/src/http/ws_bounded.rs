@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::errors::Code;
 use crate::graphql::schema::GreenroomSchema;
 
 /// graphql-ws's close code for a socket that did not initialise in time.
@@ -104,7 +105,7 @@ impl Admission {
     fn refusal(&self, id: &str) -> String {
         let error = serde_json::json!({
             "message": format!("at most {} subscriptions may run at once on one connection", self.max),
-            "extensions": { "code": "TOO_MANY_SUBSCRIPTIONS" },
+            "extensions": { "code": Code::TooManySubscriptions.as_str() },
         });
         let payload = if self.legacy {
             error

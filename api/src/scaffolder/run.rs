@@ -39,6 +39,7 @@ async fn render_off(
     tokio::task::spawn_blocking(move || expr::render(&env, &input, &ctx, &secrets))
         .await
         .map_err(|_| "the rendering stopped".to_string())?
+        .map_err(|e| e.to_string())
 }
 
 /// [`render_off`], or `None` when the run is cancelled first.

@@ -51,9 +51,17 @@ static BARE: LazyLock<regex::Regex> = LazyLock::new(|| {
 static MENTION: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(r#"(?:^|[^A-Za-z0-9_.'"])secrets\b"#).expect("regex"));
 
+/// A use of `secrets` other than a whole `${{ secrets.NAME }}`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "secrets may only be used whole, as ${{{{ secrets.NAME }}}}: filters, tests, operators and blocks on \
+     secrets are refused"
+)]
+pub struct SecretUse;
+
 impl Refs {
     /// Takes the secret references out of `text`.
-    pub fn take_out(text: &str, secrets: &Map<String, Value>) -> Result<Self, String> {
+    pub fn take_out(text: &str, secrets: &Map<String, Value>) -> Result<Self, SecretUse> {
         let mut out = Self {
             text: String::with_capacity(text.len()),
             pairs: Vec::new(),
@@ -91,11 +99,7 @@ impl Refs {
                 out.text.push_str(&placeholder);
                 out.pairs.push((placeholder, value.to_string()));
             } else if MENTION.is_match(inner) {
-                return Err(
-                    "secrets may only be used whole, as ${{ secrets.NAME }}: filters, tests, \
-                     operators and blocks on secrets are refused"
-                        .into(),
-                );
+                return Err(SecretUse);
             } else {
                 out.text
                     .push_str(&rest[at..at + open.len() + end + close.len()]);

@@ -195,7 +195,7 @@ entity_object!(
     /// The template's steps in order (an invalid list is an error naming the problem).
     async fn steps(&self) -> async_graphql::Result<Vec<crate::graphql::scaffolder::TemplateStep>> {
         let spec = self.0.body().get("spec").cloned().unwrap_or(Value::Null);
-        let steps = crate::scaffolder::template::steps(&spec).map_err(crate::graphql::scaffolder::gql_err)?;
+        let steps = crate::scaffolder::template::steps(&spec).map_err(crate::graphql::errors::ApiError::from)?;
         Ok(steps.into_iter().map(crate::graphql::scaffolder::TemplateStep::from).collect())
     }
 });

@@ -1,10 +1,10 @@
 //! Bounded relation lists: what a list field counts for the complexity limit, how many items it returns,
 //! and the per-request budget of list items that backs the static count up at run time.
 
-use async_graphql::{Context, ErrorExtensions};
+use async_graphql::Context;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::graphql::errors::{ApiError, GqlResultExt};
+use crate::graphql::errors::{ApiError, Code, GqlResultExt};
 
 /// Most items one list field returns, whatever its `first`.
 pub const MAX_LIST_SIZE: usize = 500;
@@ -80,11 +80,14 @@ pub fn charge(ctx: &Context<'_>, n: usize) -> async_graphql::Result<()> {
         .fetch_add(n, Ordering::Relaxed)
         .saturating_add(n);
     if used > limit.0 {
-        return Err(async_graphql::Error::new(format!(
-            "the query reads more than {} list items; select less, or pass a smaller first",
-            limit.0
-        ))
-        .extend_with(|_, e| e.set("code", "COMPLEXITY_LIMIT")));
+        return Err(ApiError::Limit(
+            Code::ComplexityLimit,
+            format!(
+                "the query reads more than {} list items; select less, or pass a smaller first",
+                limit.0
+            ),
+        )
+        .into());
     }
     Ok(())
 }
@@ -100,12 +103,12 @@ pub fn truncate<T>(ctx: &Context<'_>, items: &mut Vec<T>, limit: usize) {
         .data_opt::<ItemBudget>()
         .is_none_or(|b| !b.truncation_reported.swap(true, Ordering::Relaxed));
     if first_time {
-        let err = async_graphql::Error::new(format!(
+        let message = format!(
             "{} has more than the {limit} items returned; pass first (at most {MAX_LIST_SIZE}) for more",
             ctx.field().name()
-        ))
-        .extend_with(|_, e| e.set("code", "LIST_TRUNCATED"))
-        .into_server_error(ctx.item.pos);
+        );
+        let err =
+            ApiError::Limit(Code::ListTruncated, message).into_server_error(Some(ctx.item.pos));
         ctx.add_error(ctx.set_error_path(err));
     }
 }

@@ -17,6 +17,7 @@ use serde_json::json;
 
 use crate::auth::{AuthError, Caller, Scope};
 use crate::catalog::CatalogError;
+use crate::errors::Code;
 use crate::server::AppState;
 
 /// The routes, to be nested at `/api/catalog`.
@@ -75,28 +76,29 @@ pub enum RestError {
 }
 
 impl RestError {
-    /// The code GraphQL gives the same failure (for audit rows and metrics).
-    pub fn code(&self) -> &'static str {
+    /// The code GraphQL gives the same failure (for audit rows and metrics); the status is its code's.
+    pub fn code(&self) -> Code {
         match self {
-            RestError::NotFound(_) => "NOT_FOUND",
-            RestError::Input(_) => "BAD_USER_INPUT",
-            RestError::NotAllowed(_) => "FORBIDDEN",
-            RestError::Authentication(_) => "UNAUTHENTICATED",
-            RestError::Conflict(_) => "CONFLICT",
-            RestError::RateLimited(_) => "RATE_LIMITED",
-            RestError::Internal(_) => "INTERNAL",
+            RestError::NotFound(_) => Code::NotFound,
+            RestError::Input(_) => Code::BadUserInput,
+            RestError::NotAllowed(_) => Code::Forbidden,
+            RestError::Authentication(_) => Code::Unauthenticated,
+            RestError::Conflict(_) => Code::Conflict,
+            RestError::RateLimited(_) => Code::RateLimited,
+            RestError::Internal(_) => Code::Internal,
         }
     }
 
-    fn status_and_name(&self) -> (StatusCode, &'static str) {
+    /// Backstage's name for the error.
+    fn name(&self) -> &'static str {
         match self {
-            RestError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFoundError"),
-            RestError::Input(_) => (StatusCode::BAD_REQUEST, "InputError"),
-            RestError::NotAllowed(_) => (StatusCode::FORBIDDEN, "NotAllowedError"),
-            RestError::Authentication(_) => (StatusCode::UNAUTHORIZED, "AuthenticationError"),
-            RestError::Conflict(_) => (StatusCode::CONFLICT, "ConflictError"),
-            RestError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsError"),
-            RestError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Error"),
+            RestError::NotFound(_) => "NotFoundError",
+            RestError::Input(_) => "InputError",
+            RestError::NotAllowed(_) => "NotAllowedError",
+            RestError::Authentication(_) => "AuthenticationError",
+            RestError::Conflict(_) => "ConflictError",
+            RestError::RateLimited(_) => "TooManyRequestsError",
+            RestError::Internal(_) => "Error",
         }
     }
 }
@@ -150,7 +152,7 @@ struct ErrorBody {
 
 impl IntoResponse for RestError {
     fn into_response(self) -> Response {
-        let (status, name) = self.status_and_name();
+        let (status, name) = (self.code().status(), self.name());
         if let RestError::Internal(cause) = &self {
             tracing::error!(error = %cause, "catalog REST request failed");
         }
@@ -228,19 +230,24 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
 
 /// The REST error for a response [`crate::http::auth::authorize`] refused the request with.
 async fn refused(resp: Response) -> RestError {
-    let status = resp.status();
     let retry = resp.headers().get(header::RETRY_AFTER).cloned();
     let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)
         .await
         .unwrap_or_default();
-    let message = serde_json::from_slice::<serde_json::Value>(&body)
+    let error = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
-        .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_string))
+        .map(|v| v["errors"][0].clone());
+    let message = error
+        .as_ref()
+        .and_then(|e| e["message"].as_str().map(str::to_string))
         .unwrap_or_else(|| "request refused".into());
-    match status {
-        StatusCode::UNAUTHORIZED => RestError::Authentication(message),
-        StatusCode::FORBIDDEN => RestError::NotAllowed(message),
-        StatusCode::TOO_MANY_REQUESTS => RestError::RateLimited(retry),
+    let code = error
+        .as_ref()
+        .and_then(|e| e["extensions"]["code"].as_str().and_then(Code::parse));
+    match code {
+        Some(Code::Unauthenticated) => RestError::Authentication(message),
+        Some(Code::Forbidden) => RestError::NotAllowed(message),
+        Some(Code::RateLimited) => RestError::RateLimited(retry),
         _ => RestError::Internal(message),
     }
 }
@@ -279,5 +286,89 @@ impl Params {
                 })
             })
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_its_code_status_and_backstage_name() {
+        let x = || "x".to_string();
+        let table = [
+            (RestError::NotFound(x()), "NOT_FOUND", 404, "NotFoundError"),
+            (RestError::Input(x()), "BAD_USER_INPUT", 400, "InputError"),
+            (
+                RestError::NotAllowed(x()),
+                "FORBIDDEN",
+                403,
+                "NotAllowedError",
+            ),
+            (
+                RestError::Authentication(x()),
+                "UNAUTHENTICATED",
+                401,
+                "AuthenticationError",
+            ),
+            (RestError::Conflict(x()), "CONFLICT", 409, "ConflictError"),
+            (
+                RestError::RateLimited(None),
+                "RATE_LIMITED",
+                429,
+                "TooManyRequestsError",
+            ),
+            (RestError::Internal(x()), "INTERNAL", 500, "Error"),
+        ];
+        for (e, code, status, name) in table {
+            assert_eq!(e.code().as_str(), code);
+            assert_eq!(e.name(), name);
+            assert_eq!(e.into_response().status().as_u16(), status, "{code}");
+        }
+    }
+
+    #[test]
+    fn domain_errors_map_as_in_graphql() {
+        assert_eq!(
+            RestError::from(CatalogError::NotFound("x".into())).code(),
+            Code::NotFound
+        );
+        assert_eq!(
+            RestError::from(CatalogError::InvalidInput("x".into())).code(),
+            Code::BadUserInput
+        );
+        let db = CatalogError::Db(sea_orm::DbErr::Custom("at /var/lib".into()));
+        assert_eq!(RestError::from(db).code(), Code::Internal);
+        assert_eq!(
+            RestError::from(AuthError::Forbidden("x".into())).code(),
+            Code::Forbidden
+        );
+        assert_eq!(
+            RestError::from(AuthError::Unauthenticated("x".into())).code(),
+            Code::Unauthenticated
+        );
+        assert_eq!(
+            RestError::from(AuthError::Internal("x".into())).code(),
+            Code::Internal
+        );
+        use crate::providers::sources::SourceError as S;
+        assert_eq!(
+            RestError::from(S::Conflict("x".into())).code(),
+            Code::Conflict
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refusal_keeps_its_code() {
+        let mime = "application/json";
+        for code in [
+            Code::Unauthenticated,
+            Code::Forbidden,
+            Code::RateLimited,
+            Code::Internal,
+        ] {
+            let resp = crate::http::reply::request_error(code, mime, "no");
+            assert_eq!(refused(resp).await.code(), code);
+        }
     }
 }

@@ -44,7 +44,7 @@ impl Write<'_> {
             Ok(()) => work(caller).await,
             Err(e) => Err(e.into()),
         };
-        let outcome = result.as_ref().map_or_else(RestError::code, |_| "ok");
+        let outcome = result.as_ref().map_or_else(|e| e.code().as_str(), |_| "ok");
         let target = Some(crate::confine::mask_text(&self.target));
         if let Err(e) =
             crate::auth::audit::record(&self.state.db, &subject, self.operation, target, outcome)

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Action, ActionContext};
+use super::{Action, ActionContext, ActionError};
 use std::sync::Arc;
 
 use crate::providers::{sources, Registry};
@@ -29,7 +29,7 @@ impl Action for Register {
         Some(crate::auth::Scope::CatalogWrite)
     }
 
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
         // `repoContentsUrl` (from publish:git) + `catalogInfoPath`, or a `catalogInfoUrl` to read over HTTP.
         let (kind, target) = match (
             cx.input.get("repoContentsUrl").and_then(Value::as_str),
@@ -45,19 +45,21 @@ impl Action for Register {
             }
             (None, Some(url)) => ("url", url.to_string()),
             (None, None) => {
-                return Err("input.repoContentsUrl or input.catalogInfoUrl is required".into())
+                return Err(ActionError::input(
+                    "input.repoContentsUrl or input.catalogInfoUrl is required",
+                ))
             }
         };
         let (key, outcome) = sources::register_and_read(&cx.db, &self.sources, kind, &target)
             .await
-            .map_err(|e| format!("could not register {target}: {e}"))?;
+            .map_err(|e| ActionError::Failed(format!("could not register {target}: {e}")))?;
         if let Some(problem) = outcome
             .errors
             .first()
             .cloned()
             .or_else(|| outcome.invalid.first().map(ToString::to_string))
         {
-            return Err(format!("{target}: {problem}"));
+            return Err(ActionError::Failed(format!("{target}: {problem}")));
         }
         cx.log
             .log(&format!("registered {target} ({} entities)", outcome.valid))

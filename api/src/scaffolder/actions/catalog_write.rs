@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Action, ActionContext};
+use super::{Action, ActionContext, ActionError};
 
 pub struct Write;
 
@@ -12,13 +12,14 @@ impl Action for Write {
         "catalog:write"
     }
 
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
         let entity = cx
             .input
             .get("entity")
             .filter(|e| e.is_object())
-            .ok_or("input.entity is required (an object)")?;
-        let yaml = serde_yaml_ng::to_string(entity).map_err(|e| e.to_string())?;
+            .ok_or_else(|| ActionError::input("input.entity is required (an object)"))?;
+        let yaml =
+            serde_yaml_ng::to_string(entity).map_err(|e| ActionError::Failed(e.to_string()))?;
         let path = cx
             .input
             .get("filePath")
@@ -29,11 +30,11 @@ impl Action for Write {
         if let Some(parent) = full.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
-                .map_err(|e| format!("{path}: {e}"))?;
+                .map_err(|e| ActionError::File(path.clone(), e))?;
         }
         tokio::fs::write(&full, yaml)
             .await
-            .map_err(|e| format!("{path}: {e}"))?;
+            .map_err(|e| ActionError::File(path.clone(), e))?;
         cx.log.log(&format!("wrote {path}")).await;
         Ok(())
     }

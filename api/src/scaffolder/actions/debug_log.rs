@@ -1,6 +1,6 @@
 //! `debug:log`: writes a message to the task's log.
 
-use super::{Action, ActionContext};
+use super::{Action, ActionContext, ActionError};
 
 pub struct Log;
 
@@ -10,11 +10,11 @@ impl Action for Log {
         "debug:log"
     }
 
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
         let message = match cx.input.get("message") {
             Some(serde_json::Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
-            None => return Err("input.message is required".into()),
+            None => return Err(ActionError::input("input.message is required")),
         };
         cx.log.log(&message).await;
         Ok(())

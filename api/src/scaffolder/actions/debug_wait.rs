@@ -1,6 +1,6 @@
 //! `debug:wait`: waits (at most 10 minutes); a cancellation ends the wait at once.
 
-use super::{Action, ActionContext};
+use super::{Action, ActionContext, ActionError};
 use std::time::Duration;
 
 pub struct Wait;
@@ -14,7 +14,7 @@ impl Action for Wait {
         "debug:wait"
     }
 
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
         let ms = cx
             .input
             .get("milliseconds")
@@ -31,7 +31,9 @@ impl Action for Wait {
                 .unwrap_or(0.0)
                 * 60_000.0;
         if !(0.0..=MAX_WAIT.as_millis() as f64).contains(&ms) {
-            return Err(format!("debug:wait takes 0 to {MAX_WAIT:?}"));
+            return Err(ActionError::Input(format!(
+                "debug:wait takes 0 to {MAX_WAIT:?}"
+            )));
         }
         cx.log.log(&format!("waiting {ms} ms")).await;
         // The worker drops this future when the task is cancelled, which ends the wait at once.

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::files::{copy_tree, source, target};
-use super::{Action, ActionContext};
+use super::{Action, ActionContext, ActionError};
 
 pub struct FetchPlain;
 
@@ -13,7 +13,7 @@ impl Action for FetchPlain {
         "fetch:plain"
     }
 
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
         let (_, src) = source(cx)?;
         let dst = target(cx)?;
         let n = tokio::task::spawn_blocking(move || {
@@ -21,7 +21,7 @@ impl Action for FetchPlain {
             copy_tree(&src, &dst, Path::new(""), &|_, _| Ok(None), &mut n).map(|_| n)
         })
         .await
-        .map_err(|e| e.to_string())??;
+        .map_err(|e| ActionError::Failed(e.to_string()))??;
         cx.log.log(&format!("fetched {n} files")).await;
         Ok(())
     }

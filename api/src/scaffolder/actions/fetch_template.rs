@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::path::Path;
 
 use super::files::{copy_tree, source, target};
-use super::{Action, ActionContext};
+use super::{Action, ActionContext, ActionError};
 
 pub struct FetchTemplate;
 
@@ -16,7 +16,7 @@ impl Action for FetchTemplate {
         "fetch:template"
     }
 
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
         let (_, src) = source(cx)?;
         let dst = target(cx)?;
         let values = cx.input.get("values").cloned().unwrap_or(Value::Null);
@@ -31,13 +31,13 @@ impl Action for FetchTemplate {
                     .collect::<Result<Vec<_>, _>>()
             })
             .transpose()
-            .map_err(|e| format!("copyWithoutTemplating: {e}"))?
+            .map_err(|e| ActionError::Input(format!("copyWithoutTemplating: {e}")))?
             .unwrap_or_default();
         let cap = crate::scaffolder::expr::limits().max_file_bytes;
         let n = tokio::task::spawn_blocking(move || {
             let env = crate::scaffolder::expr::environment();
             let ctx = minijinja::Value::from_serialize(serde_json::json!({ "values": values }));
-            let render = |rel: &Path, text: &str| -> Result<Option<String>, String> {
+            let render = |rel: &Path, text: &str| -> Result<Option<String>, ActionError> {
                 let rel_s = rel.display().to_string();
                 if raw.iter().any(|p| p.matches(&rel_s)) {
                     return Ok(None);
@@ -47,13 +47,13 @@ impl Action for FetchTemplate {
                 }
                 crate::scaffolder::expr::render_text(&env, text, &ctx, cap)
                     .map(Some)
-                    .map_err(|e| format!("{rel_s}: {e}"))
+                    .map_err(|e| ActionError::Failed(format!("{rel_s}: {e}")))
             };
             let mut n = 0;
             copy_tree(&src, &dst, Path::new(""), &render, &mut n).map(|_| n)
         })
         .await
-        .map_err(|_| "the rendering stopped".to_string())??;
+        .map_err(|_| ActionError::Failed("the rendering stopped".into()))??;
         cx.log.log(&format!("rendered {n} files")).await;
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! `fs:delete`: deletes files or globs inside the task's workspace.
 
-use super::{Action, ActionContext};
+use super::{Action, ActionContext, ActionError};
 use serde_json::Value;
 
 pub struct Delete;
@@ -11,19 +11,21 @@ impl Action for Delete {
         "fs:delete"
     }
 
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
         let files = cx
             .input
             .get("files")
             .and_then(Value::as_array)
-            .ok_or("input.files is required: a list of paths or globs")?
+            .ok_or_else(|| ActionError::input("input.files is required: a list of paths or globs"))?
             .clone();
         for f in files {
-            let pattern = f.as_str().ok_or("input.files holds strings")?;
+            let pattern = f
+                .as_str()
+                .ok_or_else(|| ActionError::input("input.files holds strings"))?;
             // The pattern is checked as a path first, so a glob cannot climb out either.
             let full = cx.workspace_path(pattern)?;
-            let matches =
-                glob::glob(&full.display().to_string()).map_err(|e| format!("{pattern}: {e}"))?;
+            let matches = glob::glob(&full.display().to_string())
+                .map_err(|e| ActionError::Failed(format!("{pattern}: {e}")))?;
             for m in matches.flatten() {
                 if !m.starts_with(&cx.workspace) {
                     continue;
@@ -33,7 +35,7 @@ impl Action for Delete {
                 } else {
                     tokio::fs::remove_file(&m).await
                 };
-                removed.map_err(|e| format!("{}: {e}", m.display()))?;
+                removed.map_err(|e| ActionError::File(m.display().to_string(), e))?;
                 let shown = m
                     .strip_prefix(&cx.workspace)
                     .unwrap_or(&m)

@@ -19,6 +19,29 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+/// Why an action failed: its text fails the step (and the task).
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// An input is missing or not of the shape the action takes (the text names it).
+    #[error("{0}")]
+    Input(String),
+    /// A path that would leave the directory it must stay in.
+    #[error("'{0}' leaves the directory it must stay in")]
+    Escapes(String),
+    /// A file could not be read or written: the path as shown, and why.
+    #[error("{0}: {1}")]
+    File(String, std::io::Error),
+    /// What the action drives (git, the catalog, a provider, the renderer, a glob) failed, in its words.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ActionError {
+    pub fn input(text: impl Into<String>) -> Self {
+        ActionError::Input(text.into())
+    }
+}
+
 /// Where a run's events and step states go (`scaffolder::run` implements it for the task's rows and for a
 /// dry run's memory).
 #[async_trait::async_trait]
@@ -58,21 +81,21 @@ pub struct ActionContext {
 
 impl ActionContext {
     /// A string input, or an error naming it.
-    pub fn input_str(&self, key: &str) -> Result<&str, String> {
+    pub fn input_str(&self, key: &str) -> Result<&str, ActionError> {
         self.input
             .get(key)
             .and_then(Value::as_str)
-            .ok_or_else(|| format!("input.{key} is required (a string)"))
+            .ok_or_else(|| ActionError::Input(format!("input.{key} is required (a string)")))
     }
 
     /// `relative` inside the workspace; paths that leave it are refused.
-    pub fn workspace_path(&self, relative: &str) -> Result<PathBuf, String> {
+    pub fn workspace_path(&self, relative: &str) -> Result<PathBuf, ActionError> {
         inside(&self.workspace, relative)
     }
 }
 
 /// `relative` joined to `root`, refusing absolute paths and `..` that would leave `root`.
-pub fn inside(root: &Path, relative: &str) -> Result<PathBuf, String> {
+pub fn inside(root: &Path, relative: &str) -> Result<PathBuf, ActionError> {
     let rel = Path::new(relative);
     let mut out = root.to_path_buf();
     let mut depth = 0usize;
@@ -87,7 +110,7 @@ pub fn inside(root: &Path, relative: &str) -> Result<PathBuf, String> {
                 out.pop();
                 depth -= 1;
             }
-            _ => return Err(format!("'{relative}' leaves the directory it must stay in")),
+            _ => return Err(ActionError::Escapes(relative.to_string())),
         }
     }
     Ok(out)
@@ -107,7 +130,7 @@ pub trait Action: Send + Sync {
         None
     }
     /// Runs the action; a returned error fails the step (and the task) with that message.
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String>;
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError>;
 }
 
 /// Actions by id.
@@ -162,5 +185,9 @@ mod tests {
         assert!(inside(root, "../../etc/passwd").is_err());
         assert!(inside(root, "a/../../x").is_err());
         assert!(inside(root, "/etc/passwd").is_err());
+        assert_eq!(
+            inside(root, "../x").unwrap_err().to_string(),
+            "'../x' leaves the directory it must stay in"
+        );
     }
 }

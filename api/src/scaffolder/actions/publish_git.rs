@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Action, ActionContext};
+use super::{Action, ActionContext, ActionError};
 use crate::providers::git::git;
 
 /// Pushes only to remotes the server's read policy allows.
@@ -21,15 +21,15 @@ impl Action for PublishGit {
         true
     }
 
-    async fn run(&self, cx: &mut ActionContext) -> Result<(), String> {
+    async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
         let remote = cx.input_str("remoteUrl")?.to_string();
         if remote.starts_with('-') {
-            return Err("input.remoteUrl must be a URL".into());
+            return Err(ActionError::input("input.remoteUrl must be a URL"));
         }
         self.policy
             .check_git_remote(&remote)
             .await
-            .map_err(|e| format!("input.remoteUrl: {e}"))?;
+            .map_err(|e| ActionError::Input(format!("input.remoteUrl: {e}")))?;
         let s = |k: &str, d: &str| {
             cx.input
                 .get(k)
@@ -39,7 +39,9 @@ impl Action for PublishGit {
         };
         let branch = s("defaultBranch", "main");
         if branch.starts_with('-') || branch.contains("..") || branch.contains(' ') {
-            return Err(format!("'{branch}' is not a branch name"));
+            return Err(ActionError::Input(format!(
+                "'{branch}' is not a branch name"
+            )));
         }
         let message = s("gitCommitMessage", "Initial commit");
         let author = s("gitAuthorName", "Greenroom");
@@ -47,8 +49,12 @@ impl Action for PublishGit {
         let dir = cx.workspace_path(&s("sourcePath", "."))?;
         let name = format!("user.name={author}");
         let mail = format!("user.email={email}");
-        git(Some(&dir), &["init", "--quiet", "-b", &branch]).await?;
-        git(Some(&dir), &["add", "--all"]).await?;
+        git(Some(&dir), &["init", "--quiet", "-b", &branch])
+            .await
+            .map_err(ActionError::Failed)?;
+        git(Some(&dir), &["add", "--all"])
+            .await
+            .map_err(ActionError::Failed)?;
         git(
             Some(&dir),
             &[
@@ -63,11 +69,15 @@ impl Action for PublishGit {
                 &message,
             ],
         )
-        .await?;
+        .await
+        .map_err(ActionError::Failed)?;
         let refspec = format!("HEAD:refs/heads/{branch}");
-        git(Some(&dir), &["push", "--quiet", "--", &remote, &refspec]).await?;
+        git(Some(&dir), &["push", "--quiet", "--", &remote, &refspec])
+            .await
+            .map_err(ActionError::Failed)?;
         let commit = git(Some(&dir), &["rev-parse", "HEAD"])
-            .await?
+            .await
+            .map_err(ActionError::Failed)?
             .trim()
             .to_string();
         cx.log

@@ -93,20 +93,36 @@ impl std::io::Write for Capped {
     }
 }
 
-/// An engine error as the task log shows it; running out of fuel says which limit it hit.
-fn describe(e: &Error) -> String {
-    if matches!(e.kind(), ErrorKind::OutOfFuel) {
-        format!(
-            "too much work: the rendering ran out of fuel ({} instructions, scaffolder.renderFuel)",
-            limits().fuel
-        )
-    } else {
-        e.to_string()
-    }
+/// Why a rendering failed, as the task log shows it.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(
+        "too much work: the rendering ran out of fuel ({0} instructions, scaffolder.renderFuel)"
+    )]
+    OutOfFuel(u64),
+    /// The engine's own text (syntax, an unknown filter, a failed filter).
+    #[error("{0}")]
+    Engine(String),
+    #[error("renders more than {0} bytes (the limit for one rendering)")]
+    TooBig(usize),
+    #[error("the input renders more than {0} bytes (the limit for one rendering)")]
+    InputTooBig(usize),
+    #[error("the rendering is not UTF-8")]
+    NotUtf8,
+    #[error(transparent)]
+    Secrets(#[from] super::secrets::SecretUse),
+    /// Where it failed: at most 200 characters of the template string.
+    #[error("in '{0}': {1}")]
+    In(String, Box<RenderError>),
 }
 
-fn too_big(cap: usize) -> String {
-    format!("renders more than {cap} bytes (the limit for one rendering)")
+/// An engine error as the task log shows it; running out of fuel says which limit it hit.
+fn describe(e: &Error) -> RenderError {
+    if matches!(e.kind(), ErrorKind::OutOfFuel) {
+        RenderError::OutOfFuel(limits().fuel)
+    } else {
+        RenderError::Engine(e.to_string())
+    }
 }
 
 /// Renders template text into at most `cap` bytes, within the environment's fuel.
@@ -115,7 +131,7 @@ pub fn render_text(
     text: &str,
     ctx: &J,
     cap: usize,
-) -> Result<String, String> {
+) -> Result<String, RenderError> {
     // The rewritten text is owned here, so it renders from a clone of the environment (cheap: the
     // filters and settings are shared).
     let mut env = env.clone();
@@ -129,8 +145,8 @@ pub fn render_text(
     };
     let rendered = tmpl.render_captured_to(ctx, &mut out).map(|_| ());
     match rendered {
-        Ok(()) => String::from_utf8(out.buf).map_err(|_| "the rendering is not UTF-8".into()),
-        Err(_) if out.over => Err(too_big(cap)),
+        Ok(()) => String::from_utf8(out.buf).map_err(|_| RenderError::NotUtf8),
+        Err(_) if out.over => Err(RenderError::TooBig(cap)),
         Err(e) => Err(describe(&e)),
     }
 }
@@ -151,15 +167,19 @@ pub fn render_str(
     text: &str,
     ctx: &J,
     secrets: &Map<String, Value>,
-) -> Result<Value, String> {
-    let refs = super::secrets::Refs::take_out(text, secrets)
-        .map_err(|e| format!("in '{}': {e}", short(text)))?;
-    let v = render_plain(env, refs.text(), ctx, limits().max_render_bytes)
-        .map_err(|e| format!("in '{}': {e}", short(text)))?;
+) -> Result<Value, RenderError> {
+    let within = |e: RenderError| RenderError::In(short(text), Box::new(e));
+    let refs = super::secrets::Refs::take_out(text, secrets).map_err(|e| within(e.into()))?;
+    let v = render_plain(env, refs.text(), ctx, limits().max_render_bytes).map_err(within)?;
     Ok(refs.put_back(v))
 }
 
-fn render_plain(env: &Environment<'_>, text: &str, ctx: &J, cap: usize) -> Result<Value, String> {
+fn render_plain(
+    env: &Environment<'_>,
+    text: &str,
+    ctx: &J,
+    cap: usize,
+) -> Result<Value, RenderError> {
     let trimmed = text.trim();
     if let Some(inner) = trimmed
         .strip_prefix("${{")
@@ -175,7 +195,7 @@ fn render_plain(env: &Environment<'_>, text: &str, ctx: &J, cap: usize) -> Resul
         }
         let json = filters::to_json(&v).map_err(|e| describe(&e))?;
         if json.to_string().len() > cap {
-            return Err(too_big(cap));
+            return Err(RenderError::TooBig(cap));
         }
         return Ok(json);
     }
@@ -191,7 +211,7 @@ pub fn render(
     input: &Value,
     ctx: &J,
     secrets: &Map<String, Value>,
-) -> Result<Value, String> {
+) -> Result<Value, RenderError> {
     let mut spent = 0;
     render_within(env, input, ctx, secrets, &mut spent)
 }
@@ -202,7 +222,7 @@ fn render_within(
     ctx: &J,
     secrets: &Map<String, Value>,
     spent: &mut usize,
-) -> Result<Value, String> {
+) -> Result<Value, RenderError> {
     Ok(match input {
         Value::String(s) => {
             let v = render_str(env, s, ctx, secrets)?;
@@ -212,7 +232,7 @@ fn render_within(
             };
             let cap = limits().max_render_bytes;
             if *spent > cap {
-                return Err(format!("the input {}", too_big(cap)));
+                return Err(RenderError::InputTooBig(cap));
             }
             v
         }
@@ -225,7 +245,7 @@ fn render_within(
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), render_within(env, v, ctx, secrets, spent)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, RenderError>>()?,
         ),
         other => other.clone(),
     })
@@ -317,14 +337,27 @@ mod tests {
         let none = Map::new();
         let loops =
             "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
-        let e = render_str(&env, loops, &c, &none).unwrap_err();
+        let e = render_str(&env, loops, &c, &none).unwrap_err().to_string();
         assert!(e.contains("ran out of fuel"), "{e}");
-        let e = render_str(&env, "${{ 'x' * 2000000 }}", &c, &none).unwrap_err();
+        let e = render_str(&env, "${{ 'x' * 2000000 }}", &c, &none)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("renders more than 1048576 bytes"), "{e}");
-        let e = render_str(&env, "a${{ 'x' * 2000000 }}", &c, &none).unwrap_err();
+        let e = render_str(&env, "a${{ 'x' * 2000000 }}", &c, &none)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("renders more than"), "{e}");
+        let secret = render_str(&env, "${{ secrets | length }}", &c, &none)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            secret,
+            "in '${{ secrets | length }}': secrets may only be used whole, as ${{ secrets.NAME }}: \
+             filters, tests, operators and blocks on secrets are refused"
+        );
         let many = json!(["${{ 'x' * 600000 }}", "${{ 'x' * 600000 }}"]);
-        assert!(render(&env, &many, &c, &none).is_err());
+        let e = render(&env, &many, &c, &none).unwrap_err().to_string();
+        assert!(e.starts_with("the input renders more than"), "{e}");
     }
 
     #[test]
@@ -357,7 +390,9 @@ mod tests {
             "{% for c in secrets.token %}${{ c }}{% endfor %}",
             "${{ '${{ secrets.token }}' | upper }}",
         ] {
-            let e = render_str(&env, bypass, &c, &secrets).unwrap_err();
+            let e = render_str(&env, bypass, &c, &secrets)
+                .unwrap_err()
+                .to_string();
             assert!(
                 e.contains("secrets may only be used whole"),
                 "{bypass}: {e}"
@@ -370,7 +405,7 @@ mod tests {
             "{% set t = '%}${{ secrets.token }}' %}${{ t | reverse }}",
         ] {
             let out = render_str(&env, mangle, &c, &secrets).map(|v| v.to_string());
-            let out = out.unwrap_or_else(|e| e).to_lowercase();
+            let out = out.unwrap_or_else(|e| e.to_string()).to_lowercase();
             assert!(
                 !out.contains("s3cr3t") && !out.contains("t3rc3s"),
                 "{mangle}: {out}"
