@@ -4,16 +4,18 @@
 use api::catalog::cache::EntityCache;
 use api::graphql::schema::{self, GreenroomSchema};
 use api::server::{router, AppState};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub mod js;
+pub mod pg;
+pub mod process;
 pub mod remote;
 
-pub const PG_ENV: &str = "GREENROOM_TEST_POSTGRES_URL";
+pub use pg::PG_ENV;
 
 /// The tests' own fixture folder (copied from Backstage's examples).
 pub fn fixtures() -> PathBuf {
@@ -46,36 +48,17 @@ impl TestDb {
     }
 
     pub async fn new() -> Self {
-        let (url, dir, pg_admin) = match std::env::var(PG_ENV) {
-            Ok(admin_url) => {
+        let (url, dir, pg_admin) = match pg::admin_url() {
+            Some(admin_url) => {
                 let name = format!(
                     "gr_t_{}_{}",
                     std::process::id(),
                     COUNTER.fetch_add(1, Ordering::SeqCst)
                 );
-                let admin = api::db::connect(&admin_url, 1)
-                    .await
-                    .expect("connect to PostgreSQL");
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-                    .await
-                    .expect("drop old test database");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("create test database");
-                admin.close().await.ok();
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map(|(b, _)| b)
-                    .unwrap_or(&admin_url);
-                (
-                    format!("{base}/{name}"),
-                    None,
-                    Some((admin_url.clone(), name)),
-                )
+                let url = pg::create(&admin_url, &name).await;
+                (url, None, Some((admin_url, name)))
             }
-            Err(_) => {
+            None => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
                 (url, Some(dir), None)
@@ -155,25 +138,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = self.pg_admin.take() {
-            // Best effort, on a separate runtime since Drop cannot await.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build();
-                if let Ok(rt) = rt {
-                    rt.block_on(async {
-                        if let Ok(admin) = api::db::connect(&admin_url, 1).await {
-                            let _ = admin
-                                .execute_unprepared(&format!(
-                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                                ))
-                                .await;
-                            let _ = admin.close().await;
-                        }
-                    });
-                }
-            })
-            .join();
+            pg::drop_blocking(admin_url, name);
         }
     }
 }
