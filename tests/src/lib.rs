@@ -1,20 +1,24 @@
 //! Shared support for the end-to-end tests: a fresh database per test (SQLite file, or PostgreSQL when
-//! `GREENROOM_TEST_POSTGRES_URL` is set), fixtures, in-process schema execution, and a real HTTP server.
+//! `GREENROOM_TEST_POSTGRES_URL` is set), fixtures, the application built by [`TestApp`] (in-process
+//! execution, or a real HTTP server: [`TestServer`]), and the real binary as a child process.
 
 use api::catalog::cache::EntityCache;
-use api::graphql::schema::{self, GreenroomSchema};
-use api::server::{router, AppState};
+use api::graphql::schema::GreenroomSchema;
+use api::http::state::AppState;
+use api::server::router;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+mod app;
 pub mod js;
 pub mod pg;
 pub mod process;
 pub mod remote;
 
+pub use app::TestApp;
 pub use pg::PG_ENV;
 
 /// The tests' own fixture folder (copied from Backstage's examples).
@@ -96,20 +100,20 @@ impl TestDb {
         self.sql_log.lock().map(|l| l.len()).unwrap_or(0)
     }
 
-    /// The schema over this database, reading sources through [`sandbox_sources`].
+    /// The schema over this database, reading sources through [`sandbox_sources`] (attach a caller to
+    /// each request).
     pub fn schema(&self) -> GreenroomSchema {
-        schema::build_with(
-            self.db.clone(),
-            self.cache.clone(),
-            sandbox_sources(),
-            Arc::new(api::auth::Authenticator::dev_mode()),
-            &Default::default(),
-        )
+        TestApp::new(self).sandboxed().schema()
     }
 
-    /// Runs a GraphQL operation in-process and returns the response as JSON.
+    /// Runs a GraphQL operation in-process as the dev caller (every scope), reading sources through
+    /// [`sandbox_sources`].
     pub async fn exec(&self, query: &str, variables: Value) -> Value {
-        exec(&self.schema(), &self.db, &self.cache, query, variables).await
+        TestApp::new(self)
+            .sandboxed()
+            .admin()
+            .exec(query, variables)
+            .await
     }
 
     /// Reads and applies the file location at `path`.
@@ -174,25 +178,12 @@ pub fn sandbox_resolver() -> api::providers::placeholders::PlaceholderResolver {
     ))
 }
 
-pub async fn exec(
-    schema: &GreenroomSchema,
-    db: &DatabaseConnection,
-    cache: &Arc<EntityCache>,
-    query: &str,
-    variables: Value,
-) -> Value {
-    let req = async_graphql::Request::new(query)
-        .variables(async_graphql::Variables::from_json(variables));
-    let resp = schema.execute(schema::prepare(req, db, cache)).await;
-    serde_json::to_value(&resp).expect("response is JSON")
-}
-
 /// The `extensions.code` of the first error of a response.
 pub fn first_error_code(resp: &Value) -> Option<&str> {
     resp["errors"][0]["extensions"]["code"].as_str()
 }
 
-/// A real HTTP server on an ephemeral port, serving the full router over `db`.
+/// A real HTTP server on an ephemeral port, serving the full router (start one with [`TestApp::serve`]).
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
@@ -200,11 +191,6 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// The router over `db` in dev mode (no authentication).
-    pub async fn start(db: &DatabaseConnection) -> Self {
-        Self::start_with(AppState::dev(db.clone())).await
-    }
-
     /// The router over any state (authentication, limits, timeouts), served as the server serves it.
     pub async fn start_with(state: AppState) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -228,6 +214,23 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// POSTs `query` with `variables` to `/graphql`, with `token` as bearer token when given; the
+    /// response body as JSON.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self.client.post(self.url("/graphql"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .json(&serde_json::json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("POST /graphql")
+            .json()
+            .await
+            .expect("a JSON response")
     }
 }
 

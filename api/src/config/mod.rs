@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 mod access;
+mod values;
 pub use access::{AuthConfig, DeploymentsConfig, EnvironmentConfig, JwtConfig, PolicyConfig};
+pub use values::{ConnectionTimeouts, OperationLimits, MAX_LIST_SIZE};
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
@@ -158,7 +160,7 @@ pub fn default_cors_headers() -> Vec<String> {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        let l = crate::graphql::schema::Limits::default();
+        let l = OperationLimits::default();
         Self {
             max_depth: l.max_depth,
             max_complexity: l.max_complexity,
@@ -180,8 +182,8 @@ impl Default for LimitsConfig {
 impl Eq for LimitsConfig {}
 
 impl LimitsConfig {
-    pub fn schema_limits(&self) -> crate::graphql::schema::Limits {
-        crate::graphql::schema::Limits {
+    pub fn schema_limits(&self) -> OperationLimits {
+        OperationLimits {
             max_depth: self.max_depth,
             max_complexity: self.max_complexity,
             max_aliases: self.max_aliases,
@@ -209,10 +211,10 @@ impl LimitsConfig {
             ));
         }
         self.request_timeout()?;
-        if !(1..=crate::graphql::types::lists::MAX_LIST_SIZE).contains(&self.default_list_size) {
+        if !(1..=MAX_LIST_SIZE).contains(&self.default_list_size) {
             return Err(ConfigError::Invalid(format!(
                 "server.limits.defaultListSize must be 1 to {}",
-                crate::graphql::types::lists::MAX_LIST_SIZE
+                MAX_LIST_SIZE
             )));
         }
         if self.max_response_bytes == 0 || self.max_subscriptions_per_connection == 0 {
@@ -232,13 +234,13 @@ impl LimitsConfig {
 
 impl ServerConfig {
     /// `headerReadTimeout`, `bodyReadTimeout` and `websocketInitTimeout`, parsed.
-    pub fn timeouts(&self) -> Result<crate::server::ConnectionTimeouts, ConfigError> {
+    pub fn timeouts(&self) -> Result<ConnectionTimeouts, ConfigError> {
         let d = |key: &str, v: &str| match crate::providers::scheduler::parse_duration(v) {
             Ok(d) if !d.is_zero() => Ok(d),
             Ok(_) => Err(ConfigError::Invalid(format!("server.{key} must not be 0"))),
             Err(e) => Err(ConfigError::Invalid(format!("server.{key}: {e}"))),
         };
-        Ok(crate::server::ConnectionTimeouts {
+        Ok(ConnectionTimeouts {
             header_read: d("headerReadTimeout", &self.header_read_timeout)?,
             body_read: d("bodyReadTimeout", &self.body_read_timeout)?,
             websocket_init: d("websocketInitTimeout", &self.websocket_init_timeout)?,
@@ -316,15 +318,6 @@ impl Default for CatalogConfig {
             cache_ttl_seconds: 5,
             cache_max_entries: 20_000,
         }
-    }
-}
-
-impl Config {
-    pub fn response_cache(&self) -> crate::http::response_cache::ResponseCache {
-        crate::http::response_cache::ResponseCache::new(
-            std::time::Duration::from_secs(self.catalog.cache_ttl_seconds),
-            self.server.response_cache_bytes,
-        )
     }
 }
 

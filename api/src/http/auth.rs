@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::auth::{client, AuthError, Caller};
-use crate::server::AppState;
+use crate::http::state::AppState;
 
 /// The caller, or the response that refuses the request.
 pub async fn authorize(

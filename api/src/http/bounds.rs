@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::server::AppState;
+use crate::http::state::AppState;
 
 /// The message of a `TIMEOUT` answer.
 pub(crate) fn timeout_message(state: &AppState) -> String {

@@ -8,6 +8,7 @@ pub mod health;
 pub mod persisted;
 pub mod response_cache;
 pub mod rest;
+pub mod state;
 pub mod ws;
 pub mod ws_bounded;
 
