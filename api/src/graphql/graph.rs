@@ -5,6 +5,7 @@ use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use super::context;
 use super::errors::{ApiError, GqlResultExt};
 use super::guard::{require, READ};
 use super::inputs::EntityFilter;
@@ -254,7 +255,7 @@ pub async fn entity_graph(
     // The walk may visit `first` nodes: reserve them from the operation's item budget before walking,
     // so graphs nested in graphs are refused instead of multiplied.
     crate::graphql::types::lists::charge(ctx, first)?;
-    let db = loaders::database(ctx)?;
+    let db = context::database(ctx)?;
     let w = graph::walk(
         db,
         &WalkSpec {
@@ -313,7 +314,7 @@ impl GraphQuery {
         let first = bounded("first", first.unwrap_or(5000), graph::MAX_NODES)?;
         crate::graphql::types::lists::charge(ctx, first)?;
         start(ctx, &entity_ref).await?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         let w = graph::impact(db, &entity_ref, max_depth, first)
             .await
             .map_err(ApiError::from)
@@ -374,7 +375,7 @@ impl GraphQuery {
         let types = relation_types(relations)?;
         start(ctx, &from).await?;
         start(ctx, &to).await?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         let Some(refs) = graph::shortest_path(db, &from, &to, types)
             .await
             .map_err(ApiError::from)
@@ -407,7 +408,7 @@ impl GraphQuery {
             .condition()
             .map_err(ApiError::from)
             .gql()?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         let found = crate::catalog::cycles::dependency_cycles(db, &cond, first)
             .await
             .map_err(ApiError::from)

@@ -6,6 +6,7 @@ use futures_util::Stream;
 use serde_json::Value;
 use std::time::Duration;
 
+use super::context;
 use super::errors::{ApiError, GqlResultExt};
 use super::guard::{require, READ};
 use super::loaders;
@@ -271,7 +272,7 @@ impl Task {
     /// `FORBIDDEN` otherwise).
     async fn events(&self, ctx: &Context<'_>, after: Option<ID>) -> Res<Vec<TaskEvent>> {
         may_read(ctx, &self.0)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         let after = parse_event_id(after)?;
         Ok(tasks::events(db, &self.0.id, after, 1000)
             .await
@@ -407,7 +408,7 @@ async fn own(db: &sea_orm::DatabaseConnection, caller: &crate::auth::Caller, id:
 /// `Ok` when the caller created `task` or is an admin: a task's values, output and events (which may
 /// show what its steps did with secrets) are theirs only. `FORBIDDEN` otherwise, as for [`own`].
 fn may_read(ctx: &Context<'_>, task: &Row) -> Res<()> {
-    let caller = super::guard::caller(ctx);
+    let caller = super::context::caller(ctx)?;
     if task.created_by != caller.subject && !caller.has(Scope::Admin) {
         return Err(ApiError::Forbidden(format!(
             "task {} belongs to {}; only they or an admin may read its values, output and events",
@@ -427,7 +428,7 @@ impl ScaffolderQuery {
     /// One task by id.
     async fn task(&self, ctx: &Context<'_>, id: ID) -> Res<Option<Task>> {
         require(ctx, READ)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         Ok(tasks::get(db, &id).await.map_err(gql_err)?.map(Task))
     }
 
@@ -440,7 +441,7 @@ impl ScaffolderQuery {
         after: Option<String>,
     ) -> Res<TaskPage> {
         require(ctx, READ)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         let limit = first.unwrap_or(20);
         if !(1..=100).contains(&limit) {
             return Err(ApiError::BadUserInput("first must be 1 to 100".into())).gql();
@@ -485,7 +486,7 @@ impl ScaffolderMutation {
     /// failing field in `extensions.fields`, and no task is created.
     async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         let template = template(ctx, &input.template_ref).await?;
         // Registering sources is a catalog write: a template that does it needs the caller to hold that too.
         if template
@@ -520,7 +521,7 @@ impl ScaffolderMutation {
     /// returns the files it would write, its log and its output; nothing is stored.
     async fn dry_run_template(&self, ctx: &Context<'_>, input: DryRunInput) -> Res<DryRunResult> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         let template = template(ctx, &input.template_ref).await?;
         template.validate(&input.values.0).map_err(gql_err)?;
         let secrets = secrets(input.secrets)?;
@@ -557,7 +558,7 @@ impl ScaffolderMutation {
     /// Only its creator or an admin may.
     async fn cancel_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         own(db, &caller, &id).await?;
         Ok(Task(tasks::cancel(db, &id).await.map_err(gql_err)?))
     }
@@ -566,7 +567,7 @@ impl ScaffolderMutation {
     /// or an admin may.
     async fn retry_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         own(db, &caller, &id).await?;
         let task = tasks::retry(db, &id).await.map_err(gql_err)?;
         crate::scaffolder::worker::wake();
@@ -592,7 +593,7 @@ impl ScaffolderSubscription {
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = TaskEvent>> {
         require(ctx, READ)?;
-        let db = loaders::database(ctx)?.clone();
+        let db = context::database(ctx)?.clone();
         let after = parse_event_id(after)?;
         let Some(row) = tasks::get(&db, &task_id).await.map_err(gql_err)? else {
             return Err(ApiError::NotFound(format!("no task {}", task_id.as_str())).extend());

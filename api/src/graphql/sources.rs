@@ -55,7 +55,7 @@ impl From<SourceStatus> for LocationSource {
 }
 
 pub async fn list(ctx: &Context<'_>) -> Res<Vec<LocationSource>> {
-    Ok(sources::list(super::loaders::database(ctx)?)
+    Ok(sources::list(super::context::database(ctx)?)
         .await
         .gql()?
         .into_iter()
@@ -99,13 +99,12 @@ pub struct RegisterLocationInput {
     pub dry_run: bool,
 }
 
-fn registry(ctx: &Context<'_>) -> Arc<Registry> {
-    ctx.data_opt::<Arc<Registry>>().cloned().unwrap_or_default()
+fn registry<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Registry>> {
+    super::context::registry(ctx)
 }
 
-fn ownership(ctx: &Context<'_>) -> bool {
-    ctx.data_opt::<crate::auth::Auth>()
-        .is_some_and(|a| a.ownership_policy)
+fn ownership(ctx: &Context<'_>) -> async_graphql::Result<bool> {
+    Ok(super::context::auth(ctx)?.ownership_policy)
 }
 
 /// Source mutations (each needs `catalog:write`).
@@ -122,10 +121,10 @@ impl SourcesMutation {
         input: RegisterLocationInput,
     ) -> Res<RegisterLocationResult> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
-        let db = super::loaders::database(ctx)?;
+        let db = super::context::database(ctx)?;
         let done = providers::sources::register(
             db,
-            &registry(ctx),
+            registry(ctx)?,
             &input.source_type,
             &input.target,
             input.dry_run,
@@ -157,11 +156,11 @@ impl SourcesMutation {
         #[graphql(name = "ref")] entity_ref: String,
     ) -> Res<Option<super::types::Entity>> {
         let caller = super::guard::require(ctx, Scope::CatalogWrite)?;
-        let db = super::loaders::database(ctx)?;
+        let db = super::context::database(ctx)?;
         let r = providers::sources::refresh_now(
             db,
-            &registry(ctx),
-            ownership(ctx),
+            registry(ctx)?,
+            ownership(ctx)?,
             &caller,
             &entity_ref,
         )
@@ -179,7 +178,7 @@ impl SourcesMutation {
     /// Removes a registered source and the entities only it provided.
     async fn unregister_location(&self, ctx: &Context<'_>, id: ID) -> Res<bool> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
-        let db = super::loaders::database(ctx)?;
+        let db = super::context::database(ctx)?;
         providers::sources::unregister(db, id.as_str())
             .await
             .gql()?;
@@ -189,9 +188,9 @@ impl SourcesMutation {
     /// Reads a source now and applies what changed. (Needs `catalog:write` once authentication exists.)
     async fn refresh_location(&self, ctx: &Context<'_>, id: ID) -> Res<LocationSource> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
-        let db = super::loaders::database(ctx)?;
+        let db = super::context::database(ctx)?;
         let source = providers::sources::by_id(db, id.as_str()).await.gql()?;
-        providers::sources::refresh_source(db, &registry(ctx), &source)
+        providers::sources::refresh_source(db, registry(ctx)?, &source)
             .await
             .gql()?;
         let updated = sources::by_id(db, source.id).await.gql()?.unwrap_or(source);
