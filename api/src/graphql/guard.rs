@@ -281,10 +281,11 @@ impl Extension for GuardExt {
         if audited && result.is_ok() {
             return result;
         }
+        // Without a caller the resolver has answered INTERNAL (a wiring bug, see `context`); the row
+        // says so rather than naming the dev caller.
         let subject = ctx
             .data_opt::<Caller>()
-            .map(|c| c.subject.clone())
-            .unwrap_or_else(|| "dev".into());
+            .map_or_else(|| "(no caller)".to_string(), |c| c.subject.clone());
         if let Some(db) = ctx.data_opt::<sea_orm::DatabaseConnection>() {
             if let Err(e) =
                 crate::auth::audit::record(db, &subject, &operation, target, &outcome).await
