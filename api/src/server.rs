@@ -2,98 +2,16 @@
 
 use axum::routing::get;
 use axum::Router;
-use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::graphql::schema::{self, GreenroomSchema};
+use crate::graphql::schema;
 use crate::http;
+use crate::http::state::AppState;
 use crate::providers::scheduler;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub schema: GreenroomSchema,
-    pub db: DatabaseConnection,
-    pub cache: Arc<crate::catalog::cache::EntityCache>,
-    pub responses: Arc<crate::http::response_cache::ResponseCache>,
-    pub max_batch: usize,
-    pub auth: crate::auth::Auth,
-    pub limiter: Arc<crate::auth::limits::RateLimiter>,
-    pub request_timeout: Duration,
-    /// Origins allowed to call from a browser (`*`: any).
-    pub cors_origins: Vec<String>,
-    /// Request headers browser pages may send (`server.limits.corsHeaders`).
-    pub cors_headers: Vec<String>,
-    /// Serve `GET /metrics`.
-    pub metrics: bool,
-    /// Automatic persisted queries by hash.
-    pub persisted: Arc<crate::http::persisted::PersistedQueries>,
-    /// Header, body and WebSocket-initialisation timeouts.
-    pub timeouts: ConnectionTimeouts,
-    /// Largest serialised GraphQL response (`server.limits.maxResponseBytes`).
-    pub max_response_bytes: usize,
-    /// Most subscriptions running at once on one WebSocket.
-    pub max_subscriptions: usize,
-    /// Peers whose `X-Forwarded-For` names the client address (`server.trustedProxies`).
-    pub trusted_proxies: Arc<crate::auth::client::TrustedProxies>,
-    /// `auth.devModeAnyAddress`: dev mode answers any `Host` and `Origin`.
-    pub dev_mode_any_address: bool,
-    /// The configured sources `/readyz` still waits for.
-    pub readiness: Arc<crate::providers::readiness::Readiness>,
-    /// The configured sources and the read policy for registered ones (as the schema has them).
-    pub sources: Arc<crate::providers::Registry>,
-}
-
-/// How long a client may take to send a request head, a request body, and a WebSocket's
-/// `connection_init` (`server.headerReadTimeout`, `bodyReadTimeout`, `websocketInitTimeout`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConnectionTimeouts {
-    pub header_read: Duration,
-    pub body_read: Duration,
-    pub websocket_init: Duration,
-}
-
-impl Default for ConnectionTimeouts {
-    fn default() -> Self {
-        Self {
-            header_read: Duration::from_secs(10),
-            body_read: Duration::from_secs(30),
-            websocket_init: Duration::from_secs(5),
-        }
-    }
-}
-
-impl AppState {
-    /// State over `db` in dev mode with default limits (tests and tools).
-    pub fn dev(db: DatabaseConnection) -> Self {
-        let config = Config::default();
-        let cache = Arc::new(config.catalog.cache());
-        Self {
-            schema: schema::build(db.clone(), cache.clone()),
-            db,
-            cache,
-            responses: Arc::new(config.response_cache()),
-            max_batch: config.server.max_batch,
-            auth: Arc::new(crate::auth::Authenticator::dev_mode()),
-            limiter: Arc::new(crate::auth::limits::RateLimiter::new(0.0, 1.0)),
-            request_timeout: Duration::from_secs(30),
-            cors_origins: Vec::new(),
-            cors_headers: crate::config::default_cors_headers(),
-            metrics: true,
-            persisted: Arc::default(),
-            timeouts: ConnectionTimeouts::default(),
-            max_response_bytes: config.server.limits.max_response_bytes,
-            max_subscriptions: config.server.limits.max_subscriptions_per_connection,
-            trusted_proxies: Arc::default(),
-            dev_mode_any_address: false,
-            readiness: Arc::new(crate::providers::readiness::Readiness::ready()),
-            sources: Arc::default(),
-        }
-    }
-}
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let cors = cors_layer(&state.cors_origins, &state.cors_headers);
@@ -165,19 +83,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let limits = &config.server.limits;
     let events = crate::deployments::events::Events::default();
     events.listen(&db).await;
+    // One action registry: the workers run it and dry runs through the API use it.
+    let actions = Arc::new(crate::scaffolder::actions::Registry::reading(&registry));
     let state = AppState {
-        schema: schema::build_full(
-            db.clone(),
-            cache.clone(),
-            registry.clone(),
-            auth.clone(),
-            &limits.schema_limits(),
-            Arc::new(config.deployments.environments()),
+        schema: schema::build(schema::Parts {
+            db: db.clone(),
+            cache: cache.clone(),
+            sources: registry.clone(),
+            auth: auth.clone(),
+            limits: limits.schema_limits(),
+            environments: Arc::new(config.deployments.environments()),
             events,
-        ),
+            actions: actions.clone(),
+        }),
         db: db.clone(),
         cache,
-        responses: Arc::new(config.response_cache()),
+        responses: Arc::new(http::response_cache::ResponseCache::configured(&config)),
         max_batch: config.server.max_batch,
         auth: auth.clone(),
         limiter: Arc::new(crate::auth::limits::RateLimiter::new(
@@ -220,16 +141,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("listening on http://{addr}");
     tracing::info!(%addr, "listening");
     let holder = crate::providers::leases::holder_id();
-    let actions = crate::scaffolder::actions::Registry::reading(&registry);
     let refreshers = scheduler::spawn(db.clone(), registry, holder.clone());
-    let task_workers = (config.scaffolder.concurrency > 0).then(|| {
-        crate::scaffolder::worker::spawn(
-            db.clone(),
-            Arc::new(actions),
-            holder.clone(),
-            config.scaffolder.settings().unwrap_or_default(),
-        )
-    });
+    let settings = config.scaffolder.settings()?;
+    let task_workers = (config.scaffolder.concurrency > 0)
+        .then(|| crate::scaffolder::worker::spawn(db.clone(), actions, holder.clone(), settings));
     // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to `shutdownGrace`, then
     // release this process's source leases so another replica takes the sources at once.
     let grace = config.shutdown_grace()?;

@@ -1,4 +1,4 @@
-// Mutated catalog documents for the differential test in tests/tests/parity.rs.
+// Mutated catalog documents for the differential test in tests/it/parity.rs.
 //
 // Usage: node catalog-gen.mjs OUTDIR
 // Writes OUTDIR/g-NNNN.yaml (one case each) and OUTDIR/cases.json (file -> what the case changes).

@@ -1,4 +1,4 @@
-// Backstage's verdict on catalog files, for the differential test in tests/tests/parity.rs.
+// Backstage's verdict on catalog files, for the differential test in tests/it/parity.rs.
 //
 // Usage: node catalog-oracle.mjs FILELIST.json > verdicts.json
 // FILELIST.json is a JSON array of absolute paths. For each file the output maps its path to

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The reference renderer for Greenroom's differential test (tests/tests/scaffolder_oracle.rs):
+// The reference renderer for Greenroom's differential test (tests/it/scaffolder_oracle.rs):
 // nunjucks set up the way Backstage's scaffolder sets it up — `${{ }}` as the variable delimiters,
 // autoescape off, no loaders, and Backstage's filters (parseRepoUrl, parseEntityRef, pick,
 // projectSlug), each called with JSON-copied arguments and giving a JSON-copied result as in

@@ -1,19 +1,25 @@
 //! Shared support for the end-to-end tests: a fresh database per test (SQLite file, or PostgreSQL when
-//! `GREENROOM_TEST_POSTGRES_URL` is set), fixtures, in-process schema execution, and a real HTTP server.
+//! `GREENROOM_TEST_POSTGRES_URL` is set), fixtures, the application built by [`TestApp`] (in-process
+//! execution, or a real HTTP server: [`TestServer`]), and the real binary as a child process.
 
 use api::catalog::cache::EntityCache;
-use api::graphql::schema::{self, GreenroomSchema};
-use api::server::{router, AppState};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use api::graphql::schema::GreenroomSchema;
+use api::http::state::AppState;
+use api::server::router;
+use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+mod app;
 pub mod js;
+pub mod pg;
+pub mod process;
 pub mod remote;
 
-pub const PG_ENV: &str = "GREENROOM_TEST_POSTGRES_URL";
+pub use app::TestApp;
+pub use pg::PG_ENV;
 
 /// The tests' own fixture folder (copied from Backstage's examples).
 pub fn fixtures() -> PathBuf {
@@ -46,36 +52,17 @@ impl TestDb {
     }
 
     pub async fn new() -> Self {
-        let (url, dir, pg_admin) = match std::env::var(PG_ENV) {
-            Ok(admin_url) => {
+        let (url, dir, pg_admin) = match pg::admin_url() {
+            Some(admin_url) => {
                 let name = format!(
                     "gr_t_{}_{}",
                     std::process::id(),
                     COUNTER.fetch_add(1, Ordering::SeqCst)
                 );
-                let admin = api::db::connect(&admin_url, 1)
-                    .await
-                    .expect("connect to PostgreSQL");
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-                    .await
-                    .expect("drop old test database");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("create test database");
-                admin.close().await.ok();
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map(|(b, _)| b)
-                    .unwrap_or(&admin_url);
-                (
-                    format!("{base}/{name}"),
-                    None,
-                    Some((admin_url.clone(), name)),
-                )
+                let url = pg::create(&admin_url, &name).await;
+                (url, None, Some((admin_url, name)))
             }
-            Err(_) => {
+            None => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
                 (url, Some(dir), None)
@@ -113,20 +100,20 @@ impl TestDb {
         self.sql_log.lock().map(|l| l.len()).unwrap_or(0)
     }
 
-    /// The schema over this database, reading sources through [`sandbox_sources`].
+    /// The schema over this database, reading sources through [`sandbox_sources`] (attach a caller to
+    /// each request).
     pub fn schema(&self) -> GreenroomSchema {
-        schema::build_with(
-            self.db.clone(),
-            self.cache.clone(),
-            sandbox_sources(),
-            Arc::new(api::auth::Authenticator::dev_mode()),
-            &Default::default(),
-        )
+        TestApp::new(self).sandboxed().schema()
     }
 
-    /// Runs a GraphQL operation in-process and returns the response as JSON.
+    /// Runs a GraphQL operation in-process as the dev caller (every scope), reading sources through
+    /// [`sandbox_sources`].
     pub async fn exec(&self, query: &str, variables: Value) -> Value {
-        exec(&self.schema(), &self.db, &self.cache, query, variables).await
+        TestApp::new(self)
+            .sandboxed()
+            .admin()
+            .exec(query, variables)
+            .await
     }
 
     /// Reads and applies the file location at `path`.
@@ -155,25 +142,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = self.pg_admin.take() {
-            // Best effort, on a separate runtime since Drop cannot await.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build();
-                if let Ok(rt) = rt {
-                    rt.block_on(async {
-                        if let Ok(admin) = api::db::connect(&admin_url, 1).await {
-                            let _ = admin
-                                .execute_unprepared(&format!(
-                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                                ))
-                                .await;
-                            let _ = admin.close().await;
-                        }
-                    });
-                }
-            })
-            .join();
+            pg::drop_blocking(admin_url, name);
         }
     }
 }
@@ -209,25 +178,12 @@ pub fn sandbox_resolver() -> api::providers::placeholders::PlaceholderResolver {
     ))
 }
 
-pub async fn exec(
-    schema: &GreenroomSchema,
-    db: &DatabaseConnection,
-    cache: &Arc<EntityCache>,
-    query: &str,
-    variables: Value,
-) -> Value {
-    let req = async_graphql::Request::new(query)
-        .variables(async_graphql::Variables::from_json(variables));
-    let resp = schema.execute(schema::prepare(req, db, cache)).await;
-    serde_json::to_value(&resp).expect("response is JSON")
-}
-
 /// The `extensions.code` of the first error of a response.
 pub fn first_error_code(resp: &Value) -> Option<&str> {
     resp["errors"][0]["extensions"]["code"].as_str()
 }
 
-/// A real HTTP server on an ephemeral port, serving the full router over `db`.
+/// A real HTTP server on an ephemeral port, serving the full router (start one with [`TestApp::serve`]).
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
@@ -235,11 +191,6 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// The router over `db` in dev mode (no authentication).
-    pub async fn start(db: &DatabaseConnection) -> Self {
-        Self::start_with(AppState::dev(db.clone())).await
-    }
-
     /// The router over any state (authentication, limits, timeouts), served as the server serves it.
     pub async fn start_with(state: AppState) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -263,6 +214,23 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// POSTs `query` with `variables` to `/graphql`, with `token` as bearer token when given; the
+    /// response body as JSON.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self.client.post(self.url("/graphql"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .json(&serde_json::json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("POST /graphql")
+            .json()
+            .await
+            .expect("a JSON response")
     }
 }
 

@@ -10,6 +10,7 @@ mod catalog;
 pub mod duration;
 mod scaffolder;
 mod server;
+mod values;
 pub use access::{AuthConfig, DeploymentsConfig, EnvironmentConfig, JwtConfig, PolicyConfig};
 pub use catalog::{
     AllowConfig, CatalogConfig, CatalogLimitsConfig, HttpConfig, LocationConfig, ProviderConfig,
@@ -17,6 +18,7 @@ pub use catalog::{
 };
 pub use scaffolder::ScaffolderConfig;
 pub use server::ServerConfig;
+pub use values::{ConnectionTimeouts, OperationLimits, MAX_LIST_SIZE};
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
@@ -73,7 +75,7 @@ pub fn default_cors_headers() -> Vec<String> {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        let l = crate::graphql::schema::Limits::default();
+        let l = OperationLimits::default();
         Self {
             max_depth: l.max_depth,
             max_complexity: l.max_complexity,
@@ -95,8 +97,8 @@ impl Default for LimitsConfig {
 impl Eq for LimitsConfig {}
 
 impl LimitsConfig {
-    pub fn schema_limits(&self) -> crate::graphql::schema::Limits {
-        crate::graphql::schema::Limits {
+    pub fn schema_limits(&self) -> OperationLimits {
+        OperationLimits {
             max_depth: self.max_depth,
             max_complexity: self.max_complexity,
             max_aliases: self.max_aliases,
@@ -124,10 +126,10 @@ impl LimitsConfig {
             ));
         }
         self.request_timeout()?;
-        if !(1..=crate::graphql::types::lists::MAX_LIST_SIZE).contains(&self.default_list_size) {
+        if !(1..=MAX_LIST_SIZE).contains(&self.default_list_size) {
             return Err(ConfigError::Invalid(format!(
                 "server.limits.defaultListSize must be 1 to {}",
-                crate::graphql::types::lists::MAX_LIST_SIZE
+                MAX_LIST_SIZE
             )));
         }
         if self.max_response_bytes == 0 || self.max_subscriptions_per_connection == 0 {
@@ -159,15 +161,6 @@ impl Default for DatabaseConfig {
             url: "sqlite://greenroom.db?mode=rwc".into(),
             max_connections: 8,
         }
-    }
-}
-
-impl Config {
-    pub fn response_cache(&self) -> crate::http::response_cache::ResponseCache {
-        crate::http::response_cache::ResponseCache::new(
-            std::time::Duration::from_secs(self.catalog.cache_ttl_seconds),
-            self.server.response_cache_bytes,
-        )
     }
 }
 

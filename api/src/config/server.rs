@@ -37,13 +37,13 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// `headerReadTimeout`, `bodyReadTimeout` and `websocketInitTimeout`, parsed.
-    pub fn timeouts(&self) -> Result<crate::server::ConnectionTimeouts, ConfigError> {
+    pub fn timeouts(&self) -> Result<super::ConnectionTimeouts, ConfigError> {
         let d = |key: &str, v: &DurationSetting| match v.value() {
             Ok(d) if !d.is_zero() => Ok(d),
             Ok(_) => Err(ConfigError::Invalid(format!("server.{key} must not be 0"))),
             Err(e) => Err(ConfigError::Invalid(format!("server.{key}: {e}"))),
         };
-        Ok(crate::server::ConnectionTimeouts {
+        Ok(super::ConnectionTimeouts {
             header_read: d("headerReadTimeout", &self.header_read_timeout)?,
             body_read: d("bodyReadTimeout", &self.body_read_timeout)?,
             websocket_init: d("websocketInitTimeout", &self.websocket_init_timeout)?,

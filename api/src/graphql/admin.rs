@@ -65,7 +65,7 @@ impl AdminQuery {
             ),
             None => None,
         };
-        let db = super::loaders::database(ctx)?;
+        let db = super::context::database(ctx)?;
         let rows = audit::list(db, limit as u64, before, subject.as_deref())
             .await
             .map_err(ApiError::from)
@@ -87,14 +87,13 @@ impl AdminMutation {
         if jti.is_empty() {
             return Err(ApiError::BadUserInput("jti must not be empty".into())).gql();
         }
-        let db = super::loaders::database(ctx)?;
+        let db = super::context::database(ctx)?;
+        let auth = super::context::auth(ctx)?;
         revocation::revoke(db, jti, &caller.subject)
             .await
             .map_err(ApiError::from)
             .gql()?;
-        if let Some(auth) = ctx.data_opt::<crate::auth::Auth>() {
-            auth.revocations.invalidate().await;
-        }
+        auth.revocations.invalidate().await;
         Ok(true)
     }
 }

@@ -7,7 +7,6 @@ use super::deployments::Deployment;
 use super::errors::{ApiError, GqlResultExt};
 use super::guard::{require, READ};
 use crate::deployments::dora;
-use crate::deployments::events::Events;
 use crate::deployments::service::{self, Filter};
 
 type Res<T> = async_graphql::Result<T>;
@@ -45,10 +44,7 @@ impl DeploymentSubscription {
             None => None,
         };
         let environment = f.environment;
-        let rx = ctx
-            .data_opt::<Events>()
-            .map(Events::subscribe)
-            .ok_or_else(|| ApiError::Internal("no event channel".into()))?;
+        let rx = super::context::events(ctx)?.subscribe();
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             loop {
                 match rx.recv().await {
@@ -117,7 +113,7 @@ pub async fn dora_of(
     let w = window(window_text)?;
     filter.environment = environment;
     filter.since = Some(chrono::Utc::now().timestamp_millis() - w.as_millis() as i64);
-    let db = super::loaders::database(ctx)?;
+    let db = super::context::database(ctx)?;
     let rows = service::list(db, &filter, 100_000, None).await.gql()?;
     let m = dora::compute(&rows, w.as_secs_f64() / 86_400.0);
     Ok(DoraMetrics {

@@ -2,18 +2,14 @@
 //! (`deployments:write`), the `deployments` and `environments` queries, and the per-entity fields
 //! (`deployments`, `currentDeployments`) through a dataloader.
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use sea_orm::DatabaseConnection;
-use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::errors::{ApiError, GqlResultExt};
 use super::guard::{require, READ};
 use crate::auth::Scope;
-use crate::deployments::events::Events;
 use crate::deployments::service::{self, Deployment as Row, Filter, NewDeployment};
-use crate::deployments::{DeploymentError, Environments, Status};
+use crate::deployments::Status;
 
 type Res<T> = async_graphql::Result<T>;
 
@@ -202,12 +198,6 @@ pub struct DeploymentFilter {
     pub until: Option<String>,
 }
 
-fn environments(ctx: &Context<'_>) -> Arc<Environments> {
-    ctx.data_opt::<Arc<Environments>>()
-        .cloned()
-        .unwrap_or_default()
-}
-
 impl DeploymentPage {
     /// A page from up to `limit + 1` rows (the extra one only tells that more follow).
     fn from_rows(mut rows: Vec<Row>, limit: i32) -> Self {
@@ -296,7 +286,7 @@ impl Environment {
             status: status.map(Status::from),
             ..Filter::default()
         };
-        page(super::loaders::database(ctx)?, filter, first, after).await
+        page(super::context::database(ctx)?, filter, first, after).await
     }
 }
 
@@ -316,13 +306,13 @@ impl DeploymentsQuery {
     ) -> Res<DeploymentPage> {
         require(ctx, READ)?;
         let filter = filter_from(filter.unwrap_or_default())?;
-        page(super::loaders::database(ctx)?, filter, first, after).await
+        page(super::context::database(ctx)?, filter, first, after).await
     }
 
     /// The configured environments, in order.
     async fn environments(&self, ctx: &Context<'_>) -> Res<Vec<Environment>> {
         require(ctx, READ)?;
-        Ok(environments(ctx)
+        Ok(super::context::environments(ctx)?
             .configured
             .iter()
             .map(|n| Environment { name: n.clone() })
@@ -343,7 +333,7 @@ impl DeploymentsMutation {
         input: RecordDeploymentInput,
     ) -> Res<Deployment> {
         let caller = require(ctx, Scope::DeploymentsWrite)?;
-        let db = super::loaders::database(ctx)?;
+        let db = super::context::database(ctx)?;
         let entity_ref =
             crate::catalog::refs::EntityRef::parse(&input.entity_ref, Some("component"), "default")
                 .map(|r| r.to_string())
@@ -365,9 +355,9 @@ impl DeploymentsMutation {
         let audit = super::guard::audit_draft(ctx, &caller);
         let (saved, created) = service::record(
             db,
-            &environments(ctx),
+            super::context::environments(ctx)?,
             &caller.subject,
-            writer(ctx)?,
+            super::context::writer(ctx)?,
             d,
             audit.as_ref(),
         )
@@ -392,7 +382,7 @@ impl DeploymentsMutation {
         description: Option<String>,
     ) -> Res<Deployment> {
         let caller = require(ctx, Scope::DeploymentsWrite)?;
-        let db = super::loaders::database(ctx)?;
+        let db = super::context::database(ctx)?;
         let n: i64 = id
             .parse()
             .map_err(|_| {
@@ -415,81 +405,25 @@ impl DeploymentsMutation {
     }
 }
 
-fn writer<'a>(ctx: &Context<'a>) -> Res<&'a crate::deployments::writer::Writer> {
-    ctx.data_opt::<Arc<crate::deployments::writer::Writer>>()
-        .map(|w| w.as_ref())
-        .ok_or_else(|| ApiError::Internal("schema has no deployment writer".into()).into())
-}
-
 async fn publish(ctx: &Context<'_>, d: &Row) {
-    if let (Some(events), Ok(db)) = (ctx.data_opt::<Events>(), super::loaders::database(ctx)) {
+    // A missing channel or pool is a wiring bug the lookups log; the deployment is already stored.
+    if let (Ok(events), Ok(db)) = (super::context::events(ctx), super::context::database(ctx)) {
         events.announce(db, d.clone()).await;
     }
 }
 
-/// Latest successful deployment per environment, by entity ref: one query for every entity of a page.
-pub struct CurrentLoader {
-    pub db: DatabaseConnection,
-}
-
-impl Loader<String> for CurrentLoader {
-    type Value = Arc<Vec<Row>>;
-    type Error = Arc<DeploymentError>;
-
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
-        let found = service::current(&self.db, keys).await.map_err(Arc::new)?;
-        Ok(keys
-            .iter()
-            .map(|k| {
-                (
-                    k.clone(),
-                    Arc::new(found.get(k).cloned().unwrap_or_default()),
-                )
-            })
-            .collect())
-    }
-}
-
-pub type Current = DataLoader<CurrentLoader, HashMapCache>;
-
 /// `currentDeployments` of an entity, in environment order.
 pub async fn current_of(ctx: &Context<'_>, entity_ref: &str) -> Res<Vec<Deployment>> {
-    let Some(loader) = ctx.data_opt::<Current>() else {
-        return Err(ApiError::Internal(
-            "request has no deployment loader".into(),
-        ))
-        .gql();
-    };
-    let rows = loader
+    let rows = super::loaders::current(ctx)?
         .load_one(entity_ref.to_string())
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .unwrap_or_default();
-    let envs = environments(ctx);
+    let envs = super::context::environments(ctx)?;
     let mut rows: Vec<Row> = rows.as_ref().clone();
     rows.sort_by_key(|d| envs.order(&d.environment));
     Ok(rows.into_iter().map(Deployment).collect())
 }
-
-/// First pages of deployment lists, one query per kind of list for the whole response.
-pub struct ListLoader {
-    pub db: DatabaseConnection,
-}
-
-impl Loader<service::ListKey> for ListLoader {
-    type Value = Arc<Vec<Row>>;
-    type Error = Arc<DeploymentError>;
-
-    async fn load(
-        &self,
-        keys: &[service::ListKey],
-    ) -> Result<HashMap<service::ListKey, Self::Value>, Self::Error> {
-        let found = service::lists(&self.db, keys).await.map_err(Arc::new)?;
-        Ok(found.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
-    }
-}
-
-pub type Lists = DataLoader<ListLoader, HashMapCache>;
 
 /// `deployments(...)` of an entity, a system or a group. First pages go through the list loader (no
 /// N+1 over a page of entities); later pages (`after`) are a query of their own.
@@ -533,22 +467,16 @@ async fn of_unbudgeted(
         };
         filter.environment = environment;
         filter.status = status;
-        return page(super::loaders::database(ctx)?, filter, first, after).await;
+        return page(super::context::database(ctx)?, filter, first, after).await;
     }
     let limit = page_size(first)?;
-    let Some(loader) = ctx.data_opt::<Lists>() else {
-        return Err(ApiError::Internal(
-            "request has no deployment loader".into(),
-        ))
-        .gql();
-    };
     let key = service::ListKey {
         scope,
         environment,
         status,
         limit: limit as u64 + 1,
     };
-    let rows: Vec<Row> = loader
+    let rows: Vec<Row> = super::loaders::lists(ctx)?
         .load_one(key)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?

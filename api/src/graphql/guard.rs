@@ -14,32 +14,23 @@ use super::errors::{ApiError, GqlResultExt};
 use crate::auth::audit::AuditDraft;
 use crate::auth::{Caller, Scope};
 
-/// The request's caller. Requests that did not come through HTTP (in-process tests, tools) carry none
-/// and act as the dev caller; the HTTP layer always attaches one.
-pub fn caller(ctx: &Context<'_>) -> Caller {
-    ctx.data_opt::<Caller>()
-        .cloned()
-        .unwrap_or_else(Caller::dev)
-}
-
 /// The caller, when it holds `scope`.
 pub fn require(ctx: &Context<'_>, scope: Scope) -> async_graphql::Result<Caller> {
-    let c = caller(ctx);
+    let c = super::context::caller(ctx)?;
     c.require(scope).map_err(ApiError::from).gql()?;
     Ok(c)
 }
 
 /// With the ownership policy on (`auth.policy.ownership`), `Ok` only when `caller` may write to the
-/// entity `entity_ref`; with it off, always `Ok` (see [`crate::auth::policy::enforce`]).
+/// entity `entity_ref`; with it off, always `Ok` (see [`crate::auth::policy::enforce`]). Schema data
+/// without authentication settings is a wiring bug (`INTERNAL`), never a policy turned off.
 pub async fn require_owner(
     ctx: &Context<'_>,
     caller: &Caller,
     entity_ref: &str,
 ) -> async_graphql::Result<()> {
-    let ownership = ctx
-        .data_opt::<crate::auth::Auth>()
-        .is_some_and(|a| a.ownership_policy);
-    let db = super::loaders::database(ctx)?;
+    let ownership = super::context::auth(ctx)?.ownership_policy;
+    let db = super::context::database(ctx)?;
     crate::auth::policy::enforce(db, ownership, caller, entity_ref)
         .await
         .map_err(ApiError::from)
@@ -286,10 +277,11 @@ impl Extension for GuardExt {
         if audited && result.is_ok() {
             return result;
         }
+        // Without a caller the resolver has answered INTERNAL (a wiring bug, see `context`); the row
+        // says so rather than naming the dev caller.
         let subject = ctx
             .data_opt::<Caller>()
-            .map(|c| c.subject.clone())
-            .unwrap_or_else(|| "dev".into());
+            .map_or_else(|| "(no caller)".to_string(), |c| c.subject.clone());
         if let Some(db) = ctx.data_opt::<sea_orm::DatabaseConnection>() {
             if let Err(e) =
                 crate::auth::audit::record(db, &subject, &operation, target, &outcome).await

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod completion;
+pub mod context;
 pub mod deployment_live;
 pub mod deployments;
 pub mod errors;

@@ -7,8 +7,9 @@ use futures_util::future::BoxFuture;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use super::context::{database, read_cache};
 use super::errors::GqlResultExt;
-use super::loaders::{self, database, read_cache, RelKey};
+use super::loaders::{self, RelKey};
 use super::types::fields::RELATION_FIELDS;
 use super::types::spec_ref;
 use crate::catalog::store::{StoredEntity, StoredRelation, ANY_TYPE};

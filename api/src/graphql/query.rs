@@ -3,6 +3,7 @@
 use async_graphql::{Context, Object, SimpleObject, ID};
 use std::sync::Arc;
 
+use super::context;
 use super::errors::{ApiError, GqlResultExt};
 use super::inputs::{EntityFilter, EntityOrder};
 use super::loaders;
@@ -127,7 +128,7 @@ impl CatalogQuery {
             before,
         };
         let result = search::list(
-            loaders::database(ctx)?,
+            context::database(ctx)?,
             &filter,
             query.as_deref(),
             ordering,
@@ -174,7 +175,7 @@ impl CatalogQuery {
     ) -> Res<Vec<Facet>> {
         super::guard::require(ctx, super::guard::READ)?;
         let filter: Filter = filter.map(Filter::from).unwrap_or_default();
-        let rows = search::facets(loaders::database(ctx)?, &field, &filter)
+        let rows = search::facets(context::database(ctx)?, &field, &filter)
             .await
             .gql()?;
         Ok(rows
@@ -266,7 +267,7 @@ impl EntityConnection {
     }
     /// Entities matching the filter and query, across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Res<i64> {
-        let n = search::count(loaders::database(ctx)?, &self.filter, self.query.as_deref())
+        let n = search::count(context::database(ctx)?, &self.filter, self.query.as_deref())
             .await
             .gql()?;
         Ok(n as i64)

@@ -6,9 +6,9 @@ use futures_util::Stream;
 use serde_json::Value;
 use std::sync::Arc;
 
+use super::context;
 use super::errors::{ApiError, GqlResultExt};
 use super::guard::{require, READ};
-use super::loaders;
 use crate::auth::Scope;
 use crate::scaffolder::actions::Registry;
 use crate::scaffolder::lifecycle;
@@ -242,7 +242,7 @@ impl Task {
     /// `FORBIDDEN` otherwise).
     async fn events(&self, ctx: &Context<'_>, after: Option<ID>) -> Res<Vec<TaskEvent>> {
         may_read(ctx, &self.0)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         let after = parse_event_id(after)?;
         Ok(tasks::events(db, &self.0.id, after, 1000)
             .await
@@ -343,12 +343,12 @@ pub struct TaskPage {
 
 /// `Ok` when the caller may read `task`'s values, output and events (see [`lifecycle::may_read`]).
 fn may_read(ctx: &Context<'_>, task: &Row) -> Res<()> {
-    lifecycle::may_read(&super::guard::caller(ctx), task).gql()
+    lifecycle::may_read(&context::caller(ctx)?, task).gql()
 }
 
 /// The template `r` from the catalog (through the read cache).
 async fn template(ctx: &Context<'_>, r: &str) -> Res<crate::scaffolder::template::Template> {
-    let (db, cache) = (loaders::database(ctx)?, loaders::read_cache(ctx)?);
+    let (db, cache) = (context::database(ctx)?, context::read_cache(ctx)?);
     lifecycle::template(db, cache, r).await.gql()
 }
 
@@ -369,7 +369,7 @@ impl ScaffolderQuery {
     /// One task by id.
     async fn task(&self, ctx: &Context<'_>, id: ID) -> Res<Option<Task>> {
         require(ctx, READ)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         Ok(tasks::get(db, &id).await.gql()?.map(Task))
     }
 
@@ -382,7 +382,7 @@ impl ScaffolderQuery {
         after: Option<String>,
     ) -> Res<TaskPage> {
         require(ctx, READ)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         let limit = super::paging::page_size(first, 20, 100)?;
         let after = match after {
             Some(c) => Some(
@@ -429,7 +429,7 @@ impl ScaffolderMutation {
     /// failing field in `extensions.fields`, and no task is created.
     async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         let template = template(ctx, &input.template_ref).await?;
         let secrets = secrets(input.secrets)?;
         let started = lifecycle::start(
@@ -447,7 +447,7 @@ impl ScaffolderMutation {
     /// returns the files it would write, its log and its output; nothing is stored.
     async fn dry_run_template(&self, ctx: &Context<'_>, input: DryRunInput) -> Res<DryRunResult> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         let template = template(ctx, &input.template_ref).await?;
         let secrets = secrets(input.secrets)?;
         let run = lifecycle::dry_run(
@@ -481,7 +481,7 @@ impl ScaffolderMutation {
     /// Only its creator or an admin may.
     async fn cancel_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         Ok(Task(lifecycle::cancel(db, &caller, &id).await.gql()?))
     }
 
@@ -489,7 +489,7 @@ impl ScaffolderMutation {
     /// or an admin may.
     async fn retry_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
-        let db = loaders::database(ctx)?;
+        let db = context::database(ctx)?;
         Ok(Task(lifecycle::retry(db, &caller, &id).await.gql()?))
     }
 }
@@ -509,7 +509,7 @@ impl ScaffolderSubscription {
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = TaskEvent>> {
         let caller = require(ctx, READ)?;
-        let db = loaders::database(ctx)?.clone();
+        let db = context::database(ctx)?.clone();
         let after = parse_event_id(after)?;
         let events = lifecycle::follow(db, &caller, &task_id, after)
             .await

@@ -14,7 +14,11 @@ use super::query::CatalogQuery;
 use super::scaffolder::{ScaffolderMutation, ScaffolderQuery, ScaffolderSubscription};
 use super::sources::SourcesMutation;
 use super::types::Node;
-use crate::auth::{Auth, Authenticator};
+use crate::auth::Auth;
+use crate::config::OperationLimits;
+use crate::deployments::events::Events;
+use crate::deployments::Environments;
+use crate::providers::Registry;
 
 /// The query root: catalog, deployment, graph and audit-log reads.
 #[derive(MergedObject, Default)]
@@ -44,33 +48,6 @@ pub struct SubscriptionRoot(DeploymentSubscription, ScaffolderSubscription);
 
 pub type GreenroomSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-/// Limits on what one operation may ask for (`server.limits`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    pub max_depth: usize,
-    /// Each field costs 1; a page or list costs its size (`first`, else its default) times its selection.
-    pub max_complexity: usize,
-    pub max_aliases: usize,
-    pub max_root_fields: usize,
-    pub introspection: bool,
-    /// What a list field without `first` counts for complexity and returns at most (process-wide, see
-    /// [`super::types::lists`]).
-    pub default_list_size: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_depth: 16,
-            max_complexity: 20_000,
-            max_aliases: 30,
-            max_root_fields: 20,
-            introspection: true,
-            default_list_size: 20,
-        }
-    }
-}
-
 /// The schema's shape, without data.
 pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
@@ -96,49 +73,37 @@ fn type_index() -> Arc<super::completion::TypeIndex> {
         .clone()
 }
 
-/// The schema with its data (the pool and the read cache). Loaders are per request: see [`prepare`].
-pub fn build(db: DatabaseConnection, cache: Arc<EntityCache>) -> GreenroomSchema {
-    build_with(
-        db,
-        cache,
-        Arc::default(),
-        Arc::new(Authenticator::dev_mode()),
-        &Limits::default(),
-    )
+/// Everything the schema is built over: each piece a resolver reads from schema data. No piece has a
+/// default here; the server builds them from its configuration, the tests' `TestApp` from its settings.
+pub struct Parts {
+    pub db: DatabaseConnection,
+    /// The read cache.
+    pub cache: Arc<EntityCache>,
+    /// The configured sources and the read policy of registered ones.
+    pub sources: Arc<Registry>,
+    /// Authentication settings (the ownership policy, revocations).
+    pub auth: Auth,
+    pub limits: OperationLimits,
+    /// The deployment environments and their order.
+    pub environments: Arc<Environments>,
+    /// The deployment event channel (the server starts its PostgreSQL listener).
+    pub events: Events,
+    /// The scaffolder's actions: the same registry the server's workers run (dry runs use it too).
+    pub actions: Arc<crate::scaffolder::actions::Registry>,
 }
 
-/// [`build`] with the configured sources (so `refreshLocation` reads git providers with their settings),
-/// authentication settings and limits.
-pub fn build_with(
-    db: DatabaseConnection,
-    cache: Arc<EntityCache>,
-    sources: Arc<crate::providers::Registry>,
-    auth: Auth,
-    limits: &Limits,
-) -> GreenroomSchema {
-    let environments = crate::config::DeploymentsConfig::default().environments();
-    build_full(
+/// The schema over `parts`. Loaders are per request: see [`prepare`].
+pub fn build(parts: Parts) -> GreenroomSchema {
+    let Parts {
         db,
         cache,
         sources,
         auth,
         limits,
-        Arc::new(environments),
-        Default::default(),
-    )
-}
-
-/// [`build_with`], the deployment environments and the deployment event channel (the server starts its
-/// PostgreSQL listener).
-pub fn build_full(
-    db: DatabaseConnection,
-    cache: Arc<EntityCache>,
-    sources: Arc<crate::providers::Registry>,
-    auth: Auth,
-    limits: &Limits,
-    environments: Arc<crate::deployments::Environments>,
-    events: crate::deployments::events::Events,
-) -> GreenroomSchema {
+        environments,
+        events,
+        actions,
+    } = parts;
     super::types::lists::set_default_list_size(limits.default_list_size);
     let mut b = builder()
         .limit_depth(limits.max_depth)
@@ -156,9 +121,7 @@ pub fn build_full(
         .data(Arc::new(crate::deployments::writer::Writer::new(
             db.clone(),
         )))
-        .data(Arc::new(crate::scaffolder::actions::Registry::reading(
-            &sources,
-        )))
+        .data(actions)
         .data(db)
         .data(cache)
         .data(sources)

@@ -54,7 +54,7 @@ impl From<SourceStatus> for LocationSource {
 }
 
 pub async fn list(ctx: &Context<'_>) -> Res<Vec<LocationSource>> {
-    Ok(sources::list(super::loaders::database(ctx)?)
+    Ok(sources::list(super::context::database(ctx)?)
         .await
         .gql()?
         .into_iter()
@@ -98,13 +98,12 @@ pub struct RegisterLocationInput {
     pub dry_run: bool,
 }
 
-fn registry(ctx: &Context<'_>) -> Arc<Registry> {
-    ctx.data_opt::<Arc<Registry>>().cloned().unwrap_or_default()
+fn registry<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Registry>> {
+    super::context::registry(ctx)
 }
 
-fn ownership(ctx: &Context<'_>) -> bool {
-    ctx.data_opt::<crate::auth::Auth>()
-        .is_some_and(|a| a.ownership_policy)
+fn ownership(ctx: &Context<'_>) -> async_graphql::Result<bool> {
+    Ok(super::context::auth(ctx)?.ownership_policy)
 }
 
 /// Source mutations (each needs `catalog:write`).
@@ -121,10 +120,10 @@ impl SourcesMutation {
         input: RegisterLocationInput,
     ) -> Res<RegisterLocationResult> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
-        let db = super::loaders::database(ctx)?;
+        let db = super::context::database(ctx)?;
         let done = providers::sources::register(
             db,
-            &registry(ctx),
+            registry(ctx)?,
             &input.source_type,
             &input.target,
             input.dry_run,
@@ -156,11 +155,11 @@ impl SourcesMutation {
         #[graphql(name = "ref")] entity_ref: String,
     ) -> Res<Option<super::types::Entity>> {
         let caller = super::guard::require(ctx, Scope::CatalogWrite)?;
-        let db = super::loaders::database(ctx)?;
+        let db = super::context::database(ctx)?;
         let r = providers::sources::refresh_now(
             db,
-            &registry(ctx),
-            ownership(ctx),
+            registry(ctx)?,
+            ownership(ctx)?,
             &caller,
             &entity_ref,
         )
@@ -178,7 +177,7 @@ impl SourcesMutation {
     /// Removes a registered source and the entities only it provided.
     async fn unregister_location(&self, ctx: &Context<'_>, id: ID) -> Res<bool> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
-        let db = super::loaders::database(ctx)?;
+        let db = super::context::database(ctx)?;
         providers::sources::unregister(db, id.as_str())
             .await
             .gql()?;
@@ -188,8 +187,8 @@ impl SourcesMutation {
     /// Reads a source now and applies what changed. (Needs `catalog:write` once authentication exists.)
     async fn refresh_location(&self, ctx: &Context<'_>, id: ID) -> Res<LocationSource> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
-        let db = super::loaders::database(ctx)?;
-        let updated = providers::sources::refresh_location(db, &registry(ctx), id.as_str())
+        let db = super::context::database(ctx)?;
+        let updated = providers::sources::refresh_location(db, registry(ctx)?, id.as_str())
             .await
             .gql()?;
         Ok(updated.into())

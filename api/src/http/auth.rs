@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::auth::{client, AuthError, Caller};
 use crate::errors::Code;
-use crate::server::AppState;
+use crate::http::state::AppState;
 
 /// The caller, or the response that refuses the request.
 pub async fn authorize(

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::errors::Code;
 use crate::graphql::errors::ApiError;
-use crate::server::AppState;
+use crate::http::state::AppState;
 
 /// The message of a `TIMEOUT` answer.
 pub(crate) fn timeout_message(state: &AppState) -> String {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use super::document::{self, Shape};
 use super::reply::{request_error, request_error_with, respond, GRAPHQL_RESPONSE, JSON};
 use crate::errors::Code;
-use crate::server::AppState;
+use crate::http::state::AppState;
 
 /// The response media type the client accepts, or `None` when it accepts neither JSON flavour.
 fn negotiate(headers: &HeaderMap) -> Option<&'static str> {

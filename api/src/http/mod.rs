@@ -10,6 +10,7 @@ pub mod persisted;
 pub mod reply;
 pub mod response_cache;
 pub mod rest;
+pub mod state;
 pub mod ws;
 pub mod ws_bounded;
 

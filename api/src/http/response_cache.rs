@@ -29,6 +29,14 @@ pub struct ResponseCache {
 }
 
 impl ResponseCache {
+    /// The cache `config` asks for: the read cache's TTL, at most `server.responseCacheBytes`.
+    pub fn configured(config: &crate::config::Config) -> Self {
+        Self::new(
+            Duration::from_secs(config.catalog.cache_ttl_seconds),
+            config.server.response_cache_bytes,
+        )
+    }
+
     pub fn new(ttl: Duration, max_bytes: usize) -> Self {
         Self {
             map: RwLock::new((HashMap::new(), 0)),

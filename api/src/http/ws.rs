@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::auth::{AuthError, Session};
 use crate::errors::Code;
 use crate::graphql::guard::ViaWebSocket;
-use crate::server::AppState;
+use crate::http::state::AppState;
 
 /// How often an open connection checks that its token is still accepted.
 const RECHECK: Duration = Duration::from_millis(500);

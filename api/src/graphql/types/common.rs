@@ -250,13 +250,13 @@ macro_rules! entity_object {
             pub(crate) async fn graph(
                 &self,
                 ctx: &async_graphql::Context<'_>,
-                #[graphql(default_with = "Some(crate::graphql::graph::GraphDirection::Outgoing)")] direction: Option<crate::graphql::graph::GraphDirection>,
+                #[graphql(default_with = "Some(crate::graphql::types::graph::GraphDirection::Outgoing)")] direction: Option<crate::graphql::types::graph::GraphDirection>,
                 relations: Option<Vec<String>>,
                 #[graphql(default = 3)] max_depth: Option<i32>,
                 kinds: Option<Vec<String>>,
                 #[graphql(default = 5000)] first: Option<i32>,
-            ) -> async_graphql::Result<crate::graphql::graph::EntityGraph> {
-                crate::graphql::graph::entity_graph(ctx, &self.0.entity_ref, direction, relations, max_depth, kinds, first).await
+            ) -> async_graphql::Result<crate::graphql::types::graph::EntityGraph> {
+                crate::graphql::types::graph::entity_graph(ctx, &self.0.entity_ref, direction, relations, max_depth, kinds, first).await
             }
             $($body)*
             $($(

@@ -4,10 +4,8 @@
 use async_graphql::Context;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::config::MAX_LIST_SIZE;
 use crate::graphql::errors::{ApiError, Code, GqlResultExt};
-
-/// Most items one list field returns, whatever its `first`.
-pub const MAX_LIST_SIZE: usize = 500;
 
 /// `server.limits.defaultListSize`: what a list field without `first` counts and returns at most. The
 /// complexity rules of the derived schema cannot reach schema data, so the value is process-wide; the

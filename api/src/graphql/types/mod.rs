@@ -2,6 +2,7 @@
 
 mod common;
 pub mod fields;
+pub mod graph;
 mod kinds;
 pub mod lists;
 mod org;
@@ -105,9 +106,9 @@ entity_enum!(
         field(name = "status", ty = "EntityStatus", desc = "The entity's status: its status items and whether any is an error."),
         field(
             name = "graph",
-            ty = "crate::graphql::graph::EntityGraph",
+            ty = "crate::graphql::types::graph::EntityGraph",
             desc = "The subgraph reached from this entity, breadth first, each entity once.",
-            arg(name = "direction", ty = "Option<crate::graphql::graph::GraphDirection>", default_with = "Some(crate::graphql::graph::GraphDirection::Outgoing)"),
+            arg(name = "direction", ty = "Option<crate::graphql::types::graph::GraphDirection>", default_with = "Some(crate::graphql::types::graph::GraphDirection::Outgoing)"),
             arg(name = "relations", ty = "Option<Vec<String>>"),
             arg(name = "max_depth", ty = "Option<i32>", default = 3),
             arg(name = "kinds", ty = "Option<Vec<String>>"),

@@ -13,8 +13,8 @@ use super::{caller, RestError};
 use crate::auth::Scope;
 use crate::catalog::model::SourcePos;
 use crate::catalog::sources;
+use crate::http::state::AppState;
 use crate::providers::sources as service;
-use crate::server::AppState;
 
 type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 

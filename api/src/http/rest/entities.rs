@@ -12,7 +12,7 @@ use crate::catalog::backstage::filter::EntityFilter;
 use crate::catalog::backstage::query::{self, Cursor, Loaded, Position, SortField, Spec};
 use crate::catalog::backstage::{ancestry, view};
 use crate::catalog::refs::EntityRef;
-use crate::server::AppState;
+use crate::http::state::AppState;
 
 fn render(items: &[Loaded], fields: &view::Fields) -> Vec<Value> {
     items

@@ -12,8 +12,8 @@ use super::{caller, Params, RestError};
 use crate::auth::Scope;
 use crate::catalog::refs::EntityRef;
 use crate::catalog::sources::{self, SourceStatus};
+use crate::http::state::AppState;
 use crate::providers::sources as service;
-use crate::server::AppState;
 
 fn location_json(s: &SourceStatus) -> Value {
     json!({"id": s.id.to_string(), "type": s.source_type, "target": s.target})

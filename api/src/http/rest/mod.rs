@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::auth::{AuthError, Caller, Scope};
 use crate::catalog::CatalogError;
 use crate::errors::Code;
-use crate::server::AppState;
+use crate::http::state::AppState;
 
 /// The routes, to be nested at `/api/catalog`.
 pub fn routes() -> Router<AppState> {

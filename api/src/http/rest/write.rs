@@ -9,7 +9,7 @@ use std::future::Future;
 
 use super::{authenticate, RestError};
 use crate::auth::{Caller, Scope};
-use crate::server::AppState;
+use crate::http::state::AppState;
 
 /// The operation of a write response (the metrics label; see `decorate`).
 #[derive(Clone, Copy, Debug)]

@@ -654,14 +654,8 @@ async fn a_configured_git_source_is_refreshed_by_the_mutation_with_its_settings(
         }],
         ..Registry::default()
     });
-    let schema = api::graphql::schema::build_with(
-        t.db.clone(),
-        t.cache.clone(),
-        registry,
-        Arc::new(api::auth::Authenticator::dev_mode()),
-        &Default::default(),
-    );
-    let exec = |q: &'static str, v: Value| greenroom_tests::exec(&schema, &t.db, &t.cache, q, v);
+    let app = greenroom_tests::TestApp::new(&t).sources(registry).admin();
+    let exec = |q: &'static str, v: Value| app.exec(q, v);
     let r = exec("{ locations { id type target } }", json!({})).await;
     let loc = &r["data"]["locations"][0];
     assert_eq!(

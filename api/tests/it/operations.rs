@@ -1,9 +1,8 @@
 //! Operating the real binary: `/metrics` after real traffic, JSON request logs, SIGTERM under load losing no
 //! accepted request, `healthcheck`, `config check`, `--help` everywhere, and the Dockerfile's paths.
 
-mod common;
-
-use common::bin;
+use crate::bin;
+use greenroom_tests::process::listening;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -45,7 +44,7 @@ fn serve(db: &Path) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let addr = common::listening(&mut child);
+    let addr = listening(&mut child);
     (child, addr)
 }
 

@@ -1,18 +1,11 @@
 //! The real `greenroom` binary: `schema`, `validate`, config errors, and `serve` on port 0 with the README's example.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_greenroom"));
-    c.env_remove("GREENROOM_CONFIG")
-        .env_remove("GREENROOM_DATABASE_URL")
-        .env_remove("GREENROOM_LISTEN")
-        .env_remove("GREENROOM_JWT_SECRET");
-    c
-}
+use crate::bin;
+use greenroom_tests::process::listening;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -95,14 +88,7 @@ fn serve_on_port_zero_loads_the_example_catalog_and_answers() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("listening line")
-        .to_string();
+    let addr = listening(&mut child);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let result = rt.block_on(async {
@@ -233,15 +219,7 @@ fn a_cli_issued_token_works_end_to_end_until_revoked() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let addr = listening(&mut child);
     let catalog = dir.path().join("c.yaml");
     std::fs::write(&catalog, "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: from-ci}\nspec: {type: service, lifecycle: production, owner: team-a}\n").unwrap();
 

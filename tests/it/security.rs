@@ -4,13 +4,12 @@
 //! shown back. Every network probe listens on 127.0.0.1 and asserts whether the server connected.
 
 use api::confine::Policy;
-use api::graphql::schema::GreenroomSchema;
 use api::providers::fetch::{Fetcher, HttpLimits};
 use api::providers::placeholders::PlaceholderResolver;
 use api::providers::scheduler::Schedule;
 use api::providers::Registry;
 use greenroom_tests::remote::RemoteFiles;
-use greenroom_tests::{first_error_code, TestDb};
+use greenroom_tests::{first_error_code, TestApp, TestDb};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,7 +37,7 @@ fn resolver(policy: Policy) -> PlaceholderResolver {
 }
 
 /// The schema with `policy` and a source timeout of `timeout`.
-fn schema(t: &TestDb, policy: Policy, timeout: Duration) -> GreenroomSchema {
+fn schema(t: &TestDb, policy: Policy, timeout: Duration) -> TestApp {
     let registry = Registry {
         resolver: resolver(policy),
         default_schedule: Some(Schedule {
@@ -47,13 +46,7 @@ fn schema(t: &TestDb, policy: Policy, timeout: Duration) -> GreenroomSchema {
         }),
         ..Default::default()
     };
-    api::graphql::schema::build_with(
-        t.db.clone(),
-        t.cache.clone(),
-        Arc::new(registry),
-        Arc::new(api::auth::Authenticator::dev_mode()),
-        &Default::default(),
-    )
+    TestApp::new(t).sources(Arc::new(registry)).admin()
 }
 
 fn allowing(dirs: &[&Path], hosts: &[String], max_bytes: u64) -> Policy {
@@ -64,16 +57,16 @@ fn allowing(dirs: &[&Path], hosts: &[String], max_bytes: u64) -> Policy {
 const REGISTER: &str = r#"mutation($type: String!, $t: String!, $dry: Boolean!) {
     registerLocation(input: {type: $type, target: $t, dryRun: $dry}) { location { id target } entities { ref } errors } }"#;
 
-async fn register(t: &TestDb, s: &GreenroomSchema, ty: &str, target: &str) -> Value {
+async fn register(_t: &TestDb, s: &TestApp, ty: &str, target: &str) -> Value {
     let vars = json!({"type": ty, "t": target, "dry": false});
-    greenroom_tests::exec(s, &t.db, &t.cache, REGISTER, vars).await
+    s.exec(REGISTER, vars).await
 }
 
-async fn exec(t: &TestDb, s: &GreenroomSchema, q: &str) -> Value {
-    greenroom_tests::exec(s, &t.db, &t.cache, q, json!({})).await
+async fn exec(_t: &TestDb, s: &TestApp, q: &str) -> Value {
+    s.exec(q, json!({})).await
 }
 
-async fn nothing_stored(t: &TestDb, s: &GreenroomSchema) {
+async fn nothing_stored(t: &TestDb, s: &TestApp) {
     let r = exec(t, s, "{ locations { id } entities { totalCount } }").await;
     assert_eq!(r["data"]["locations"], json!([]), "{r}");
     assert_eq!(r["data"]["entities"]["totalCount"], 0, "{r}");

@@ -5,11 +5,9 @@
 
 use api::auth::jwt::{Claims, Verifier, VerifierSettings};
 use api::auth::Authenticator;
-use api::server::AppState;
-use greenroom_tests::{TestDb, TestServer};
+use greenroom_tests::{TestApp, TestDb, TestServer};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
 
 const SECRET: &str = "a-test-secret-that-is-long-enough-32";
@@ -21,8 +19,7 @@ fn component(name: &str, desc: &str) -> String {
 /// A server reading registered locations through the tests' sandbox policy; with `secret`, JWTs are
 /// required (and the ownership policy is on).
 async fn server(t: &TestDb, secured: bool) -> TestServer {
-    let mut state = AppState::dev(t.db.clone());
-    state.sources = greenroom_tests::sandbox_sources();
+    let mut app = TestApp::new(t).sandboxed();
     if secured {
         let verifier = Verifier::new(VerifierSettings {
             secret: Some(SECRET.into()),
@@ -34,14 +31,14 @@ async fn server(t: &TestDb, secured: bool) -> TestServer {
             require_jti: true,
         })
         .unwrap();
-        state.auth = Arc::new(Authenticator {
+        app = app.auth(Authenticator {
             verifier,
             anonymous_read: false,
             revocations: Default::default(),
             ownership_policy: true,
         });
     }
-    TestServer::start_with(state).await
+    app.serve().await
 }
 
 fn token(sub: &str, scope: &str, groups: &[&str]) -> String {

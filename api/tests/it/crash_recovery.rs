@@ -6,10 +6,8 @@
 //! plus the read time, and `/readyz` names the source until then. Also: `greenroom backup` while serving,
 //! restored into a fresh server.
 
-mod common;
-mod crash;
-
-use crash::{catalog_yaml, config, expected, wait_for, Server, Source, Store};
+use crate::crash::{catalog_yaml, config, expected, wait_for, Source, Store};
+use crate::serve;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use std::time::{Duration, Instant};
 
@@ -66,7 +64,7 @@ async fn initial_ingest(store: Store, dir: &std::path::Path, in_write: bool) {
     let source = Source::serve(catalog_yaml(N, 1)).await;
     let cfg = config(dir, &store, &source.url, "");
     source.hold(true);
-    let first = Server::start(&cfg);
+    let first = serve(&cfg);
     wait_read_started(&source, 0).await;
     let lock = if in_write {
         let lock = lock_leases(&store).await;
@@ -87,7 +85,7 @@ async fn initial_ingest(store: Store, dir: &std::path::Path, in_write: bool) {
     );
 
     source.hold(true);
-    let second = Server::start(&cfg);
+    let second = serve(&cfg);
     let (code, body) = second.readyz().await;
     assert_eq!(code, 503, "ready before the catalog was loaded: {body}");
     let pending = body["pending"].as_array().cloned().unwrap_or_default();
@@ -126,7 +124,7 @@ async fn initial_ingest(store: Store, dir: &std::path::Path, in_write: bool) {
 async fn refresh_changing_tenth(store: Store, dir: &std::path::Path, in_write: bool) {
     let source = Source::serve(catalog_yaml(N, 1)).await;
     let cfg = config(dir, &store, &source.url, "interval: 1s, leaseTtl: 3s");
-    let first = Server::start(&cfg);
+    let first = serve(&cfg);
     wait_catalog(&store, &expected(N, 1), Duration::from_secs(60)).await;
     let before = source.arrivals();
     source.hold(true);
@@ -152,7 +150,7 @@ async fn refresh_changing_tenth(store: Store, dir: &std::path::Path, in_write: b
     );
 
     source.hold(false);
-    let second = Server::start(&cfg);
+    let second = serve(&cfg);
     wait_catalog(&store, &expected(N, 2), Duration::from_secs(3) + READ_TIME).await;
     let point = if in_write { "in the write" } else { "mid-read" };
     let backend = if store.postgres {
@@ -241,7 +239,7 @@ async fn first_load_killed_at_growing_delays_is_all_or_nothing_on_sqlite() {
             .execute_unprepared("DELETE FROM leases")
             .await
             .unwrap();
-        let server = Server::start(&cfg);
+        let server = serve(&cfg);
         wait_for("the lease", Duration::from_secs(30), || async {
             store
                 .lease_holder_pid("catalog.yaml")
@@ -265,7 +263,7 @@ async fn first_load_killed_at_growing_delays_is_all_or_nothing_on_sqlite() {
     }
     eprintln!("first load killed at growing delays (SQLite): states seen after the kills {seen:?}");
     let killed = Instant::now();
-    let server = Server::start(&cfg);
+    let server = serve(&cfg);
     wait_catalog(&store, &expected(N, 1), Duration::from_secs(2) + READ_TIME).await;
     eprintln!(
         "restart after the last kill: catalog complete in {:?}",
@@ -284,8 +282,8 @@ async fn surviving_replica_takes_over_a_killed_refresh_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let source = Source::serve(catalog_yaml(N, 1)).await;
     let cfg = config(dir.path(), &store, &source.url, "interval: 1s");
-    let a = Server::start(&cfg);
-    let b = Server::start(&cfg);
+    let a = serve(&cfg);
+    let b = serve(&cfg);
     wait_catalog(&store, &expected(N, 1), Duration::from_secs(60)).await;
     let before = source.arrivals();
     source.hold(true);
@@ -332,12 +330,12 @@ async fn backup_while_serving_restores_into_a_fresh_server() {
     let store = Store::sqlite(dir.path()).await;
     let source = Source::serve(catalog_yaml(N, 1)).await;
     let cfg = config(dir.path(), &store, &source.url, "interval: 1s");
-    let server = Server::start(&cfg);
+    let server = serve(&cfg);
     wait_catalog(&store, &expected(N, 1), Duration::from_secs(60)).await;
 
     let file = dir.path().join("backup.db");
     let backup = || {
-        common::bin()
+        crate::bin()
             .args(["--config", &cfg.display().to_string(), "backup"])
             .arg(&file)
             .output()
@@ -366,9 +364,11 @@ async fn backup_while_serving_restores_into_a_fresh_server() {
         format!("server:\n  listen: 127.0.0.1:0\ndatabase:\n  url: {restored_url}\n"),
     )
     .unwrap();
-    let restored = Server::start(&restored_cfg);
+    let restored = serve(&restored_cfg);
     assert_eq!(restored.readyz().await.0, 200);
-    let r = restored.gql("{ entities { totalCount } }").await;
+    let r = restored
+        .gql("{ entities { totalCount } }", serde_json::json!({}))
+        .await;
     assert_eq!(r["data"]["entities"]["totalCount"], N, "{r}");
     let copy = Store::sqlite(restored_dir.path()).await;
     copy.assert_consistent().await;
@@ -387,7 +387,7 @@ async fn deployments_under_load(store: Store, dir: &std::path::Path) {
     use std::sync::{Arc, Mutex};
     let source = Source::serve(catalog_yaml(20, 1)).await;
     let cfg = config(dir, &store, &source.url, "");
-    let first = Server::start(&cfg);
+    let first = serve(&cfg);
     wait_catalog(&store, &expected(20, 1), TARGET + READ_TIME).await;
     let answered = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -444,9 +444,12 @@ async fn deployments_under_load(store: Store, dir: &std::path::Path) {
         answered.len(),
         stored.len()
     );
-    let second = Server::start(&cfg);
+    let second = serve(&cfg);
     let r = second
-        .gql("{ deployments(first: 1) { nodes { version } } }")
+        .gql(
+            "{ deployments(first: 1) { nodes { version } } }",
+            serde_json::json!({}),
+        )
         .await;
     assert!(
         r["errors"].is_null(),
@@ -488,7 +491,7 @@ async fn register_killed_mid_read(store: Store, dir: &std::path::Path) {
     after.extend((0..3).map(|i| (format!("component:default/reg-{i}"), Some("r".to_string()))));
     after.sort();
 
-    let first = Server::start(&cfg);
+    let first = serve(&cfg);
     wait_catalog(&store, &before, TARGET + READ_TIME).await;
     // The dry read (first request) is answered; the refresh's read (second) is held.
     extra.hold_after(1);
@@ -514,7 +517,7 @@ async fn register_killed_mid_read(store: Store, dir: &std::path::Path) {
     );
 
     extra.hold_after(usize::MAX);
-    let second = Server::start(&cfg);
+    let second = serve(&cfg);
     wait_for(
         "before or after, never a mix",
         TARGET + READ_TIME,

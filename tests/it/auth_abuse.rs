@@ -3,12 +3,10 @@
 //! outlive their token, and floods of anonymous, dev-mode and invalid-token requests from one address.
 
 use api::auth::jwt::{Claims, Verifier, VerifierSettings};
-use api::auth::limits::RateLimiter;
 use api::auth::Authenticator;
-use api::server::AppState;
 use futures_util::{SinkExt, StreamExt};
 use greenroom_tests::remote::RemoteFiles;
-use greenroom_tests::{TestDb, TestServer};
+use greenroom_tests::{TestApp, TestDb, TestServer};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::net::IpAddr;
@@ -58,7 +56,7 @@ fn key_file(name: &str) -> String {
 async fn server(
     t: &TestDb,
     settings: impl FnOnce(&mut VerifierSettings),
-    state: impl FnOnce(&mut AppState),
+    app: impl FnOnce(TestApp) -> TestApp,
     anonymous_read: bool,
 ) -> TestServer {
     let mut s = VerifierSettings {
@@ -66,27 +64,15 @@ async fn server(
         ..VerifierSettings::default()
     };
     settings(&mut s);
-    let auth = Arc::new(Authenticator {
+    let auth = Authenticator {
         verifier: Verifier::new(s).unwrap(),
         anonymous_read,
         revocations: Default::default(),
         ownership_policy: false,
-    });
-    let mut st = AppState::dev(t.db.clone());
+    };
     let events = api::deployments::events::Events::default();
     events.listen(&t.db).await;
-    st.schema = api::graphql::schema::build_full(
-        t.db.clone(),
-        t.cache.clone(),
-        Arc::default(),
-        auth.clone(),
-        &Default::default(),
-        Arc::new(api::config::DeploymentsConfig::default().environments()),
-        events,
-    );
-    st.auth = auth;
-    state(&mut st);
-    TestServer::start_with(st).await
+    app(TestApp::new(t).auth(auth).events(events)).serve().await
 }
 
 /// POSTs `query` from `client` (`None`: the server's client); returns (status, body).
@@ -131,7 +117,7 @@ async fn a_configured_issuer_and_audience_are_required_not_only_checked_when_pre
             v.issuer = Some("https://issuer.test".into());
             v.audience = Some("greenroom".into());
         },
-        |_| {},
+        |a| a,
         false,
     )
     .await;
@@ -169,7 +155,7 @@ async fn a_configured_issuer_and_audience_are_required_not_only_checked_when_pre
 #[tokio::test]
 async fn tokens_without_a_jti_which_could_never_be_revoked_are_refused() {
     let t = TestDb::new().await;
-    let s = server(&t, |_| {}, |_| {}, false).await;
+    let s = server(&t, |_| {}, |a| a, false).await;
     let unrevocable = Claims {
         jti: None,
         ..claims("bot:forever", "admin", 10 * 365 * 86_400)
@@ -188,7 +174,7 @@ async fn unknown_kids_against_a_slow_jwks_server_never_delay_tokens_with_known_k
         server(
             &t,
             |v| v.jwks_url = Some(jwks.url("/jwks.json")),
-            |_| {},
+            |a| a,
             false,
         )
         .await,
@@ -323,7 +309,7 @@ async fn expect_closed_4403(ws: &mut Ws, wait: Duration, why: &str) {
 async fn a_subscription_is_closed_with_4403_once_its_token_expires() {
     let t = TestDb::new().await;
     t.load_examples().await;
-    let s = server(&t, |v| v.leeway = Duration::ZERO, |_| {}, false).await;
+    let s = server(&t, |v| v.leeway = Duration::ZERO, |a| a, false).await;
     let short = hs(&claims("user:default/watcher", "catalog:read", 2));
     let bot = hs(&claims("bot:ci", "deployments:write catalog:read", 600));
     let mut ws = subscribe(&s, &short).await;
@@ -366,7 +352,7 @@ async fn a_subscription_is_closed_with_4403_once_its_token_expires() {
 async fn a_subscription_is_closed_with_4403_once_its_token_is_revoked() {
     let t = TestDb::new().await;
     t.load_examples().await;
-    let s = server(&t, |_| {}, |_| {}, false).await;
+    let s = server(&t, |_| {}, |a| a, false).await;
     let watcher = claims("user:default/watcher", "catalog:read", 600);
     let bot = hs(&claims("bot:ci", "deployments:write catalog:read", 600));
     let admin = hs(&claims("user:default/root", "admin", 600));
@@ -424,8 +410,8 @@ async fn until_429(
     None
 }
 
-fn rate(state: &mut AppState) {
-    state.limiter = Arc::new(RateLimiter::new(0.2, 3.0));
+fn rate(app: TestApp) -> TestApp {
+    app.rate_limit(0.2, 3.0)
 }
 
 #[tokio::test]
@@ -444,9 +430,7 @@ async fn anonymous_callers_have_a_bucket_per_client_address() {
 #[tokio::test]
 async fn dev_mode_has_a_bucket_per_client_address() {
     let t = TestDb::new().await;
-    let mut state = AppState::dev(t.db.clone());
-    rate(&mut state);
-    let s = TestServer::start_with(state).await;
+    let s = rate(TestApp::new(&t)).serve().await;
     let (one, two) = (client_from("127.0.0.1"), client_from("127.0.0.2"));
     assert!(
         until_429(&s, &one, None, &[], 10).await.is_some(),
@@ -462,11 +446,7 @@ async fn forwarded_for_names_the_client_only_when_a_trusted_proxy_sends_it() {
     let s = server(
         &t,
         |_| {},
-        |st| {
-            rate(st);
-            st.trusted_proxies =
-                Arc::new(api::auth::client::TrustedProxies::parse(&["127.0.0.1".into()]).unwrap());
-        },
+        |app| rate(app).trusted_proxies(&["127.0.0.1"]),
         true,
     )
     .await;
@@ -546,7 +526,7 @@ async fn expect_close(s: &TestServer, frames: &[String], code: u16) {
 #[tokio::test]
 async fn websocket_refusals_use_the_graphql_ws_close_codes() {
     let t = TestDb::new().await;
-    let s = server(&t, |_| {}, |_| {}, false).await;
+    let s = server(&t, |_| {}, |a| a, false).await;
     let init = |token: Option<&str>| {
         match token {
         Some(t) => json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {t}")}}),
@@ -573,7 +553,7 @@ async fn websocket_refusals_use_the_graphql_ws_close_codes() {
 async fn subscription_events_are_completed_with_nulls_at_error_paths() {
     let t = TestDb::new().await;
     t.load_examples().await;
-    let s = server(&t, |_| {}, |_| {}, false).await;
+    let s = server(&t, |_| {}, |a| a, false).await;
     let reader = hs(&claims("user:default/watcher", "catalog:read", 600));
     let bot = hs(&claims("bot:ci", "deployments:write catalog:read", 600));
     let mut ws = connect(&s).await;

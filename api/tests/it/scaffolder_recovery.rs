@@ -2,26 +2,12 @@
 //! restart on the same database the task is failed with a `recovered` event, or, for a template that
 //! opted in, started over and completed — never left in PROCESSING.
 
-mod common;
-
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn start(cfg: &Path) -> (Child, String) {
-    let mut child = common::bin()
-        .args(["--config", cfg.to_str().unwrap(), "serve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr = common::listening(&mut child);
-    (child, addr)
 }
 
 async fn gql(client: &reqwest::Client, addr: &str, query: &str, variables: Value) -> Value {
@@ -103,7 +89,8 @@ fn a_task_survives_kill_9_of_its_server() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let client = reqwest::Client::new();
 
-    let (mut first, addr) = start(&cfg);
+    let first = crate::serve(&cfg);
+    let addr = first.addr.clone();
     let (failing, again) = rt.block_on(async {
         let failing = create(
             &client,
@@ -124,10 +111,10 @@ fn a_task_survives_kill_9_of_its_server() {
         }
         (failing, again)
     });
-    first.kill().unwrap(); // SIGKILL: no shutdown, no hand-back
-    first.wait().unwrap();
+    first.kill9(); // SIGKILL: no shutdown, no hand-back
 
-    let (mut second, addr) = start(&cfg);
+    let second = crate::serve(&cfg);
+    let addr = second.addr.clone();
     rt.block_on(async {
         let task = wait_for(&client, &addr, &failing, Duration::from_secs(30), |t| {
             t["status"] != "PROCESSING"
@@ -150,6 +137,5 @@ fn a_task_survives_kill_9_of_its_server() {
         assert!(kinds.contains(&"recovered"), "{kinds:?}");
         assert_eq!(kinds.last(), Some(&"completion"));
     });
-    let _ = second.kill();
-    let _ = second.wait();
+    drop(second);
 }

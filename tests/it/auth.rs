@@ -2,14 +2,11 @@
 //! gets its code and status, and nothing in the store changes.
 
 use api::auth::jwt::{Claims, Verifier, VerifierSettings};
-use api::auth::limits::RateLimiter;
 use api::auth::Authenticator;
-use api::server::AppState;
 use greenroom_tests::remote::RemoteFiles;
-use greenroom_tests::{TestDb, TestServer};
+use greenroom_tests::{TestApp, TestDb, TestServer};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
 
 const SECRET: &str = "a-test-secret-that-is-long-enough-32";
@@ -59,7 +56,7 @@ struct Setup {
     audience: Option<String>,
     anonymous_read: bool,
     rate: f64,
-    limits: api::graphql::schema::Limits,
+    limits: api::config::OperationLimits,
     request_timeout: Duration,
 }
 
@@ -89,24 +86,20 @@ async fn server(t: &TestDb, s: Setup) -> TestServer {
         require_jti: true,
     })
     .unwrap();
-    let auth = Arc::new(Authenticator {
+    let auth = Authenticator {
         verifier,
         anonymous_read: s.anonymous_read,
         revocations: Default::default(),
         ownership_policy: false,
-    });
-    let mut state = AppState::dev(t.db.clone());
-    state.schema = api::graphql::schema::build_with(
-        t.db.clone(),
-        t.cache.clone(),
-        greenroom_tests::sandbox_sources(),
-        auth.clone(),
-        &s.limits,
-    );
-    state.auth = auth;
-    state.limiter = Arc::new(RateLimiter::new(s.rate, s.rate.max(1.0)));
-    state.request_timeout = s.request_timeout;
-    TestServer::start_with(state).await
+    };
+    TestApp::new(t)
+        .sandboxed()
+        .auth(auth)
+        .limits(s.limits)
+        .rate_limit(s.rate, s.rate.max(1.0))
+        .request_timeout(s.request_timeout)
+        .serve()
+        .await
 }
 
 /// POSTs a GraphQL operation; returns (status, body, headers).
@@ -413,7 +406,7 @@ async fn abusive_queries_are_refused_with_their_codes() {
     let s = server(
         &t,
         Setup {
-            limits: api::graphql::schema::Limits {
+            limits: api::config::OperationLimits {
                 max_depth: 6,
                 max_complexity: 2_000,
                 max_aliases: 3,
@@ -539,19 +532,12 @@ async fn the_ownership_policy_lets_owners_and_admins_refresh_an_entity() {
     use api::auth::{Caller, Scope};
     let t = TestDb::new().await;
     t.load_examples().await;
-    let auth = Arc::new(Authenticator {
+    let app = TestApp::new(&t).auth(Authenticator {
         verifier: None,
         anonymous_read: false,
         revocations: Default::default(),
         ownership_policy: true,
     });
-    let schema = api::graphql::schema::build_with(
-        t.db.clone(),
-        t.cache.clone(),
-        Arc::default(),
-        auth,
-        &Default::default(),
-    );
     let caller = |sub: &str, scopes: &[Scope], groups: &[&str]| Caller {
         subject: sub.into(),
         scopes: scopes.iter().copied().collect(),
@@ -563,8 +549,8 @@ async fn the_ownership_policy_lets_owners_and_admins_refresh_an_entity() {
         let req = async_graphql::Request::new(
             r#"mutation { refreshEntity(ref: "component:www-artist") { ref } }"#,
         );
-        let req = api::graphql::schema::prepare(req, &t.db, &t.cache).data(c);
-        let schema = schema.clone();
+        let req = app.prepare(req).data(c);
+        let schema = app.schema();
         async move { serde_json::to_value(schema.execute(req).await).unwrap() }
     };
     let write = [Scope::CatalogWrite];
@@ -587,10 +573,11 @@ async fn the_ownership_policy_lets_owners_and_admins_refresh_an_entity() {
 async fn cors_answers_only_allowed_origins_and_slow_requests_time_out() {
     let t = TestDb::new().await;
     t.load_examples().await;
-    let mut state = AppState::dev(t.db.clone());
-    state.cors_origins = vec!["https://portal.example.com".into()];
-    state.request_timeout = Duration::from_nanos(1);
-    let s = TestServer::start_with(state).await;
+    let s = TestApp::new(&t)
+        .cors_origins(&["https://portal.example.com"])
+        .request_timeout(Duration::from_nanos(1))
+        .serve()
+        .await;
     let preflight = |origin: &'static str| {
         s.client
             .request(reqwest::Method::OPTIONS, s.url("/graphql"))
@@ -621,10 +608,11 @@ async fn cors_answers_only_allowed_origins_and_slow_requests_time_out() {
         assert!(allowed.split(',').any(|a| a.trim() == h), "{h}: {allowed}");
     }
     // The list is configurable (`server.limits.corsHeaders`).
-    let mut narrow = AppState::dev(t.db.clone());
-    narrow.cors_origins = vec!["https://portal.example.com".into()];
-    narrow.cors_headers = vec!["authorization".into(), "content-type".into()];
-    let n = TestServer::start_with(narrow).await;
+    let n = TestApp::new(&t)
+        .cors_origins(&["https://portal.example.com"])
+        .cors_headers(&["authorization", "content-type"])
+        .serve()
+        .await;
     let resp = n
         .client
         .request(reqwest::Method::OPTIONS, n.url("/graphql"))

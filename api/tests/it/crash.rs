@@ -2,26 +2,21 @@
 //! that are killed with SIGKILL, a catalog served over local HTTP that can be held mid-read, and checks of
 //! the database after a crash (integrity, exact catalog state).
 
-#![allow(dead_code)]
-
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common;
-
-pub const PG_ENV: &str = "GREENROOM_TEST_POSTGRES_URL";
+use greenroom_tests::pg;
 
 /// A database the servers of one test share.
 pub struct Store {
     pub url: String,
     pub db: DatabaseConnection,
     pub postgres: bool,
-    /// PostgreSQL: the admin connection and the database to drop afterwards.
-    admin: Option<(DatabaseConnection, String)>,
+    /// PostgreSQL: the admin URL and the database to drop afterwards.
+    admin: Option<(String, String)>,
 }
 
 impl Store {
@@ -40,39 +35,30 @@ impl Store {
 
     /// A fresh PostgreSQL database, or `None` (said loudly) when PostgreSQL is not configured.
     pub async fn postgres(test: &str) -> Option<Store> {
-        let Ok(admin_url) = std::env::var(PG_ENV) else {
-            eprintln!("SKIPPED: {PG_ENV} is not set; {test} did not run on PostgreSQL");
+        let Some(admin_url) = pg::admin_url() else {
+            eprintln!(
+                "SKIPPED: {} is not set; {test} did not run on PostgreSQL",
+                pg::PG_ENV
+            );
             return None;
         };
         let name = format!("gr_crash_{test}_{}", std::process::id());
-        let admin = api::db::connect(&admin_url, 1).await.expect("connect");
-        for sql in [
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            format!("CREATE DATABASE {name}"),
-        ] {
-            admin.execute_unprepared(&sql).await.expect(&sql);
-        }
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(b, _)| b);
-        let url = format!("{base}/{name}");
+        let url = pg::create(&admin_url, &name).await;
         let db = api::db::connect(&url, 2).await.expect("connect");
         api::db::migrate(&db).await.expect("migrate");
         Some(Store {
             url,
             db,
             postgres: true,
-            admin: Some((admin, name)),
+            admin: Some((admin_url, name)),
         })
     }
 
     /// Drops the PostgreSQL database (after the servers are gone).
     pub async fn cleanup(self) {
         self.db.close().await.ok();
-        if let Some((admin, name)) = self.admin {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
+        if let Some((admin_url, name)) = self.admin {
+            pg::drop(&admin_url, &name).await;
         }
     }
 
@@ -158,66 +144,6 @@ impl Store {
                 .then(|| holder.split('-').next()?.parse().ok())
                 .flatten()
         })
-    }
-}
-
-/// A running `greenroom serve`; killed (SIGKILL) when dropped.
-pub struct Server {
-    pub child: Child,
-    pub addr: String,
-}
-
-impl Server {
-    pub fn start(config: &Path) -> Server {
-        let mut child = common::bin()
-            .args(["--config", &config.display().to_string(), "serve"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start greenroom");
-        let addr = common::listening(&mut child);
-        Server { child, addr }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGKILL, and wait until the process is gone. Returns the moment of the kill.
-    pub fn kill9(mut self) -> Instant {
-        let at = Instant::now();
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-        at
-    }
-
-    /// `/readyz`: (status code, body).
-    pub async fn readyz(&self) -> (u16, serde_json::Value) {
-        let r = reqwest::get(format!("{}/readyz", self.addr))
-            .await
-            .expect("readyz");
-        let code = r.status().as_u16();
-        (code, r.json().await.expect("json"))
-    }
-
-    pub async fn gql(&self, query: &str) -> serde_json::Value {
-        reqwest::Client::new()
-            .post(format!("{}/graphql", self.addr))
-            .json(&serde_json::json!({ "query": query }))
-            .send()
-            .await
-            .expect("graphql")
-            .json()
-            .await
-            .expect("json")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

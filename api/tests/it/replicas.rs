@@ -1,65 +1,23 @@
 //! Two real `greenroom serve` processes on one PostgreSQL database: a url source is read once per
 //! interval between them (the leases), counted at the local HTTP server that serves it.
 
-mod common;
-
-use sea_orm::ConnectionTrait;
-use std::process::{Child, Stdio};
+use crate::serve as start;
+use greenroom_tests::pg;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const PG_ENV: &str = "GREENROOM_TEST_POSTGRES_URL";
-
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &std::path::Path) -> Server {
-    let mut child = common::bin()
-        .args(["--config", &config.display().to_string(), "serve"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start greenroom");
-    let addr = common::listening(&mut child);
-    Server(child, addr)
-}
-
-/// A new, empty database on the server of `admin_url`: (admin connection, its name, its URL).
-async fn fresh_database(
-    admin_url: &str,
-    prefix: &str,
-) -> (sea_orm::DatabaseConnection, String, String) {
-    let name = format!("{prefix}{}", std::process::id());
-    let admin = api::db::connect(admin_url, 1).await.expect("connect");
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        admin.execute_unprepared(&sql).await.expect(&sql);
-    }
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(b, _)| b)
-        .unwrap_or(admin_url);
-    let db_url = format!("{base}/{name}");
-    (admin, name, db_url)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgres_read_a_source_once_per_interval() {
-    let Ok(admin_url) = std::env::var(PG_ENV) else {
-        eprintln!("SKIPPED: {PG_ENV} is not set; the two-replica PostgreSQL test did not run");
+    let Some(admin_url) = pg::admin_url() else {
+        eprintln!(
+            "SKIPPED: {} is not set; the two-replica PostgreSQL test did not run",
+            pg::PG_ENV
+        );
         return;
     };
-    let (admin, name, db_url) = fresh_database(&admin_url, "gr_replicas_").await;
+    let name = format!("gr_replicas_{}", std::process::id());
+    let db_url = pg::create(&admin_url, &name).await;
 
     // The source: one YAML file over HTTP, no ETag, so every read is one GET.
     let reads = Arc::new(AtomicUsize::new(0));
@@ -91,7 +49,7 @@ async fn two_servers_on_one_postgres_read_a_source_once_per_interval() {
     for server in [&one, &two] {
         loop {
             let r: serde_json::Value = client
-                .post(format!("{}/graphql", server.1))
+                .post(format!("{}/graphql", server.addr))
                 .json(
                     &serde_json::json!({"query": "{ entity(ref: \"component:shared\") { ref } }"}),
                 )
@@ -121,9 +79,7 @@ async fn two_servers_on_one_postgres_read_a_source_once_per_interval() {
     eprintln!("reads of the shared source in {window:?} by two servers: {during}");
     drop(one);
     drop(two);
-    let _ = admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await;
+    pg::drop(&admin_url, &name).await;
     assert!(
         (4..=7).contains(&during),
         "expected one read per 1s interval over 6 s, got {during}"
@@ -134,11 +90,15 @@ async fn two_servers_on_one_postgres_read_a_source_once_per_interval() {
 /// exactly once, by workers of both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgres_never_run_a_task_twice() {
-    let Ok(admin_url) = std::env::var(PG_ENV) else {
-        eprintln!("SKIPPED: {PG_ENV} is not set; the two-replica scaffolder test did not run");
+    let Some(admin_url) = pg::admin_url() else {
+        eprintln!(
+            "SKIPPED: {} is not set; the two-replica scaffolder test did not run",
+            pg::PG_ENV
+        );
         return;
     };
-    let (admin, name, db_url) = fresh_database(&admin_url, "gr_tasks_").await;
+    let name = format!("gr_tasks_{}", std::process::id());
+    let db_url = pg::create(&admin_url, &name).await;
     let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures/scaffolder/secret.yaml");
     let dir = tempfile::tempdir().unwrap();
@@ -173,7 +133,7 @@ async fn two_servers_on_one_postgres_never_run_a_task_twice() {
     let started = Instant::now();
     while ids.len() < 200 {
         let server = if ids.len() % 2 == 0 { &one } else { &two };
-        let r = post(server.1.clone(), create.clone()).await;
+        let r = post(server.addr.clone(), create.clone()).await;
         match r["data"]["createTask"]["id"].as_str() {
             Some(id) => ids.push(id.to_string()),
             // The template is read at start-up.
@@ -187,7 +147,7 @@ async fn two_servers_on_one_postgres_never_run_a_task_twice() {
     for id in &ids {
         loop {
             let r = post(
-                one.1.clone(),
+                one.addr.clone(),
                 serde_json::json!({"query": "query($id: ID!) { task(id: $id) { status events { message } } }", "variables": {"id": id}}),
             )
             .await;
@@ -215,8 +175,6 @@ async fn two_servers_on_one_postgres_never_run_a_task_twice() {
     eprintln!("tasks per worker: {holders:?}");
     drop(one);
     drop(two);
-    let _ = admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await;
+    pg::drop(&admin_url, &name).await;
     assert_eq!(holders.len(), 2, "both servers ran tasks: {holders:?}");
 }

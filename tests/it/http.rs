@@ -1,12 +1,12 @@
 //! GraphQL over HTTP against a real server on an ephemeral port: media types, methods, batches, GraphiQL, health.
 
-use greenroom_tests::{TestDb, TestServer};
+use greenroom_tests::{TestApp, TestDb, TestServer};
 use serde_json::{json, Value};
 
 async fn server() -> (TestDb, TestServer) {
     let t = TestDb::new().await;
     t.load_examples().await;
-    let s = TestServer::start(&t.db).await;
+    let s = TestApp::new(&t).serve().await;
     (t, s)
 }
 
@@ -228,7 +228,7 @@ async fn health_and_readiness() {
 #[tokio::test]
 async fn repeated_queries_are_answered_fresh_after_every_ingest() {
     let t = TestDb::new().await;
-    let s = TestServer::start(&t.db).await;
+    let s = TestApp::new(&t).serve().await;
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("c.yaml");
     let write = |desc: &str| {

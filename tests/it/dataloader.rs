@@ -53,11 +53,11 @@ async fn nested_page_statement_count_does_not_grow_with_page_size() {
         std::time::Duration::ZERO,
         0,
     ));
-    let schema = api::graphql::schema::build(t.db.clone(), cache.clone());
+    let app = greenroom_tests::TestApp::new(&t).cache(cache).admin();
     let mut counts = Vec::new();
     for n in [10, 100] {
         let before = t.statement_count();
-        let r = greenroom_tests::exec(&schema, &t.db, &cache, q, json!({ "n": n })).await;
+        let r = app.exec(q, json!({ "n": n })).await;
         assert!(r["errors"].is_null(), "{r}");
         let nodes = r["data"]["entities"]["nodes"].as_array().unwrap();
         assert_eq!(nodes.len(), n as usize);

@@ -4,12 +4,10 @@
 
 use api::auth::jwt::{Claims, Verifier, VerifierSettings};
 use api::auth::Authenticator;
-use api::server::AppState;
-use greenroom_tests::{TestDb, TestServer};
+use greenroom_tests::{TestApp, TestDb, TestServer};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 const SECRET: &str = "a-test-secret-that-is-long-enough-32";
@@ -17,7 +15,7 @@ const SECRET: &str = "a-test-secret-that-is-long-enough-32";
 async fn examples() -> (TestDb, TestServer) {
     let t = TestDb::new().await;
     t.load_examples().await;
-    let s = TestServer::start(&t.db).await;
+    let s = TestApp::new(&t).serve().await;
     (t, s)
 }
 
@@ -392,15 +390,16 @@ async fn secured(t: &TestDb, anonymous_read: bool, rate: f64) -> TestServer {
         require_jti: true,
     })
     .unwrap();
-    let mut state = AppState::dev(t.db.clone());
-    state.auth = Arc::new(Authenticator {
-        verifier,
-        anonymous_read,
-        revocations: Default::default(),
-        ownership_policy: false,
-    });
-    state.limiter = Arc::new(api::auth::limits::RateLimiter::new(rate, rate.max(1.0)));
-    TestServer::start_with(state).await
+    TestApp::new(t)
+        .auth(Authenticator {
+            verifier,
+            anonymous_read,
+            revocations: Default::default(),
+            ownership_policy: false,
+        })
+        .rate_limit(rate, rate.max(1.0))
+        .serve()
+        .await
 }
 
 async fn status_with(s: &TestServer, token: Option<&str>) -> (u16, Value) {

@@ -5,12 +5,12 @@
 //! without node or chromium, the tests say so and skip (under CI they fail: see `greenroom_tests::js`).
 
 use greenroom_tests::js::{self, node};
-use greenroom_tests::{TestDb, TestServer};
+use greenroom_tests::{TestApp, TestDb, TestServer};
 
 async fn server() -> (TestDb, TestServer) {
     let t = TestDb::new().await;
     t.load_examples().await;
-    let s = TestServer::start(&t.db).await;
+    let s = TestApp::new(&t).serve().await;
     (t, s)
 }
 

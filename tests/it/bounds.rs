@@ -1,9 +1,9 @@
 //! Resource bounds, each tested as the exploit it stops: list amplification through nested relation
 //! lists, oversized responses, Slowloris heads and bodies, idle WebSockets and subscription floods.
 
-use api::server::AppState;
+use api::config::{ConnectionTimeouts, OperationLimits};
 use futures_util::{SinkExt, StreamExt};
-use greenroom_tests::{TestDb, TestServer};
+use greenroom_tests::{TestApp, TestDb, TestServer};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -65,7 +65,7 @@ fn nested(levels: usize, args: &str) -> String {
 #[tokio::test]
 async fn graphs_nested_in_graphs_are_refused_not_multiplied() {
     let (t, _dir) = big_group(8).await;
-    let s = TestServer::start(&t.db).await;
+    let s = TestApp::new(&t).serve().await;
     // Every component's graph (incoming: the group's components reach the group) holds a graph again.
     let inner = "graph(direction: INCOMING, relations: [\"ownedBy\"]) { nodes { ref } }";
     let query = format!(
@@ -89,7 +89,7 @@ async fn graphs_nested_in_graphs_are_refused_not_multiplied() {
 #[tokio::test]
 async fn nested_relation_lists_cannot_amplify_a_small_query() {
     let (t, _dir) = big_group(150).await;
-    let s = TestServer::start(&t.db).await;
+    let s = TestApp::new(&t).serve().await;
 
     // Counting each list as its `first`, the nesting is refused before anything runs.
     for query in [nested(3, "(first: 150)"), nested(4, "")] {
@@ -144,9 +144,7 @@ async fn nested_relation_lists_cannot_amplify_a_small_query() {
 #[tokio::test]
 async fn a_response_larger_than_the_cap_is_refused_with_a_code() {
     let (t, _dir) = big_group(150).await;
-    let mut state = AppState::dev(t.db.clone());
-    state.max_response_bytes = 4096;
-    let s = TestServer::start_with(state).await;
+    let s = TestApp::new(&t).max_response_bytes(4096).serve().await;
     let big = "{ entity(ref: \"group:default/big\") { ... on Group { ownerOf(first: 150) { ref name } } } }";
     let body = post(&s, big).await;
     assert_eq!(codes(&body), ["RESPONSE_TOO_LARGE"], "{body}");
@@ -181,10 +179,14 @@ async fn until_closed(stream: &mut tokio::net::TcpStream) -> Option<String> {
 #[tokio::test]
 async fn slow_request_heads_and_bodies_are_cut_off() {
     let t = TestDb::new().await;
-    let mut state = AppState::dev(t.db.clone());
-    state.timeouts.header_read = Duration::from_millis(300);
-    state.timeouts.body_read = Duration::from_millis(300);
-    let s = TestServer::start_with(state).await;
+    let s = TestApp::new(&t)
+        .timeouts(ConnectionTimeouts {
+            header_read: Duration::from_millis(300),
+            body_read: Duration::from_millis(300),
+            ..Default::default()
+        })
+        .serve()
+        .await;
 
     // Half a request line, then nothing: the server hangs up.
     let mut slow = tokio::net::TcpStream::connect(addr(&s)).await.unwrap();
@@ -262,9 +264,13 @@ async fn next_json(ws: &mut Ws) -> Value {
 #[tokio::test]
 async fn a_websocket_that_never_initialises_is_closed_with_4408() {
     let t = TestDb::new().await;
-    let mut state = AppState::dev(t.db.clone());
-    state.timeouts.websocket_init = Duration::from_millis(300);
-    let s = TestServer::start_with(state).await;
+    let s = TestApp::new(&t)
+        .timeouts(ConnectionTimeouts {
+            websocket_init: Duration::from_millis(300),
+            ..Default::default()
+        })
+        .serve()
+        .await;
     let mut ws = connect(&s).await;
     match next_frame(&mut ws).await {
         Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 4408, "{frame:?}"),
@@ -275,9 +281,7 @@ async fn a_websocket_that_never_initialises_is_closed_with_4408() {
 #[tokio::test]
 async fn subscriptions_past_the_cap_on_one_socket_are_refused() {
     let t = TestDb::new().await;
-    let mut state = AppState::dev(t.db.clone());
-    state.max_subscriptions = 2;
-    let s = TestServer::start_with(state).await;
+    let s = TestApp::new(&t).max_subscriptions(2).serve().await;
     let mut ws = connect(&s).await;
     let send = |v: Value| Message::text(v.to_string());
     ws.send(send(json!({"type": "connection_init"})))
@@ -318,31 +322,25 @@ async fn subscriptions_past_the_cap_on_one_socket_are_refused() {
 #[tokio::test]
 async fn deployment_pages_of_a_page_of_entities_draw_on_the_item_budget() {
     let (t, _dir) = big_group(10).await;
-    let limits = api::graphql::schema::Limits {
+    let limits = OperationLimits {
         max_complexity: 200,
         ..Default::default()
     };
-    let schema = api::graphql::schema::build_with(
-        t.db.clone(),
-        t.cache.clone(),
-        greenroom_tests::sandbox_sources(),
-        std::sync::Arc::new(api::auth::Authenticator::dev_mode()),
-        &limits,
-    );
+    let app = TestApp::new(&t).sandboxed().limits(limits).admin();
     let record = "mutation($i: RecordDeploymentInput!) { recordDeployment(input: $i) { id } }";
     for c in 0..10 {
         for v in 0..25 {
             let i = json!({"i": {"entityRef": format!("component:c{c}"), "environment": "production", "version": format!("1.{v}")}});
-            let r = greenroom_tests::exec(&schema, &t.db, &t.cache, record, i).await;
+            let r = app.exec(record, i).await;
             assert!(r["errors"].is_null(), "{r}");
         }
     }
     // 10 components × 25 deployments = 250 items, past the budget of 200 that the query's static
     // complexity stays under.
     let q = "{ entities(first: 10, filter: {kind: [\"component\"]}) { nodes { ... on Component { deployments(first: 25) { nodes { id } } } } } }";
-    let r = greenroom_tests::exec(&schema, &t.db, &t.cache, q, json!({})).await;
+    let r = app.exec(q, json!({})).await;
     assert!(codes(&r).contains(&"COMPLEXITY_LIMIT"), "{r}");
     let one = "{ entities(first: 2, filter: {kind: [\"component\"]}) { nodes { ... on Component { deployments(first: 25) { nodes { id } } } } } }";
-    let r = greenroom_tests::exec(&schema, &t.db, &t.cache, one, json!({})).await;
+    let r = app.exec(one, json!({})).await;
     assert!(r["errors"].is_null(), "{r}");
 }

@@ -4,8 +4,7 @@
 
 use api::auth::jwt::{issue, Verifier, VerifierSettings};
 use api::auth::Authenticator;
-use api::server::AppState;
-use greenroom_tests::{TestDb, TestServer};
+use greenroom_tests::{TestApp, TestDb, TestServer};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +18,7 @@ fn token(sub: &str, scope: &str) -> String {
 }
 
 async fn server(t: &TestDb) -> TestServer {
-    let auth = Arc::new(Authenticator {
+    let auth = Authenticator {
         verifier: Verifier::new(VerifierSettings {
             secret: Some(SECRET.into()),
             leeway: Duration::from_secs(5),
@@ -29,35 +28,15 @@ async fn server(t: &TestDb) -> TestServer {
         anonymous_read: false,
         revocations: Default::default(),
         ownership_policy: false,
-    });
-    let mut state = AppState::dev(t.db.clone());
+    };
     // As the server does: one event channel with its PostgreSQL listener (a no-op on SQLite).
     let events = api::deployments::events::Events::default();
     events.listen(&t.db).await;
-    state.schema = api::graphql::schema::build_full(
-        t.db.clone(),
-        t.cache.clone(),
-        Arc::default(),
-        auth.clone(),
-        &Default::default(),
-        Arc::new(api::config::DeploymentsConfig::default().environments()),
-        events,
-    );
-    state.auth = auth;
-    TestServer::start_with(state).await
+    TestApp::new(t).auth(auth).events(events).serve().await
 }
 
 async fn gql(s: &TestServer, token: &str, query: &str, variables: Value) -> Value {
-    s.client
-        .post(s.url("/graphql"))
-        .bearer_auth(token)
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    s.gql(Some(token), query, variables).await
 }
 
 const RECORD: &str = r#"mutation($i: RecordDeploymentInput!) {

@@ -2,8 +2,7 @@
 //! Backstage example catalog: every read and write method (`tests/js/catalog-client.mjs`), through the
 //! shared runner [`greenroom_tests::js`] (skipped loudly without `npm ci` or node; a failure under CI).
 
-use api::server::AppState;
-use greenroom_tests::{js, TestDb, TestServer};
+use greenroom_tests::{js, TestApp, TestDb};
 
 #[tokio::test]
 async fn catalog_client_methods_work_against_the_server() {
@@ -12,9 +11,7 @@ async fn catalog_client_methods_work_against_the_server() {
     }
     let t = TestDb::new().await;
     t.load_examples().await;
-    let mut state = AppState::dev(t.db.clone());
-    state.sources = greenroom_tests::sandbox_sources();
-    let s = TestServer::start_with(state).await;
+    let s = TestApp::new(&t).sandboxed().serve().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("catalog-info.yaml");
     std::fs::write(

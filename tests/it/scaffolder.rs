@@ -7,7 +7,7 @@
 
 use api::scaffolder::actions::{Action, ActionContext, ActionError, Registry};
 use api::scaffolder::worker::{self, WorkerSettings, Workers};
-use greenroom_tests::{first_error_code, fixtures, TestDb};
+use greenroom_tests::{first_error_code, fixtures, TestApp, TestDb};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -461,11 +461,12 @@ async fn task_events_replay_then_stream_until_completion() {
         json!({"name": "svc", "owner": "team-a", "waitSeconds": 0.3}),
     )
     .await;
-    let schema = s.t.schema();
+    let app = TestApp::new(&s.t).sandboxed().admin();
+    let schema = app.schema();
     let req = async_graphql::Request::new(format!(
         r#"subscription {{ taskEvents(taskId: "{id}") {{ kind message }} }}"#
     ));
-    let req = api::graphql::schema::prepare(req, &s.t.db, &s.t.cache);
+    let req = app.prepare(req);
     let events: Vec<async_graphql::Response> = tokio::time::timeout(
         Duration::from_secs(20),
         schema.execute_stream(req).collect::<Vec<_>>(),
@@ -844,10 +845,11 @@ async fn exec_as(
         jti: None,
         authenticated: true,
     };
-    let req =
-        async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(vars));
-    let req = api::graphql::schema::prepare(req, &s.t.db, &s.t.cache).data(caller);
-    serde_json::to_value(s.t.schema().execute(req).await).unwrap()
+    TestApp::new(&s.t)
+        .sandboxed()
+        .caller(caller)
+        .exec(query, vars)
+        .await
 }
 
 #[tokio::test]
@@ -943,7 +945,7 @@ async fn stored_texts(t: &TestDb) -> Vec<String> {
 async fn nested_loops_run_out_of_fuel_and_the_server_keeps_answering() {
     let s = setup(1).await;
     load_hostile(&s.t).await;
-    let server = greenroom_tests::TestServer::start(&s.t.db).await;
+    let server = TestApp::new(&s.t).serve().await;
     for which in ["loops", "file-loops"] {
         let id = create_from(&s.t, "template:heavy", json!({"which": which}), Value::Null).await;
         let started = Instant::now();
@@ -1119,10 +1121,11 @@ async fn a_task_s_values_output_and_events_are_its_creator_s_only() {
     let req = async_graphql::Request::new(format!(
         r#"subscription {{ taskEvents(taskId: "{id}") {{ message }} }}"#
     ));
-    let req = api::graphql::schema::prepare(req, &s.t.db, &s.t.cache).data(caller);
+    let app = TestApp::new(&s.t).sandboxed().caller(caller);
+    let req = app.prepare(req);
     let first = tokio::time::timeout(
         Duration::from_secs(10),
-        s.t.schema().execute_stream(req).next(),
+        app.schema().execute_stream(req).next(),
     )
     .await
     .expect("the subscription answers");

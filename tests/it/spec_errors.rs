@@ -2,7 +2,7 @@
 //! `null` in a non-null position propagates to the nearest nullable parent, in process, over HTTP and in
 //! batches (WebSocket subscriptions: `deployments.rs`).
 
-use greenroom_tests::{TestDb, TestServer};
+use greenroom_tests::{TestApp, TestDb, TestServer};
 use serde_json::{json, Value};
 
 async fn loaded() -> TestDb {
@@ -134,7 +134,7 @@ async fn post(s: &TestServer, body: Value) -> (u16, Value) {
 #[tokio::test]
 async fn http_and_batches_complete_responses_too() {
     let t = loaded().await;
-    let s = TestServer::start(&t.db).await;
+    let s = TestApp::new(&t).serve().await;
     let q = r#"{ ok: entity(ref: "component:petstore") { ref } e: entity(ref: "component:petstore") { relations(first: 0) { type } } }"#;
     let (status, r) = post(&s, json!({ "query": q })).await;
     assert_eq!(status, 200, "{r}");
@@ -153,7 +153,7 @@ async fn http_and_batches_complete_responses_too() {
 #[tokio::test]
 async fn a_missing_required_variable_is_a_request_error() {
     let t = loaded().await;
-    let s = TestServer::start(&t.db).await;
+    let s = TestApp::new(&t).serve().await;
     let q = "query($ref: String!) { entity(ref: $ref) { ref } }";
     for body in [
         json!({ "query": q }),

@@ -1,0 +1,23 @@
+//! The api crate's one integration binary: tests against the real `greenroom` binary on port 0 (kill -9,
+//! replicas, operations), one module per story. The process and PostgreSQL helpers live in the support
+//! crate (`greenroom_tests::{process, pg}`); this binary only knows where cargo built the binary.
+
+mod binary;
+mod crash;
+mod crash_recovery;
+mod operations;
+mod replicas;
+mod scaffolder_recovery;
+
+/// The `greenroom` binary under test.
+pub const GREENROOM: &str = env!("CARGO_BIN_EXE_greenroom");
+
+/// [`GREENROOM`] with a clean environment (see [`greenroom_tests::process::command`]).
+pub fn bin() -> std::process::Command {
+    greenroom_tests::process::command(GREENROOM)
+}
+
+/// `greenroom --config CONFIG serve` on port 0, killed when dropped.
+pub fn serve(config: &std::path::Path) -> greenroom_tests::process::Server {
+    greenroom_tests::process::Server::start(GREENROOM, config)
+}

@@ -1,0 +1,25 @@
+//! The end-to-end suite as one integration binary (one link step instead of one per story): a module per
+//! story, all on the support crate `greenroom_tests` (TestDb, TestApp, TestServer, the sandbox policy).
+
+mod auth;
+mod auth_abuse;
+mod bounds;
+mod catalog_client;
+mod dataloader;
+mod deployments;
+mod ecosystem;
+mod fixtures;
+mod graph;
+mod graphql_api;
+mod http;
+mod parity;
+mod postgres;
+mod providers;
+mod refresh;
+mod rest_api;
+mod rest_writes;
+mod scaffolder;
+mod scaffolder_oracle;
+mod schema_snapshot;
+mod security;
+mod spec_errors;
