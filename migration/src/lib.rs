@@ -12,6 +12,7 @@ mod m20261125_000007_deployments;
 mod m20261126_000008_scaffolder;
 mod m20261126_000009_task_pinning;
 mod m20261127_000010_entity_uid;
+mod m20261201_000011_text_search;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000008_scaffolder::Migration),
             Box::new(m20261126_000009_task_pinning::Migration),
             Box::new(m20261127_000010_entity_uid::Migration),
+            Box::new(m20261201_000011_text_search::Migration),
         ]
     }
 }

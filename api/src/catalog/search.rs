@@ -1,10 +1,10 @@
 //! Listing: composable filters, text search, keyset pagination with opaque cursors, counts and facets.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 
 use super::refs::{EntityRef, DEFAULT_NAMESPACE};
@@ -172,21 +172,38 @@ impl Filter {
 }
 
 /// Condition for a free-text query: every whitespace-separated term must occur (case-insensitively)
-/// in the name, title, description or tags.
-pub(crate) fn text_condition(query: Option<&str>) -> Condition {
+/// in the name, title, description or tags (`entities.search_text`, stored lowercased). Each term goes
+/// through the store's text index: on SQLite the FTS5 trigram table `entities_fts`, on PostgreSQL the
+/// `pg_trgm` index on `search_text` (which serves this `LIKE` directly).
+pub(crate) fn text_condition(backend: DbBackend, query: Option<&str>) -> Condition {
     let mut all = Condition::all();
     for term in query.unwrap_or_default().split_whitespace() {
-        let escaped = term
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        all = all.add(
-            Expr::col((entities::Entity, entities::Column::SearchText))
-                .like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')),
-        );
+        all = all.add(term_condition(backend, &term.to_lowercase()));
     }
     all
+}
+
+/// One search term as a condition on `entities`.
+fn term_condition(backend: DbBackend, term: &str) -> SimpleExpr {
+    let wildcard = |c: char| matches!(c, '%' | '_' | '\\');
+    if backend == DbBackend::Sqlite && !term.contains(wildcard) {
+        // FTS5 serves `LIKE` from its trigram index only without an ESCAPE clause, so terms free of
+        // wildcards go through it; the rest scan (same result, as below).
+        let fts = Alias::new("entities_fts");
+        return Expr::col((entities::Entity, entities::Column::Id)).in_subquery(
+            Query::select()
+                .column((fts.clone(), Alias::new("rowid")))
+                .from(fts.clone())
+                .and_where(Expr::col((fts, Alias::new("search_text"))).like(format!("%{term}%")))
+                .to_owned(),
+        );
+    }
+    let escaped = term
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    Expr::col((entities::Entity, entities::Column::SearchText))
+        .like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
 
 fn order_column(field: OrderField) -> Option<entities::Column> {
@@ -266,7 +283,8 @@ pub async fn list(
 ) -> Result<Page, CatalogError> {
     let first = page_size(page.first, "first")?;
     let last = page_size(page.last, "last")?;
-    let mut cond = filter.condition()?.add(text_condition(query));
+    let text = text_condition(db.get_database_backend(), query);
+    let mut cond = filter.condition()?.add(text);
     // In storage order (ascending), "after" means greater unless the ordering is descending.
     let asc = !ordering.descending;
     if let Some(a) = &page.after {
@@ -328,7 +346,8 @@ pub async fn count(
     filter: &Filter,
     query: Option<&str>,
 ) -> Result<u64, CatalogError> {
-    let cond = filter.condition()?.add(text_condition(query));
+    let text = text_condition(db.get_database_backend(), query);
+    let cond = filter.condition()?.add(text);
     Ok(entities::Entity::find().filter(cond).count(db).await?)
 }
 

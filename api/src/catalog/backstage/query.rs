@@ -134,12 +134,18 @@ fn keyset(sort: SortField, value: &str, r: &str, greater: bool) -> Condition {
 }
 
 /// The filter's SQL condition plus the text term, and whether it is exact.
-fn base_condition(spec: &Spec) -> Result<(EntityFilter, Condition, bool), CatalogError> {
+fn base_condition(
+    backend: sea_orm::DbBackend,
+    spec: &Spec,
+) -> Result<(EntityFilter, Condition, bool), CatalogError> {
     let filter = EntityFilter::parse(&spec.filter)?;
     let (cond, exact) = filter.condition();
     let cond = Condition::all()
         .add(cond)
-        .add(crate::catalog::search::text_condition(spec.text.as_deref()));
+        .add(crate::catalog::search::text_condition(
+            backend,
+            spec.text.as_deref(),
+        ));
     Ok((filter, cond, exact))
 }
 
@@ -180,7 +186,7 @@ pub async fn page(
     limit: u64,
     offset: u64,
 ) -> Result<Page, CatalogError> {
-    let (filter, base, exact) = base_condition(spec)?;
+    let (filter, base, exact) = base_condition(db.get_database_backend(), spec)?;
     let backwards = matches!(position, Position::Before(..));
     let ascending = spec.descending == backwards;
     let dir = if ascending { Order::Asc } else { Order::Desc };
@@ -244,7 +250,7 @@ pub async fn count(
     cache: &EntityCache,
     spec: &Spec,
 ) -> Result<u64, CatalogError> {
-    let (_, cond, exact) = base_condition(spec)?;
+    let (_, cond, exact) = base_condition(db.get_database_backend(), spec)?;
     if exact {
         return Ok(entities::Entity::find().filter(cond).count(db).await?);
     }

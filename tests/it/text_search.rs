@@ -1,0 +1,239 @@
+//! Text search through the stores' indexes (SQLite FTS5 trigram, PostgreSQL pg_trgm) answers exactly
+//! what a brute-force substring match over the same rows answers, stays in step with every write, and
+//! the query plans use the index.
+
+use greenroom_tests::TestDb;
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use serde_json::json;
+use std::collections::BTreeSet;
+
+/// A small deterministic generator (xorshift), so every run searches the same catalog.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[(self.next() % from.len() as u64) as usize]
+    }
+}
+
+const SYLLABLES: &[&str] = &[
+    "pay", "ment", "or", "der", "cart", "ship", "ping", "au", "th", "us", "er", "inv", "ent",
+    "ory", "ka", "fka", "log", "gw", "api", "x",
+];
+const WORDS: &[&str] = &[
+    "handles",
+    "Payments",
+    "ÉCOLE",
+    "straße",
+    "服务",
+    "100%_done",
+    "under_score",
+    "back\\slash",
+    "fast",
+    "Tiny",
+    "ok",
+];
+
+fn name(rng: &mut Rng, i: usize) -> String {
+    let parts = 1 + rng.next() % 3;
+    let mut n: String = (0..parts).map(|_| rng.pick(SYLLABLES)).collect();
+    n.push_str(&format!("-{i}"));
+    n
+}
+
+/// `count` components, their names, titles, descriptions and tags drawn from the lists above.
+fn catalog(seed: u64, count: usize) -> String {
+    let mut rng = Rng(seed);
+    let mut out = String::new();
+    for i in 0..count {
+        let n = name(&mut rng, i);
+        let desc: Vec<&str> = (0..1 + rng.next() % 4).map(|_| rng.pick(WORDS)).collect();
+        let tag = rng.pick(SYLLABLES);
+        out.push_str(&format!(
+            "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {n}\n  title: {title:?}\n  description: {desc:?}\n  tags: [{tag}]\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n",
+            title = format!("The {} service", rng.pick(WORDS)),
+            desc = desc.join(" "),
+        ));
+    }
+    out
+}
+
+/// Queries drawn from the catalog: pieces of names (1 to 6 characters), whole words in any case, two
+/// terms, wildcard characters, non-ASCII text, and terms nothing has.
+fn queries(seed: u64, rows: &[(String, String)]) -> Vec<String> {
+    let mut rng = Rng(seed);
+    let mut out: Vec<String> = WORDS.iter().map(|w| w.to_string()).collect();
+    out.extend(
+        [
+            "%", "_", "\\", "100%", "e_s", "SS", "é", "务", "zzzz", "ÉcOlE", "pay ment", "x api",
+        ]
+        .map(String::from),
+    );
+    for _ in 0..120 {
+        let (r, _) = &rows[(rng.next() % rows.len() as u64) as usize];
+        let name: Vec<char> = r.rsplit('/').next().unwrap_or(r).chars().collect();
+        let len = 1 + (rng.next() % 6) as usize;
+        let start = (rng.next() as usize) % name.len().saturating_sub(len).max(1);
+        let piece: String = name.iter().skip(start).take(len).collect();
+        if rng.next() % 3 == 0 {
+            out.push(format!("{} {}", piece.to_uppercase(), rng.pick(SYLLABLES)));
+        } else {
+            out.push(piece);
+        }
+    }
+    out
+}
+
+/// Every entity whose search text holds every term of `q` (lowercased), by reading every row.
+fn brute_force(rows: &[(String, String)], q: &str) -> BTreeSet<String> {
+    let terms: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
+    rows.iter()
+        .filter(|(_, text)| terms.iter().all(|t| text.contains(t.as_str())))
+        .map(|(r, _)| r.clone())
+        .collect()
+}
+
+async fn rows(t: &TestDb) -> Vec<(String, String)> {
+    let backend = t.db.get_database_backend();
+    t.db.query_all_raw(Statement::from_string(
+        backend,
+        "SELECT entity_ref, search_text FROM entities",
+    ))
+    .await
+    .expect("read entities")
+    .into_iter()
+    .map(|r| {
+        (
+            r.try_get::<String>("", "entity_ref").expect("ref"),
+            r.try_get::<String>("", "search_text").expect("text"),
+        )
+    })
+    .collect()
+}
+
+async fn search(t: &TestDb, q: &str) -> (BTreeSet<String>, i64) {
+    let resp = t
+        .exec(
+            "query($q: String) { entities(query: $q, first: 500) { totalCount nodes { ref } } }",
+            json!({ "q": q }),
+        )
+        .await;
+    let page = &resp["data"]["entities"];
+    assert!(page.is_object(), "query {q:?}: {resp}");
+    let refs = page["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["ref"].as_str().map(String::from))
+        .collect();
+    (refs, page["totalCount"].as_i64().unwrap_or(-1))
+}
+
+async fn assert_matches_brute_force(t: &TestDb, seed: u64) {
+    let all = rows(t).await;
+    assert!(!all.is_empty());
+    for q in queries(seed, &all) {
+        let expected = brute_force(&all, &q);
+        let (found, total) = search(t, &q).await;
+        assert_eq!(found, expected, "query {q:?}");
+        assert_eq!(total, expected.len() as i64, "totalCount of {q:?}");
+    }
+}
+
+#[tokio::test]
+async fn indexed_search_answers_what_a_scan_answers_and_follows_every_write() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("catalog-info.yaml");
+    std::fs::write(&file, catalog(7, 300)).expect("write catalog");
+    t.refresh(&file).await;
+    assert_matches_brute_force(&t, 11).await;
+
+    // A new read changes descriptions and names, removes and adds entities: the index follows the
+    // write transaction (inserts, deletes and updates alike).
+    std::fs::write(&file, catalog(8, 200)).expect("rewrite catalog");
+    t.refresh(&file).await;
+    assert_matches_brute_force(&t, 12).await;
+    let (gone, _) = search(&t, "-299").await;
+    assert!(
+        gone.is_empty(),
+        "entities removed from the source are not found"
+    );
+}
+
+#[tokio::test]
+async fn searches_go_through_the_text_index() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("catalog-info.yaml");
+    std::fs::write(&file, catalog(3, 50)).expect("write catalog");
+    t.refresh(&file).await;
+    let before = t.statement_count();
+    search(&t, "payment").await;
+    let sql: Vec<String> = t.sql_log.lock().expect("log")[before..].to_vec();
+    let backend = t.db.get_database_backend();
+    let plan = match backend {
+        DbBackend::Sqlite => {
+            assert!(
+                sql.iter().any(|s| s.contains("entities_fts")),
+                "searches read the FTS5 index: {sql:?}"
+            );
+            explain(
+                &t,
+                "EXPLAIN QUERY PLAN SELECT entity_ref FROM entities WHERE id IN \
+                 (SELECT rowid FROM entities_fts WHERE search_text LIKE '%payment%')",
+            )
+            .await
+        }
+        _ => {
+            assert!(
+                sql.iter()
+                    .any(|s| s.contains("search_text") && s.contains("LIKE")),
+                "searches match search_text: {sql:?}"
+            );
+            explain(
+                &t,
+                "EXPLAIN SELECT entity_ref FROM entities WHERE search_text LIKE '%payment%'",
+            )
+            .await
+        }
+    };
+    let uses_index = match backend {
+        DbBackend::Sqlite => plan.contains("VIRTUAL TABLE INDEX"),
+        _ => plan.contains("ix_entities_search_trgm"),
+    };
+    assert!(uses_index, "the plan uses the text index:\n{plan}");
+}
+
+/// The plan of `sql`, one line per row of every text column (on PostgreSQL with sequential scans
+/// discouraged, as they would be on a large table: the test catalog is small).
+async fn explain(t: &TestDb, sql: &str) -> String {
+    let backend = t.db.get_database_backend();
+    let txn = t.db.begin().await.expect("begin");
+    if backend == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+            .await
+            .expect("planner setting");
+    }
+    let rows = txn
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .expect("explain");
+    txn.rollback().await.ok();
+    rows.iter()
+        .map(|r| {
+            let cols = r.column_names();
+            cols.iter()
+                .filter_map(|c| r.try_get::<String>("", c).ok())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
