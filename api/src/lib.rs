@@ -12,6 +12,8 @@ pub mod duration;
 pub mod errors;
 pub mod graphql;
 pub mod http;
+#[cfg(test)]
+mod layering;
 pub mod metrics;
 pub mod providers;
 pub mod scaffolder;

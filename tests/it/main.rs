@@ -23,3 +23,4 @@ mod scaffolder_oracle;
 mod schema_snapshot;
 mod security;
 mod spec_errors;
+mod text_search;
