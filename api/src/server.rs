@@ -67,25 +67,67 @@ fn cors_layer(origins: &[String], headers: &[String]) -> Option<tower_http::cors
 /// Connects, migrates, binds, loads the configured locations in the background and serves until
 /// SIGINT/SIGTERM. Prints `listening on http://ADDR` once bound (tests read it to find port 0's port).
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = open_store(&config).await?;
+    let registry = Arc::new(config.catalog.registry()?);
+    // One action registry: the workers run it and dry runs through the API use it.
+    let actions = Arc::new(crate::scaffolder::actions::Registry::reading(&registry));
+    let state = app_state(&config, &db, &registry, &actions).await?;
+    let listener = TcpListener::bind(&config.server.listen).await?;
+    refuse_open_dev_mode(&config, &state, &listener)?;
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, "listening");
+    let holder = crate::providers::leases::holder_id();
+    let refreshers = scheduler::spawn(db.clone(), registry, holder.clone());
+    let settings = config.scaffolder.settings()?;
+    let task_workers = (config.scaffolder.concurrency > 0)
+        .then(|| crate::scaffolder::worker::spawn(db.clone(), actions, holder.clone(), settings));
+    let grace = config.shutdown_grace()?;
+    let app = router(state.clone(), config.server.max_body_bytes);
+    serve_until_stopped(listener, app, state.timeouts.header_read, grace).await;
+    refreshers.stop(&db).await;
+    // Running scaffolder tasks stop (bounded by the grace period) and go back to the queue; another
+    // replica runs them from the first step.
+    if let Some(w) = task_workers {
+        w.shutdown(grace).await;
+    }
+    match crate::scaffolder::tasks::release_all(&db, &holder).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(tasks = n, "handed running tasks back"),
+        Err(e) => tracing::warn!(error = %e, "could not hand running tasks back"),
+    }
+    db.close().await?;
+    Ok(())
+}
+
+/// The configured database, connected and migrated.
+async fn open_store(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
     let db = crate::db::connect(&config.database.url, config.database.max_connections).await?;
     crate::db::migrate(&db).await?;
     // Rows written before `entities.uid` existed get theirs (the catalog owns how it is derived).
     crate::catalog::uid::fill_missing(&db).await?;
+    Ok(db)
+}
+
+/// What every handler shares, built from the configuration (the schema included).
+async fn app_state(
+    config: &Config,
+    db: &sea_orm::DatabaseConnection,
+    registry: &Arc<crate::providers::Registry>,
+    actions: &Arc<crate::scaffolder::actions::Registry>,
+) -> anyhow::Result<AppState> {
     let cache = Arc::new(config.catalog.cache());
-    let registry = Arc::new(config.catalog.registry()?);
     let configured = registry
         .configured
         .iter()
         .map(|s| s.provider.key().to_string());
     let readiness =
-        crate::providers::readiness::Readiness::at_start(&db, configured.collect()).await?;
+        crate::providers::readiness::Readiness::at_start(db, configured.collect()).await?;
     let auth = Arc::new(config.auth.authenticator()?);
     let limits = &config.server.limits;
     let events = crate::deployments::events::Events::default();
-    events.listen(&db).await;
-    // One action registry: the workers run it and dry runs through the API use it.
-    let actions = Arc::new(crate::scaffolder::actions::Registry::reading(&registry));
-    let state = AppState {
+    events.listen(db).await;
+    Ok(AppState {
         schema: schema::build(schema::Parts {
             db: db.clone(),
             cache: cache.clone(),
@@ -98,9 +140,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }),
         db: db.clone(),
         cache,
-        responses: Arc::new(http::response_cache::ResponseCache::configured(&config)),
+        responses: Arc::new(http::response_cache::ResponseCache::configured(config)),
         max_batch: config.server.max_batch,
-        auth: auth.clone(),
+        auth,
         limiter: Arc::new(crate::auth::limits::RateLimiter::new(
             limits.rate_limit_per_second,
             limits.rate_limit_burst,
@@ -120,66 +162,57 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         dev_mode_any_address: config.auth.dev_mode_any_address,
         readiness: Arc::new(readiness),
         sources: registry.clone(),
-    };
-    let listener = TcpListener::bind(&config.server.listen).await?;
-    if auth.is_dev_mode() {
-        let loopback = listener.local_addr()?.ip().is_loopback();
-        if !loopback && !config.auth.dev_mode_any_address {
-            anyhow::bail!(
-                "refusing to serve {} without authentication: configure auth.jwt (or GREENROOM_JWT_SECRET), \
-                 listen on a loopback address, or set auth.devModeAnyAddress: true",
-                config.server.listen
-            );
-        }
-        tracing::warn!(
-            "DEV MODE: no authentication is configured; every request may read and write everything. \
-             Configure auth.jwt before exposing this server."
-        );
-        eprintln!("WARNING: dev mode, no authentication configured (see README, Authentication)");
+    })
+}
+
+/// Without authentication the server listens only on loopback, unless `auth.devModeAnyAddress` says
+/// otherwise; either way dev mode is announced loudly.
+fn refuse_open_dev_mode(
+    config: &Config,
+    state: &AppState,
+    listener: &TcpListener,
+) -> anyhow::Result<()> {
+    if !state.auth.is_dev_mode() {
+        return Ok(());
     }
-    let addr = listener.local_addr()?;
-    println!("listening on http://{addr}");
-    tracing::info!(%addr, "listening");
-    let holder = crate::providers::leases::holder_id();
-    let refreshers = scheduler::spawn(db.clone(), registry, holder.clone());
-    let settings = config.scaffolder.settings()?;
-    let task_workers = (config.scaffolder.concurrency > 0)
-        .then(|| crate::scaffolder::worker::spawn(db.clone(), actions, holder.clone(), settings));
-    // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to `shutdownGrace`, then
-    // release this process's source leases so another replica takes the sources at once.
-    let grace = config.shutdown_grace()?;
+    let loopback = listener.local_addr()?.ip().is_loopback();
+    if !loopback && !config.auth.dev_mode_any_address {
+        anyhow::bail!(
+            "refusing to serve {} without authentication: configure auth.jwt (or GREENROOM_JWT_SECRET), \
+             listen on a loopback address, or set auth.devModeAnyAddress: true",
+            config.server.listen
+        );
+    }
+    tracing::warn!(
+        "DEV MODE: no authentication is configured; every request may read and write everything. \
+         Configure auth.jwt before exposing this server."
+    );
+    eprintln!("WARNING: dev mode, no authentication configured (see README, Authentication)");
+    Ok(())
+}
+
+/// Serves until SIGTERM/SIGINT: then stops accepting and lets in-flight requests finish for up to
+/// `grace` (the caller then releases this process's source leases, so another replica takes the
+/// sources at once).
+async fn serve_until_stopped(
+    listener: TcpListener,
+    app: Router,
+    header_read: Duration,
+    grace: Duration,
+) {
     let stopping = Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();
-    let header_read = state.timeouts.header_read;
-    let server = serve_http(
-        listener,
-        router(state, config.server.max_body_bytes),
-        header_read,
-        async move {
-            shutdown_signal().await;
-            signalled.notify_one();
-        },
-    );
+    let server = serve_http(listener, app, header_read, async move {
+        shutdown_signal().await;
+        signalled.notify_one();
+    });
     tokio::select! {
-        done = server => done,
+        _ = server => {}
         _ = async {
             stopping.notified().await;
             tokio::time::sleep(grace).await;
         } => tracing::warn!(?grace, "requests still running after the shutdown grace period; stopping anyway"),
     }
-    refreshers.stop(&db).await;
-    // Running scaffolder tasks stop (bounded by the grace period) and go back to the queue; another
-    // replica runs them from the first step.
-    if let Some(w) = task_workers {
-        w.shutdown(grace).await;
-    }
-    match crate::scaffolder::tasks::release_all(&db, &holder).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(tasks = n, "handed running tasks back"),
-        Err(e) => tracing::warn!(error = %e, "could not hand running tasks back"),
-    }
-    db.close().await?;
-    Ok(())
 }
 
 /// Serves `app` over HTTP/1.1 (with upgrades, for WebSockets) until `shutdown` resolves, then waits for

@@ -231,7 +231,7 @@ pub async fn retry(db: &impl ConnectionTrait, id: &str) -> Res<Task> {
         .col_expr(tasks::Column::FinishedAt, Expr::value(Option::<i64>::None))
         .col_expr(tasks::Column::CancelRequested, Expr::value(false))
         .col_expr(tasks::Column::Output, Expr::value(Option::<String>::None))
-        .col_expr(tasks::Column::Steps, Expr::value(steps))
+        .col_expr(tasks::Column::Steps, Expr::value(steps.clone()))
         .filter(tasks::Column::Id.eq(id))
         .filter(tasks::Column::Status.eq(task.status.clone()))
         .exec(db)
@@ -242,9 +242,17 @@ pub async fn retry(db: &impl ConnectionTrait, id: &str) -> Res<Task> {
         )));
     }
     event(db, id, None, "log", "retried").await?;
-    get(db, id)
-        .await?
-        .ok_or_else(|| ScaffolderError::NotFound(format!("no task {id}")))
+    // The task as the retry left it: re-reading it could race a worker that already claimed it.
+    Ok(Task {
+        status: TaskStatus::Open.as_str().to_string(),
+        claimed_by: None,
+        heartbeat_at: None,
+        finished_at: None,
+        cancel_requested: false,
+        output: None,
+        steps,
+        ..task
+    })
 }
 
 /// Claims the oldest open task for `holder`, if any: unpinned ones, or ones pinned to this process. Two
