@@ -99,9 +99,7 @@ pub async fn dry_run(
 ) -> Res<DryRun> {
     template.validate(values)?;
     let spec = tasks::with_base_dir(template);
-    run::dry_run(db, actions, &spec, values, secrets, &caller.subject)
-        .await
-        .map_err(ScaffolderError::Internal)
+    run::dry_run(db, actions, &spec, values, secrets, &caller.subject).await
 }
 
 /// `Ok` when `caller` created `task` or is an admin: a task's values, output and events (which may show

@@ -432,11 +432,11 @@ pub async fn dry_run(
     values: &Value,
     secrets: &Map<String, Value>,
     created_by: &str,
-) -> Result<DryRun, String> {
+) -> Result<DryRun, super::ScaffolderError> {
     let workspace = tempfile::Builder::new()
         .prefix("greenroom-dry-run-")
         .tempdir()
-        .map_err(|e| format!("cannot create a workspace: {e}"))?;
+        .map_err(|e| super::ScaffolderError::Internal(format!("cannot create a workspace: {e}")))?;
     let sink = Arc::new(MemorySink {
         secrets: secret_values(secrets),
         ..MemorySink::default()
