@@ -133,6 +133,29 @@ const COUNT: &str = "{ entities { totalCount } }";
 const REGISTER: &str = r#"mutation($t: String!) { registerLocation(input: {type: "file", target: $t}) { location { id } } }"#;
 
 #[tokio::test]
+async fn get_answers_for_a_token_are_private_and_refusals_are_not_kept() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = server(&t, Setup::default()).await;
+    let token = hs(&claims("user:default/jane", "catalog:read"));
+    let get = |token: Option<String>| {
+        let mut r = s.client.get(s.url("/graphql")).query(&[("query", COUNT)]);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let r = get(Some(token)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    // What a token may read depends on the token: only the browser's own cache may keep it.
+    assert_eq!(r.headers()["cache-control"], "private, max-age=5");
+    assert_eq!(r.headers()["vary"], "Authorization");
+    let refused = get(None).await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
 async fn bad_tokens_are_401_and_good_ones_read() {
     let t = TestDb::new().await;
     t.load_examples().await;

@@ -118,6 +118,49 @@ async fn parse_and_validation_failures_are_4xx_with_codes() {
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
 }
 
+/// The `Cache-Control` a GET of `query` is answered with.
+async fn get_cache_control(s: &TestServer, query: &str) -> String {
+    let r = s
+        .client
+        .get(s.url("/graphql"))
+        .query(&[("query", query)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["vary"], "Authorization");
+    r.headers()["cache-control"].to_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn get_answers_say_how_long_they_may_be_kept() {
+    let (_t, s) = server().await;
+    // Catalog data, no token: shared caches may keep it for the read cache's lifetime (5 s by default).
+    let catalog = "{ entities(first: 2) { totalCount nodes { ref } } }";
+    assert_eq!(get_cache_control(&s, catalog).await, "public, max-age=5");
+    // Deployments, tasks, sources and the audit log change without a catalog change: never kept.
+    let volatile = "{ entity(ref: \"component:petstore\") { ref ... on Component { currentDeployments { version } } } }";
+    assert_eq!(get_cache_control(&s, volatile).await, "no-store");
+    assert_eq!(
+        get_cache_control(&s, "{ tasks { hasNextPage } }").await,
+        "no-store"
+    );
+    // Errors are not kept either.
+    assert_eq!(
+        get_cache_control(&s, "{ entity(ref: \"::\") { ref } }").await,
+        "no-store"
+    );
+    assert_eq!(get_cache_control(&s, "{ nope }").await, "no-store");
+    // POST answers carry no caching headers.
+    let r = s
+        .client
+        .post(s.url("/graphql"))
+        .json(&json!({ "query": catalog }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("cache-control").is_none());
+}
+
 #[tokio::test]
 async fn get_runs_queries_refuses_mutations_and_other_methods() {
     let (_t, s) = server().await;

@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 use std::collections::HashMap;
+use std::time::Duration;
 
 use super::document::{self, Shape};
 use super::reply::{request_error, request_error_with, respond, GRAPHQL_RESPONSE, JSON};
@@ -113,11 +114,40 @@ fn no_cache(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"))
 }
 
-/// What a request turned out to be, for its log line and metrics.
+/// What a request turned out to be, for its log line, metrics and caching headers.
 #[derive(Default)]
 struct Seen {
     subject: Option<String>,
     graphql_errors: bool,
+    /// The caller came with a token.
+    authenticated: bool,
+    /// A single query that reads only catalog data (nothing of [`super::response_cache::VOLATILE`]).
+    catalog_query: bool,
+}
+
+/// How a request arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    Get,
+    Post,
+}
+
+/// `Cache-Control` for a GET answer (so persisted queries over GET can be kept by a CDN or the
+/// browser): a query of catalog data answered without errors may be kept for `ttl`, the read cache's
+/// lifetime; `private` when the caller is authenticated (what it may read depends on its token).
+/// Everything else is `no-store`. `Vary: Authorization` either way.
+fn http_cache_headers(resp: &mut Response, cacheable: bool, authenticated: bool, ttl: Duration) {
+    let secs = ttl.as_secs();
+    let value = match (cacheable && secs > 0, authenticated) {
+        (true, true) => format!("private, max-age={secs}"),
+        (true, false) => format!("public, max-age={secs}"),
+        (false, _) => "no-store".to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        resp.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
+    resp.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Authorization"));
 }
 
 /// The requests of a batch, in order.
@@ -135,6 +165,7 @@ async fn execute(
     mut batch: BatchRequest,
     mime: &'static str,
     headers: &HeaderMap,
+    via: Via,
 ) -> Response {
     let started = std::time::Instant::now();
     for r in requests(&mut batch) {
@@ -156,7 +187,18 @@ async fn execute(
         BatchRequest::Batch(_) => Some("batch".to_string()),
     };
     let mut seen = Seen::default();
-    let resp = execute_inner(state, batch, &shapes, mime, headers, &request_id, &mut seen).await;
+    let mut resp =
+        execute_inner(state, batch, &shapes, mime, headers, &request_id, &mut seen).await;
+    if via == Via::Get {
+        let cacheable =
+            seen.catalog_query && !seen.graphql_errors && resp.status() == StatusCode::OK;
+        http_cache_headers(
+            &mut resp,
+            cacheable,
+            seen.authenticated,
+            state.responses.ttl(),
+        );
+    }
     let took = started.elapsed();
     let status = resp.status();
     let outcome = match (status, seen.graphql_errors) {
@@ -194,12 +236,15 @@ async fn execute_inner(
         Err(resp) => return resp,
     };
     seen.subject = Some(caller.subject.clone());
+    seen.authenticated = caller.authenticated;
+    let only_queries =
+        matches!(batch, BatchRequest::Single(_)) && shapes.first().is_some_and(Shape::is_query);
+    seen.catalog_query = only_queries
+        && matches!(&batch, BatchRequest::Single(r) if !super::response_cache::volatile(&r.query));
     let cache_entry = match cached(state, &batch, &caller, headers, mime) {
         Ok(entry) => entry,
         Err(hit) => return *hit,
     };
-    let only_queries =
-        matches!(batch, BatchRequest::Single(_)) && shapes.first().is_some_and(Shape::is_query);
     let mut resp = match run(state, batch, shapes, &caller, mime, request_id).await {
         Ok(resp) => resp,
         Err(timed_out) => return timed_out,
@@ -426,7 +471,7 @@ pub async fn post(State(state): State<AppState>, request: axum::extract::Request
             );
         }
     }
-    execute(&state, batch, mime, &headers).await
+    execute(&state, batch, mime, &headers, Via::Post).await
 }
 
 /// The GraphQL request in a GET query string: `query`, `operationName`, and `variables` / `extensions` as
@@ -516,7 +561,19 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    execute(&state, BatchRequest::Single(request), mime, &headers).await
+    let mut resp = execute(
+        &state,
+        BatchRequest::Single(request),
+        mime,
+        &headers,
+        Via::Get,
+    )
+    .await;
+    // Answers that stopped before execution (an unknown persisted query, a refused caller) are not kept.
+    if !resp.headers().contains_key(header::CACHE_CONTROL) {
+        http_cache_headers(&mut resp, false, false, Duration::ZERO);
+    }
+    resp
 }
 
 /// Decodes `application/x-www-form-urlencoded` pairs (a repeated name keeps its last value).

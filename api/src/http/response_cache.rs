@@ -11,7 +11,8 @@ use crate::catalog::cache::generation;
 /// Fields whose data changes without a catalog change (deployments, tasks, source status, the audit log):
 /// a query that mentions any of them is never cached. A name that merely contains one is skipped too,
 /// which costs only a cache miss.
-const VOLATILE: &[&str] = &["auditLog", "deployment", "doraMetrics", "task", "locations"];
+pub(crate) const VOLATILE: &[&str] =
+    &["auditLog", "deployment", "doraMetrics", "task", "locations"];
 
 /// True when `query` reads data that changes without a catalog change (see [`VOLATILE`]).
 pub fn volatile(query: &str) -> bool {
@@ -35,6 +36,11 @@ impl ResponseCache {
             Duration::from_secs(config.catalog.cache_ttl_seconds),
             config.server.response_cache_bytes,
         )
+    }
+
+    /// How long an answer stays valid while the catalog is unchanged (`catalog.cacheTtlSeconds`).
+    pub fn ttl(&self) -> Duration {
+        self.ttl
     }
 
     pub fn new(ttl: Duration, max_bytes: usize) -> Self {
