@@ -48,3 +48,22 @@ async fn graphiql_runs_a_query_in_a_real_browser() {
     assert!(png.starts_with(b"\x89PNG"), "not a PNG");
     println!("screenshot: {}", shot.display());
 }
+
+/// What the live server says about itself through introspection is exactly `schema.graphql`, as
+/// graphql-inspector compares them (the check a frontend team runs before a release).
+#[tokio::test]
+async fn live_introspection_is_the_checked_in_sdl() {
+    if js::skip("live_introspection_is_the_checked_in_sdl", false) {
+        return;
+    }
+    let (_t, s) = server().await;
+    let sdl = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema.graphql");
+    let (ok, out) = node(
+        "introspection-diff.mjs",
+        vec![s.url("/graphql"), sdl.display().to_string()],
+    )
+    .await;
+    println!("{out}");
+    assert!(ok, "introspection differs from schema.graphql:\n{out}");
+    assert!(out.contains("0 difference(s)"), "{out}");
+}

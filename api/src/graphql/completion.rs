@@ -346,13 +346,17 @@ impl Extension for CompletionExtension {
     }
 
     /// Gives a field error the field's path when it has none (async-graphql 7.2 leaves it out for
-    /// fields resolved through an interface).
+    /// fields resolved through an interface). `__schema { description }` is the schema's description,
+    /// which this schema has none of (async-graphql 7.2 answers its `__Schema` type's text instead).
     async fn resolve(
         &self,
         ctx: &ExtensionContext<'_>,
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
+        if info.parent_type == "__Schema" && info.name == "description" {
+            return Ok(Some(Value::Null));
+        }
         let node = info.path_node;
         next.run(ctx, info).await.map_err(|mut e| {
             if e.path.is_empty() {

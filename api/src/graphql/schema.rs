@@ -56,7 +56,6 @@ pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
         SubscriptionRoot::default(),
     )
     .register_output_type::<Node>()
-    .register_output_type::<EntityImplementsNode>()
 }
 
 /// The SDL the server serves (what `greenroom schema` prints and `schema.graphql` holds).
@@ -142,27 +141,4 @@ pub fn prepare(
     cache: &Arc<EntityCache>,
 ) -> async_graphql::Request {
     super::loaders::attach(request, db, cache).data(super::types::lists::ItemBudget::default())
-}
-
-/// Declares `interface Entity implements Node` in the registry (async-graphql's `Interface` derive has no
-/// `implements`). Registering this marker only adds the edge; it is never resolved.
-struct EntityImplementsNode;
-
-impl async_graphql::OutputType for EntityImplementsNode {
-    fn type_name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("Entity")
-    }
-
-    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
-        registry.add_implements("Entity", "Node");
-        "Entity".to_string()
-    }
-
-    async fn resolve(
-        &self,
-        _ctx: &async_graphql::ContextSelectionSet<'_>,
-        _field: &async_graphql::Positioned<async_graphql::parser::types::Field>,
-    ) -> async_graphql::ServerResult<async_graphql::Value> {
-        Ok(async_graphql::Value::Null)
-    }
 }
