@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
+use super::error::ProviderError;
 use super::fetch::Fetched;
 use super::place::{digest, Place};
 use super::placeholders::{Deps, PlaceholderResolver};
@@ -323,11 +324,15 @@ impl Walker {
 impl Walker {
     /// The files a glob Location target (`./plugins/**/catalog-info.yaml`, already joined to its file's
     /// directory) matches, as Backstage expands them: the glob's literal prefix must lie inside the root.
-    async fn expand_target(&self, pattern: &Path, target: &str) -> Result<Vec<PathBuf>, String> {
+    async fn expand_target(
+        &self,
+        pattern: &Path,
+        target: &str,
+    ) -> Result<Vec<PathBuf>, ProviderError> {
         let text = pattern.display().to_string();
         let root = super::glob::root_of(&text);
         let Some(within) = self.scope.root.as_deref().filter(|r| root.starts_with(r)) else {
-            return Err(crate::confine::Refused::OutsideLocation(target.to_string()).to_string());
+            return Err(crate::confine::Refused::OutsideLocation(target.to_string()).into());
         };
         let files =
             super::glob::expand(&super::glob::pattern_below(&text, &root), &root, target).await?;
