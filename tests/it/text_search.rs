@@ -81,7 +81,7 @@ fn queries(seed: u64, rows: &[(String, String)]) -> Vec<String> {
         let len = 1 + (rng.next() % 6) as usize;
         let start = (rng.next() as usize) % name.len().saturating_sub(len).max(1);
         let piece: String = name.iter().skip(start).take(len).collect();
-        if rng.next() % 3 == 0 {
+        if rng.next().is_multiple_of(3) {
             out.push(format!("{} {}", piece.to_uppercase(), rng.pick(SYLLABLES)));
         } else {
             out.push(piece);
