@@ -215,7 +215,7 @@ impl CatalogConfig {
         let mut configured = Vec::new();
         for (i, loc) in self.locations.iter().enumerate() {
             let provider = providers::configured_location(&loc.kind, &loc.target, &resolver)
-                .map_err(|e| ConfigError::Invalid(format!("catalog.locations[{i}]: {e}")))?;
+                .map_err(|source| ConfigError::Location { index: i, source })?;
             configured.push(Scheduled {
                 provider,
                 schedule: default,

@@ -179,6 +179,12 @@ pub enum ConfigError {
     Jwt(#[from] crate::auth::jwt::JwtError),
     #[error("invalid config: {0}")]
     Proxies(#[from] crate::auth::client::CidrError),
+    /// A `catalog.locations` entry no provider can be built for.
+    #[error("invalid config: catalog.locations[{index}]: {source}")]
+    Location {
+        index: usize,
+        source: crate::providers::ProviderError,
+    },
 }
 
 /// `scheme://user:password@host…` with the password replaced by `********`.

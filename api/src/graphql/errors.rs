@@ -153,8 +153,21 @@ impl From<crate::providers::sources::SourceError> for ApiError {
             S::Input(m) => ApiError::BadUserInput(m),
             S::NotFound(m) => ApiError::NotFound(m),
             S::Conflict(m) => ApiError::Conflict(m),
+            S::Provider(p) => p.into(),
             S::Auth(a) => a.into(),
             S::Catalog(c) => c.into(),
+        }
+    }
+}
+
+impl From<crate::providers::ProviderError> for ApiError {
+    /// A location that cannot be built or read is the caller's input (its text names only what the
+    /// caller gave); a checkout directory the server cannot create is internal.
+    fn from(e: crate::providers::ProviderError) -> Self {
+        use crate::providers::ProviderError as P;
+        match e {
+            P::Checkout(_) => ApiError::Internal(e.to_string()),
+            _ => ApiError::BadUserInput(e.to_string()),
         }
     }
 }
@@ -348,10 +361,44 @@ mod tests {
                 S::Catalog(CatalogError::InvalidInput("x".into())),
                 "BAD_USER_INPUT",
             ),
+            (
+                S::Provider(crate::providers::ProviderError::Target("x".into())),
+                "BAD_USER_INPUT",
+            ),
         ];
         for (e, code) in table {
             assert_eq!(code_of(e), code);
         }
+    }
+
+    #[test]
+    fn provider_errors_map_by_kind() {
+        use crate::confine::Refused;
+        use crate::providers::ProviderError as P;
+        let io = || std::io::Error::other("/tmp/greenroom-git-x: denied");
+        let table = [
+            (P::Target("x".into()), "BAD_USER_INPUT"),
+            (P::Refused(Refused::Host("x".into())), "BAD_USER_INPUT"),
+            (P::NoMatch("x".into()), "BAD_USER_INPUT"),
+            (P::Walk("x".into()), "BAD_USER_INPUT"),
+            (P::Status(reqwest::StatusCode::NOT_FOUND), "BAD_USER_INPUT"),
+            (P::TooLarge(1), "BAD_USER_INPUT"),
+            (P::Timeout, "BAD_USER_INPUT"),
+            (P::Unreachable("x".into()), "BAD_USER_INPUT"),
+            (P::Unreadable("x".into()), "BAD_USER_INPUT"),
+            (P::Git("x".into()), "BAD_USER_INPUT"),
+            (P::Checkout(io()), "INTERNAL"),
+        ];
+        for (e, code) in table {
+            assert_eq!(code_of(e), code);
+        }
+        let (_, message) = wire(P::Refused(Refused::Host("https://x.test/a".into())));
+        assert_eq!(
+            message,
+            "'https://x.test/a': host is not one this server may connect to (catalog.allow.hosts)"
+        );
+        let (_, message) = wire(P::Checkout(io()));
+        assert_eq!(message, "internal error", "no server path is sent");
     }
 
     #[test]

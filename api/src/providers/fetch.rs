@@ -7,6 +7,7 @@ use reqwest::{StatusCode, Url};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::error::ProviderError;
 use crate::confine::Policy;
 
 /// Limits for every HTTP read (locations and placeholders).
@@ -78,8 +79,8 @@ impl Fetcher {
 
     /// GETs `url` (conditionally when `etag` is given) if the policy allows it, refusing bodies over the
     /// size limit.
-    pub async fn get(&self, url: &Url, etag: Option<&str>) -> Result<Fetched, String> {
-        self.policy.check_url(url).map_err(|e| e.to_string())?;
+    pub async fn get(&self, url: &Url, etag: Option<&str>) -> Result<Fetched, ProviderError> {
+        self.policy.check_url(url)?;
         let mut req = self.http.get(url.clone());
         if let Some(tag) = etag {
             req = req.header(IF_NONE_MATCH, tag);
@@ -89,9 +90,9 @@ impl Fetcher {
             return Ok(Fetched::NotModified);
         }
         if !resp.status().is_success() {
-            return Err(format!("HTTP {}", resp.status()));
+            return Err(ProviderError::Status(resp.status()));
         }
-        let too_big = || format!("response is larger than {} bytes", self.max_bytes);
+        let too_big = || ProviderError::TooLarge(self.max_bytes);
         let declared = resp
             .headers()
             .get(CONTENT_LENGTH)
@@ -112,33 +113,35 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        let text = String::from_utf8(body).map_err(|_| "response is not UTF-8".to_string())?;
+        let text = String::from_utf8(body)
+            .map_err(|_| ProviderError::Unreadable("response is not UTF-8".into()))?;
         Ok(Fetched::Body { text, etag })
     }
 }
 
 /// A stable description (it ends up in entity status, whose content is compared between reads): a
 /// connect failure reads the same whether it was refused, unresolved or timed out.
-fn describe(e: reqwest::Error) -> String {
+fn describe(e: reqwest::Error) -> ProviderError {
+    let unreachable = |text: &str| ProviderError::Unreachable(text.into());
     if e.is_redirect() {
         // The policy's own words (a refused hop names only the URL it was sent to).
         let mut cause = std::error::Error::source(&e);
         while let Some(c) = cause {
             if c.source().is_none() {
-                return crate::confine::mask_text(&c.to_string());
+                return unreachable(&crate::confine::mask_text(&c.to_string()));
             }
             cause = c.source();
         }
-        return "redirect refused".into();
+        return unreachable("redirect refused");
     }
     if e.is_connect() {
-        "cannot connect".into()
+        unreachable("cannot connect")
     } else if e.is_timeout() {
-        "timed out".into()
+        ProviderError::Timeout
     } else if e.is_body() || e.is_decode() {
-        "the response broke off".into()
+        unreachable("the response broke off")
     } else {
         // No OS or resolver text: it can name addresses and tell open ports from closed ones.
-        "request failed".into()
+        unreachable("request failed")
     }
 }

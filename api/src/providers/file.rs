@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
 
+use super::error::ProviderError;
 use super::glob::{expand, is_glob, pattern_below, root_of};
 use super::place::Place;
 use super::placeholders::PlaceholderResolver;
@@ -56,7 +57,7 @@ impl FileProvider {
     }
 
     /// A location registered at run time: its directory must lie inside one the policy allows.
-    pub fn registered(target: &str, resolver: PlaceholderResolver) -> Result<Self, String> {
+    pub fn registered(target: &str, resolver: PlaceholderResolver) -> Result<Self, ProviderError> {
         let p = Self {
             registered: true,
             ..Self::new(target, resolver)
@@ -65,16 +66,16 @@ impl FileProvider {
         Ok(p)
     }
 
-    fn check_root(&self) -> Result<(), String> {
+    fn check_root(&self) -> Result<(), ProviderError> {
         if self.registered && !self.resolver.policy().dir_allowed(&root_of(&self.target)) {
-            return Err(crate::confine::Refused::OutsideRoots(self.target.clone()).to_string());
+            return Err(crate::confine::Refused::OutsideRoots(self.target.clone()).into());
         }
         Ok(())
     }
 
     /// The files the target names: itself, or every file the glob matches (sorted; the directory walk
     /// runs on a blocking thread).
-    async fn roots(&self) -> Result<Vec<Place>, String> {
+    async fn roots(&self) -> Result<Vec<Place>, ProviderError> {
         if !is_glob(&self.target) {
             return Ok(vec![Place::File(PathBuf::from(&self.target))]);
         }
@@ -82,12 +83,15 @@ impl FileProvider {
         let pattern = pattern_below(&self.target, &root);
         let files = expand(&pattern, &root, &self.target).await?;
         if files.is_empty() {
-            return Err(format!("{}: no file matches", self.target));
+            return Err(ProviderError::NoMatch(format!(
+                "{}: no file matches",
+                self.target
+            )));
         }
         Ok(files.into_iter().map(Place::File).collect())
     }
 
-    async fn walker(&self, previous: Cursor) -> Result<Walker, String> {
+    async fn walker(&self, previous: Cursor) -> Result<Walker, ProviderError> {
         // Checked at every read: a registered location stays inside what the policy allows now.
         self.check_root()?;
         let scope = Scope {
@@ -115,7 +119,11 @@ impl Provider for FileProvider {
     fn target(&self) -> &str {
         &self.target
     }
-    async fn read(&self, previous: Cursor, out: mpsc::Sender<Batch>) -> Result<ReadEnd, String> {
+    async fn read(
+        &self,
+        previous: Cursor,
+        out: mpsc::Sender<Batch>,
+    ) -> Result<ReadEnd, ProviderError> {
         let files = super::walk_into(self.walker(previous).await?, &out).await;
         Ok(ReadEnd::Snapshot {
             cursor: Cursor {
@@ -141,7 +149,7 @@ pub async fn read_all(provider: &dyn Provider) -> LocationRead {
     };
     let (end, mut all) = tokio::join!(reading, collecting);
     if let Err(e) = end {
-        all.errors.push(e);
+        all.errors.push(e.to_string());
     }
     all
 }

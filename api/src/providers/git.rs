@@ -9,6 +9,7 @@ use std::process::Stdio;
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
+use super::error::ProviderError;
 use super::place::Place;
 use super::placeholders::PlaceholderResolver;
 use super::walk::{Batch, Scope, Walker};
@@ -32,21 +33,19 @@ pub struct GitProvider {
 impl GitProvider {
     /// A registered git location: `target` is `URL#BRANCH` or `URL#BRANCH:GLOB` (default glob
     /// `catalog-info.yaml`, at the repository's root).
-    pub fn registered(target: &str, resolver: PlaceholderResolver) -> Result<Self, String> {
-        let (url, rest) = target
-            .rsplit_once('#')
-            .ok_or_else(|| format!("'{target}' is not URL#BRANCH[:PATH]"))?;
+    pub fn registered(target: &str, resolver: PlaceholderResolver) -> Result<Self, ProviderError> {
+        let shape = || ProviderError::Target(format!("'{target}' is not URL#BRANCH[:PATH]"));
+        let (url, rest) = target.rsplit_once('#').ok_or_else(shape)?;
         let (branch, glob) = rest.split_once(':').unwrap_or((rest, "catalog-info.yaml"));
         if url.is_empty() || branch.is_empty() {
-            return Err(format!("'{target}' is not URL#BRANCH[:PATH]"));
+            return Err(shape());
         }
         if glob.split('/').any(|part| part == "..") {
-            return Err(format!("'{glob}' must stay inside the repository"));
+            return Err(ProviderError::Target(format!(
+                "'{glob}' must stay inside the repository"
+            )));
         }
-        resolver
-            .policy()
-            .check_git_remote_name(url)
-            .map_err(|e| e.to_string())?;
+        resolver.policy().check_git_remote_name(url)?;
         let mut p = Self::new(
             target,
             url,
@@ -89,7 +88,7 @@ impl GitProvider {
     }
 
     /// The commit the branch (or the remote HEAD) points at.
-    async fn remote_commit(&self) -> Result<String, String> {
+    async fn remote_commit(&self) -> Result<String, ProviderError> {
         let reference = match &self.branch {
             Some(b) => format!("refs/heads/{b}"),
             None => "HEAD".to_string(),
@@ -99,14 +98,16 @@ impl GitProvider {
         out.split_whitespace()
             .next()
             .map(str::to_string)
-            .ok_or_else(|| match &self.branch {
-                Some(b) => format!("{url}: branch '{b}' not found"),
-                None => format!("{url}: repository has no HEAD"),
+            .ok_or_else(|| {
+                ProviderError::Git(match &self.branch {
+                    Some(b) => format!("{url}: branch '{b}' not found"),
+                    None => format!("{url}: repository has no HEAD"),
+                })
             })
     }
 
     /// Shallow-clones the branch into `dir`; returns the commit checked out.
-    async fn clone_into(&self, dir: &Path) -> Result<String, String> {
+    async fn clone_into(&self, dir: &Path) -> Result<String, ProviderError> {
         let dir_text = dir.display().to_string();
         let mut args = vec!["clone", "--quiet", "--depth", "1", "--no-tags"];
         if let Some(b) = &self.branch {
@@ -122,7 +123,7 @@ impl GitProvider {
 
     /// The files of the checkout the glob matches (walked on a blocking thread, symlinks not followed;
     /// `.git` skipped).
-    async fn files(&self, checkout: &Path) -> Result<Vec<PathBuf>, String> {
+    async fn files(&self, checkout: &Path) -> Result<Vec<PathBuf>, ProviderError> {
         let pattern = format!(
             "{}/{}",
             ::glob::Pattern::escape(&checkout.display().to_string()),
@@ -143,13 +144,13 @@ impl Provider for GitProvider {
     fn target(&self) -> &str {
         &self.shown
     }
-    async fn read(&self, previous: Cursor, out: mpsc::Sender<Batch>) -> Result<ReadEnd, String> {
+    async fn read(
+        &self,
+        previous: Cursor,
+        out: mpsc::Sender<Batch>,
+    ) -> Result<ReadEnd, ProviderError> {
         if self.checked {
-            self.resolver
-                .policy()
-                .check_git_remote(&self.url)
-                .await
-                .map_err(|e| e.to_string())?;
+            self.resolver.policy().check_git_remote(&self.url).await?;
         }
         // The commit and the settings that read it: a changed branch or glob reads the commit again.
         let head = format!("{}@{}", self.remote_commit().await?, self.settings());
@@ -159,7 +160,7 @@ impl Provider for GitProvider {
         let tmp = tempfile::Builder::new()
             .prefix("greenroom-git-")
             .tempdir()
-            .map_err(|e| format!("cannot create a checkout directory: {e}"))?;
+            .map_err(ProviderError::Checkout)?;
         let checkout = tmp.path().join("checkout");
         let commit = self.clone_into(&checkout).await?;
         let read_as = format!("{commit}@{}", self.settings());
@@ -168,10 +169,10 @@ impl Provider for GitProvider {
         if files.is_empty() {
             // An empty match is far more often a wrong glob or branch than an emptied repository:
             // keep what the source provided.
-            return Err(format!(
+            return Err(ProviderError::NoMatch(format!(
                 "{}: no file matches '{}' at {commit}",
                 self.shown, self.glob
-            ));
+            )));
         }
         let base = self.shown.trim_end_matches('/').trim_end_matches(".git");
         let branch = self.branch.as_deref().unwrap_or("HEAD");
@@ -203,7 +204,7 @@ impl Provider for GitProvider {
 /// Runs `git` (never prompting for credentials, never following HTTP redirects, with only the file,
 /// http(s) and ssh transports: no `ext::` helpers); returns stdout, or stderr (credentials masked) as
 /// the error.
-pub(crate) async fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, String> {
+pub(crate) async fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, ProviderError> {
     let mut cmd = Command::new("git");
     if let Some(d) = dir {
         cmd.arg("-C").arg(d);
@@ -226,15 +227,15 @@ pub(crate) async fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, Str
         .kill_on_drop(true)
         .output()
         .await
-        .map_err(|e| format!("cannot run git: {e}"))?;
+        .map_err(|e| ProviderError::Git(format!("cannot run git: {e}")))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
         let msg = crate::confine::mask_text(err.trim().lines().last().unwrap_or("failed"));
-        Err(format!(
+        Err(ProviderError::Git(format!(
             "git {}: {msg}",
             args.first().copied().unwrap_or("")
-        ))
+        )))
     }
 }

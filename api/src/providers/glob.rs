@@ -5,6 +5,8 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::error::ProviderError;
+
 /// Most directory entries one glob may visit.
 pub const MAX_ENTRIES: usize = 200_000;
 
@@ -63,15 +65,20 @@ impl Drop for CancelOnDrop {
 /// The files under `root` whose absolute path matches `pattern`, sorted; directories named `.git` are
 /// skipped, symlinks are listed but never followed. Runs on a blocking thread; dropping the future stops
 /// the walk. `shown` names the glob in errors.
-pub async fn expand(pattern: &str, root: &Path, shown: &str) -> Result<Vec<PathBuf>, String> {
-    let matcher = glob::Pattern::new(pattern).map_err(|e| format!("{shown}: invalid glob: {e}"))?;
+pub async fn expand(
+    pattern: &str,
+    root: &Path,
+    shown: &str,
+) -> Result<Vec<PathBuf>, ProviderError> {
+    let matcher = glob::Pattern::new(pattern)
+        .map_err(|e| ProviderError::Target(format!("{shown}: invalid glob: {e}")))?;
     let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
     let flag = cancel.0.clone();
     let (root, shown_owned) = (root.to_path_buf(), shown.to_string());
     let walk = tokio::task::spawn_blocking(move || walk(&matcher, &root, &flag, &shown_owned));
     let result = walk
         .await
-        .map_err(|_| format!("{shown}: the directory walk stopped"))?;
+        .map_err(|_| ProviderError::Walk(format!("{shown}: the directory walk stopped")))?;
     drop(cancel);
     result
 }
@@ -81,7 +88,7 @@ fn walk(
     root: &Path,
     cancel: &AtomicBool,
     shown: &str,
-) -> Result<Vec<PathBuf>, String> {
+) -> Result<Vec<PathBuf>, ProviderError> {
     let options = glob::MatchOptions {
         case_sensitive: true,
         require_literal_separator: true,
@@ -94,12 +101,14 @@ fn walk(
         .filter_entry(|e| e.file_name() != ".git");
     for (visited, entry) in entries.enumerate() {
         if cancel.load(Ordering::Relaxed) {
-            return Err(format!("{shown}: the directory walk was stopped"));
+            return Err(ProviderError::Walk(format!(
+                "{shown}: the directory walk was stopped"
+            )));
         }
         if visited >= MAX_ENTRIES {
-            return Err(format!(
+            return Err(ProviderError::Walk(format!(
                 "{shown}: the glob visits more than {MAX_ENTRIES} entries"
-            ));
+            )));
         }
         let Ok(entry) = entry else { continue };
         let ty = entry.file_type();

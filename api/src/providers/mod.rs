@@ -2,6 +2,7 @@
 //! registry of configured sources, and [`refresh`], which applies one provider's snapshot in one
 //! transaction.
 
+pub mod error;
 pub mod fetch;
 pub mod file;
 pub mod git;
@@ -26,6 +27,7 @@ use crate::catalog::ingest::{self, ApplyReport};
 use crate::catalog::sources as stored;
 use crate::catalog::validate::InvalidEntity;
 use crate::catalog::CatalogError;
+pub use error::ProviderError;
 pub use file::file_location_key;
 use placeholders::PlaceholderResolver;
 use scheduler::Schedule;
@@ -71,7 +73,11 @@ pub trait Provider: Send + Sync {
     fn target(&self) -> &str;
     /// Reads the snapshot, starting from `previous`, and sends it to `out`. An `Err` means the source
     /// could not be read at all (unreachable repository): nothing it provided is removed.
-    async fn read(&self, previous: Cursor, out: mpsc::Sender<Batch>) -> Result<ReadEnd, String>;
+    async fn read(
+        &self,
+        previous: Cursor,
+        out: mpsc::Sender<Batch>,
+    ) -> Result<ReadEnd, ProviderError>;
 }
 
 /// Sends every file of a walk; returns the walk's file records for the next cursor.
@@ -93,7 +99,7 @@ pub fn location_provider(
     source_type: &str,
     target: &str,
     resolver: &PlaceholderResolver,
-) -> Result<Arc<dyn Provider>, String> {
+) -> Result<Arc<dyn Provider>, ProviderError> {
     keyed_location_provider(None, source_type, target, resolver)
 }
 
@@ -103,13 +109,13 @@ pub fn configured_location(
     source_type: &str,
     target: &str,
     resolver: &PlaceholderResolver,
-) -> Result<Arc<dyn Provider>, String> {
+) -> Result<Arc<dyn Provider>, ProviderError> {
     match source_type {
         "file" => Ok(Arc::new(file::FileProvider::new(target, resolver.clone()))),
         "url" => Ok(Arc::new(url::UrlProvider::new(target, resolver.clone())?)),
-        other => Err(format!(
+        other => Err(ProviderError::Target(format!(
             "location type '{other}' is not supported (supported: file, url)"
-        )),
+        ))),
     }
 }
 
@@ -120,7 +126,7 @@ fn keyed_location_provider(
     source_type: &str,
     target: &str,
     resolver: &PlaceholderResolver,
-) -> Result<Arc<dyn Provider>, String> {
+) -> Result<Arc<dyn Provider>, ProviderError> {
     match source_type {
         "file" => {
             let mut p = file::FileProvider::registered(target, resolver.clone())?;
@@ -140,9 +146,9 @@ fn keyed_location_provider(
             target,
             resolver.clone(),
         )?)),
-        other => Err(format!(
+        other => Err(ProviderError::Target(format!(
             "location type '{other}' is not supported (supported: file, url, git)"
-        )),
+        ))),
     }
 }
 
@@ -176,7 +182,7 @@ impl Registry {
         source_type: &str,
         target: &str,
         origin: Origin,
-    ) -> Result<Arc<dyn Provider>, String> {
+    ) -> Result<Arc<dyn Provider>, ProviderError> {
         if let Some(s) = self.configured.iter().find(|s| s.provider.key() == key) {
             return Ok(s.provider.clone());
         }
@@ -340,7 +346,7 @@ async fn previous_cursor(
 }
 
 /// What a read task ends with.
-type ReadResult = Result<ReadEnd, String>;
+type ReadResult = Result<ReadEnd, ProviderError>;
 
 /// Starts the provider's read on its own task; its batches arrive on the returned channel.
 fn spawn_reader(
@@ -390,7 +396,7 @@ async fn read_end(
     match (&mut reader.0).await {
         Ok(Ok(end)) => Some(end),
         Ok(Err(e)) => {
-            errors.push(e);
+            errors.push(e.to_string());
             None
         }
         Err(e) => {

@@ -6,6 +6,8 @@ use reqwest::Url;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
+use super::error::ProviderError;
+
 /// One readable place: a local file or an HTTP(S) URL.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Place {
@@ -31,7 +33,7 @@ impl Place {
 
     /// Resolves a Location target of type `ty` (default: this place's type) relative to this place.
     /// A remote place never leads to a local file.
-    pub fn join(&self, ty: Option<&str>, target: &str) -> Result<Place, String> {
+    pub fn join(&self, ty: Option<&str>, target: &str) -> Result<Place, ProviderError> {
         let ty = ty.unwrap_or(match self {
             Place::File(_) => "file",
             Place::Url(_) => "url",
@@ -41,35 +43,37 @@ impl Place {
                 let dir = p.parent().unwrap_or(Path::new("/"));
                 Ok(Place::File(dir.join(target)))
             }
-            ("file", Place::Url(_)) => Err(format!(
+            ("file", Place::Url(_)) => Err(ProviderError::Target(format!(
                 "file target '{target}' in a remote location is refused"
-            )),
+            ))),
             ("url", base) => {
                 let url = match (Url::parse(target), base) {
                     (Ok(u), _) => u,
-                    (Err(_), Place::Url(b)) => b
-                        .join(target)
-                        .map_err(|e| format!("url target '{target}': {e}"))?,
+                    (Err(_), Place::Url(b)) => b.join(target).map_err(|e| {
+                        ProviderError::Target(format!("url target '{target}': {e}"))
+                    })?,
                     (Err(e), Place::File(_)) => {
-                        return Err(format!("url target '{target}' is not a URL: {e}"))
+                        return Err(ProviderError::Target(format!(
+                            "url target '{target}' is not a URL: {e}"
+                        )))
                     }
                 };
                 http_url(url).map(Place::Url)
             }
-            (other, _) => Err(format!(
+            (other, _) => Err(ProviderError::Target(format!(
                 "location type '{other}' for target '{target}' is not supported (use file or url)"
-            )),
+            ))),
         }
     }
 }
 
 /// Accepts only `http` and `https` URLs.
-pub fn http_url(url: Url) -> Result<Url, String> {
+pub fn http_url(url: Url) -> Result<Url, ProviderError> {
     match url.scheme() {
         "http" | "https" => Ok(url),
-        s => Err(format!(
+        s => Err(ProviderError::Target(format!(
             "'{url}': scheme '{s}' is not supported (use http or https)"
-        )),
+        ))),
     }
 }
 

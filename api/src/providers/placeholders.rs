@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::error::ProviderError;
 use super::fetch::{Fetched, Fetcher};
 use super::place::{digest, Place};
 use crate::catalog::model::StatusItem;
@@ -97,7 +98,7 @@ impl PlaceholderResolver {
         base: &Place,
         root: Option<&Path>,
         deps: &mut Deps,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, ProviderError> {
         let absolute = target.starts_with("http://") || target.starts_with("https://");
         let text = match base {
             Place::Url(_) => self.fetch(base.join(Some("url"), target)?, deps).await?,
@@ -105,13 +106,12 @@ impl PlaceholderResolver {
             Place::File(file) => {
                 let dir = file.parent().unwrap_or(Path::new("/"));
                 let Some(root) = root else {
-                    return Err(Refused::OutsideRoots(target.to_string()).to_string());
+                    return Err(Refused::OutsideRoots(target.to_string()).into());
                 };
                 let (path, text) = self
                     .policy()
                     .read_file(&dir.join(target), root, target)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 deps.files.insert(path.display().to_string(), digest(&text));
                 text
             }
@@ -119,26 +119,31 @@ impl PlaceholderResolver {
         if ph != "text"
             && crate::catalog::yaml_depth::deeper_than(&text, self.policy().max_yaml_depth())
         {
-            return Err(format!(
+            return Err(ProviderError::Unreadable(format!(
                 "nests deeper than {} levels; not parsed",
                 self.policy().max_yaml_depth()
-            ));
+            )));
         }
+        let unreadable = |what: &str, e: &dyn std::fmt::Display| {
+            ProviderError::Unreadable(format!("invalid {what}: {e}"))
+        };
         match ph {
             "text" => Ok(Value::String(text)),
-            "json" => serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}")),
-            _ => serde_yaml_ng::from_str(&text).map_err(|e| format!("invalid YAML: {e}")),
+            "json" => serde_json::from_str(&text).map_err(|e| unreadable("JSON", &e)),
+            _ => serde_yaml_ng::from_str(&text).map_err(|e| unreadable("YAML", &e)),
         }
     }
 
-    async fn fetch(&self, place: Place, deps: &mut Deps) -> Result<String, String> {
+    async fn fetch(&self, place: Place, deps: &mut Deps) -> Result<String, ProviderError> {
         let Place::Url(url) = place else {
-            return Err("not a URL".into());
+            return Err(ProviderError::Target("not a URL".into()));
         };
         deps.remote = true;
         match self.fetcher.get(&url, None).await? {
             Fetched::Body { text, .. } => Ok(text),
-            Fetched::NotModified => Err("unexpected 304 Not Modified".into()),
+            Fetched::NotModified => Err(ProviderError::Unreadable(
+                "unexpected 304 Not Modified".into(),
+            )),
         }
     }
 }

@@ -5,7 +5,7 @@
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
-use super::{Origin, Registry};
+use super::{Origin, ProviderError, Registry};
 use crate::auth::{AuthError, Caller};
 use crate::catalog::model::Entity;
 use crate::catalog::sources::{self, SourceStatus};
@@ -20,6 +20,9 @@ pub enum SourceError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A location that no provider reads, or that the read policy refuses (a bad input).
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -55,8 +58,7 @@ pub async fn preview(
     target: &str,
 ) -> Result<(Preview, Arc<dyn super::Provider>), SourceError> {
     let target = target.trim();
-    let provider = super::location_provider(source_type, target, &registry.resolver)
-        .map_err(SourceError::Input)?;
+    let provider = super::location_provider(source_type, target, &registry.resolver)?;
     let limit = registry.timeout_for(provider.key());
     let Ok(read) = tokio::time::timeout(limit, super::file::read_all(provider.as_ref())).await
     else {
@@ -135,8 +137,7 @@ pub async fn register_and_read(
     source_type: &str,
     target: &str,
 ) -> Result<(String, super::RefreshOutcome), SourceError> {
-    let provider = super::location_provider(source_type, target.trim(), &registry.resolver)
-        .map_err(SourceError::Input)?;
+    let provider = super::location_provider(source_type, target.trim(), &registry.resolver)?;
     let key = provider.key().to_string();
     let new = !sources::exists(db, &key).await?;
     if new {
@@ -207,9 +208,8 @@ pub async fn refresh_source(
     } else {
         Origin::Config
     };
-    let provider = registry
-        .provider_for(&source.key, &source.source_type, &source.target, origin)
-        .map_err(SourceError::Input)?;
+    let provider =
+        registry.provider_for(&source.key, &source.source_type, &source.target, origin)?;
     bounded(registry, &source.key, super::refresh(db, provider, origin)).await?;
     Ok(())
 }

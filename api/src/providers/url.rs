@@ -4,6 +4,7 @@
 use reqwest::Url;
 use tokio::sync::mpsc;
 
+use super::error::ProviderError;
 use super::place::{http_url, Place};
 use super::placeholders::PlaceholderResolver;
 use super::walk::{Batch, Scope, Walker};
@@ -15,8 +16,9 @@ pub fn url_location_key(url: &Url) -> String {
 }
 
 /// Parses a `url` location target (http or https only).
-pub fn parse_target(target: &str) -> Result<Url, String> {
-    let url = Url::parse(target).map_err(|e| format!("'{target}' is not a URL: {e}"))?;
+pub fn parse_target(target: &str) -> Result<Url, ProviderError> {
+    let url = Url::parse(target)
+        .map_err(|e| ProviderError::Target(format!("'{target}' is not a URL: {e}")))?;
     http_url(url)
 }
 
@@ -35,7 +37,7 @@ impl UrlProvider {
     }
 
     /// A configured location (its host is allowed by the configuration that names it).
-    pub fn new(target: &str, resolver: PlaceholderResolver) -> Result<Self, String> {
+    pub fn new(target: &str, resolver: PlaceholderResolver) -> Result<Self, ProviderError> {
         let url = parse_target(target)?;
         Ok(Self {
             key: url_location_key(&url),
@@ -46,15 +48,12 @@ impl UrlProvider {
     }
 
     /// A location registered at run time: no credentials in the URL, and a host the policy allows.
-    pub fn registered(target: &str, resolver: PlaceholderResolver) -> Result<Self, String> {
+    pub fn registered(target: &str, resolver: PlaceholderResolver) -> Result<Self, ProviderError> {
         let url = parse_target(target)?;
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(crate::confine::Refused::Credentials(url_location_key(&url)).to_string());
+            return Err(crate::confine::Refused::Credentials(url_location_key(&url)).into());
         }
-        resolver
-            .policy()
-            .check_url(&url)
-            .map_err(|e| e.to_string())?;
+        resolver.policy().check_url(&url)?;
         Self::new(target, resolver)
     }
 }
@@ -70,7 +69,11 @@ impl Provider for UrlProvider {
     fn target(&self) -> &str {
         &self.target
     }
-    async fn read(&self, previous: Cursor, out: mpsc::Sender<Batch>) -> Result<ReadEnd, String> {
+    async fn read(
+        &self,
+        previous: Cursor,
+        out: mpsc::Sender<Batch>,
+    ) -> Result<ReadEnd, ProviderError> {
         let scope = Scope {
             root: None,
             origin: self.key.clone(),

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
+use super::error::ProviderError;
 use super::fetch::Fetched;
 use super::place::{digest, Place};
 use super::placeholders::{Deps, PlaceholderResolver};
@@ -123,75 +124,18 @@ impl Walker {
 
     /// Reads the next file of the tree, or `None` when every reachable file has been read.
     pub async fn next_file(&mut self) -> Option<Batch> {
-        let (place, written, depth) = loop {
-            let (written, depth) = self.queue.pop_front()?;
-            let p = match &written {
-                // A path that cannot be resolved stays as given; reading it then fails (see below).
-                Place::File(f) => Place::File(std::fs::canonicalize(f).unwrap_or(f.clone())),
-                u => u.clone(),
-            };
-            if self.visited.insert(p.clone()) {
-                break (p, written, depth);
-            }
-        };
-        let key = place.location_ref();
-        // A path that resolves outside the root is shown as written: never where a symlink points.
-        let inside = match (&place, self.scope.root.as_deref()) {
-            (Place::File(p), Some(root)) => p.starts_with(root),
-            _ => true,
-        };
-        let shown = self.scope.shown(if inside { &place } else { &written });
-        let mut out = Batch {
-            key: key.clone(),
-            file: shown.clone(),
-            ..Batch::default()
-        };
+        let (place, written, depth) = self.next_place()?;
+        let mut out = self.batch_for(&place, &written);
+        let key = out.key.clone();
         let previous = self.previous.get(&key).cloned();
-        let (text, etag) = match &place {
-            Place::File(path) => {
-                let Some(root) = self.scope.root.as_deref() else {
-                    out.errors.push(format!(
-                        "{shown}: refused: a local file in a remote location"
-                    ));
-                    return Some(out);
-                };
-                match self.resolver.policy().read_file(path, root, &shown).await {
-                    Ok((_, t)) => (Some(t), None),
-                    Err(e) => {
-                        out.errors.push(e.to_string());
-                        return Some(out);
-                    }
-                }
-            }
-            Place::Url(url) => {
-                let etag = previous.as_ref().and_then(|r| r.etag.as_deref());
-                match self.resolver.fetcher().get(url, etag).await {
-                    Ok(Fetched::NotModified) if etag.is_some() => (None, etag.map(str::to_string)),
-                    Ok(Fetched::NotModified) => {
-                        out.errors.push(format!(
-                            "{shown}: cannot read: 304 Not Modified to an unconditional request"
-                        ));
-                        return Some(out);
-                    }
-                    Ok(Fetched::Body { text, etag }) => (Some(text), etag),
-                    Err(e) => {
-                        out.errors.push(format!("{shown}: cannot read: {e}"));
-                        return Some(out);
-                    }
-                }
-            }
+        let Some((text, etag)) = self.read_text(&place, previous.as_ref(), &mut out).await else {
+            return Some(out);
         };
         let hash = text.as_deref().map(digest);
         if let Some(rec) = previous {
             let same = hash.as_ref().is_none_or(|h| *h == rec.hash);
             if same && self.deps_unchanged(&rec).await {
-                out.unchanged = true;
-                for target in &rec.follows {
-                    if let Some(p) = Place::parse_ref(target) {
-                        self.queue.push_back((p, depth + 1));
-                    }
-                }
-                self.records.insert(key, rec);
+                self.keep_unchanged(key, rec, depth, &mut out);
                 return Some(out);
             }
         }
@@ -208,11 +152,7 @@ impl Walker {
             .await;
         // Only a file that read cleanly is recorded: an entity whose placeholder failed (say, a file not
         // generated yet) must be read again.
-        let failed_placeholder = out
-            .entities
-            .iter()
-            .any(|e| e.status.iter().any(|s| s.level == "error"));
-        if out.errors.is_empty() && out.invalid.is_empty() && !deps.remote && !failed_placeholder {
+        if read_cleanly(&out, &deps) {
             let record = FileRecord {
                 hash: hash.unwrap_or_default(),
                 etag,
@@ -224,6 +164,95 @@ impl Walker {
         Some(out)
     }
 
+    /// Pops the next place not visited yet: as resolved (a canonical path), as written, and its depth.
+    fn next_place(&mut self) -> Option<(Place, Place, usize)> {
+        loop {
+            let (written, depth) = self.queue.pop_front()?;
+            let p = match &written {
+                // A path that cannot be resolved stays as given; reading it then fails (see read_text).
+                Place::File(f) => Place::File(std::fs::canonicalize(f).unwrap_or(f.clone())),
+                u => u.clone(),
+            };
+            if self.visited.insert(p.clone()) {
+                return Some((p, written, depth));
+            }
+        }
+    }
+
+    /// An empty batch for `place`, under its location ref and the name it is shown by.
+    fn batch_for(&self, place: &Place, written: &Place) -> Batch {
+        // A path that resolves outside the root is shown as written: never where a symlink points.
+        let inside = match (place, self.scope.root.as_deref()) {
+            (Place::File(p), Some(root)) => p.starts_with(root),
+            _ => true,
+        };
+        Batch {
+            key: place.location_ref(),
+            file: self.scope.shown(if inside { place } else { written }),
+            ..Batch::default()
+        }
+    }
+
+    /// The place's text (`None`: not modified since its recorded ETag) and ETag, read through the
+    /// policy; `None`, with the reason added to `out.errors`, when it cannot be read.
+    async fn read_text(
+        &self,
+        place: &Place,
+        previous: Option<&FileRecord>,
+        out: &mut Batch,
+    ) -> Option<(Option<String>, Option<String>)> {
+        let shown = out.file.clone();
+        match place {
+            Place::File(path) => {
+                let Some(root) = self.scope.root.as_deref() else {
+                    out.errors.push(format!(
+                        "{shown}: refused: a local file in a remote location"
+                    ));
+                    return None;
+                };
+                match self.resolver.policy().read_file(path, root, &shown).await {
+                    Ok((_, t)) => Some((Some(t), None)),
+                    Err(e) => {
+                        out.errors.push(e.to_string());
+                        None
+                    }
+                }
+            }
+            Place::Url(url) => {
+                let etag = previous.and_then(|r| r.etag.as_deref());
+                match self.resolver.fetcher().get(url, etag).await {
+                    Ok(Fetched::NotModified) if etag.is_some() => {
+                        Some((None, etag.map(str::to_string)))
+                    }
+                    Ok(Fetched::NotModified) => {
+                        out.errors.push(format!(
+                            "{shown}: cannot read: 304 Not Modified to an unconditional request"
+                        ));
+                        None
+                    }
+                    Ok(Fetched::Body { text, etag }) => Some((Some(text), etag)),
+                    Err(e) => {
+                        out.errors.push(format!("{shown}: cannot read: {e}"));
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Marks the batch unchanged: keeps the file's record and queues the targets it pointed at.
+    fn keep_unchanged(&mut self, key: String, rec: FileRecord, depth: usize, out: &mut Batch) {
+        out.unchanged = true;
+        for target in &rec.follows {
+            if let Some(p) = Place::parse_ref(target) {
+                self.queue.push_back((p, depth + 1));
+            }
+        }
+        self.records.insert(key, rec);
+    }
+
+    /// Parses a file's documents into `out`: placeholders resolved, validated, duplicates skipped,
+    /// labelled, and the targets of its `kind: Location` entities queued.
     async fn parse(
         &mut self,
         place: &Place,
@@ -233,89 +262,120 @@ impl Walker {
         deps: &mut Deps,
         follows: &mut Vec<String>,
     ) {
-        let shown = out.file.clone();
         let managed_by = self.scope.shown_ref(place);
+        for doc in self.split_and_parse(&out.file, text).await {
+            let Some(mut entity) = self.entity_of(doc, place, out, deps).await else {
+                continue;
+            };
+            annotate(&mut entity, &managed_by, &self.scope.origin);
+            if entity.kind().eq_ignore_ascii_case("location") {
+                self.follow(place, &entity, depth, out, deps, follows).await;
+            }
+            out.entities.push(entity);
+        }
+    }
+
+    /// Splits and parses the file's documents on a blocking thread (parsing is CPU work: off the async
+    /// runtime).
+    async fn split_and_parse(&self, file: &str, text: &str) -> Vec<Doc> {
         let (known, max_depth) = (
             self.known_docs.clone(),
             self.resolver.policy().max_yaml_depth(),
         );
-        let (file, text) = (shown.clone(), text.to_string());
-        // Parsing is CPU work: off the async runtime.
-        let docs = tokio::task::spawn_blocking(move || parse_file(&file, &text, &known, max_depth))
+        let (file, text) = (file.to_string(), text.to_string());
+        tokio::task::spawn_blocking(move || parse_file(&file, &text, &known, max_depth))
             .await
-            .unwrap_or_default();
-        for doc in docs {
-            let (doc_hash, parsed) = match doc {
-                Doc::Kept(hash) => {
-                    out.kept_docs.push(hash);
-                    continue;
-                }
-                Doc::Parsed(hash, parsed) => (hash, parsed),
-            };
-            let (pos, mut value) = match parsed {
-                Ok(d) => d,
-                Err(e) => {
-                    out.errors.push(e.to_string());
-                    continue;
-                }
-            };
-            // A null document (`~`, or `---` with nothing after it) holds no entity, as in Backstage.
-            if value.is_null() {
-                continue;
+            .unwrap_or_default()
+    }
+
+    /// The valid, first-defined entity of one document, its placeholders resolved and its digest set;
+    /// `None` when the document is kept, empty, unparsable, invalid or a duplicate (noted in `out`).
+    async fn entity_of(
+        &mut self,
+        doc: Doc,
+        place: &Place,
+        out: &mut Batch,
+        deps: &mut Deps,
+    ) -> Option<Entity> {
+        let (doc_hash, parsed) = match doc {
+            Doc::Kept(hash) => {
+                out.kept_docs.push(hash);
+                return None;
             }
-            let status = self
-                .resolver
-                .resolve(&mut value, place, self.scope.root.as_deref(), deps)
-                .await;
-            let mut entity = match validate(pos, value, status) {
-                Ok(e) => e,
-                Err(invalid) => {
-                    out.invalid.push(invalid);
-                    continue;
-                }
-            };
-            let key = entity.entity_ref.to_string();
-            if let Some(first) = self.seen.get(&key) {
-                out.errors.push(format!(
-                    "{}: {key} is defined again (first at {first}); ignored",
-                    entity.source
-                ));
-                continue;
+            Doc::Parsed(hash, parsed) => (hash, parsed),
+        };
+        let (pos, mut value) = match parsed {
+            Ok(d) => d,
+            Err(e) => {
+                out.errors.push(e.to_string());
+                return None;
             }
-            self.seen.insert(key, entity.source.to_string());
-            annotate(&mut entity, &managed_by, &self.scope.origin);
-            entity.doc_hash = Some(doc_hash);
-            if entity.kind().eq_ignore_ascii_case("location") {
-                for target in location_targets(&entity) {
-                    match place.join(entity.spec_str("type"), target) {
-                        Ok(_) if depth + 1 > MAX_DEPTH => out.errors.push(format!(
-                            "{}: {}: target '{target}' is deeper than {MAX_DEPTH} locations; not followed",
-                            entity.source, entity.entity_ref
-                        )),
-                        Ok(Place::File(p)) if super::glob::is_glob(target) => {
-                            // What a glob matches can change while this file does not: read it again.
-                            deps.remote = true;
-                            match self.expand_target(&p, target).await {
-                                Ok(files) => self
-                                    .queue
-                                    .extend(files.into_iter().map(|f| (Place::File(f), depth + 1))),
-                                Err(e) => out.errors.push(format!(
-                                    "{}: {}: {e}",
-                                    entity.source, entity.entity_ref
-                                )),
-                            }
-                        }
-                        Ok(p) => {
-                            follows.push(p.location_ref());
-                            self.queue.push_back((p, depth + 1));
-                        }
+        };
+        // A null document (`~`, or `---` with nothing after it) holds no entity, as in Backstage.
+        if value.is_null() {
+            return None;
+        }
+        let status = self
+            .resolver
+            .resolve(&mut value, place, self.scope.root.as_deref(), deps)
+            .await;
+        let mut entity = match validate(pos, value, status) {
+            Ok(e) => e,
+            Err(invalid) => {
+                out.invalid.push(invalid);
+                return None;
+            }
+        };
+        let key = entity.entity_ref.to_string();
+        if let Some(first) = self.seen.get(&key) {
+            out.errors.push(format!(
+                "{}: {key} is defined again (first at {first}); ignored",
+                entity.source
+            ));
+            return None;
+        }
+        self.seen.insert(key, entity.source.to_string());
+        entity.doc_hash = Some(doc_hash);
+        Some(entity)
+    }
+
+    /// Queues the targets of a `kind: Location` entity (globs expanded; too deep, refused or bad targets
+    /// noted in `out`) and lists the followed ones in `follows`.
+    async fn follow(
+        &mut self,
+        place: &Place,
+        entity: &Entity,
+        depth: usize,
+        out: &mut Batch,
+        deps: &mut Deps,
+        follows: &mut Vec<String>,
+    ) {
+        for target in location_targets(entity) {
+            match place.join(entity.spec_str("type"), target) {
+                Ok(_) if depth + 1 > MAX_DEPTH => out.errors.push(format!(
+                    "{}: {}: target '{target}' is deeper than {MAX_DEPTH} locations; not followed",
+                    entity.source, entity.entity_ref
+                )),
+                Ok(Place::File(p)) if super::glob::is_glob(target) => {
+                    // What a glob matches can change while this file does not: read it again.
+                    deps.remote = true;
+                    match self.expand_target(&p, target).await {
+                        Ok(files) => self
+                            .queue
+                            .extend(files.into_iter().map(|f| (Place::File(f), depth + 1))),
                         Err(e) => out
                             .errors
                             .push(format!("{}: {}: {e}", entity.source, entity.entity_ref)),
                     }
                 }
+                Ok(p) => {
+                    follows.push(p.location_ref());
+                    self.queue.push_back((p, depth + 1));
+                }
+                Err(e) => out
+                    .errors
+                    .push(format!("{}: {}: {e}", entity.source, entity.entity_ref)),
             }
-            out.entities.push(entity);
         }
     }
 }
@@ -323,11 +383,15 @@ impl Walker {
 impl Walker {
     /// The files a glob Location target (`./plugins/**/catalog-info.yaml`, already joined to its file's
     /// directory) matches, as Backstage expands them: the glob's literal prefix must lie inside the root.
-    async fn expand_target(&self, pattern: &Path, target: &str) -> Result<Vec<PathBuf>, String> {
+    async fn expand_target(
+        &self,
+        pattern: &Path,
+        target: &str,
+    ) -> Result<Vec<PathBuf>, ProviderError> {
         let text = pattern.display().to_string();
         let root = super::glob::root_of(&text);
         let Some(within) = self.scope.root.as_deref().filter(|r| root.starts_with(r)) else {
-            return Err(crate::confine::Refused::OutsideLocation(target.to_string()).to_string());
+            return Err(crate::confine::Refused::OutsideLocation(target.to_string()).into());
         };
         let files =
             super::glob::expand(&super::glob::pattern_below(&text, &root), &root, target).await?;
@@ -360,6 +424,16 @@ impl Walker {
 enum Doc {
     Kept(String),
     Parsed(String, Result<(SourcePos, Value), YamlError>),
+}
+
+/// Whether a parsed file read cleanly enough to be recorded: no error, no invalid entity, no remote or
+/// glob dependency, no placeholder that failed.
+fn read_cleanly(out: &Batch, deps: &Deps) -> bool {
+    let failed_placeholder = out
+        .entities
+        .iter()
+        .any(|e| e.status.iter().any(|s| s.level == "error"));
+    out.errors.is_empty() && out.invalid.is_empty() && !deps.remote && !failed_placeholder
 }
 
 /// Splits and parses a file's documents (documents stored before and unchanged are not parsed again).

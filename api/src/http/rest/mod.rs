@@ -127,8 +127,20 @@ impl From<crate::providers::sources::SourceError> for RestError {
             S::Input(m) => RestError::Input(m),
             S::NotFound(m) => RestError::NotFound(m),
             S::Conflict(m) => RestError::Conflict(m),
+            S::Provider(p) => p.into(),
             S::Auth(a) => a.into(),
             S::Catalog(c) => c.into(),
+        }
+    }
+}
+
+impl From<crate::providers::ProviderError> for RestError {
+    /// As in GraphQL: the caller's input, but for a checkout directory the server cannot create.
+    fn from(e: crate::providers::ProviderError) -> Self {
+        use crate::providers::ProviderError as P;
+        match e {
+            P::Checkout(_) => RestError::Internal(e.to_string()),
+            _ => RestError::Input(e.to_string()),
         }
     }
 }
@@ -355,6 +367,32 @@ mod tests {
         assert_eq!(
             RestError::from(S::Conflict("x".into())).code(),
             Code::Conflict
+        );
+        assert_eq!(
+            RestError::from(S::Provider(crate::providers::ProviderError::Timeout)).code(),
+            Code::BadUserInput
+        );
+    }
+
+    #[test]
+    fn provider_errors_map_as_in_graphql() {
+        use crate::confine::Refused;
+        use crate::providers::ProviderError as P;
+        let target = RestError::from(P::Target("'x' is not URL#BRANCH[:PATH]".into()));
+        assert_eq!(
+            (target.code(), target.to_string().as_str()),
+            (Code::BadUserInput, "'x' is not URL#BRANCH[:PATH]")
+        );
+        let refused = RestError::from(P::Refused(Refused::OutsideRoots("/x".into())));
+        assert_eq!(refused.code(), Code::BadUserInput);
+        assert_eq!(
+            RestError::from(P::Git("x".into())).code(),
+            Code::BadUserInput
+        );
+        let checkout = RestError::from(P::Checkout(std::io::Error::other("/tmp/x")));
+        assert_eq!(
+            (checkout.code(), checkout.to_string().as_str()),
+            (Code::Internal, "internal error")
         );
     }
 

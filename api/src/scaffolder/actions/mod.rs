@@ -34,6 +34,9 @@ pub enum ActionError {
     /// What the action drives (git, the catalog, a provider, the renderer, a glob) failed, in its words.
     #[error("{0}")]
     Failed(String),
+    /// A provider-domain step it drives (the `git` CLI) failed, in that domain's words.
+    #[error(transparent)]
+    Provider(#[from] crate::providers::ProviderError),
 }
 
 impl ActionError {

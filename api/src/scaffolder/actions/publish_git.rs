@@ -49,12 +49,8 @@ impl Action for PublishGit {
         let dir = cx.workspace_path(&s("sourcePath", "."))?;
         let name = format!("user.name={author}");
         let mail = format!("user.email={email}");
-        git(Some(&dir), &["init", "--quiet", "-b", &branch])
-            .await
-            .map_err(ActionError::Failed)?;
-        git(Some(&dir), &["add", "--all"])
-            .await
-            .map_err(ActionError::Failed)?;
+        git(Some(&dir), &["init", "--quiet", "-b", &branch]).await?;
+        git(Some(&dir), &["add", "--all"]).await?;
         git(
             Some(&dir),
             &[
@@ -69,15 +65,11 @@ impl Action for PublishGit {
                 &message,
             ],
         )
-        .await
-        .map_err(ActionError::Failed)?;
+        .await?;
         let refspec = format!("HEAD:refs/heads/{branch}");
-        git(Some(&dir), &["push", "--quiet", "--", &remote, &refspec])
-            .await
-            .map_err(ActionError::Failed)?;
+        git(Some(&dir), &["push", "--quiet", "--", &remote, &refspec]).await?;
         let commit = git(Some(&dir), &["rev-parse", "HEAD"])
-            .await
-            .map_err(ActionError::Failed)?
+            .await?
             .trim()
             .to_string();
         cx.log
