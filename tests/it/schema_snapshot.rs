@@ -77,3 +77,71 @@ fn every_type_field_and_enum_value_has_a_description() {
         missing.join("\n  ")
     );
 }
+
+/// Every argument of every field (objects, interfaces and the root types) and of every custom directive
+/// has a description, so GraphiQL and codegen can say what a value means, its default and its bounds.
+/// Arguments of the built-in `@include`, `@skip`, `@deprecated`, `@specifiedBy` and `@oneOf` are exempt.
+#[test]
+fn every_argument_has_a_description() {
+    use async_graphql::parser::types::{InputValueDefinition, TypeKind, TypeSystemDefinition};
+    use async_graphql::Positioned;
+
+    const BUILT_IN_DIRECTIVES: [&str; 5] =
+        ["include", "skip", "deprecated", "specifiedBy", "oneOf"];
+    let undescribed = |owner: &str, args: &[Positioned<InputValueDefinition>]| -> Vec<String> {
+        args.iter()
+            .filter(|a| {
+                a.node
+                    .description
+                    .as_ref()
+                    .is_none_or(|d| d.node.trim().is_empty())
+            })
+            .map(|a| format!("{owner}({}:)", a.node.name.node))
+            .collect()
+    };
+
+    let sdl = api::graphql::schema::sdl();
+    let doc = async_graphql::parser::parse_schema(&sdl).expect("the served SDL parses");
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for def in &doc.definitions {
+        match def {
+            TypeSystemDefinition::Type(ty) => {
+                let ty = &ty.node;
+                let name = ty.name.node.as_str();
+                if name.starts_with("__") {
+                    continue;
+                }
+                let fields = match &ty.kind {
+                    TypeKind::Object(o) => &o.fields,
+                    TypeKind::Interface(i) => &i.fields,
+                    _ => continue,
+                };
+                for f in fields {
+                    let f = &f.node;
+                    checked += f.arguments.len();
+                    missing.extend(undescribed(
+                        &format!("{name}.{}", f.name.node),
+                        &f.arguments,
+                    ));
+                }
+            }
+            TypeSystemDefinition::Directive(d) => {
+                let d = &d.node;
+                if BUILT_IN_DIRECTIVES.contains(&d.name.node.as_str()) {
+                    continue;
+                }
+                checked += d.arguments.len();
+                missing.extend(undescribed(&format!("@{}", d.name.node), &d.arguments));
+            }
+            TypeSystemDefinition::Schema(_) => {}
+        }
+    }
+    assert!(checked > 0, "the SDL walk found no arguments at all");
+    assert!(
+        missing.is_empty(),
+        "{} arguments have no description (add `#[graphql(desc = \"...\")]` to the argument):\n  {}",
+        missing.len(),
+        missing.join("\n  ")
+    );
+}

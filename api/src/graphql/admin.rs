@@ -49,8 +49,12 @@ impl AdminQuery {
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "Page size (1 to 500; default 50).")] first: Option<i32>,
+        #[graphql(
+            desc = "The `cursor` of the last entry seen: older entries follow; default: the newest entries."
+        )]
         after: Option<String>,
+        #[graphql(desc = "Only entries of this token subject (exact match); default: all.")]
         subject: Option<String>,
     ) -> Res<Option<Vec<AuditEntry>>> {
         require(ctx, Scope::Admin)?;
@@ -81,7 +85,12 @@ pub struct AdminMutation;
 #[Object]
 impl AdminMutation {
     /// Revokes a token by its `jti` (needs `admin`); every replica refuses it within seconds.
-    async fn revoke_token(&self, ctx: &Context<'_>, jti: String) -> Res<bool> {
+    async fn revoke_token(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The token's `jti` claim (not empty; surrounding spaces are ignored).")]
+        jti: String,
+    ) -> Res<bool> {
         let caller = require(ctx, Scope::Admin)?;
         let jti = jti.trim();
         if jti.is_empty() {

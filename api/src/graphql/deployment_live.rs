@@ -30,7 +30,9 @@ impl DeploymentSubscription {
     async fn deployment_events(
         &self,
         ctx: &Context<'_>,
-        filter: Option<DeploymentEventFilter>,
+        #[graphql(desc = "Only events matching every given field; default: all.")] filter: Option<
+            DeploymentEventFilter,
+        >,
     ) -> async_graphql::Result<impl Stream<Item = Deployment>> {
         require(ctx, READ)?;
         let f = filter.unwrap_or_default();

@@ -277,8 +277,11 @@ impl Environment {
     async fn deployments(
         &self,
         ctx: &Context<'_>,
-        status: Option<GqlStatus>,
-        first: Option<i32>,
+        #[graphql(desc = "Only deployments with this status; default: any.")] status: Option<
+            GqlStatus,
+        >,
+        #[graphql(desc = "Page size (1 to 500; default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page; default: the newest deployments.")]
         after: Option<String>,
     ) -> Res<DeploymentPage> {
         let filter = Filter {
@@ -300,8 +303,10 @@ impl DeploymentsQuery {
     async fn deployments(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only deployments matching every given field; default: all.")]
         filter: Option<DeploymentFilter>,
-        first: Option<i32>,
+        #[graphql(desc = "Page size (1 to 500; default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page; default: the newest deployments.")]
         after: Option<String>,
     ) -> Res<DeploymentPage> {
         require(ctx, READ)?;
@@ -330,6 +335,7 @@ impl DeploymentsMutation {
     async fn record_deployment(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The deployment: what was deployed where, and its status and times.")]
         input: RecordDeploymentInput,
     ) -> Res<Deployment> {
         let caller = require(ctx, Scope::DeploymentsWrite)?;
@@ -376,9 +382,16 @@ impl DeploymentsMutation {
     async fn update_deployment_status(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The deployment's `id`.")] id: ID,
+        #[graphql(
+            desc = "The new status; it must be a legal move from the current one (`CONFLICT` otherwise)."
+        )]
         status: GqlStatus,
+        #[graphql(
+            desc = "When it finished (RFC 3339); used only when `status` is a finished one, default the time already recorded, else now."
+        )]
         finished_at: Option<String>,
+        #[graphql(desc = "New free-text notes, replacing the old; unchanged when absent.")]
         description: Option<String>,
     ) -> Res<Deployment> {
         let caller = require(ctx, Scope::DeploymentsWrite)?;

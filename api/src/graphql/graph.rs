@@ -59,9 +59,21 @@ impl GraphQuery {
     async fn impact(
         &self,
         ctx: &Context<'_>,
-        #[graphql(name = "ref")] entity_ref: String,
-        #[graphql(default = 5)] max_depth: Option<i32>,
-        #[graphql(default = 5000)] first: Option<i32>,
+        #[graphql(
+            name = "ref",
+            desc = "The changed entity: `kind:namespace/name`, any case; kind defaults to `component`, namespace to `default` (`NOT_FOUND` when it is not in the catalog)."
+        )]
+        entity_ref: String,
+        #[graphql(
+            default = 5,
+            desc = "Most steps from the changed entity (0 to 10; default 5)."
+        )]
+        max_depth: Option<i32>,
+        #[graphql(
+            default = 5000,
+            desc = "Most affected entities (0 to 5000; default 5000); `truncated` says when some were left out."
+        )]
+        first: Option<i32>,
     ) -> Res<Impact> {
         require(ctx, READ)?;
         let entity_ref = canonical_ref(&entity_ref)?;
@@ -125,8 +137,17 @@ impl GraphQuery {
     async fn path(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The start: `kind:namespace/name`, any case; kind defaults to `component`, namespace to `default` (`NOT_FOUND` when it is not in the catalog)."
+        )]
         from: String,
+        #[graphql(
+            desc = "The end: `kind:namespace/name`, any case; kind defaults to `component`, namespace to `default` (`NOT_FOUND` when it is not in the catalog)."
+        )]
         to: String,
+        #[graphql(
+            desc = "Relation types to follow outwards, any case: at least one (default dependsOn, consumesApi, providesApi, partOf)."
+        )]
         relations: Option<Vec<String>>,
     ) -> Res<Option<Vec<Entity>>> {
         require(ctx, READ)?;
@@ -156,8 +177,11 @@ impl GraphQuery {
     async fn dependency_cycles(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only look among entities matching this filter; default: all.")]
         filter: Option<EntityFilter>,
-        #[graphql(default = 100)] first: Option<i32>,
+        #[graphql(default = 100, desc = "Most cycles (0 to 1000; default 100).")] first: Option<
+            i32,
+        >,
     ) -> Res<Vec<Cycle>> {
         require(ctx, READ)?;
         let first = bounded("first", first.unwrap_or(100), 1000)?;

@@ -44,7 +44,11 @@ async fn fetch_refs(ctx: &Context<'_>, refs: &[String]) -> Res<Vec<Arc<StoredEnt
 #[Object]
 impl CatalogQuery {
     /// Fetches any object by its global ID.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> Res<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An opaque global ID, as a `Node`'s `id` gives it.")] id: ID,
+    ) -> Res<Option<Node>> {
         super::guard::require(ctx, super::guard::READ)?;
         let Some(r) = ref_from_node_id(&id) else {
             return Err(ApiError::BadUserInput(format!(
@@ -64,7 +68,11 @@ impl CatalogQuery {
     async fn entity(
         &self,
         ctx: &Context<'_>,
-        #[graphql(name = "ref")] entity_ref: String,
+        #[graphql(
+            name = "ref",
+            desc = "`kind:namespace/name` or `kind:name`, any case; kind is required, namespace defaults to `default`."
+        )]
+        entity_ref: String,
     ) -> Res<Option<Entity>> {
         super::guard::require(ctx, super::guard::READ)?;
         let r = parse_ref(&entity_ref)?;
@@ -80,6 +88,9 @@ impl CatalogQuery {
     async fn entities_by_refs(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Refs `kind:namespace/name` or `kind:name`, any case (at most 500); kind is required, namespace defaults to `default`."
+        )]
         refs: Vec<String>,
     ) -> Res<Vec<Option<Entity>>> {
         super::guard::require(ctx, super::guard::READ)?;
@@ -109,13 +120,27 @@ impl CatalogQuery {
     async fn entities(
         &self,
         ctx: &Context<'_>,
-        filter: Option<EntityFilter>,
+        #[graphql(desc = "Only entities matching this filter; default: all.")] filter: Option<
+            EntityFilter,
+        >,
         #[graphql(desc = "Case-insensitive text search over name, title, description and tags.")]
         query: Option<String>,
+        #[graphql(desc = "The sort order (default: by `ref`, ascending); ties are broken by ref.")]
         order_by: Option<EntityOrder>,
-        first: Option<i32>,
+        #[graphql(desc = "Page size, forward from `after` (0 to 500; default 20).")] first: Option<
+            i32,
+        >,
+        #[graphql(
+            desc = "Start after this cursor (an edge's `cursor` or `pageInfo.endCursor`, from the same `orderBy`)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "Page size, back from `before` (0 to 500); used only when `first` is absent."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "End before this cursor (an edge's `cursor` or `pageInfo.startCursor`, from the same `orderBy`)."
+        )]
         before: Option<String>,
     ) -> Res<EntityConnection> {
         super::guard::require(ctx, super::guard::READ)?;
@@ -170,8 +195,13 @@ impl CatalogQuery {
     async fn facets(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The field to count values of: `kind`, `namespace`, `type`, `lifecycle`, `owner`, `system`, `tag`, `metadata.labels.<key>` or `metadata.annotations.<key>`."
+        )]
         field: String,
-        filter: Option<EntityFilter>,
+        #[graphql(desc = "Only count entities matching this filter; default: all.")] filter: Option<
+            EntityFilter,
+        >,
     ) -> Res<Vec<Facet>> {
         super::guard::require(ctx, super::guard::READ)?;
         let filter: Filter = filter.map(Filter::from).unwrap_or_default();

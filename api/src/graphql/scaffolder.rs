@@ -240,7 +240,12 @@ impl Task {
     }
     /// Its event log after the event id `after` (up to 1,000 entries; its creator and admins only,
     /// `FORBIDDEN` otherwise).
-    async fn events(&self, ctx: &Context<'_>, after: Option<ID>) -> Res<Vec<TaskEvent>> {
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only events after this event `id`; default: from the first event.")]
+        after: Option<ID>,
+    ) -> Res<Vec<TaskEvent>> {
         may_read(ctx, &self.0)?;
         let db = context::database(ctx)?;
         let after = parse_event_id(after)?;
@@ -367,7 +372,11 @@ pub struct ScaffolderQuery;
 #[Object]
 impl ScaffolderQuery {
     /// One task by id.
-    async fn task(&self, ctx: &Context<'_>, id: ID) -> Res<Option<Task>> {
+    async fn task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The task's `id`.")] id: ID,
+    ) -> Res<Option<Task>> {
         require(ctx, READ)?;
         let db = context::database(ctx)?;
         Ok(tasks::get(db, &id).await.gql()?.map(Task))
@@ -377,8 +386,11 @@ impl ScaffolderQuery {
     async fn tasks(
         &self,
         ctx: &Context<'_>,
-        filter: Option<TaskFilter>,
-        first: Option<i32>,
+        #[graphql(desc = "Only tasks matching every given field; default: all.")] filter: Option<
+            TaskFilter,
+        >,
+        #[graphql(desc = "Page size (1 to 100; default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page; default: the newest tasks.")]
         after: Option<String>,
     ) -> Res<TaskPage> {
         require(ctx, READ)?;
@@ -427,7 +439,12 @@ pub struct ScaffolderMutation;
 impl ScaffolderMutation {
     /// Starts a task from a template; values failing its parameter schema are `BAD_USER_INPUT` with every
     /// failing field in `extensions.fields`, and no task is created.
-    async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Res<Task> {
+    async fn create_task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The template to run, its parameter values and secrets.")]
+        input: CreateTaskInput,
+    ) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = context::database(ctx)?;
         let template = template(ctx, &input.template_ref).await?;
@@ -445,7 +462,12 @@ impl ScaffolderMutation {
 
     /// Runs a template's steps with publishing actions (`publish:*`, `catalog:register`) skipped, and
     /// returns the files it would write, its log and its output; nothing is stored.
-    async fn dry_run_template(&self, ctx: &Context<'_>, input: DryRunInput) -> Res<DryRunResult> {
+    async fn dry_run_template(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The template to try, its parameter values and secrets.")]
+        input: DryRunInput,
+    ) -> Res<DryRunResult> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = context::database(ctx)?;
         let template = template(ctx, &input.template_ref).await?;
@@ -479,7 +501,11 @@ impl ScaffolderMutation {
 
     /// Cancels a task: an open one at once, a running one within a second (its running action stops).
     /// Only its creator or an admin may.
-    async fn cancel_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
+    async fn cancel_task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `id` of the task to cancel.")] id: ID,
+    ) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = context::database(ctx)?;
         Ok(Task(lifecycle::cancel(db, &caller, &id).await.gql()?))
@@ -487,7 +513,11 @@ impl ScaffolderMutation {
 
     /// Runs a failed or cancelled task again from its first step (`CONFLICT` otherwise). Only its creator
     /// or an admin may.
-    async fn retry_task(&self, ctx: &Context<'_>, id: ID) -> Res<Task> {
+    async fn retry_task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `id` of the failed or cancelled task to run again.")] id: ID,
+    ) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = context::database(ctx)?;
         Ok(Task(lifecycle::retry(db, &caller, &id).await.gql()?))
@@ -505,7 +535,8 @@ impl ScaffolderSubscription {
     async fn task_events(
         &self,
         ctx: &Context<'_>,
-        task_id: ID,
+        #[graphql(desc = "The `id` of the task to follow.")] task_id: ID,
+        #[graphql(desc = "Only events after this event `id`; default: from the first event.")]
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = TaskEvent>> {
         let caller = require(ctx, READ)?;

@@ -117,6 +117,7 @@ impl SourcesMutation {
     async fn register_location(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The source: its type and target, and whether only to preview it.")]
         input: RegisterLocationInput,
     ) -> Res<RegisterLocationResult> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
@@ -152,7 +153,11 @@ impl SourcesMutation {
     async fn refresh_entity(
         &self,
         ctx: &Context<'_>,
-        #[graphql(name = "ref")] entity_ref: String,
+        #[graphql(
+            name = "ref",
+            desc = "The entity: `kind:namespace/name` or `kind:name`, any case; kind is required, namespace defaults to `default`."
+        )]
+        entity_ref: String,
     ) -> Res<Option<super::types::Entity>> {
         let caller = super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::context::database(ctx)?;
@@ -175,7 +180,11 @@ impl SourcesMutation {
     }
 
     /// Removes a registered source and the entities only it provided.
-    async fn unregister_location(&self, ctx: &Context<'_>, id: ID) -> Res<bool> {
+    async fn unregister_location(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `id` of the `LocationSource` to remove.")] id: ID,
+    ) -> Res<bool> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::context::database(ctx)?;
         providers::sources::unregister(db, id.as_str())
@@ -185,7 +194,11 @@ impl SourcesMutation {
     }
 
     /// Reads a source now and applies what changed. (Needs `catalog:write` once authentication exists.)
-    async fn refresh_location(&self, ctx: &Context<'_>, id: ID) -> Res<LocationSource> {
+    async fn refresh_location(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `id` of the `LocationSource` to read.")] id: ID,
+    ) -> Res<LocationSource> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::context::database(ctx)?;
         let updated = providers::sources::refresh_location(db, registry(ctx)?, id.as_str())

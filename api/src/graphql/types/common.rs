@@ -224,7 +224,8 @@ macro_rules! entity_object {
             pub(crate) async fn relations(
                 &self,
                 ctx: &async_graphql::Context<'_>,
-                #[graphql(name = "type")] rel_type: Option<String>,
+                #[graphql(name = "type", desc = "Only relations of this type, any case (e.g. `ownedBy`, `dependsOn`); all types when absent.")]
+                rel_type: Option<String>,
                 #[graphql(desc = "At most this many (1 to 500; default `server.limits.defaultListSize`).")]
                 first: Option<i32>,
             ) -> async_graphql::Result<Vec<super::Relation>> {
@@ -250,11 +251,16 @@ macro_rules! entity_object {
             pub(crate) async fn graph(
                 &self,
                 ctx: &async_graphql::Context<'_>,
-                #[graphql(default_with = "Some(crate::graphql::types::graph::GraphDirection::Outgoing)")] direction: Option<crate::graphql::types::graph::GraphDirection>,
+                #[graphql(default_with = "Some(crate::graphql::types::graph::GraphDirection::Outgoing)", desc = "Which way to follow `relations` (default `OUTGOING`).")]
+                direction: Option<crate::graphql::types::graph::GraphDirection>,
+                #[graphql(desc = "Relation types to follow, any case: at least one (default dependsOn, consumesApi, providesApi, partOf).")]
                 relations: Option<Vec<String>>,
-                #[graphql(default = 3)] max_depth: Option<i32>,
+                #[graphql(default = 3, desc = "Most steps from this entity (0 to 10; default 3).")]
+                max_depth: Option<i32>,
+                #[graphql(desc = "Only reach and walk through entities of these kinds, any case (default: all kinds); this entity is always included.")]
                 kinds: Option<Vec<String>>,
-                #[graphql(default = 5000)] first: Option<i32>,
+                #[graphql(default = 5000, desc = "Most nodes, this entity included (1 to 5000; default 5000); `truncated` says when some were left out.")]
+                first: Option<i32>,
             ) -> async_graphql::Result<crate::graphql::types::graph::EntityGraph> {
                 crate::graphql::types::graph::entity_graph(ctx, &self.0.entity_ref, direction, relations, max_depth, kinds, first).await
             }

@@ -31,7 +31,18 @@ entity_object!(
         Ok(load_entity(ctx, spec_ref(&self.0, "subcomponentOf", "component")).await?.map(Component))
     }
     /// Deployments of this component, newest first.
-    async fn deployments(&self, ctx: &Context<'_>, environment: Option<String>, status: Option<dep::GqlStatus>, first: Option<i32>, after: Option<String>) -> Res<dep::DeploymentPage> {
+    async fn deployments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only deployments to this environment (exact name); default: all.")]
+        environment: Option<String>,
+        #[graphql(desc = "Only deployments with this status; default: any.")]
+        status: Option<dep::GqlStatus>,
+        #[graphql(desc = "Page size (1 to 500; default 20).")]
+        first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page; default: the newest deployments.")]
+        after: Option<String>,
+    ) -> Res<dep::DeploymentPage> {
         dep::of(ctx, Scope::Entity(self.0.entity_ref.clone()), environment, status, first, after).await
     }
     /// The latest successful deployment in each environment, in environment order.
@@ -39,7 +50,14 @@ entity_object!(
         dep::current_of(ctx, &self.0.entity_ref).await
     }
     /// DORA metrics over the last `window` (`30d`, `12h`).
-    async fn dora_metrics(&self, ctx: &Context<'_>, #[graphql(default = "30d")] window: String, environment: Option<String>) -> Res<crate::graphql::deployment_live::DoraMetrics> {
+    async fn dora_metrics(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = "30d", desc = "How far back from now: a duration such as `30d`, `12h` or `90m` (units `ms`, `s`, `m`, `h`, `d`; a bare number is seconds), at most `366d`; default `30d`.")]
+        window: String,
+        #[graphql(desc = "Only deployments to this environment (exact name); default: all.")]
+        environment: Option<String>,
+    ) -> Res<crate::graphql::deployment_live::DoraMetrics> {
         let filter = Filter { entity_refs: Some(vec![self.0.entity_ref.clone()]), ..Filter::default() };
         crate::graphql::deployment_live::dora_of(ctx, filter, &window, environment).await
     }
@@ -106,12 +124,30 @@ entity_object!(
     /// A collection of components, APIs and resources that together provide a capability (`kind: System`).
     System {
     /// DORA metrics of the system's entities over the last `window`.
-    async fn dora_metrics(&self, ctx: &Context<'_>, #[graphql(default = "30d")] window: String, environment: Option<String>) -> Res<crate::graphql::deployment_live::DoraMetrics> {
+    async fn dora_metrics(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = "30d", desc = "How far back from now: a duration such as `30d`, `12h` or `90m` (units `ms`, `s`, `m`, `h`, `d`; a bare number is seconds), at most `366d`; default `30d`.")]
+        window: String,
+        #[graphql(desc = "Only deployments to this environment (exact name); default: all.")]
+        environment: Option<String>,
+    ) -> Res<crate::graphql::deployment_live::DoraMetrics> {
         let filter = Filter { system: Some(self.0.entity_ref.clone()), ..Filter::default() };
         crate::graphql::deployment_live::dora_of(ctx, filter, &window, environment).await
     }
     /// Deployments of the system's entities, newest first.
-    async fn deployments(&self, ctx: &Context<'_>, environment: Option<String>, status: Option<dep::GqlStatus>, first: Option<i32>, after: Option<String>) -> Res<dep::DeploymentPage> {
+    async fn deployments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only deployments to this environment (exact name); default: all.")]
+        environment: Option<String>,
+        #[graphql(desc = "Only deployments with this status; default: any.")]
+        status: Option<dep::GqlStatus>,
+        #[graphql(desc = "Page size (1 to 500; default 20).")]
+        first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page; default: the newest deployments.")]
+        after: Option<String>,
+    ) -> Res<dep::DeploymentPage> {
         dep::of(ctx, Scope::System(self.0.entity_ref.clone()), environment, status, first, after).await
     }
     /// The system type from `spec.type`.

@@ -100,19 +100,19 @@ entity_enum!(
             name = "relations",
             ty = "Vec<Relation>",
             desc = "Outgoing relations, optionally of one type (e.g. `ownedBy`, `dependsOn`): at most `first` (default `server.limits.defaultListSize`, at most 500).",
-            arg(name = "type", ty = "Option<String>"),
-            arg(name = "first", ty = "Option<i32>")
+            arg(name = "type", ty = "Option<String>", desc = "Only relations of this type, any case (e.g. `ownedBy`, `dependsOn`); all types when absent."),
+            arg(name = "first", ty = "Option<i32>", desc = "At most this many (1 to 500; default `server.limits.defaultListSize`).")
         ),
         field(name = "status", ty = "EntityStatus", desc = "The entity's status: its status items and whether any is an error."),
         field(
             name = "graph",
             ty = "crate::graphql::types::graph::EntityGraph",
             desc = "The subgraph reached from this entity, breadth first, each entity once.",
-            arg(name = "direction", ty = "Option<crate::graphql::types::graph::GraphDirection>", default_with = "Some(crate::graphql::types::graph::GraphDirection::Outgoing)"),
-            arg(name = "relations", ty = "Option<Vec<String>>"),
-            arg(name = "max_depth", ty = "Option<i32>", default = 3),
-            arg(name = "kinds", ty = "Option<Vec<String>>"),
-            arg(name = "first", ty = "Option<i32>", default = 5000)
+            arg(name = "direction", ty = "Option<crate::graphql::types::graph::GraphDirection>", default_with = "Some(crate::graphql::types::graph::GraphDirection::Outgoing)", desc = "Which way to follow `relations` (default `OUTGOING`)."),
+            arg(name = "relations", ty = "Option<Vec<String>>", desc = "Relation types to follow, any case: at least one (default dependsOn, consumesApi, providesApi, partOf)."),
+            arg(name = "max_depth", ty = "Option<i32>", default = 3, desc = "Most steps from this entity (0 to 10; default 3)."),
+            arg(name = "kinds", ty = "Option<Vec<String>>", desc = "Only reach and walk through entities of these kinds, any case (default: all kinds); this entity is always included."),
+            arg(name = "first", ty = "Option<i32>", default = 5000, desc = "Most nodes, this entity included (1 to 5000; default 5000); `truncated` says when some were left out.")
         )
     )]
     Entity

@@ -23,12 +23,30 @@ entity_object!(
     /// A team or other organisational unit that can own entities (`kind: Group`).
     Group {
     /// DORA metrics of what the group owns over the last `window`.
-    async fn dora_metrics(&self, ctx: &Context<'_>, #[graphql(default = "30d")] window: String, environment: Option<String>) -> Res<crate::graphql::deployment_live::DoraMetrics> {
+    async fn dora_metrics(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = "30d", desc = "How far back from now: a duration such as `30d`, `12h` or `90m` (units `ms`, `s`, `m`, `h`, `d`; a bare number is seconds), at most `366d`; default `30d`.")]
+        window: String,
+        #[graphql(desc = "Only deployments to this environment (exact name); default: all.")]
+        environment: Option<String>,
+    ) -> Res<crate::graphql::deployment_live::DoraMetrics> {
         let filter = crate::deployments::service::Filter { owner: Some(self.0.entity_ref.clone()), ..Default::default() };
         crate::graphql::deployment_live::dora_of(ctx, filter, &window, environment).await
     }
     /// Deployments of what the group owns, newest first.
-    async fn deployments(&self, ctx: &Context<'_>, environment: Option<String>, status: Option<crate::graphql::deployments::GqlStatus>, first: Option<i32>, after: Option<String>) -> Res<crate::graphql::deployments::DeploymentPage> {
+    async fn deployments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only deployments to this environment (exact name); default: all.")]
+        environment: Option<String>,
+        #[graphql(desc = "Only deployments with this status; default: any.")]
+        status: Option<crate::graphql::deployments::GqlStatus>,
+        #[graphql(desc = "Page size (1 to 500; default 20).")]
+        first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page; default: the newest deployments.")]
+        after: Option<String>,
+    ) -> Res<crate::graphql::deployments::DeploymentPage> {
         let scope = crate::deployments::service::Scope::Owner(self.0.entity_ref.clone());
         crate::graphql::deployments::of(ctx, scope, environment, status, first, after).await
     }
