@@ -5,7 +5,6 @@ use async_graphql::{BatchRequest, BatchResponse, Request};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -474,35 +473,6 @@ pub async fn post(State(state): State<AppState>, request: axum::extract::Request
     execute(&state, batch, mime, &headers, Via::Post).await
 }
 
-/// The GraphQL request in a GET query string: `query`, `operationName`, and `variables` / `extensions` as
-/// JSON text.
-fn request_from_params(params: &HashMap<String, String>) -> Result<Request, String> {
-    let json_param = |name: &str| -> Result<serde_json::Value, String> {
-        match params.get(name).filter(|v| !v.is_empty()) {
-            Some(text) => serde_json::from_str(text).map_err(|e| format!("invalid {name}: {e}")),
-            None => Ok(serde_json::Value::Null),
-        }
-    };
-    let mut body = serde_json::Map::new();
-    body.insert(
-        "query".into(),
-        json!(params.get("query").cloned().unwrap_or_default()),
-    );
-    if let Some(name) = params.get("operationName").filter(|n| !n.is_empty()) {
-        body.insert("operationName".into(), json!(name));
-    }
-    for name in ["variables", "extensions"] {
-        let v = json_param(name)?;
-        if !v.is_null() {
-            if !v.is_object() {
-                return Err(format!("{name} must be a JSON object"));
-            }
-            body.insert(name.into(), v);
-        }
-    }
-    serde_json::from_value(serde_json::Value::Object(body)).map_err(|e| e.to_string())
-}
-
 /// `GET /graphql`: GraphiQL for browsers; with `?query=` (or a persisted query's `extensions`) runs a
 /// query (mutations get 405).
 pub async fn get(
@@ -511,7 +481,7 @@ pub async fn get(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    let params: HashMap<String, String> = match serde_urlencoded_pairs(&raw) {
+    let params: HashMap<String, String> = match super::params::pairs(&raw) {
         Ok(p) => p,
         Err(e) => {
             return request_error(
@@ -534,7 +504,7 @@ pub async fn get(
     let Some(mime) = negotiate(&headers) else {
         return not_acceptable();
     };
-    let mut request = match request_from_params(&params) {
+    let mut request = match super::params::request(&params) {
         Ok(r) => r,
         Err(e) => {
             return request_error(
@@ -574,39 +544,6 @@ pub async fn get(
         http_cache_headers(&mut resp, false, false, Duration::ZERO);
     }
     resp
-}
-
-/// Decodes `application/x-www-form-urlencoded` pairs (a repeated name keeps its last value).
-fn serde_urlencoded_pairs(raw: &str) -> Result<HashMap<String, String>, String> {
-    let mut out = HashMap::new();
-    for pair in raw.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.insert(percent_decode(k)?, percent_decode(v)?);
-    }
-    Ok(out)
-}
-
-fn percent_decode(s: &str) -> Result<String, String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| "bad percent-encoding".to_string())?;
-                out.push(hex);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| "parameters must be UTF-8".to_string())
 }
 
 #[cfg(test)]
