@@ -24,3 +24,4 @@ mod schema_snapshot;
 mod security;
 mod spec_errors;
 mod text_search;
+mod timestamps;

@@ -13,8 +13,8 @@ type Res<T> = async_graphql::Result<T>;
 pub struct AuditEntry {
     /// Opaque cursor (pass as `after` to continue).
     pub cursor: String,
-    /// RFC 3339 time.
-    pub at: String,
+    /// When the mutation was made.
+    pub at: super::time::DateTime,
     /// The token subject that made the call.
     pub subject: String,
     /// The mutation field called, e.g. `recordDeployment`.
@@ -29,7 +29,8 @@ impl From<audit::AuditEntry> for AuditEntry {
     fn from(e: audit::AuditEntry) -> Self {
         Self {
             cursor: e.id.to_string(),
-            at: super::time::timestamp(Some(e.at), super::time::Style::Offset).unwrap_or_default(),
+            at: super::time::DateTime::from_millis(e.at)
+                .unwrap_or_else(super::time::DateTime::epoch),
             subject: e.subject,
             operation: e.operation,
             target: e.target,

@@ -57,19 +57,7 @@ impl From<Status> for GqlStatus {
     }
 }
 
-fn time(ms: Option<i64>) -> Option<String> {
-    super::time::timestamp(ms, super::time::Style::Offset)
-}
-
-fn parse_time(field: &str, v: Option<String>) -> Res<Option<i64>> {
-    match v {
-        None => Ok(None),
-        Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
-            .map(|d| Some(d.timestamp_millis()))
-            .map_err(|_| ApiError::BadUserInput(format!("{field}: '{t}' is not an RFC 3339 time")))
-            .gql(),
-    }
-}
+use super::time::{parse as parse_time, timestamp as time, DateTime};
 
 /// One deployment of an entity to an environment.
 pub struct Deployment(pub Row);
@@ -111,20 +99,20 @@ impl Deployment {
     async fn commit_sha(&self) -> Option<&str> {
         self.0.commit_sha.as_deref()
     }
-    /// RFC 3339 times.
-    async fn commit_time(&self) -> Option<String> {
+    /// When the deployed commit was made.
+    async fn commit_time(&self) -> Option<DateTime> {
         time(self.0.commit_time)
     }
     /// When the deployment started (RFC 3339); the record time unless the caller gave one.
-    async fn started_at(&self) -> Option<String> {
+    async fn started_at(&self) -> Option<DateTime> {
         time(self.0.started_at)
     }
     /// When the deployment finished (RFC 3339); null while it is running.
-    async fn finished_at(&self) -> Option<String> {
+    async fn finished_at(&self) -> Option<DateTime> {
         time(self.0.finished_at)
     }
     /// When the deployment was recorded (RFC 3339).
-    async fn created_at(&self) -> Option<String> {
+    async fn created_at(&self) -> Option<DateTime> {
         time(Some(self.0.created_at))
     }
     /// The pipeline run.
@@ -165,8 +153,8 @@ pub struct RecordDeploymentInput {
     pub status: Option<GqlStatus>,
     /// The commit deployed.
     pub commit_sha: Option<String>,
-    /// RFC 3339.
-    pub commit_time: Option<String>,
+    /// When the deployed commit was made (RFC 3339, any offset).
+    pub commit_time: Option<DateTime>,
     /// Link to the pipeline run.
     pub url: Option<String>,
     /// Free-text notes on the deployment.
@@ -174,9 +162,9 @@ pub struct RecordDeploymentInput {
     /// A retry with the same key (from the same subject) returns the first deployment.
     pub idempotency_key: Option<String>,
     /// When it started (RFC 3339); default now.
-    pub started_at: Option<String>,
+    pub started_at: Option<DateTime>,
     /// When it finished (RFC 3339); default now when `status` is a finished one.
-    pub finished_at: Option<String>,
+    pub finished_at: Option<DateTime>,
 }
 
 /// Which deployments to list; all given fields must match.
@@ -192,10 +180,10 @@ pub struct DeploymentFilter {
     pub environment: Option<String>,
     /// Only deployments with this status.
     pub status: Option<GqlStatus>,
-    /// RFC 3339 bounds on when the deployment was recorded.
-    pub since: Option<String>,
+    /// Inclusive lower bound (RFC 3339) on when the deployment was recorded.
+    pub since: Option<DateTime>,
     /// Exclusive upper bound (RFC 3339) on when the deployment was recorded.
-    pub until: Option<String>,
+    pub until: Option<DateTime>,
 }
 
 impl DeploymentPage {
@@ -390,7 +378,7 @@ impl DeploymentsMutation {
         #[graphql(
             desc = "When it finished (RFC 3339); used only when `status` is a finished one, default the time already recorded, else now."
         )]
-        finished_at: Option<String>,
+        finished_at: Option<DateTime>,
         #[graphql(desc = "New free-text notes, replacing the old; unchanged when absent.")]
         description: Option<String>,
     ) -> Res<Deployment> {

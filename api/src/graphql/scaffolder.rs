@@ -17,9 +17,7 @@ use crate::scaffolder::{StepState, StepStatus, TaskStatus};
 
 type Res<T> = async_graphql::Result<T>;
 
-fn time(ms: Option<i64>) -> Option<String> {
-    super::time::timestamp(ms, super::time::Style::Millis)
-}
+use super::time::{timestamp as time, DateTime};
 
 /// A task's state.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -130,9 +128,9 @@ pub struct TaskStep {
     /// Its state.
     pub status: GqlStepStatus,
     /// When it started (RFC 3339).
-    pub started_at: Option<String>,
+    pub started_at: Option<DateTime>,
     /// When it ended (RFC 3339).
-    pub finished_at: Option<String>,
+    pub finished_at: Option<DateTime>,
 }
 
 impl From<StepState> for TaskStep {
@@ -154,7 +152,7 @@ pub struct TaskEvent {
     /// Ordered id: pass it as `after` to read or stream what follows.
     pub id: ID,
     /// When it happened (RFC 3339).
-    pub at: Option<String>,
+    pub at: Option<DateTime>,
     /// The step it belongs to, if any.
     pub step_id: Option<String>,
     /// `log`, `step_start`, `step_end`, `step_skipped`, `cancelled`, `recovered` or `completion` (whose
@@ -208,15 +206,15 @@ impl Task {
         &self.0.created_by
     }
     /// When it was created (RFC 3339).
-    async fn created_at(&self) -> Option<String> {
+    async fn created_at(&self) -> Option<DateTime> {
         time(Some(self.0.created_at))
     }
     /// When a worker first started it (RFC 3339).
-    async fn started_at(&self) -> Option<String> {
+    async fn started_at(&self) -> Option<DateTime> {
         time(self.0.started_at)
     }
     /// When it ended (RFC 3339).
-    async fn finished_at(&self) -> Option<String> {
+    async fn finished_at(&self) -> Option<DateTime> {
         time(self.0.finished_at)
     }
     /// Its steps, in order.

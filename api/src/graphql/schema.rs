@@ -60,7 +60,10 @@ pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 
 /// The SDL the server serves (what `greenroom schema` prints and `schema.graphql` holds).
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    // `@specifiedBy` on `DateTime`, as introspection's `specifiedByURL` says.
+    builder()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 /// The schema's field types, for completing responses (built once per process).

@@ -22,21 +22,19 @@ pub struct LocationSource {
     pub source_type: String,
     /// What the source reads: a path, glob or URL.
     pub target: String,
-    /// RFC 3339 times.
-    pub last_refresh_at: Option<String>,
+    /// When the source was last read (RFC 3339, like every `DateTime`).
+    pub last_refresh_at: Option<DateTime>,
     /// When the source was last read without errors.
-    pub last_success_at: Option<String>,
+    pub last_success_at: Option<DateTime>,
     /// When the scheduler will next read the source.
-    pub next_refresh_at: Option<String>,
+    pub next_refresh_at: Option<DateTime>,
     /// Why the last read was incomplete (entities it provided before are kept).
     pub last_error: Option<String>,
     /// How many catalog entities came from this source at its last read.
     pub entity_count: i64,
 }
 
-fn time(ms: Option<i64>) -> Option<String> {
-    super::time::timestamp(ms, super::time::Style::Offset)
-}
+use super::time::{timestamp as time, DateTime};
 
 impl From<SourceStatus> for LocationSource {
     fn from(s: SourceStatus) -> Self {
