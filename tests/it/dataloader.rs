@@ -75,3 +75,42 @@ async fn nested_page_statement_count_does_not_grow_with_page_size() {
     assert_eq!(counts[0], counts[1], "statements for 10 vs 100: {counts:?}");
     assert!(counts[1] <= 8, "too many statements: {counts:?}");
 }
+
+/// The read cache stays within its byte budget however much a query reads, and answers the same as
+/// without it; with room to spare it keeps what it read.
+#[tokio::test]
+async fn the_read_cache_stays_within_its_byte_budget() {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let q = r#"{ entities(first: 100) { nodes { ref owner { ref } ... on Component { dependsOn { ref } providesApis { ref } } } } }"#;
+    let cache = |bytes: usize| {
+        std::sync::Arc::new(
+            api::catalog::cache::EntityCache::new(std::time::Duration::from_secs(60), 20_000)
+                .with_max_bytes(bytes),
+        )
+    };
+    let roomy = cache(64 << 20);
+    let reference = greenroom_tests::TestApp::new(&t)
+        .cache(roomy.clone())
+        .admin()
+        .exec(q, json!({}))
+        .await;
+    assert!(reference["errors"].is_null(), "{reference}");
+    let (entries, bytes) = roomy.held();
+    assert!(
+        entries >= 65 && bytes > 30_000,
+        "kept {entries} entries, {bytes} bytes"
+    );
+
+    let budget = 30_000;
+    let tight = cache(budget);
+    let app = greenroom_tests::TestApp::new(&t)
+        .cache(tight.clone())
+        .admin();
+    for _ in 0..3 {
+        let r = app.exec(q, json!({})).await;
+        assert_eq!(r, reference);
+        let (_, held) = tight.held();
+        assert!(held <= budget, "holds {held} bytes, budget {budget}");
+    }
+}

@@ -26,24 +26,58 @@ pub fn invalidate_all() {
 
 type RelKey = (String, String);
 
+/// What the read cache may hold by default (`catalog.cacheMaxBytes`), as estimated by
+/// [`StoredEntity::approx_bytes`] and [`approx_relation_bytes`].
+pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
+
+/// A map with the estimated bytes of what it holds.
+type Sized<K, V> = RwLock<(HashMap<K, V>, usize)>;
+
 pub struct EntityCache {
-    map: RwLock<HashMap<String, Arc<StoredEntity>>>,
-    rels: RwLock<HashMap<RelKey, Arc<Vec<StoredRelation>>>>,
+    map: Sized<String, Arc<StoredEntity>>,
+    rels: Sized<RelKey, Arc<Vec<StoredRelation>>>,
     /// (generation the map was filled under, when that epoch started)
     epoch: Mutex<(u64, Instant)>,
     ttl: Duration,
     max_entries: usize,
+    /// Estimated bytes both maps may hold together; a fill that would pass it starts its map afresh.
+    max_bytes: usize,
+}
+
+/// Estimated memory of a cached relation list.
+fn approx_relation_bytes(key: &RelKey, list: &[StoredRelation]) -> usize {
+    let one = |r: &StoredRelation| 64 + r.source_ref.len() + r.rel_type.len() + r.target_ref.len();
+    64 + key.0.len() + key.1.len() + list.iter().map(one).sum::<usize>()
 }
 
 impl EntityCache {
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
         Self {
-            map: RwLock::new(HashMap::new()),
-            rels: RwLock::new(HashMap::new()),
+            map: RwLock::new((HashMap::new(), 0)),
+            rels: RwLock::new((HashMap::new(), 0)),
             epoch: Mutex::new((GENERATION.load(Ordering::SeqCst), Instant::now())),
             ttl,
             max_entries,
+            max_bytes: DEFAULT_MAX_BYTES,
         }
+    }
+
+    /// This cache with a byte budget other than [`DEFAULT_MAX_BYTES`].
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// (entries, estimated bytes) held now, entities and relation lists together.
+    pub fn held(&self) -> (usize, usize) {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        let rels = self.rels.read().unwrap_or_else(|p| p.into_inner());
+        (map.0.len() + rels.0.len(), map.1 + rels.1)
+    }
+
+    /// The estimated bytes of the other map (read when one map decides whether it fits).
+    fn bytes_of<K, V>(other: &Sized<K, V>) -> usize {
+        other.read().map(|m| m.1).unwrap_or(0)
     }
 
     /// Clears the map when the catalog changed or the TTL passed; returns the current generation.
@@ -51,8 +85,8 @@ impl EntityCache {
         let generation = GENERATION.load(Ordering::SeqCst);
         let mut epoch = self.epoch.lock().unwrap_or_else(|p| p.into_inner());
         if epoch.0 != generation || epoch.1.elapsed() > self.ttl {
-            self.map.write().unwrap_or_else(|p| p.into_inner()).clear();
-            self.rels.write().unwrap_or_else(|p| p.into_inner()).clear();
+            *self.map.write().unwrap_or_else(|p| p.into_inner()) = (HashMap::new(), 0);
+            *self.rels.write().unwrap_or_else(|p| p.into_inner()) = (HashMap::new(), 0);
             *epoch = (generation, Instant::now());
         }
         generation
@@ -65,12 +99,20 @@ impl EntityCache {
         {
             return; // read before a change committed: do not cache what may be stale
         }
+        let added: usize = items.iter().map(|e| e.approx_bytes()).sum();
+        let others = Self::bytes_of(&self.rels);
+        if others + added > self.max_bytes {
+            return; // larger than the whole budget: served, not kept
+        }
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() + items.len() > self.max_entries {
-            map.clear();
+        if map.0.len() + items.len() > self.max_entries || others + map.1 + added > self.max_bytes {
+            *map = (HashMap::new(), 0);
         }
         for e in items {
-            map.insert(e.entity_ref.clone(), e.clone());
+            if let Some(old) = map.0.insert(e.entity_ref.clone(), e.clone()) {
+                map.1 = map.1.saturating_sub(old.approx_bytes());
+            }
+            map.1 += e.approx_bytes();
         }
     }
 
@@ -86,7 +128,7 @@ impl EntityCache {
         {
             let map = self.map.read().unwrap_or_else(|p| p.into_inner());
             for r in refs {
-                match map.get(r) {
+                match map.0.get(r) {
                     Some(e) => found.push(e.clone()),
                     None => missing.push(r.clone()),
                 }
@@ -117,7 +159,7 @@ impl EntityCache {
         {
             let rels = self.rels.read().unwrap_or_else(|p| p.into_inner());
             for k in keys {
-                match rels.get(k) {
+                match rels.0.get(k) {
                     Some(v) => {
                         found.insert(k.clone(), v.clone());
                     }
@@ -145,15 +187,33 @@ impl EntityCache {
             loaded.push(((source, ty), Arc::new(list)));
         }
         if self.max_entries > 0 && GENERATION.load(Ordering::SeqCst) == generation {
-            let mut rels = self.rels.write().unwrap_or_else(|p| p.into_inner());
-            if rels.len() + loaded.len() > self.max_entries {
-                rels.clear();
-            }
-            for (k, v) in &loaded {
-                rels.insert(k.clone(), v.clone());
-            }
+            self.keep_relations(&loaded);
         }
         found.extend(loaded);
         Ok(found)
+    }
+
+    /// Keeps relation lists within the entry and byte budgets (see [`EntityCache::put`]).
+    fn keep_relations(&self, loaded: &[(RelKey, Arc<Vec<StoredRelation>>)]) {
+        let added: usize = loaded
+            .iter()
+            .map(|(k, v)| approx_relation_bytes(k, v))
+            .sum();
+        let others = Self::bytes_of(&self.map);
+        if others + added > self.max_bytes {
+            return;
+        }
+        let mut rels = self.rels.write().unwrap_or_else(|p| p.into_inner());
+        if rels.0.len() + loaded.len() > self.max_entries
+            || others + rels.1 + added > self.max_bytes
+        {
+            *rels = (HashMap::new(), 0);
+        }
+        for (k, v) in loaded {
+            if let Some(old) = rels.0.insert(k.clone(), v.clone()) {
+                rels.1 = rels.1.saturating_sub(approx_relation_bytes(k, &old));
+            }
+            rels.1 += approx_relation_bytes(k, v);
+        }
     }
 }

@@ -32,6 +32,27 @@ pub struct StoredEntity {
 }
 
 impl StoredEntity {
+    /// Estimated memory this entity takes once its document is parsed (the parsed JSON counts about
+    /// three times its text), for the read cache's byte budget.
+    pub fn approx_bytes(&self) -> usize {
+        let strings = [
+            &self.entity_ref,
+            &self.kind,
+            &self.namespace,
+            &self.name,
+            &self.uid,
+            &self.etag,
+        ]
+        .iter()
+        .map(|s| s.len())
+        .sum::<usize>()
+            + self.location_key.len()
+            + self.owner_ref.as_ref().map_or(0, String::len)
+            + self.system_ref.as_ref().map_or(0, String::len)
+            + self.source_file.as_ref().map_or(0, String::len);
+        256 + strings + self.body_json.len() * 4 + self.status.len() * 128
+    }
+
     pub fn from_row(row: entities::Model) -> Self {
         let status = row
             .errors

@@ -26,6 +26,8 @@ pub struct CatalogConfig {
     pub cache_ttl_seconds: u64,
     /// Most entities held in the read cache.
     pub cache_max_entries: usize,
+    /// Most bytes (estimated) the read cache holds, entities and relations together.
+    pub cache_max_bytes: usize,
 }
 
 impl Default for CatalogConfig {
@@ -39,6 +41,7 @@ impl Default for CatalogConfig {
             limits: CatalogLimitsConfig::default(),
             cache_ttl_seconds: 5,
             cache_max_entries: 20_000,
+            cache_max_bytes: crate::catalog::cache::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -54,6 +57,7 @@ impl CatalogConfig {
             std::time::Duration::from_secs(self.cache_ttl_seconds),
             max,
         )
+        .with_max_bytes(self.cache_max_bytes)
     }
 }
 
