@@ -31,11 +31,11 @@ type RelKey = (String, String);
 pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
 
 /// A map with the estimated bytes of what it holds.
-type Sized<K, V> = RwLock<(HashMap<K, V>, usize)>;
+type Budgeted<K, V> = RwLock<(HashMap<K, V>, usize)>;
 
 pub struct EntityCache {
-    map: Sized<String, Arc<StoredEntity>>,
-    rels: Sized<RelKey, Arc<Vec<StoredRelation>>>,
+    map: Budgeted<String, Arc<StoredEntity>>,
+    rels: Budgeted<RelKey, Arc<Vec<StoredRelation>>>,
     /// (generation the map was filled under, when that epoch started)
     epoch: Mutex<(u64, Instant)>,
     ttl: Duration,
@@ -75,9 +75,31 @@ impl EntityCache {
         (map.0.len() + rels.0.len(), map.1 + rels.1)
     }
 
-    /// The estimated bytes of the other map (read when one map decides whether it fits).
-    fn bytes_of<K, V>(other: &Sized<K, V>) -> usize {
-        other.read().map(|m| m.1).unwrap_or(0)
+    /// Keeps `items` (key, value, estimated bytes) in `map` within the entry budget and, together with
+    /// `other`'s bytes, the byte budget: a fill that would pass either starts `map` afresh, and one larger
+    /// than the whole byte budget is not kept at all.
+    fn fill<K: std::hash::Hash + Eq, V, O, W>(
+        &self,
+        map: &Budgeted<K, V>,
+        other: &Budgeted<O, W>,
+        items: Vec<(K, V, usize)>,
+    ) {
+        let added: usize = items.iter().map(|(_, _, b)| b).sum();
+        let others = other.read().map(|m| m.1).unwrap_or(0);
+        if others + added > self.max_bytes {
+            return; // larger than the whole budget: served, not kept
+        }
+        let mut map = map.write().unwrap_or_else(|p| p.into_inner());
+        if map.0.len() + items.len() > self.max_entries || others + map.1 + added > self.max_bytes {
+            *map = (HashMap::new(), 0);
+        }
+        for (k, v, bytes) in items {
+            if map.0.insert(k, v).is_some() {
+                // Keys are filled with the same value they had (both read under one generation).
+                map.1 = map.1.saturating_sub(bytes);
+            }
+            map.1 += bytes;
+        }
     }
 
     /// Clears the map when the catalog changed or the TTL passed; returns the current generation.
@@ -99,21 +121,11 @@ impl EntityCache {
         {
             return; // read before a change committed: do not cache what may be stale
         }
-        let added: usize = items.iter().map(|e| e.approx_bytes()).sum();
-        let others = Self::bytes_of(&self.rels);
-        if others + added > self.max_bytes {
-            return; // larger than the whole budget: served, not kept
-        }
-        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-        if map.0.len() + items.len() > self.max_entries || others + map.1 + added > self.max_bytes {
-            *map = (HashMap::new(), 0);
-        }
-        for e in items {
-            if let Some(old) = map.0.insert(e.entity_ref.clone(), e.clone()) {
-                map.1 = map.1.saturating_sub(old.approx_bytes());
-            }
-            map.1 += e.approx_bytes();
-        }
+        let items = items
+            .iter()
+            .map(|e| (e.entity_ref.clone(), e.clone(), e.approx_bytes()))
+            .collect();
+        self.fill(&self.map, &self.rels, items);
     }
 
     /// Entities for `refs` (any order, missing ones absent): cached ones from memory, the rest in one query.
@@ -187,33 +199,13 @@ impl EntityCache {
             loaded.push(((source, ty), Arc::new(list)));
         }
         if self.max_entries > 0 && GENERATION.load(Ordering::SeqCst) == generation {
-            self.keep_relations(&loaded);
+            let items = loaded
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone(), approx_relation_bytes(k, v)))
+                .collect();
+            self.fill(&self.rels, &self.map, items);
         }
         found.extend(loaded);
         Ok(found)
-    }
-
-    /// Keeps relation lists within the entry and byte budgets (see [`EntityCache::put`]).
-    fn keep_relations(&self, loaded: &[(RelKey, Arc<Vec<StoredRelation>>)]) {
-        let added: usize = loaded
-            .iter()
-            .map(|(k, v)| approx_relation_bytes(k, v))
-            .sum();
-        let others = Self::bytes_of(&self.map);
-        if others + added > self.max_bytes {
-            return;
-        }
-        let mut rels = self.rels.write().unwrap_or_else(|p| p.into_inner());
-        if rels.0.len() + loaded.len() > self.max_entries
-            || others + rels.1 + added > self.max_bytes
-        {
-            *rels = (HashMap::new(), 0);
-        }
-        for (k, v) in loaded {
-            if let Some(old) = rels.0.insert(k.clone(), v.clone()) {
-                rels.1 = rels.1.saturating_sub(approx_relation_bytes(k, &old));
-            }
-            rels.1 += approx_relation_bytes(k, v);
-        }
     }
 }

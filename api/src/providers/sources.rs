@@ -108,19 +108,7 @@ pub async fn register(
     let source = sources::register(db, &preview.key, &preview.source_type, &preview.target)
         .await
         .map_err(conflict_on_duplicate)?;
-    let applied = bounded(
-        registry,
-        &preview.key,
-        super::refresh(db, provider, Origin::Registered),
-    )
-    .await;
-    if let Err(e) = applied {
-        // A registration whose first read failed is not kept: the read's transaction rolled back, and
-        // the source row goes too.
-        let applier = crate::catalog::ingest::Applier::begin(db, &preview.key).await?;
-        applier.remove_location().await?;
-        return Err(e);
-    }
+    first_read(db, registry, &preview.key, provider, true).await?;
     let location = sources::by_id(db, source.id).await?.unwrap_or(source);
     Ok(Registration {
         location: Some(location),
@@ -145,22 +133,37 @@ pub async fn register_and_read(
             .await
             .map_err(conflict_on_duplicate)?;
     }
+    let outcome = first_read(db, registry, &key, provider, new).await?;
+    Ok((key, outcome))
+}
+
+/// Reads a registered source within its timeout. When the read fails and `forget` is set (the
+/// registration was just made), the registration is not kept: the read's transaction rolled back, and
+/// the source row goes too.
+async fn first_read(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    key: &str,
+    provider: Arc<dyn super::Provider>,
+    forget: bool,
+) -> Result<super::RefreshOutcome, SourceError> {
     let read = bounded(
         registry,
-        &key,
+        key,
         super::refresh(db, provider, Origin::Registered),
     )
     .await;
-    match read {
-        Ok(outcome) => Ok((key, outcome)),
-        Err(e) => {
-            if new {
-                let applier = crate::catalog::ingest::Applier::begin(db, &key).await?;
-                applier.remove_location().await?;
-            }
-            Err(e)
-        }
+    if read.is_err() && forget {
+        remove_source(db, key).await?;
     }
+    read
+}
+
+/// Removes the source `key` and the entities only it provided, in one transaction.
+async fn remove_source(db: &DatabaseConnection, key: &str) -> Result<(), SourceError> {
+    let applier = crate::catalog::ingest::Applier::begin(db, key).await?;
+    applier.remove_location().await?;
+    Ok(())
 }
 
 /// A registration racing another one for the same key loses on the unique index: a conflict too.
@@ -192,8 +195,7 @@ pub async fn unregister(db: &DatabaseConnection, id: &str) -> Result<SourceStatu
             source.id
         )));
     }
-    let applier = crate::catalog::ingest::Applier::begin(db, &source.key).await?;
-    applier.remove_location().await?;
+    remove_source(db, &source.key).await?;
     Ok(source)
 }
 
