@@ -50,6 +50,13 @@ pub fn registry<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Registry
     data(ctx, "the source registry")
 }
 
+/// The scaffolder's actions (the registry the server's workers run).
+pub fn actions<'a>(
+    ctx: &Context<'a>,
+) -> async_graphql::Result<&'a Arc<crate::scaffolder::actions::Registry>> {
+    data(ctx, "the scaffolder's action registry")
+}
+
 /// Authentication settings (the ownership policy, the revocation list).
 pub fn auth<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Authenticator> {
     data::<Auth>(ctx, "the authentication settings").map(|a| a.as_ref())

@@ -4,13 +4,11 @@
 use async_graphql::{Context, Enum, InputObject, Json, Object, SimpleObject, Subscription, ID};
 use futures_util::Stream;
 use serde_json::Value;
-use std::sync::Arc;
 
 use super::context;
 use super::errors::{ApiError, GqlResultExt};
 use super::guard::{require, READ};
 use crate::auth::Scope;
-use crate::scaffolder::actions::Registry;
 use crate::scaffolder::lifecycle;
 use crate::scaffolder::tasks::{self, Event as EventRow, Filter, Task as Row};
 use crate::scaffolder::{StepState, StepStatus, TaskStatus};
@@ -355,14 +353,6 @@ async fn template(ctx: &Context<'_>, r: &str) -> Res<crate::scaffolder::template
     lifecycle::template(db, cache, r).await.gql()
 }
 
-/// The action registry the server's workers run (attached when the schema is built).
-fn actions<'a>(ctx: &Context<'a>) -> Res<&'a Arc<Registry>> {
-    ctx.data_opt::<Arc<Registry>>().ok_or_else(|| {
-        ApiError::Internal("the scaffolder's action registry is not attached to the schema".into())
-            .into()
-    })
-}
-
 /// Scaffolder reads (need `catalog:read`).
 #[derive(Default)]
 pub struct ScaffolderQuery;
@@ -449,7 +439,7 @@ impl ScaffolderMutation {
         let secrets = secrets(input.secrets)?;
         let started = lifecycle::start(
             db,
-            actions(ctx)?,
+            context::actions(ctx)?,
             &template,
             &input.values.0,
             secrets,
@@ -472,7 +462,7 @@ impl ScaffolderMutation {
         let secrets = secrets(input.secrets)?;
         let run = lifecycle::dry_run(
             db,
-            actions(ctx)?,
+            context::actions(ctx)?,
             &template,
             &input.values.0,
             &secrets,

@@ -3,12 +3,10 @@
 
 use async_graphql::{Context, Object, SimpleObject, ID};
 
-use std::sync::Arc;
-
 use super::errors::GqlResultExt;
 use crate::auth::Scope;
 use crate::catalog::sources::{self, SourceStatus};
-use crate::providers::{self, Registry};
+use crate::providers;
 
 type Res<T> = async_graphql::Result<T>;
 
@@ -96,10 +94,6 @@ pub struct RegisterLocationInput {
     pub dry_run: bool,
 }
 
-fn registry<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Registry>> {
-    super::context::registry(ctx)
-}
-
 fn ownership(ctx: &Context<'_>) -> async_graphql::Result<bool> {
     Ok(super::context::auth(ctx)?.ownership_policy)
 }
@@ -122,7 +116,7 @@ impl SourcesMutation {
         let db = super::context::database(ctx)?;
         let done = providers::sources::register(
             db,
-            registry(ctx)?,
+            super::context::registry(ctx)?,
             &input.source_type,
             &input.target,
             input.dry_run,
@@ -161,7 +155,7 @@ impl SourcesMutation {
         let db = super::context::database(ctx)?;
         let r = providers::sources::refresh_now(
             db,
-            registry(ctx)?,
+            super::context::registry(ctx)?,
             ownership(ctx)?,
             &caller,
             &entity_ref,
@@ -199,9 +193,10 @@ impl SourcesMutation {
     ) -> Res<LocationSource> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::context::database(ctx)?;
-        let updated = providers::sources::refresh_location(db, registry(ctx)?, id.as_str())
-            .await
-            .gql()?;
+        let updated =
+            providers::sources::refresh_location(db, super::context::registry(ctx)?, id.as_str())
+                .await
+                .gql()?;
         Ok(updated.into())
     }
 }
