@@ -5,6 +5,7 @@ mod auth;
 mod auth_abuse;
 mod bounds;
 mod catalog_client;
+mod clients;
 mod dataloader;
 mod deployments;
 mod ecosystem;
