@@ -126,3 +126,31 @@ async fn apollo_client_pages_into_its_cache_and_keeps_partial_data() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn relay_compiles_against_the_sdl_and_reads_fragments_from_its_store() {
+    if js::skip(
+        "relay_compiles_against_the_sdl_and_reads_fragments_from_its_store",
+        false,
+    ) {
+        return;
+    }
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = authenticated(&t).await;
+    let (reader, _) = token("user:default/jane", "catalog:read");
+    run(
+        "relay-run.mjs",
+        vec![s.url("/graphql"), reader],
+        &[
+            "relay-compiler",
+            "connection-pages-merge",
+            "card-fragments-complete",
+            "entity-page-fragment",
+            "shared-records-normalized",
+            "refetch-by-node-id",
+            "no-relay-warnings",
+        ],
+    )
+    .await;
+}
