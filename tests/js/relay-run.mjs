@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Greenroom through Relay: compiles the fragments and queries in `relay/` with relay-compiler against the
-// checked-in `schema.graphql` (into the git-ignored `out/relay/__generated__`, CommonJS artifacts), then
+// checked-in `schema.graphql` (into a temporary directory of the run's own, CommonJS artifacts), then
 // runs the compiled operations against a live server with relay-runtime (Environment, Network, Store) and
 // reads the fragments back from the normalized store, as a Relay app's components would.
 //
@@ -22,9 +22,10 @@
 // The whole run has a global deadline (exit 1 when it passes).
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import RelayRuntime from 'relay-runtime';
 
@@ -74,17 +75,29 @@ function check(name, cond, detail) {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, 'out', 'relay');
+// A directory of this run's own (several runs may compile at once), removed at exit.
+const out = mkdtempSync(join(tmpdir(), 'greenroom-relay-'));
+process.on('exit', () => rmSync(out, { recursive: true, force: true }));
 
-/** Runs relay-compiler on `relay/` (config: relay.config.json) into a fresh `out/relay/__generated__`. */
+/**
+ * Runs relay-compiler on `relay/` with the checked-in relay.config.json, its paths made absolute and its
+ * artifacts sent to this run's directory (`--artifactDirectory` cannot be combined with a config file).
+ */
 function compile() {
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(join(out, '__generated__'), { recursive: true });
+  const base = JSON.parse(readFileSync(join(here, 'relay.config.json'), 'utf8'));
+  const config = {
+    ...base,
+    src: resolve(here, base.src),
+    schema: resolve(here, base.schema),
+    artifactDirectory: './__generated__',
+  };
+  mkdirSync(join(out, '__generated__'));
+  writeFileSync(join(out, 'relay.config.json'), JSON.stringify(config, null, 2));
   // The artifacts are CommonJS (eagerEsModules: false); this package is ESM.
   writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
   const started = Date.now();
-  const w = spawnSync(join(here, 'node_modules', '.bin', 'relay-compiler'), [], {
-    cwd: here,
+  const w = spawnSync(join(here, 'node_modules', '.bin', 'relay-compiler'), ['relay.config.json'], {
+    cwd: out,
     encoding: 'utf8',
     timeout: 60_000,
   });
