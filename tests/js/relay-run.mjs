@@ -110,7 +110,7 @@ function compile() {
 const requireArtifact = (name) => createRequire(import.meta.url)(join(out, '__generated__', `${name}.graphql.js`));
 
 /** A Relay environment over the server: every operation is one POST with its text and variables. */
-function environment() {
+function relayEnvironment() {
   const network = Network.create(async (params, variables) => {
     const res = await fetch(url, {
       method: 'POST',
@@ -184,7 +184,7 @@ async function entityList(env) {
   );
   const edges = snap.data.entities.edges;
   const refs = edges.map((e) => e.node.ref);
-  const bigEnv = environment();
+  const bigEnv = relayEnvironment();
   const big = await load(bigEnv, A.EntityListQuery, { first: 500, filter: null });
   const expected = read(bigEnv, A.EntityList_query, big.data).data.entities.edges.map((e) => e.node.ref);
   check(
@@ -247,7 +247,7 @@ async function entityPage(env, cards) {
   );
 
   // Refetched by its global id through node(id:), in a store of its own: the same component.
-  const fresh = environment();
+  const fresh = relayEnvironment();
   const op = createOperationDescriptor(A.EntityPageRefetchQuery, { id: c.id });
   fresh.retain(op);
   await fetchQuery(fresh, A.EntityPageRefetchQuery, { id: c.id }).toPromise();
@@ -259,13 +259,111 @@ async function entityPage(env, cards) {
   );
 }
 
+const TASK_ARTIFACTS = ['TaskViewQuery', 'TaskView_task', 'TaskViewStepQuery'];
+const DEPLOYMENT_ARTIFACTS = ['DeploymentHistoryQuery', 'DeploymentHistory_component', 'DeploymentHistoryPaginationQuery'];
+
+/** REF's production deployments, paged 3 at a time through the fragment's @refetchable query. */
+async function deploymentHistory(env, ref) {
+  for (const name of DEPLOYMENT_ARTIFACTS) A[name] = requireArtifact(name);
+  const size = 3;
+  const environment = 'production';
+  const root = await load(env, A.DeploymentHistoryQuery, { ref, environment });
+  const id = root.data.entity.id;
+  const { snap, pages } = await pageConnection(
+    env,
+    A.DeploymentHistory_component,
+    root.data.entity.component,
+    (d) => d.deployments,
+    A.DeploymentHistoryPaginationQuery,
+    { id, first: size, environment },
+  );
+  const nodes = snap.data.deployments.edges.map((e) => e.node);
+  const bigEnv = relayEnvironment();
+  const big = await load(bigEnv, A.DeploymentHistoryPaginationQuery, { id, first: 100, environment });
+  const expected = read(bigEnv, A.DeploymentHistory_component, big.data.node).data.deployments.edges.map(
+    (e) => e.node.id,
+  );
+  const source = env.getStore().getSource();
+  check(
+    'deployment-history-pages-merge',
+    !snap.isMissingData &&
+      nodes.length === 8 &&
+      pages === 3 &&
+      JSON.stringify(nodes.map((n) => n.id)) === JSON.stringify(expected) &&
+      new Set(nodes.map((n) => n.id)).size === nodes.length &&
+      nodes.every((n) => n.environment === environment && n.recordedBy === 'bot:ci') &&
+      JSON.stringify(nodes.map((n) => n.version)) === JSON.stringify(['1.7', '1.6', '1.5', '1.4', '1.3', '1.2', '1.1', '1.0']) &&
+      nodes.every((n) => source.get(n.id)?.__typename === 'Deployment'),
+    `${nodes.length} deployments in ${pages} pages of ${size}: ${nodes.map((n) => n.version).join(' ')}`,
+  );
+}
+
+/** Both tasks' views read from one store: each keeps its own steps and events. */
+async function taskViews(env, [okId, failedId]) {
+  for (const name of TASK_ARTIFACTS) A[name] = requireArtifact(name);
+  const roots = {};
+  for (const id of [okId, failedId]) roots[id] = (await load(env, A.TaskViewQuery, { id })).data.task;
+  const view = (id) => read(env, A.TaskView_task, roots[id]);
+  const [ok, failed] = [view(okId), view(failedId)];
+  const steps = (v) => v.data.steps.map((st) => `${st.stepId}:${st.status}`).join(' ');
+  const order = ['fetch', 'rename', 'wait', 'boom', 'snapshot', 'log'];
+  const allIds = [...ok.data.steps, ...failed.data.steps].map((st) => st.id);
+  check(
+    'two-tasks-keep-their-own-steps',
+    !ok.isMissingData &&
+      !failed.isMissingData &&
+      ok.data.status === 'COMPLETED' &&
+      failed.data.status === 'FAILED' &&
+      JSON.stringify(ok.data.steps.map((st) => st.stepId)) === JSON.stringify(order) &&
+      JSON.stringify(failed.data.steps.map((st) => st.stepId)) === JSON.stringify(order) &&
+      steps(ok) === 'fetch:COMPLETED rename:COMPLETED wait:SKIPPED boom:SKIPPED snapshot:COMPLETED log:COMPLETED' &&
+      /^fetch:COMPLETED rename:COMPLETED wait:SKIPPED boom:FAILED snapshot:(?!COMPLETED)\S+ log:(?!COMPLETED)\S+$/.test(
+        steps(failed),
+      ) &&
+      new Set(allIds).size === 12,
+    `completed task: ${steps(ok)} | failed task: ${steps(failed)}`,
+  );
+  const events = (v) => v.data.events.edges.map((e) => e.node);
+  const [okEvents, failedEvents] = [events(ok), events(failed)];
+  check(
+    'two-tasks-keep-their-own-events',
+    okEvents.length > 0 &&
+      ok.data.events.totalCount === okEvents.length &&
+      failed.data.events.totalCount === failedEvents.length &&
+      okEvents.at(-1)?.kind === 'completion' &&
+      okEvents.at(-1).message === 'completed' &&
+      failedEvents.at(-1)?.kind === 'completion' &&
+      failedEvents.at(-1).message === 'failed' &&
+      okEvents.some((e) => e.stepId === 'log' && /^created payments for /.test(e.message)) &&
+      !failedEvents.some((e) => e.stepId === 'log') &&
+      new Set([...okEvents, ...failedEvents].map((e) => e.id)).size === okEvents.length + failedEvents.length,
+    `${okEvents.length} and ${failedEvents.length} events, ending ${okEvents.at(-1)?.message} and ${failedEvents.at(-1)?.message}`,
+  );
+  // One step alone by its global id; the other task's step of the same name is untouched.
+  const boom = failed.data.steps.find((st) => st.stepId === 'boom');
+  const node = (await load(env, A.TaskViewStepQuery, { id: boom.id })).data.node;
+  const okBoom = view(okId).data.steps.find((st) => st.stepId === 'boom');
+  check(
+    'task-step-by-node-id',
+    node?.__typename === 'TaskStep' &&
+      node.id === boom.id &&
+      node.stepId === 'boom' &&
+      node.status === 'FAILED' &&
+      okBoom.status === 'SKIPPED' &&
+      okBoom.id !== boom.id,
+    `node(id: "${boom.id}") is ${node?.__typename} ${node?.stepId} ${node?.status}; the completed task's boom is ${okBoom.status}`,
+  );
+}
+
 const started = Date.now();
 try {
   compile();
   artifacts();
-  const env = environment();
+  const env = relayEnvironment();
   const cards = await entityList(env);
   await entityPage(env, cards);
+  if (deploymentsOf) await deploymentHistory(env, deploymentsOf);
+  if (tasks) await taskViews(env, tasks);
 } catch (e) {
   failures += 1;
   console.log(`FAIL run: ${e?.stack ?? e}`);
