@@ -12,6 +12,7 @@ pub mod duration;
 pub mod errors;
 pub mod graphql;
 pub mod http;
+pub mod keyset;
 #[cfg(test)]
 mod layering;
 pub mod metrics;

@@ -301,7 +301,7 @@ async fn a_refused_field_beside_permitted_data_is_a_200_with_that_data() {
     let t = TestDb::new().await;
     let s = server(&t, Setup::default()).await;
     let reader = hs(&claims("user:default/reader", "catalog:read"));
-    let q = "{ entities { totalCount } auditLog(first: 1) { subject } }";
+    let q = "{ entities { totalCount } auditLog(first: 1) { nodes { subject } } }";
     let (status, body, _) = post(&s, Some(&reader), q, json!({})).await;
     assert_eq!((status, code(&body)), (200, "FORBIDDEN"), "{body}");
     assert!(body["data"]["entities"]["totalCount"].is_number(), "{body}");
@@ -340,8 +340,14 @@ async fn scopes_gate_mutations_and_every_mutation_is_audited() {
     // A reader is forbidden to write; nothing is stored.
     let (status, body, _) = post(&s, Some(&reader), REGISTER, target.clone()).await;
     assert_eq!((status, code(&body)), (403, "FORBIDDEN"), "{body}");
-    let (_, body, _) = post(&s, Some(&reader), "{ locations { id } }", json!({})).await;
-    assert_eq!(body["data"]["locations"], json!([]), "{body}");
+    let (_, body, _) = post(
+        &s,
+        Some(&reader),
+        "{ locations { nodes { id } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["data"]["locations"]["nodes"], json!([]), "{body}");
     // A writer may.
     let (status, body, _) = post(&s, Some(&writer), REGISTER, target.clone()).await;
     assert_eq!(status, 200, "{body}");
@@ -354,14 +360,17 @@ async fn scopes_gate_mutations_and_every_mutation_is_audited() {
     assert_eq!((status, code(&body)), (403, "FORBIDDEN"), "{body}");
 
     // The audit log, for admin only.
-    let log = "{ auditLog(first: 10) { subject operation target outcome at } }";
+    let log = "{ auditLog(first: 10) { nodes { subject operation target outcome at } } }";
     let (status, body, _) = post(&s, Some(&reader), log, json!({})).await;
     // Refused at a nullable field: `data` holds the null, so the status is 200 (GraphQL over HTTP).
     assert_eq!((status, code(&body)), (200, "FORBIDDEN"), "{body}");
     assert_eq!(body["data"], json!({ "auditLog": null }), "{body}");
     let (status, body, _) = post(&s, Some(&admin), log, json!({})).await;
     assert_eq!(status, 200, "{body}");
-    let entries = body["data"]["auditLog"].as_array().unwrap().clone();
+    let entries = body["data"]["auditLog"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone();
     let outcomes: Vec<(&str, &str)> = entries
         .iter()
         .map(|e| {
@@ -386,17 +395,17 @@ async fn scopes_gate_mutations_and_every_mutation_is_audited() {
     );
 
     // Paging and the subject filter.
-    let page = "query($a: String, $s: String) { auditLog(first: 1, after: $a, subject: $s) { cursor subject } }";
+    let page = "query($a: String, $s: String) { auditLog(first: 1, after: $a, subject: $s) { nodes { subject } pageInfo { endCursor } } }";
     let (_, first, _) = post(&s, Some(&admin), page, json!({})).await;
-    let cursor = first["data"]["auditLog"][0]["cursor"].clone();
+    let cursor = first["data"]["auditLog"]["pageInfo"]["endCursor"].clone();
     let (_, next, _) = post(&s, Some(&admin), page, json!({"a": cursor})).await;
     assert_eq!(
-        next["data"]["auditLog"][0]["subject"], "user:default/reader",
+        next["data"]["auditLog"]["nodes"][0]["subject"], "user:default/reader",
         "{next}"
     );
     let (_, only, _) = post(&s, Some(&admin), page, json!({"s": "anonymous"})).await;
     assert_eq!(
-        only["data"]["auditLog"][0]["subject"], "anonymous",
+        only["data"]["auditLog"]["nodes"][0]["subject"], "anonymous",
         "{only}"
     );
 
@@ -445,7 +454,7 @@ async fn abusive_queries_are_refused_with_their_codes() {
     let tok = Some(token.as_str());
     let deep = r#"{ entity(ref: "component:artist-web") { ... on Component { owner { ... on Group { parent { ... on Group { parent { ... on Group { parent { ... on Group { parent { ref } } } } } } } } } } } }"#;
     let wide = "{ a: entities { totalCount } b: entities { totalCount } c: entities { totalCount } d: entities { totalCount } }";
-    let wide_roots = "{ entities { totalCount } locations { id } facets(field: \"kind\") { value } node(id: \"x\") { id } entity(ref: \"component:x\") { ref } }";
+    let wide_roots = "{ entities { totalCount } locations { nodes { id } } facets(field: \"kind\") { value } node(id: \"x\") { id } entity(ref: \"component:x\") { ref } }";
     let heavy = "{ entities(first: 500) { nodes { ref name title description tags } } }";
     let huge = "{ entities(first: 100000) { totalCount } }";
     let introspection = "{ __schema { types { name } } }";
@@ -535,7 +544,13 @@ async fn internal_errors_carry_a_request_id_and_no_detail() {
         .await
         .unwrap();
     let admin = hs(&claims("user:default/root", "admin"));
-    let (_, body, _) = post(&s, Some(&admin), "{ auditLog { subject } }", json!({})).await;
+    let (_, body, _) = post(
+        &s,
+        Some(&admin),
+        "{ auditLog { nodes { subject } } }",
+        json!({}),
+    )
+    .await;
     let err = &body["errors"][0];
     assert_eq!(err["extensions"]["code"], "INTERNAL", "{body}");
     assert_eq!(err["message"], "internal error");

@@ -112,7 +112,7 @@ async fn a_ci_run_goes_pending_to_succeeded_and_retries_change_nothing() {
         &reader,
         r#"{ entity(ref: "component:artist-lookup") { ... on Component {
             currentDeployments { version environment status }
-            deployments(environment: "production") { nodes { version } hasNextPage } } } }"#,
+            deployments(environment: "production") { nodes { version } pageInfo { hasNextPage } } } } }"#,
         json!({}),
     )
     .await;
@@ -179,7 +179,7 @@ async fn current_deployments_of_a_page_take_a_constant_number_of_statements() {
     }
     let page = |n: usize| {
         format!(
-            r#"{{ entities(filter: {{kind: ["component"]}}, first: {n}) {{ nodes {{ ref ... on Component {{ currentDeployments {{ version }} deployments(first: 2, environment: "production") {{ nodes {{ version }} hasNextPage }} }} }} }} }}"#
+            r#"{{ entities(filter: {{kind: ["component"]}}, first: {n}) {{ nodes {{ ref ... on Component {{ currentDeployments {{ version }} deployments(first: 2, environment: "production") {{ nodes {{ version }} pageInfo {{ hasNextPage }} }} }} }} }} }}"#
         )
     };
     let t = &t;
@@ -521,9 +521,9 @@ async fn concurrent_records_each_get_their_own_row_and_one_audit_entry() {
     assert_eq!(count(&s, &bot).await, 22, "21 distinct runs + one shared");
 
     // One audit entry per call: 23 ok (22 rows + the retry that returned the shared row), one NOT_FOUND.
-    let log = "{ auditLog(first: 100) { subject operation target outcome } }";
+    let log = "{ auditLog(first: 100) { nodes { subject operation target outcome } } }";
     let body = gql(&s, &admin, log, json!({})).await;
-    let entries = body["data"]["auditLog"]
+    let entries = body["data"]["auditLog"]["nodes"]
         .as_array()
         .expect("audit log")
         .clone();

@@ -222,9 +222,9 @@ async fn the_same_ref_from_a_second_location_is_a_conflict_and_the_first_keeps_i
         "names both sources: {msg}"
     );
     let r = t
-        .exec("{ locations { target lastError } }", json!({}))
+        .exec("{ locations { nodes { target lastError } } }", json!({}))
         .await;
-    let b_status = r["data"]["locations"]
+    let b_status = r["data"]["locations"]["nodes"]
         .as_array()
         .unwrap()
         .iter()

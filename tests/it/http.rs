@@ -141,7 +141,7 @@ async fn get_answers_say_how_long_they_may_be_kept() {
     let volatile = "{ entity(ref: \"component:petstore\") { ref ... on Component { currentDeployments { version } } } }";
     assert_eq!(get_cache_control(&s, volatile).await, "no-store");
     assert_eq!(
-        get_cache_control(&s, "{ tasks { hasNextPage } }").await,
+        get_cache_control(&s, "{ tasks { pageInfo { hasNextPage } } }").await,
         "no-store"
     );
     // Errors are not kept either.

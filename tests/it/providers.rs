@@ -55,8 +55,10 @@ async fn annotation(t: &TestDb, entity_ref: &str, key: &str) -> Option<String> {
 }
 
 async fn last_error(t: &TestDb) -> Vec<Option<String>> {
-    let r = t.exec("{ locations { lastError } }", json!({})).await;
-    r["data"]["locations"]
+    let r = t
+        .exec("{ locations { nodes { lastError } } }", json!({}))
+        .await;
+    r["data"]["locations"]["nodes"]
         .as_array()
         .expect("locations")
         .iter()
@@ -458,11 +460,11 @@ async fn git_providers_follow_commits_and_keep_entities_when_the_repository_is_u
     assert_eq!(description(&t, "git-x").await, "two");
     let r = t
         .exec(
-            "{ locations { type target lastError entityCount } }",
+            "{ locations { nodes { type target lastError entityCount } } }",
             json!({}),
         )
         .await;
-    let loc = &r["data"]["locations"][0];
+    let loc = &r["data"]["locations"]["nodes"][0];
     assert_eq!(loc["type"], "git");
     assert_eq!(loc["entityCount"], 1);
     assert!(
@@ -656,8 +658,8 @@ async fn a_configured_git_source_is_refreshed_by_the_mutation_with_its_settings(
     });
     let app = greenroom_tests::TestApp::new(&t).sources(registry).admin();
     let exec = |q: &'static str, v: Value| app.exec(q, v);
-    let r = exec("{ locations { id type target } }", json!({})).await;
-    let loc = &r["data"]["locations"][0];
+    let r = exec("{ locations { nodes { id type target } } }", json!({})).await;
+    let loc = &r["data"]["locations"]["nodes"][0];
     assert_eq!(
         (loc["type"].as_str(), loc["target"].as_str()),
         (Some("git"), Some(url.as_str()))

@@ -129,9 +129,9 @@ async fn locations_show_refresh_status_and_refresh_location_runs_a_source_now() 
     )
     .unwrap();
     t.refresh(&f).await;
-    let q = "{ locations { id type target lastRefreshAt lastSuccessAt lastError entityCount } }";
+    let q = "{ locations { nodes { id type target lastRefreshAt lastSuccessAt lastError entityCount } } }";
     let r = t.exec(q, json!({})).await;
-    let loc = &r["data"]["locations"][0];
+    let loc = &r["data"]["locations"]["nodes"][0];
     assert_eq!(loc["type"], "file");
     assert_eq!(loc["entityCount"], 2);
     assert!(loc["lastError"].is_null());
@@ -180,7 +180,8 @@ async fn locations_show_refresh_status_and_refresh_location_runs_a_source_now() 
         .await;
     assert_eq!(greenroom_tests::first_error_code(&r), Some("NOT_FOUND"));
 
-    let r = t.exec(m, json!({ "id": "999" })).await;
+    let missing = api::graphql::ids::encode(api::graphql::ids::Kind::LocationSource, "999");
+    let r = t.exec(m, json!({ "id": missing })).await;
     assert_eq!(greenroom_tests::first_error_code(&r), Some("NOT_FOUND"));
     let r = t.exec(m, json!({ "id": "x" })).await;
     assert_eq!(
@@ -217,9 +218,12 @@ async fn register_dry_run_and_unregister_locations_at_run_time() {
         "{r}"
     );
     let r = t
-        .exec("{ locations { id } entities { totalCount } }", json!({}))
+        .exec(
+            "{ locations { nodes { id } } entities { totalCount } }",
+            json!({}),
+        )
         .await;
-    assert_eq!(r["data"]["locations"].as_array().unwrap().len(), 0);
+    assert_eq!(r["data"]["locations"]["nodes"].as_array().unwrap().len(), 0);
     assert_eq!(r["data"]["entities"]["totalCount"], 0);
 
     // Registering stores it and its entities; a second registration is a conflict.
@@ -272,21 +276,28 @@ async fn register_dry_run_and_unregister_locations_at_run_time() {
     let un = "mutation($id: ID!) { unregisterLocation(id: $id) }";
     let r = t.exec(un, json!({ "id": id })).await;
     assert_eq!(r["data"]["unregisterLocation"], true, "{r}");
-    wait_for(&t, "{ locations { id } entities { totalCount } }", |r| {
-        r["data"]["entities"]["totalCount"] == 0
-            && r["data"]["locations"]
-                .as_array()
-                .is_some_and(|l| l.is_empty())
-    })
+    wait_for(
+        &t,
+        "{ locations { nodes { id } } entities { totalCount } }",
+        |r| {
+            r["data"]["entities"]["totalCount"] == 0
+                && r["data"]["locations"]["nodes"]
+                    .as_array()
+                    .is_some_and(|l| l.is_empty())
+        },
+    )
     .await;
     // ...and it stays gone: the scheduler does not re-create it.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let r = t
-        .exec("{ locations { id } entities { totalCount } }", json!({}))
+        .exec(
+            "{ locations { nodes { id } } entities { totalCount } }",
+            json!({}),
+        )
         .await;
     assert_eq!(r["data"]["entities"]["totalCount"], 0, "{r}");
     assert_eq!(
-        r["data"]["locations"].as_array().map(Vec::len),
+        r["data"]["locations"]["nodes"].as_array().map(Vec::len),
         Some(0),
         "{r}"
     );

@@ -87,7 +87,7 @@ async fn send(
 
 /// (operation, outcome) of the audit log, oldest first.
 async fn audit(t: &TestDb) -> Vec<(String, String)> {
-    let mut rows: Vec<(String, String)> = api::auth::audit::list(&t.db, 100, None, None)
+    let mut rows: Vec<(String, String)> = api::auth::audit::list(&t.db, 100, None)
         .await
         .unwrap()
         .into_iter()
@@ -397,9 +397,7 @@ async fn writes_need_catalog_write_and_ownership() {
     .await;
     assert_eq!(status, 204);
 
-    let rows = api::auth::audit::list(&t.db, 100, None, None)
-        .await
-        .unwrap();
+    let rows = api::auth::audit::list(&t.db, 100, None).await.unwrap();
     let mut seen: Vec<(String, String, String)> = rows
         .into_iter()
         .map(|e| (e.subject, e.operation, e.outcome))

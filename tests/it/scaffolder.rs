@@ -120,7 +120,7 @@ async fn setup(workers: usize) -> Setup {
 
 const CREATE: &str = r#"mutation($v: JSON!) { createTask(input: {templateRef: "template:service", values: $v}) { id status } }"#;
 const TASK: &str = r#"query($id: ID!) { task(id: $id) { id status createdBy output
-    steps { id status action startedAt finishedAt } events { id kind stepId message } } }"#;
+    steps { stepId status action startedAt finishedAt } events { nodes { id kind stepId message } } } }"#;
 
 async fn create(t: &TestDb, values: Value) -> String {
     let r = t.exec(CREATE, json!({ "v": values })).await;
@@ -156,7 +156,7 @@ async fn until(t: &TestDb, id: &str, done: impl Fn(&Value) -> bool) -> Value {
 }
 
 fn messages(task: &Value) -> Vec<String> {
-    task["events"]
+    task["events"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
@@ -176,7 +176,7 @@ async fn a_template_exposes_its_form_and_renders_a_skeleton() {
     let r = s
         .t
         .exec(
-            r#"{ entity(ref: "template:service") { ... on Template { parameterSchema steps { id name action } } } }"#,
+            r#"{ entity(ref: "template:service") { ... on Template { parameterSchema steps { stepId name action } } } }"#,
             json!({}),
         )
         .await;
@@ -188,7 +188,7 @@ async fn a_template_exposes_its_form_and_renders_a_skeleton() {
     );
     assert_eq!(
         tpl["steps"][0],
-        json!({"id": "fetch", "name": "Fetch skeleton", "action": "fetch:template"})
+        json!({"stepId": "fetch", "name": "Fetch skeleton", "action": "fetch:template"})
     );
 
     let id = create(
@@ -203,7 +203,7 @@ async fn a_template_exposes_its_form_and_renders_a_skeleton() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["id"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .map(|s| (s["stepId"].as_str().unwrap(), s["status"].as_str().unwrap()))
         .collect();
     assert_eq!(
         statuses,
@@ -233,7 +233,7 @@ async fn a_template_exposes_its_form_and_renders_a_skeleton() {
     );
 
     // What the task made: names and contents rendered, `raw/**` copied as is, the readme renamed.
-    let out = s.snapshots.path().join(&id);
+    let out = s.snapshots.path().join(greenroom_tests::key_of(&id));
     let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert_eq!(readme, "# payments\n\nOwned by group:default/team-a.\n");
     let js = std::fs::read_to_string(out.join("src/payments.js")).unwrap();
@@ -292,14 +292,14 @@ async fn a_failing_step_fails_the_task_with_its_log_and_later_steps_do_not_run()
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["id"] == "boom")
+        .find(|s| s["stepId"] == "boom")
         .unwrap();
     assert_eq!(boom["status"], "FAILED");
     let snapshot = task["steps"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["id"] == "snapshot")
+        .find(|s| s["stepId"] == "snapshot")
         .unwrap();
     assert_eq!(snapshot["status"], "OPEN");
     let log = messages(&task);
@@ -345,7 +345,7 @@ async fn cancel_stops_a_running_wait_within_a_second() {
     until(&s.t, &id, |task| {
         task["steps"].as_array().is_some_and(|st| {
             st.iter()
-                .any(|s| s["id"] == "wait" && s["status"] == "PROCESSING")
+                .any(|s| s["stepId"] == "wait" && s["status"] == "PROCESSING")
         })
     })
     .await;
@@ -407,7 +407,7 @@ async fn a_task_whose_worker_died_is_recovered_and_never_left_processing() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(claimed.id, id);
+    assert_eq!(claimed.id, greenroom_tests::key_of(&id));
     let live = Arc::new(Registry::reading(&greenroom_tests::sandbox_sources()));
     let _w = worker::spawn(s.t.db.clone(), live, "live-worker".into(), settings());
     let task = finished(&s.t, &id, Duration::from_secs(20)).await;
@@ -541,7 +541,7 @@ async fn a_template_is_rendered_published_to_git_and_registered_in_the_catalog()
     // The published catalog-info.yaml is a source, and its entity is in the catalog.
     let r =
         s.t.exec(
-            r#"{ entity(ref: "component:payments") { ref spec } locations { type target } }"#,
+            r#"{ entity(ref: "component:payments") { ref spec } locations { nodes { type target } } }"#,
             json!({}),
         )
         .await;
@@ -555,7 +555,7 @@ async fn a_template_is_rendered_published_to_git_and_registered_in_the_catalog()
     );
     let target = format!("{remote}#main:catalog-info.yaml");
     assert!(
-        r["data"]["locations"]
+        r["data"]["locations"]["nodes"]
             .as_array()
             .unwrap()
             .iter()
@@ -681,11 +681,14 @@ async fn a_dry_run_shows_the_files_and_log_and_publishes_nothing() {
     );
     // Nothing was stored: no task, no source.
     let r =
-        s.t.exec("{ tasks { nodes { id } } locations { type } }", json!({}))
-            .await;
+        s.t.exec(
+            "{ tasks { nodes { id } } locations { nodes { type } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(r["data"]["tasks"]["nodes"], json!([]), "{r}");
     assert!(
-        !r["data"]["locations"]
+        !r["data"]["locations"]["nodes"]
             .as_array()
             .unwrap()
             .iter()
@@ -762,7 +765,7 @@ async fn a_resumable_task_continues_at_its_first_unfinished_step() {
         holder: "dead-worker".into(),
         attempt: claimed.attempts,
     };
-    api::scaffolder::tasks::save_steps(&s.t.db, &id, &claim, &states)
+    api::scaffolder::tasks::save_steps(&s.t.db, &claimed.id, &claim, &states)
         .await
         .unwrap();
     let _w = worker::spawn(
@@ -1094,7 +1097,7 @@ async fn a_task_s_values_output_and_events_are_its_creator_s_only() {
     let bob = "user:default/bob";
     let r = exec_as(&s, bob, &read, TASK_STATUS, json!({"id": id})).await;
     assert_eq!(r["data"]["task"]["status"], "COMPLETED", "{r}");
-    for field in ["values", "output", "events { message }"] {
+    for field in ["values", "output", "events { nodes { message } }"] {
         let q = format!(r#"query($id: ID!) {{ task(id: $id) {{ id {field} }} }}"#);
         let r = exec_as(&s, bob, &read, &q, json!({"id": id})).await;
         assert_eq!(first_error_code(&r), Some("FORBIDDEN"), "{field}: {r}");
@@ -1132,7 +1135,7 @@ async fn a_task_s_values_output_and_events_are_its_creator_s_only() {
     let first = serde_json::to_value(first.expect("one response")).unwrap();
     assert_eq!(first_error_code(&first), Some("FORBIDDEN"), "{first}");
     // Its creator and an admin read them.
-    let all = r#"query($id: ID!) { task(id: $id) { values output events { kind } } }"#;
+    let all = r#"query($id: ID!) { task(id: $id) { values output events { nodes { kind } } } }"#;
     for (who, scopes) in [
         ("user:default/ann", read.as_slice()),
         (
@@ -1147,4 +1150,4 @@ async fn a_task_s_values_output_and_events_are_its_creator_s_only() {
 }
 
 const TASK_STATUS: &str =
-    r#"query($id: ID!) { task(id: $id) { status createdBy steps { id status } } }"#;
+    r#"query($id: ID!) { task(id: $id) { status createdBy steps { stepId status } } }"#;

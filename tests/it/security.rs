@@ -67,8 +67,13 @@ async fn exec(_t: &TestDb, s: &TestApp, q: &str) -> Value {
 }
 
 async fn nothing_stored(t: &TestDb, s: &TestApp) {
-    let r = exec(t, s, "{ locations { id } entities { totalCount } }").await;
-    assert_eq!(r["data"]["locations"], json!([]), "{r}");
+    let r = exec(
+        t,
+        s,
+        "{ locations { nodes { id } } entities { totalCount } }",
+    )
+    .await;
+    assert_eq!(r["data"]["locations"]["nodes"], json!([]), "{r}");
     assert_eq!(r["data"]["entities"]["totalCount"], 0, "{r}");
 }
 
@@ -448,9 +453,14 @@ async fn credentials_in_urls_are_never_shown_back() {
     let r = register(&t, &s, "url", &secret_url("/c.yaml")).await;
     assert_eq!(first_error_code(&r), Some("BAD_USER_INPUT"), "{r}");
     assert!(!r.to_string().contains("s3cr3t"), "{r}");
-    let audit = exec(&t, &s, "{ auditLog(first: 10) { operation target } }").await;
+    let audit = exec(
+        &t,
+        &s,
+        "{ auditLog(first: 10) { nodes { operation target } } }",
+    )
+    .await;
     assert_eq!(
-        audit["data"]["auditLog"][0]["operation"], "registerLocation",
+        audit["data"]["auditLog"]["nodes"][0]["operation"], "registerLocation",
         "{audit}"
     );
     assert!(
@@ -477,12 +487,15 @@ async fn credentials_in_urls_are_never_shown_back() {
     }
     let r = t
         .exec(
-            r#"{ locations { target lastError } entity(ref: "component:with-creds") { annotations { key value } } }"#,
+            r#"{ locations { nodes { target lastError } } entity(ref: "component:with-creds") { annotations { key value } } }"#,
             json!({}),
         )
         .await;
     assert!(r["data"]["entity"]["annotations"].is_array(), "{r}");
-    assert!(r["data"]["locations"][1]["lastError"].is_string(), "{r}");
+    assert!(
+        r["data"]["locations"]["nodes"][1]["lastError"].is_string(),
+        "{r}"
+    );
     let text = r.to_string();
     assert!(!text.contains("s3cr3t"), "{text}");
     assert!(text.contains("***@127.0.0.1"), "{text}");

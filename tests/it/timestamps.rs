@@ -72,19 +72,25 @@ async fn every_timestamp_served_is_utc_with_milliseconds_and_z() {
 
     // A source.
     let r = t
-        .exec("{ locations { lastRefreshAt lastSuccessAt } }", json!({}))
+        .exec(
+            "{ locations { nodes { lastRefreshAt lastSuccessAt } } }",
+            json!({}),
+        )
         .await;
     assert!(r["errors"].is_null(), "{r}");
-    let loc = &r["data"]["locations"][0];
+    let loc = &r["data"]["locations"]["nodes"][0];
     one_format("LocationSource.lastRefreshAt", &loc["lastRefreshAt"]);
     one_format("LocationSource.lastSuccessAt", &loc["lastSuccessAt"]);
 
     // An audit entry (the recordDeployment above).
     let r = t
-        .exec("{ auditLog(first: 5) { operation at } }", json!({}))
+        .exec(
+            "{ auditLog(first: 5) { nodes { operation at } } }",
+            json!({}),
+        )
         .await;
     assert!(r["errors"].is_null(), "{r}");
-    let log = r["data"]["auditLog"]
+    let log = r["data"]["auditLog"]["nodes"]
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -110,7 +116,7 @@ async fn every_timestamp_served_is_utc_with_milliseconds_and_z() {
     one_format("Task.createdAt", &r["data"]["createTask"]["createdAt"]);
     let id = r["data"]["createTask"]["id"].clone();
     let q = r#"query($id: ID!) { task(id: $id) { status createdAt startedAt finishedAt
-        steps { startedAt finishedAt } events { at } } }"#;
+        steps { startedAt finishedAt } events { nodes { at } } } }"#;
     let started = Instant::now();
     let task = loop {
         let r = t.exec(q, json!({ "id": id })).await;
@@ -137,7 +143,10 @@ async fn every_timestamp_served_is_utc_with_milliseconds_and_z() {
         one_format("TaskStep.startedAt", &s["startedAt"]);
         one_format("TaskStep.finishedAt", &s["finishedAt"]);
     }
-    let events = task["events"].as_array().cloned().unwrap_or_default();
+    let events = task["events"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(!events.is_empty(), "{task}");
     for e in &events {
         one_format("TaskEvent.at", &e["at"]);

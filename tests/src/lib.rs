@@ -183,6 +183,14 @@ pub fn first_error_code(resp: &Value) -> Option<&str> {
     resp["errors"][0]["extensions"]["code"].as_str()
 }
 
+/// The stored key inside a global ID (a task's id, a deployment's row id…), for tests that look at the
+/// database under the API.
+pub fn key_of(global_id: &str) -> String {
+    api::graphql::ids::decode(global_id)
+        .map(|(_, key)| key)
+        .unwrap_or_else(|| panic!("'{global_id}' is not a global ID"))
+}
+
 /// A real HTTP server on an ephemeral port, serving the full router (start one with [`TestApp::serve`]).
 pub struct TestServer {
     pub base: String,

@@ -1,10 +1,9 @@
 //! The audit log: one row per mutation (subject, operation, target, time, outcome), newest first.
 
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
+use crate::keyset::{Slice, Window};
 use entity::audit_log;
 
 /// One audit entry as the API shows it.
@@ -82,24 +81,36 @@ pub async fn record_many(
     Ok(())
 }
 
-/// Up to `limit` entries older than `before` (an id), newest first, optionally of one subject.
+/// Up to `limit` entries, newest first, optionally of one subject.
 pub async fn list(
     db: &impl ConnectionTrait,
     limit: u64,
-    before: Option<i64>,
     subject: Option<&str>,
 ) -> Result<Vec<AuditEntry>, DbErr> {
-    let mut q = audit_log::Entity::find().order_by_desc(audit_log::Column::Id);
-    if let Some(b) = before {
-        q = q.filter(audit_log::Column::Id.lt(b));
-    }
+    Ok(page(db, &Window::first(limit, None), subject).await?.rows)
+}
+
+/// The page of entries (optionally of one subject) that `w` selects, newest first (keyed by id).
+pub async fn page(
+    db: &impl ConnectionTrait,
+    w: &Window<i64>,
+    subject: Option<&str>,
+) -> Result<Slice<AuditEntry>, DbErr> {
+    let mut q = audit_log::Entity::find();
     if let Some(s) = subject {
         q = q.filter(audit_log::Column::Subject.eq(s));
     }
-    Ok(q.limit(limit)
-        .all(db)
+    let rows = w.apply(q, audit_log::Column::Id, true).all(db).await?;
+    Ok(Slice::of(
+        rows.into_iter().map(AuditEntry::from).collect(),
+        w,
+    ))
+}
+
+/// One entry by its id.
+pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<AuditEntry>, DbErr> {
+    Ok(audit_log::Entity::find_by_id(id)
+        .one(db)
         .await?
-        .into_iter()
-        .map(AuditEntry::from)
-        .collect())
+        .map(AuditEntry::from))
 }

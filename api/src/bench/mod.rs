@@ -293,12 +293,12 @@ async fn rest_figures(
 async fn reread(client: &reqwest::Client, url: &str, catalog: &Path) -> anyhow::Result<[f64; 3]> {
     let locs: serde_json::Value = client
         .post(url)
-        .json(&json!({ "query": "{ locations { id } }" }))
+        .json(&json!({ "query": "{ locations { nodes { id } } }" }))
         .send()
         .await?
         .json()
         .await?;
-    let id = locs["data"]["locations"][0]["id"]
+    let id = locs["data"]["locations"]["nodes"][0]["id"]
         .as_str()
         .context("no location")?
         .to_string();

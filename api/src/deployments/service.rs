@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use super::writer::Writer;
 use super::{DeploymentError, Environments, Status};
 use crate::auth::audit::AuditDraft;
+use crate::keyset::{Slice, Window};
 use entity::{deployments, entities};
 
 pub type Deployment = deployments::Model;
@@ -200,13 +201,33 @@ pub struct Filter {
     pub until: Option<i64>,
 }
 
-/// Up to `limit` deployments matching `f`, newest first, older than the id `before`.
+/// Up to `limit` deployments matching `f`, newest first.
 pub async fn list(
     db: &impl ConnectionTrait,
     f: &Filter,
     limit: u64,
-    before: Option<i64>,
 ) -> Result<Vec<Deployment>, DeploymentError> {
+    Ok(deployments::Entity::find()
+        .filter(condition(f))
+        .order_by_desc(deployments::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The page of deployments matching `f` that `w` selects, newest first (keyed by id).
+pub async fn page(
+    db: &impl ConnectionTrait,
+    f: &Filter,
+    w: &Window<i64>,
+) -> Result<Slice<Deployment>, DeploymentError> {
+    let q = deployments::Entity::find().filter(condition(f));
+    let rows = w.apply(q, deployments::Column::Id, true).all(db).await?;
+    Ok(Slice::of(rows, w))
+}
+
+/// What a deployment must match to pass `f`.
+fn condition(f: &Filter) -> Condition {
     use sea_orm::sea_query::Query;
     let mut cond = Condition::all();
     if let Some(refs) = &f.entity_refs {
@@ -240,15 +261,7 @@ pub async fn list(
     if let Some(t) = f.until {
         cond = cond.add(deployments::Column::CreatedAt.lt(t));
     }
-    if let Some(b) = before {
-        cond = cond.add(deployments::Column::Id.lt(b));
-    }
-    Ok(deployments::Entity::find()
-        .filter(cond)
-        .order_by_desc(deployments::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    cond
 }
 
 /// The latest successful deployment per environment of each entity: two queries whatever the count.

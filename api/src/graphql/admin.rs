@@ -1,18 +1,22 @@
 //! Admin-only fields: the audit log and token revocation.
 
-use async_graphql::{Context, Object, SimpleObject};
+use async_graphql::{Context, Object, SimpleObject, ID};
+
+use super::connection::{connection, Page, PageArgs};
 
 use super::errors::{ApiError, GqlResultExt};
 use super::guard::require;
+use super::ids::{self, Kind};
 use crate::auth::{audit, revocation, Scope};
 
 type Res<T> = async_graphql::Result<T>;
 
 /// One mutation as recorded in the audit log.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 pub struct AuditEntry {
-    /// Opaque cursor (pass as `after` to continue).
-    pub cursor: String,
+    /// Opaque global ID of the entry, accepted by `node(id:)` (admins only).
+    #[graphql(owned)]
+    pub id: ID,
     /// When the mutation was made.
     pub at: super::time::DateTime,
     /// The token subject that made the call.
@@ -28,7 +32,7 @@ pub struct AuditEntry {
 impl From<audit::AuditEntry> for AuditEntry {
     fn from(e: audit::AuditEntry) -> Self {
         Self {
-            cursor: e.id.to_string(),
+            id: ids::encode(Kind::AuditEntry, &e.id.to_string()),
             at: super::time::DateTime::from_millis(e.at)
                 .unwrap_or_else(super::time::DateTime::epoch),
             subject: e.subject,
@@ -45,39 +49,58 @@ pub struct AdminQuery;
 /// Admin-only reads.
 #[Object]
 impl AdminQuery {
-    /// Mutations, newest first (needs `admin`; null, with a `FORBIDDEN` error, for other callers, so
-    /// the rest of a query keeps its data). `first` defaults to 50, at most 500.
+    /// Mutations, newest first (Relay connection; needs `admin`: null, with a `FORBIDDEN` error, for
+    /// other callers, so the rest of a query keeps its data). `first` defaults to 50, at most 500.
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Page size (1 to 500; default 50).")] first: Option<i32>,
+        #[graphql(desc = "Page size, newest first from `after` (1 to 500; default 50).")]
+        first: Option<i32>,
         #[graphql(
-            desc = "The `cursor` of the last entry seen: older entries follow; default: the newest entries."
+            desc = "Start after this cursor (an edge's `cursor` or `pageInfo.endCursor`): older entries follow."
         )]
         after: Option<String>,
+        #[graphql(
+            desc = "Page size, back from `before` (1 to 500); used only when `first` is absent."
+        )]
+        last: Option<i32>,
+        #[graphql(
+            desc = "End before this cursor (an edge's `cursor` or `pageInfo.startCursor`): newer entries."
+        )]
+        before: Option<String>,
         #[graphql(desc = "Only entries of this token subject (exact match); default: all.")]
         subject: Option<String>,
-    ) -> Res<Option<Vec<AuditEntry>>> {
+    ) -> Res<Option<AuditEntryConnection>> {
         require(ctx, Scope::Admin)?;
-        let limit = super::paging::page_size(first, 50, 500)?;
-        let before = match after {
-            Some(c) => Some(
-                c.parse::<i64>()
-                    .map_err(|_| {
-                        ApiError::BadUserInput(format!("'{c}' is not an audit log cursor"))
-                    })
-                    .gql()?,
-            ),
-            None => None,
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
         };
+        let w = args.window(Kind::AuditEntry, 50, 500, |k| k.parse().ok())?;
         let db = super::context::database(ctx)?;
-        let rows = audit::list(db, limit as u64, before, subject.as_deref())
+        let slice = audit::page(db, &w, subject.as_deref())
             .await
             .map_err(ApiError::from)
             .gql()?;
-        Ok(Some(rows.into_iter().map(AuditEntry::from).collect()))
+        let page = Page::of(
+            slice,
+            Kind::AuditEntry,
+            |e| e.id.to_string(),
+            AuditEntry::from,
+        );
+        Ok(Some(AuditEntryConnection(page)))
     }
 }
+
+connection!(
+    AuditEntryConnection,
+    AuditEntryEdge,
+    AuditEntry,
+    "A page of the audit log, newest first (Relay connection).",
+    "One audit log entry in a page, with its cursor."
+);
 
 #[derive(Default)]
 pub struct AdminMutation;

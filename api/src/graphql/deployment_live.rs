@@ -116,7 +116,7 @@ pub async fn dora_of(
     filter.environment = environment;
     filter.since = Some(chrono::Utc::now().timestamp_millis() - w.as_millis() as i64);
     let db = super::context::database(ctx)?;
-    let rows = service::list(db, &filter, 100_000, None).await.gql()?;
+    let rows = service::list(db, &filter, 100_000).await.gql()?;
     let m = dora::compute(&rows, w.as_secs_f64() / 86_400.0);
     Ok(DoraMetrics {
         window_days: m.window_days,

@@ -2,14 +2,17 @@
 //! (`deployments:write`), the `deployments` and `environments` queries, and the per-entity fields
 //! (`deployments`, `currentDeployments`) through a dataloader.
 
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, Enum, InputObject, Object, ID};
 use sea_orm::DatabaseConnection;
 
+use super::connection::{connection, Page, PageArgs};
 use super::errors::{ApiError, GqlResultExt};
 use super::guard::{require, READ};
+use super::ids::{self, Kind};
 use crate::auth::Scope;
 use crate::deployments::service::{self, Deployment as Row, Filter, NewDeployment};
 use crate::deployments::Status;
+use crate::keyset::{Slice, Window};
 
 type Res<T> = async_graphql::Result<T>;
 
@@ -60,14 +63,15 @@ impl From<Status> for GqlStatus {
 use super::time::{parse as parse_time, timestamp as time, DateTime};
 
 /// One deployment of an entity to an environment.
+#[derive(Clone)]
 pub struct Deployment(pub Row);
 
 /// One deployment of an entity to an environment.
 #[Object]
 impl Deployment {
-    /// The deployment's ID, for `updateDeploymentStatus`.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    /// Opaque global ID of the deployment, for `updateDeploymentStatus` and `node(id:)`.
+    pub(crate) async fn id(&self) -> ID {
+        ids::encode(Kind::Deployment, &self.0.id.to_string())
     }
     /// Canonical ref `kind:namespace/name` of the deployed entity.
     async fn entity_ref(&self) -> &str {
@@ -129,16 +133,13 @@ impl Deployment {
     }
 }
 
-/// A page of deployments, newest first.
-#[derive(SimpleObject)]
-pub struct DeploymentPage {
-    /// The deployments of this page.
-    pub nodes: Vec<Deployment>,
-    /// Pass as `after` for the next page; null on the last page.
-    pub end_cursor: Option<String>,
-    /// True when more deployments follow this page.
-    pub has_next_page: bool,
-}
+connection!(
+    DeploymentConnection,
+    DeploymentEdge,
+    Deployment,
+    "A page of deployments, newest first (Relay connection).",
+    "One deployment in a page, with its cursor."
+);
 
 /// A deployment to record.
 #[derive(InputObject)]
@@ -186,46 +187,29 @@ pub struct DeploymentFilter {
     pub until: Option<DateTime>,
 }
 
-impl DeploymentPage {
-    /// A page from up to `limit + 1` rows (the extra one only tells that more follow).
-    fn from_rows(mut rows: Vec<Row>, limit: i32) -> Self {
-        let has_next_page = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        Self {
-            end_cursor: has_next_page
-                .then(|| rows.last().map(|d| d.id.to_string()))
-                .flatten(),
-            has_next_page,
-            nodes: rows.into_iter().map(Deployment).collect(),
-        }
-    }
+/// The window of a deployment page: `first` or `last` 1 to 500 (default 20), cursors of deployments.
+fn window(args: &PageArgs) -> Res<Window<i64>> {
+    args.window(Kind::Deployment, 20, 500, |k| k.parse().ok())
 }
 
-/// `first` of a deployment page: default 20, 1 to 500.
-fn page_size(first: Option<i32>) -> Res<i32> {
-    super::paging::page_size(first, 20, 500)
+/// The connection of a slice of deployments.
+fn connection(slice: Slice<Row>) -> DeploymentConnection {
+    DeploymentConnection(Page::of(
+        slice,
+        Kind::Deployment,
+        |d| d.id.to_string(),
+        Deployment,
+    ))
 }
 
 /// A page of deployments for a filter (shared by the root query and the entity fields).
 pub async fn page(
     db: &DatabaseConnection,
     filter: Filter,
-    first: Option<i32>,
-    after: Option<String>,
-) -> Res<DeploymentPage> {
-    let limit = page_size(first)?;
-    let before = match after {
-        Some(c) => Some(
-            c.parse::<i64>()
-                .map_err(|_| ApiError::BadUserInput(format!("'{c}' is not a deployment cursor")))
-                .gql()?,
-        ),
-        None => None,
-    };
-    let rows = service::list(db, &filter, limit as u64 + 1, before)
-        .await
-        .gql()?;
-    Ok(DeploymentPage::from_rows(rows, limit))
+    args: PageArgs,
+) -> Res<DeploymentConnection> {
+    let w = window(&args)?;
+    Ok(connection(service::page(db, &filter, &w).await.gql()?))
 }
 
 fn filter_from(f: DeploymentFilter) -> Res<Filter> {
@@ -261,23 +245,41 @@ impl Environment {
     async fn name(&self) -> &str {
         &self.name
     }
-    /// Deployments to this environment, newest first, optionally of one status.
+    /// Deployments to this environment, newest first, optionally of one status (Relay connection).
+    #[allow(clippy::too_many_arguments)]
     async fn deployments(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only deployments with this status; default: any.")] status: Option<
             GqlStatus,
         >,
-        #[graphql(desc = "Page size (1 to 500; default 20).")] first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page; default: the newest deployments.")]
+        #[graphql(desc = "Page size, newest first from `after` (1 to 500; default 20).")]
+        first: Option<i32>,
+        #[graphql(
+            desc = "Start after this cursor (an edge's `cursor` or `pageInfo.endCursor`): older deployments follow."
+        )]
         after: Option<String>,
-    ) -> Res<DeploymentPage> {
+        #[graphql(
+            desc = "Page size, back from `before` (1 to 500); used only when `first` is absent."
+        )]
+        last: Option<i32>,
+        #[graphql(
+            desc = "End before this cursor (an edge's `cursor` or `pageInfo.startCursor`): newer deployments."
+        )]
+        before: Option<String>,
+    ) -> Res<DeploymentConnection> {
         let filter = Filter {
             environment: Some(self.name.clone()),
             status: status.map(Status::from),
             ..Filter::default()
         };
-        page(super::context::database(ctx)?, filter, first, after).await
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        page(super::context::database(ctx)?, filter, args).await
     }
 }
 
@@ -287,19 +289,37 @@ pub struct DeploymentsQuery;
 /// Deployment reads (every field needs `catalog:read`).
 #[Object]
 impl DeploymentsQuery {
-    /// Deployments, newest first.
+    /// Deployments, newest first (Relay connection).
+    #[allow(clippy::too_many_arguments)]
     async fn deployments(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only deployments matching every given field; default: all.")]
         filter: Option<DeploymentFilter>,
-        #[graphql(desc = "Page size (1 to 500; default 20).")] first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page; default: the newest deployments.")]
+        #[graphql(desc = "Page size, newest first from `after` (1 to 500; default 20).")]
+        first: Option<i32>,
+        #[graphql(
+            desc = "Start after this cursor (an edge's `cursor` or `pageInfo.endCursor`): older deployments follow."
+        )]
         after: Option<String>,
-    ) -> Res<DeploymentPage> {
+        #[graphql(
+            desc = "Page size, back from `before` (1 to 500); used only when `first` is absent."
+        )]
+        last: Option<i32>,
+        #[graphql(
+            desc = "End before this cursor (an edge's `cursor` or `pageInfo.startCursor`): newer deployments."
+        )]
+        before: Option<String>,
+    ) -> Res<DeploymentConnection> {
         require(ctx, READ)?;
         let filter = filter_from(filter.unwrap_or_default())?;
-        page(super::context::database(ctx)?, filter, first, after).await
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        page(super::context::database(ctx)?, filter, args).await
     }
 
     /// The configured environments, in order.
@@ -370,7 +390,7 @@ impl DeploymentsMutation {
     async fn update_deployment_status(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The deployment's `id`.")] id: ID,
+        #[graphql(desc = "The deployment's `id` (its global ID).")] id: ID,
         #[graphql(
             desc = "The new status; it must be a legal move from the current one (`CONFLICT` otherwise)."
         )]
@@ -384,16 +404,11 @@ impl DeploymentsMutation {
     ) -> Res<Deployment> {
         let caller = require(ctx, Scope::DeploymentsWrite)?;
         let db = super::context::database(ctx)?;
-        let n: i64 = id
-            .parse()
-            .map_err(|_| {
-                ApiError::BadUserInput(format!("'{}' is not a deployment id", id.as_str()))
-            })
-            .gql()?;
+        let n = ids::expect_number(&id, Kind::Deployment)?;
         let current = service::by_id(db, n)
             .await
             .gql()?
-            .ok_or_else(|| ApiError::NotFound(format!("no deployment {n}")))?;
+            .ok_or_else(|| ApiError::NotFound(format!("no deployment {}", id.as_str())))?;
         super::guard::require_owner(ctx, &caller, &current.entity_ref).await?;
         let finished = parse_time("finishedAt", finished_at)?;
         let saved = service::update_status(db, n, status.into(), finished, description)
@@ -427,18 +442,17 @@ pub async fn current_of(ctx: &Context<'_>, entity_ref: &str) -> Res<Vec<Deployme
 }
 
 /// `deployments(...)` of an entity, a system or a group. First pages go through the list loader (no
-/// N+1 over a page of entities); later pages (`after`) are a query of their own.
+/// N+1 over a page of entities); other pages (a cursor, or `last`) are a query of their own.
 pub async fn of(
     ctx: &Context<'_>,
     scope: service::Scope,
     environment: Option<String>,
     status: Option<GqlStatus>,
-    first: Option<i32>,
-    after: Option<String>,
-) -> Res<DeploymentPage> {
-    let page = of_unbudgeted(ctx, scope, environment, status, first, after).await?;
+    args: PageArgs,
+) -> Res<DeploymentConnection> {
+    let page = of_unbudgeted(ctx, scope, environment, status.map(Status::from), args).await?;
     // A page per entity of a page of entities multiplies: count what it holds against the operation.
-    super::types::lists::charge(ctx, page.nodes.len())?;
+    super::types::lists::charge(ctx, page.0.items.len())?;
     Ok(page)
 }
 
@@ -446,12 +460,11 @@ async fn of_unbudgeted(
     ctx: &Context<'_>,
     scope: service::Scope,
     environment: Option<String>,
-    status: Option<GqlStatus>,
-    first: Option<i32>,
-    after: Option<String>,
-) -> Res<DeploymentPage> {
-    let status = status.map(Status::from);
-    if after.is_some() {
+    status: Option<Status>,
+    args: PageArgs,
+) -> Res<DeploymentConnection> {
+    let w = window(&args)?;
+    if w != Window::first(w.size, None) {
         let mut filter = match scope {
             service::Scope::Entity(r) => Filter {
                 entity_refs: Some(vec![r]),
@@ -468,14 +481,14 @@ async fn of_unbudgeted(
         };
         filter.environment = environment;
         filter.status = status;
-        return page(super::context::database(ctx)?, filter, first, after).await;
+        let db = super::context::database(ctx)?;
+        return Ok(connection(service::page(db, &filter, &w).await.gql()?));
     }
-    let limit = page_size(first)?;
     let key = service::ListKey {
         scope,
         environment,
         status,
-        limit: limit as u64 + 1,
+        limit: w.fetch(),
     };
     let rows: Vec<Row> = super::loaders::lists(ctx)?
         .load_one(key)
@@ -483,5 +496,5 @@ async fn of_unbudgeted(
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map(|v| v.as_ref().clone())
         .unwrap_or_default();
-    Ok(DeploymentPage::from_rows(rows, limit))
+    Ok(connection(Slice::of(rows, &w)))
 }

@@ -25,6 +25,18 @@ const SPEC_FIELDS: &[(&str, &str, &str)] = &[
 /// Target refs to load for the next level, by the field that reaches them.
 type Targets = HashMap<&'static str, Vec<String>>;
 
+/// Loads entities by ref directly (no batching delay at the root), seeds the request cache, and prefetches
+/// what the selection needs from them.
+pub async fn fetch_refs(
+    ctx: &Context<'_>,
+    refs: &[String],
+) -> async_graphql::Result<Vec<Arc<StoredEntity>>> {
+    let found = loaders::load_entities(ctx, refs).await?;
+    let rows: Vec<Arc<StoredEntity>> = refs.iter().filter_map(|r| found.get(r).cloned()).collect();
+    prefetch(ctx, ctx.look_ahead(), rows.clone()).await?;
+    Ok(rows)
+}
+
 /// Warms the loaders for `items` and everything `selection` asks of them, level by level.
 pub fn prefetch<'a>(
     ctx: &'a Context<'a>,

@@ -3,12 +3,14 @@
 use async_graphql::{Context, Object, SimpleObject, ID};
 use std::sync::Arc;
 
+use super::connection::PageInfo;
 use super::context;
 use super::errors::{ApiError, GqlResultExt};
 use super::inputs::{EntityFilter, EntityOrder};
 use super::loaders;
-use super::prefetch::prefetch;
-use super::types::{ref_from_node_id, Entity, Node};
+use super::node::Node;
+use super::prefetch::{fetch_refs, prefetch};
+use super::types::Entity;
 use crate::catalog::refs::EntityRef;
 use crate::catalog::search::{self, Filter, Ordering, PageRequest, MAX_PAGE};
 use crate::catalog::store::StoredEntity;
@@ -31,15 +33,6 @@ fn parse_ref(r: &str) -> Res<String> {
         .gql()
 }
 
-/// Loads entities by ref directly (no batching delay at the root), seeds the request cache, and prefetches
-/// what the selection needs from them.
-async fn fetch_refs(ctx: &Context<'_>, refs: &[String]) -> Res<Vec<Arc<StoredEntity>>> {
-    let found = loaders::load_entities(ctx, refs).await?;
-    let rows: Vec<Arc<StoredEntity>> = refs.iter().filter_map(|r| found.get(r).cloned()).collect();
-    prefetch(ctx, ctx.look_ahead(), rows.clone()).await?;
-    Ok(rows)
-}
-
 /// Catalog reads (every field needs `catalog:read`).
 #[Object]
 impl CatalogQuery {
@@ -50,18 +43,7 @@ impl CatalogQuery {
         #[graphql(desc = "An opaque global ID, as a `Node`'s `id` gives it.")] id: ID,
     ) -> Res<Option<Node>> {
         super::guard::require(ctx, super::guard::READ)?;
-        let Some(r) = ref_from_node_id(&id) else {
-            return Err(ApiError::BadUserInput(format!(
-                "'{}' is not a valid node ID",
-                id.as_str()
-            )))
-            .gql();
-        };
-        Ok(fetch_refs(ctx, &[r])
-            .await?
-            .into_iter()
-            .next()
-            .map(Node::from_stored))
+        super::node::resolve(ctx, &id).await
     }
 
     /// One entity by ref (`kind:namespace/name` or `kind:name`), or null when it does not exist.
@@ -184,10 +166,29 @@ impl CatalogQuery {
         })
     }
 
-    /// The sources the catalog reads, with their refresh status.
-    async fn locations(&self, ctx: &Context<'_>) -> Res<Vec<super::sources::LocationSource>> {
+    /// The sources the catalog reads, with their refresh status, oldest first (Relay connection).
+    async fn locations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, oldest first from `after` (1 to 500; default 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "Start after this cursor (an edge's `cursor` or `pageInfo.endCursor`).")]
+        after: Option<String>,
+        #[graphql(
+            desc = "Page size, back from `before` (1 to 500); used only when `first` is absent."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "End before this cursor (an edge's `cursor` or `pageInfo.startCursor`).")]
+        before: Option<String>,
+    ) -> Res<super::sources::LocationSourceConnection> {
         super::guard::require(ctx, super::guard::READ)?;
-        super::sources::list(ctx).await
+        let args = super::connection::PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        super::sources::page(ctx, args).await
     }
 
     /// Distinct values of a field with their counts among entities matching `filter`.
@@ -251,19 +252,6 @@ impl EntityEdge {
     async fn node(&self) -> Entity {
         Entity::from_stored(self.node.clone())
     }
-}
-
-/// Relay pagination information for a page of entities.
-#[derive(SimpleObject)]
-pub struct PageInfo {
-    /// True when more entities come after this page.
-    pub has_next_page: bool,
-    /// True when entities come before this page.
-    pub has_previous_page: bool,
-    /// Cursor of the first entity of the page; null when the page is empty.
-    pub start_cursor: Option<String>,
-    /// Cursor of the last entity of the page; null when the page is empty.
-    pub end_cursor: Option<String>,
 }
 
 /// A page of entities (Relay connection).

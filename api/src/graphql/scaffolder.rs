@@ -1,268 +1,23 @@
 //! The scaffolder in the API: `createTask`, `cancelTask`, `retryTask`, `task`, `tasks`, and the live
 //! `taskEvents` subscription. Logic lives in `crate::scaffolder`.
 
-use async_graphql::{Context, Enum, InputObject, Json, Object, SimpleObject, Subscription, ID};
+use async_graphql::{Context, InputObject, Json, Object, SimpleObject, Subscription, ID};
 use futures_util::Stream;
 use serde_json::Value;
 
+use super::connection::PageArgs;
 use super::context;
 use super::errors::{ApiError, GqlResultExt};
 use super::guard::{require, READ};
+use super::ids::{self, Kind};
+use super::task::{
+    parse_event_id, task_connection, task_key, GqlTaskStatus, Task, TaskConnection, TaskEvent,
+};
 use crate::auth::Scope;
 use crate::scaffolder::lifecycle;
-use crate::scaffolder::tasks::{self, Event as EventRow, Filter, Task as Row};
-use crate::scaffolder::{StepState, StepStatus, TaskStatus};
+use crate::scaffolder::tasks::{self, Filter};
 
 type Res<T> = async_graphql::Result<T>;
-
-use super::time::{timestamp as time, DateTime};
-
-/// A task's state.
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum GqlTaskStatus {
-    /// Waiting for a worker.
-    Open,
-    /// A worker is running it.
-    Processing,
-    /// Every step ran (or was skipped).
-    Completed,
-    /// A step failed, the task timed out, or its worker stopped.
-    Failed,
-    /// Cancelled on request.
-    Cancelled,
-}
-
-impl From<TaskStatus> for GqlTaskStatus {
-    fn from(s: TaskStatus) -> Self {
-        match s {
-            TaskStatus::Open => Self::Open,
-            TaskStatus::Processing => Self::Processing,
-            TaskStatus::Completed => Self::Completed,
-            TaskStatus::Failed => Self::Failed,
-            TaskStatus::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
-impl From<GqlTaskStatus> for TaskStatus {
-    fn from(s: GqlTaskStatus) -> Self {
-        match s {
-            GqlTaskStatus::Open => Self::Open,
-            GqlTaskStatus::Processing => Self::Processing,
-            GqlTaskStatus::Completed => Self::Completed,
-            GqlTaskStatus::Failed => Self::Failed,
-            GqlTaskStatus::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
-/// A step's state within a task.
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum GqlStepStatus {
-    /// Not started yet.
-    Open,
-    /// Running.
-    Processing,
-    /// Finished successfully.
-    Completed,
-    /// Failed (the task failed with it).
-    Failed,
-    /// Its `if` did not hold.
-    Skipped,
-    /// Stopped or never run because the task was cancelled.
-    Cancelled,
-}
-
-impl From<StepStatus> for GqlStepStatus {
-    fn from(s: StepStatus) -> Self {
-        match s {
-            StepStatus::Open => Self::Open,
-            StepStatus::Processing => Self::Processing,
-            StepStatus::Completed => Self::Completed,
-            StepStatus::Failed => Self::Failed,
-            StepStatus::Skipped => Self::Skipped,
-            StepStatus::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
-/// One step of a template, as written.
-#[derive(SimpleObject)]
-pub struct TemplateStep {
-    /// The step's id (`step-N` when the template gives none).
-    pub id: String,
-    /// Its display name (the id when the template gives none).
-    pub name: String,
-    /// The action it runs, e.g. `fetch:template`.
-    pub action: String,
-    /// Its input, with `${{ }}` expressions unrendered.
-    pub input: Json<Value>,
-    /// Its condition (`if`), unrendered; null when it always runs.
-    #[graphql(name = "if")]
-    pub condition: Option<Json<Value>>,
-}
-
-impl From<crate::scaffolder::template::StepSpec> for TemplateStep {
-    fn from(s: crate::scaffolder::template::StepSpec) -> Self {
-        Self {
-            id: s.id,
-            name: s.name,
-            action: s.action,
-            input: Json(s.input),
-            condition: s.condition.map(Json),
-        }
-    }
-}
-
-/// One step of a task.
-#[derive(SimpleObject)]
-pub struct TaskStep {
-    /// The step's id in the template.
-    pub id: String,
-    /// The step's display name.
-    pub name: String,
-    /// The action it runs, e.g. `fetch:template`.
-    pub action: String,
-    /// Its state.
-    pub status: GqlStepStatus,
-    /// When it started (RFC 3339).
-    pub started_at: Option<DateTime>,
-    /// When it ended (RFC 3339).
-    pub finished_at: Option<DateTime>,
-}
-
-impl From<StepState> for TaskStep {
-    fn from(s: StepState) -> Self {
-        Self {
-            id: s.id,
-            name: s.name,
-            action: s.action,
-            status: s.status.into(),
-            started_at: time(s.started_at),
-            finished_at: time(s.finished_at),
-        }
-    }
-}
-
-/// One entry of a task's event log.
-#[derive(SimpleObject, Clone)]
-pub struct TaskEvent {
-    /// Ordered id: pass it as `after` to read or stream what follows.
-    pub id: ID,
-    /// When it happened (RFC 3339).
-    pub at: Option<DateTime>,
-    /// The step it belongs to, if any.
-    pub step_id: Option<String>,
-    /// `log`, `step_start`, `step_end`, `step_skipped`, `cancelled`, `recovered` or `completion` (whose
-    /// message is the final status).
-    pub kind: String,
-    /// The text.
-    pub message: String,
-}
-
-impl From<EventRow> for TaskEvent {
-    fn from(e: EventRow) -> Self {
-        Self {
-            id: ID(e.id.to_string()),
-            at: time(Some(e.at)),
-            step_id: e.step_id,
-            kind: e.kind,
-            message: e.message,
-        }
-    }
-}
-
-/// A run of a template.
-pub struct Task(pub Row);
-
-/// A run of a template: its values, steps, output and event log.
-#[Object]
-impl Task {
-    /// The task's id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.clone())
-    }
-    /// Its state.
-    async fn status(&self) -> GqlTaskStatus {
-        TaskStatus::parse(&self.0.status)
-            .unwrap_or(TaskStatus::Failed)
-            .into()
-    }
-    /// The template it runs.
-    async fn template_ref(&self) -> &str {
-        &self.0.template_ref
-    }
-    /// The parameter values it was created with (its creator and admins only; `FORBIDDEN` otherwise).
-    async fn values(&self, ctx: &Context<'_>) -> Res<Json<Value>> {
-        may_read(ctx, &self.0)?;
-        Ok(Json(
-            serde_json::from_str(&self.0.values).unwrap_or(Value::Null),
-        ))
-    }
-    /// The token subject that created it.
-    async fn created_by(&self) -> &str {
-        &self.0.created_by
-    }
-    /// When it was created (RFC 3339).
-    async fn created_at(&self) -> Option<DateTime> {
-        time(Some(self.0.created_at))
-    }
-    /// When a worker first started it (RFC 3339).
-    async fn started_at(&self) -> Option<DateTime> {
-        time(self.0.started_at)
-    }
-    /// When it ended (RFC 3339).
-    async fn finished_at(&self) -> Option<DateTime> {
-        time(self.0.finished_at)
-    }
-    /// Its steps, in order.
-    async fn steps(&self) -> Vec<TaskStep> {
-        serde_json::from_str::<Vec<StepState>>(&self.0.steps)
-            .unwrap_or_default()
-            .into_iter()
-            .map(TaskStep::from)
-            .collect()
-    }
-    /// The template's `spec.output` (links, text), rendered when the task completed (its creator and
-    /// admins only; `FORBIDDEN` otherwise).
-    async fn output(&self, ctx: &Context<'_>) -> Res<Option<Json<Value>>> {
-        may_read(ctx, &self.0)?;
-        Ok(self
-            .0
-            .output
-            .as_deref()
-            .and_then(|o| serde_json::from_str(o).ok())
-            .map(Json))
-    }
-    /// Its event log after the event id `after` (up to 1,000 entries; its creator and admins only,
-    /// `FORBIDDEN` otherwise).
-    async fn events(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Only events after this event `id`; default: from the first event.")]
-        after: Option<ID>,
-    ) -> Res<Vec<TaskEvent>> {
-        may_read(ctx, &self.0)?;
-        let db = context::database(ctx)?;
-        let after = parse_event_id(after)?;
-        Ok(tasks::events(db, &self.0.id, after, 1000)
-            .await
-            .gql()?
-            .into_iter()
-            .map(TaskEvent::from)
-            .collect())
-    }
-}
-
-fn parse_event_id(after: Option<ID>) -> Res<Option<i64>> {
-    after
-        .map(|a| {
-            a.parse::<i64>()
-                .map_err(|_| ApiError::BadUserInput(format!("'{}' is not an event id", a.as_str())))
-                .gql()
-        })
-        .transpose()
-}
 
 /// What `createTask` needs.
 #[derive(InputObject)]
@@ -331,22 +86,6 @@ pub struct TaskFilter {
     pub template_ref: Option<String>,
 }
 
-/// A page of tasks, newest first.
-#[derive(SimpleObject)]
-pub struct TaskPage {
-    /// The tasks.
-    pub nodes: Vec<Task>,
-    /// Pass as `after` for the next page (null on the last page).
-    pub end_cursor: Option<String>,
-    /// True when more tasks follow.
-    pub has_next_page: bool,
-}
-
-/// `Ok` when the caller may read `task`'s values, output and events (see [`lifecycle::may_read`]).
-fn may_read(ctx: &Context<'_>, task: &Row) -> Res<()> {
-    lifecycle::may_read(&context::caller(ctx)?, task).gql()
-}
-
 /// The template `r` from the catalog (through the read cache).
 async fn template(ctx: &Context<'_>, r: &str) -> Res<crate::scaffolder::template::Template> {
     let (db, cache) = (context::database(ctx)?, context::read_cache(ctx)?);
@@ -359,40 +98,50 @@ pub struct ScaffolderQuery;
 
 #[Object]
 impl ScaffolderQuery {
-    /// One task by id.
+    /// One task by its global ID; null when there is none.
     async fn task(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The task's `id`.")] id: ID,
+        #[graphql(desc = "The task's `id` (its global ID).")] id: ID,
     ) -> Res<Option<Task>> {
         require(ctx, READ)?;
+        let key = ids::expect(&id, Kind::Task)?;
         let db = context::database(ctx)?;
-        Ok(tasks::get(db, &id).await.gql()?.map(Task))
+        Ok(tasks::get(db, &key).await.gql()?.map(Task))
     }
 
-    /// Tasks, newest first (`first` 1 to 100, default 20).
+    /// Tasks, newest first (Relay connection; `first` 1 to 100, default 20).
+    #[allow(clippy::too_many_arguments)]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only tasks matching every given field; default: all.")] filter: Option<
             TaskFilter,
         >,
-        #[graphql(desc = "Page size (1 to 100; default 20).")] first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page; default: the newest tasks.")]
+        #[graphql(desc = "Page size, newest first from `after` (1 to 100; default 20).")]
+        first: Option<i32>,
+        #[graphql(
+            desc = "Start after this cursor (an edge's `cursor` or `pageInfo.endCursor`): older tasks follow."
+        )]
         after: Option<String>,
-    ) -> Res<TaskPage> {
+        #[graphql(
+            desc = "Page size, back from `before` (1 to 100); used only when `first` is absent."
+        )]
+        last: Option<i32>,
+        #[graphql(
+            desc = "End before this cursor (an edge's `cursor` or `pageInfo.startCursor`): newer tasks."
+        )]
+        before: Option<String>,
+    ) -> Res<TaskConnection> {
         require(ctx, READ)?;
         let db = context::database(ctx)?;
-        let limit = super::paging::page_size(first, 20, 100)?;
-        let after = match after {
-            Some(c) => Some(
-                c.split_once(':')
-                    .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
-                    .ok_or_else(|| ApiError::BadUserInput(format!("'{c}' is not a task cursor")))
-                    .gql()?,
-            ),
-            None => None,
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
         };
+        let w = args.window(Kind::Task, 20, 100, task_key)?;
         let f = filter.unwrap_or_default();
         let filter = Filter {
             status: f.status.map(Into::into),
@@ -404,18 +153,7 @@ impl ScaffolderQuery {
                 .transpose()
                 .gql()?,
         };
-        let mut rows = tasks::list(db, &filter, limit as u64 + 1, after)
-            .await
-            .gql()?;
-        let has_next_page = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        Ok(TaskPage {
-            end_cursor: has_next_page
-                .then(|| rows.last().map(|t| format!("{}:{}", t.created_at, t.id)))
-                .flatten(),
-            has_next_page,
-            nodes: rows.into_iter().map(Task).collect(),
-        })
+        Ok(task_connection(tasks::page(db, &filter, &w).await.gql()?))
     }
 }
 
@@ -496,7 +234,8 @@ impl ScaffolderMutation {
     ) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = context::database(ctx)?;
-        Ok(Task(lifecycle::cancel(db, &caller, &id).await.gql()?))
+        let key = ids::expect(&id, Kind::Task)?;
+        Ok(Task(lifecycle::cancel(db, &caller, &key).await.gql()?))
     }
 
     /// Runs a failed or cancelled task again from its first step (`CONFLICT` otherwise). Only its creator
@@ -508,7 +247,8 @@ impl ScaffolderMutation {
     ) -> Res<Task> {
         let caller = require(ctx, Scope::ScaffolderRun)?;
         let db = context::database(ctx)?;
-        Ok(Task(lifecycle::retry(db, &caller, &id).await.gql()?))
+        let key = ids::expect(&id, Kind::Task)?;
+        Ok(Task(lifecycle::retry(db, &caller, &key).await.gql()?))
     }
 }
 
@@ -523,16 +263,17 @@ impl ScaffolderSubscription {
     async fn task_events(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The `id` of the task to follow.")] task_id: ID,
-        #[graphql(desc = "Only events after this event `id`; default: from the first event.")]
+        #[graphql(desc = "The `id` (global ID) of the task to follow.")] task_id: ID,
+        #[graphql(
+            desc = "Only events after this event (a `TaskEvent` `id`); default: from the first event."
+        )]
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = TaskEvent>> {
         let caller = require(ctx, READ)?;
         let db = context::database(ctx)?.clone();
         let after = parse_event_id(after)?;
-        let events = lifecycle::follow(db, &caller, &task_id, after)
-            .await
-            .gql()?;
+        let key = ids::expect(&task_id, Kind::Task)?;
+        let events = lifecycle::follow(db, &caller, &key, after).await.gql()?;
         Ok(futures_util::StreamExt::map(events, TaskEvent::from))
     }
 }

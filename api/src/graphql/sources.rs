@@ -3,17 +3,21 @@
 
 use async_graphql::{Context, Object, SimpleObject, ID};
 
+use super::connection::{connection, Page, PageArgs};
 use super::errors::GqlResultExt;
+use super::ids::{self, Kind};
 use crate::auth::Scope;
 use crate::catalog::sources::{self, SourceStatus};
+use crate::keyset::Slice;
 use crate::providers;
 
 type Res<T> = async_graphql::Result<T>;
 
 /// A source the catalog reads entities from, with its refresh status.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 pub struct LocationSource {
-    /// The source's ID, for `refreshLocation` and `unregisterLocation`.
+    /// Opaque global ID of the source, for `refreshLocation`, `unregisterLocation` and `node(id:)`.
+    #[graphql(owned)]
     pub id: ID,
     /// The provider type: `file`, `url` or `git`.
     #[graphql(name = "type")]
@@ -37,7 +41,7 @@ use super::time::{timestamp as time, DateTime};
 impl From<SourceStatus> for LocationSource {
     fn from(s: SourceStatus) -> Self {
         Self {
-            id: ID(s.id.to_string()),
+            id: ids::encode(Kind::LocationSource, &s.id.to_string()),
             source_type: s.source_type,
             target: s.target,
             last_refresh_at: time(s.last_refresh_at),
@@ -49,14 +53,34 @@ impl From<SourceStatus> for LocationSource {
     }
 }
 
-pub async fn list(ctx: &Context<'_>) -> Res<Vec<LocationSource>> {
-    Ok(sources::list(super::context::database(ctx)?)
-        .await
-        .gql()?
-        .into_iter()
-        .map(LocationSource::from)
-        .collect())
+/// The page of sources (by id, oldest first) that `args` ask for, with their count.
+pub async fn page(ctx: &Context<'_>, args: PageArgs) -> Res<LocationSourceConnection> {
+    let w = args.window(Kind::LocationSource, 100, 500, |k| k.parse::<i32>().ok())?;
+    let all = sources::list(super::context::database(ctx)?).await.gql()?;
+    let total = all.len() as i64;
+    let slice = Slice::within(all, &w, |s| s.id);
+    let page = Page::of(
+        slice,
+        Kind::LocationSource,
+        |s| s.id.to_string(),
+        LocationSource::from,
+    );
+    Ok(LocationSourceConnection(page.counted(total)))
 }
+
+/// The source a `LocationSource` global ID names, as the providers key it.
+fn source_key(id: &ID) -> Res<String> {
+    ids::expect_number(id, Kind::LocationSource).map(|n| n.to_string())
+}
+
+connection!(
+    LocationSourceConnection,
+    LocationSourceEdge,
+    LocationSource,
+    "A page of the catalog's sources, oldest first (Relay connection).",
+    "One source in a page, with its cursor.",
+    counted
+);
 
 /// What registering a location read (or, with `dryRun`, would add).
 #[derive(SimpleObject)]
@@ -175,11 +199,11 @@ impl SourcesMutation {
     async fn unregister_location(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The `id` of the `LocationSource` to remove.")] id: ID,
+        #[graphql(desc = "The `id` (global ID) of the `LocationSource` to remove.")] id: ID,
     ) -> Res<bool> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::context::database(ctx)?;
-        providers::sources::unregister(db, id.as_str())
+        providers::sources::unregister(db, &source_key(&id)?)
             .await
             .gql()?;
         Ok(true)
@@ -189,14 +213,17 @@ impl SourcesMutation {
     async fn refresh_location(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The `id` of the `LocationSource` to read.")] id: ID,
+        #[graphql(desc = "The `id` (global ID) of the `LocationSource` to read.")] id: ID,
     ) -> Res<LocationSource> {
         super::guard::require(ctx, Scope::CatalogWrite)?;
         let db = super::context::database(ctx)?;
-        let updated =
-            providers::sources::refresh_location(db, super::context::registry(ctx)?, id.as_str())
-                .await
-                .gql()?;
+        let updated = providers::sources::refresh_location(
+            db,
+            super::context::registry(ctx)?,
+            &source_key(&id)?,
+        )
+        .await
+        .gql()?;
         Ok(updated.into())
     }
 }

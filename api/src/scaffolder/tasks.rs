@@ -6,12 +6,13 @@ use sea_orm::sea_query::Expr;
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Statement,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde_json::Value;
 
 use super::template::Template;
 use super::{now_ms, ScaffolderError, StepState, TaskStatus};
+use crate::keyset::{Slice, Window};
 use entity::{task_events, tasks};
 
 pub type Task = tasks::Model;
@@ -82,13 +83,12 @@ pub struct Filter {
     pub template_ref: Option<String>,
 }
 
-/// Up to `limit` tasks matching `f`, newest first, after the cursor `(created_at, id)`.
-pub async fn list(
+/// The page of tasks matching `f` that `w` selects, newest first (keyed by `(created_at, id)`).
+pub async fn page(
     db: &impl ConnectionTrait,
     f: &Filter,
-    limit: u64,
-    after: Option<(i64, String)>,
-) -> Res<Vec<Task>> {
+    w: &Window<(i64, String)>,
+) -> Res<Slice<Task>> {
     let mut cond = Condition::all();
     if let Some(s) = f.status {
         cond = cond.add(tasks::Column::Status.eq(s.as_str()));
@@ -99,22 +99,36 @@ pub async fn list(
     if let Some(t) = &f.template_ref {
         cond = cond.add(tasks::Column::TemplateRef.eq(t.clone()));
     }
-    if let Some((at, id)) = after {
+    // Newest first: "after" a key is older than it, "before" one is newer.
+    if let Some(k) = &w.after {
+        cond = cond.add(older_than(k));
+    }
+    if let Some(k) = &w.before {
+        cond = cond.add(older_than(k).not());
         cond = cond.add(
-            Condition::any().add(tasks::Column::CreatedAt.lt(at)).add(
-                Condition::all()
-                    .add(tasks::Column::CreatedAt.eq(at))
-                    .add(tasks::Column::Id.lt(id)),
-            ),
+            Condition::any()
+                .add(tasks::Column::CreatedAt.ne(k.0))
+                .add(tasks::Column::Id.ne(k.1.clone())),
         );
     }
-    Ok(tasks::Entity::find()
-        .filter(cond)
-        .order_by_desc(tasks::Column::CreatedAt)
-        .order_by_desc(tasks::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    let q = tasks::Entity::find().filter(cond);
+    let q = if w.reversed() {
+        q.order_by_asc(tasks::Column::CreatedAt)
+            .order_by_asc(tasks::Column::Id)
+    } else {
+        q.order_by_desc(tasks::Column::CreatedAt)
+            .order_by_desc(tasks::Column::Id)
+    };
+    Ok(Slice::of(q.limit(w.fetch()).all(db).await?, w))
+}
+
+/// Tasks that come after the key `(at, id)` newest first.
+fn older_than((at, id): &(i64, String)) -> Condition {
+    Condition::any().add(tasks::Column::CreatedAt.lt(*at)).add(
+        Condition::all()
+            .add(tasks::Column::CreatedAt.eq(*at))
+            .add(tasks::Column::Id.lt(id.clone())),
+    )
 }
 
 /// Appends an event to a task's log.
@@ -152,6 +166,30 @@ pub async fn events(
         .limit(limit)
         .all(db)
         .await?)
+}
+
+/// The page of a task's events that `w` selects, oldest first (keyed by event id).
+pub async fn events_page(
+    db: &impl ConnectionTrait,
+    task_id: &str,
+    w: &Window<i64>,
+) -> Res<Slice<Event>> {
+    let q = task_events::Entity::find().filter(task_events::Column::TaskId.eq(task_id));
+    let rows = w.apply(q, task_events::Column::Id, false).all(db).await?;
+    Ok(Slice::of(rows, w))
+}
+
+/// How many events a task's log holds.
+pub async fn event_count(db: &impl ConnectionTrait, task_id: &str) -> Res<u64> {
+    Ok(task_events::Entity::find()
+        .filter(task_events::Column::TaskId.eq(task_id))
+        .count(db)
+        .await?)
+}
+
+/// One event by its id.
+pub async fn event_by_id(db: &impl ConnectionTrait, id: i64) -> Res<Option<Event>> {
+    Ok(task_events::Entity::find_by_id(id).one(db).await?)
 }
 
 /// Cancels a task: an open one at once, a running one by asking its worker (which stops the running

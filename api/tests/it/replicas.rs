@@ -148,12 +148,12 @@ async fn two_servers_on_one_postgres_never_run_a_task_twice() {
         loop {
             let r = post(
                 one.addr.clone(),
-                serde_json::json!({"query": "query($id: ID!) { task(id: $id) { status events { message } } }", "variables": {"id": id}}),
+                serde_json::json!({"query": "query($id: ID!) { task(id: $id) { status events { nodes { message } } } }", "variables": {"id": id}}),
             )
             .await;
             let task = &r["data"]["task"];
             if task["status"] == "COMPLETED" {
-                let starts: Vec<String> = task["events"]
+                let starts: Vec<String> = task["events"]["nodes"]
                     .as_array()
                     .unwrap()
                     .iter()

@@ -23,7 +23,7 @@ async fn gql(client: &reqwest::Client, addr: &str, query: &str, variables: Value
 }
 
 const TASK: &str =
-    "query($id: ID!) { task(id: $id) { status steps { id status } events { kind message } } }";
+    "query($id: ID!) { task(id: $id) { status steps { stepId status } events { nodes { kind message } } } }";
 
 /// Polls until `done(task)` holds.
 async fn wait_for(
@@ -67,7 +67,7 @@ async fn create(client: &reqwest::Client, addr: &str, template: &str, values: Va
 fn running_wait(task: &Value) -> bool {
     task["steps"].as_array().is_some_and(|s| {
         s.iter()
-            .any(|s| s["id"] == "wait" && s["status"] == "PROCESSING")
+            .any(|s| s["stepId"] == "wait" && s["status"] == "PROCESSING")
     })
 }
 
@@ -121,14 +121,14 @@ fn a_task_survives_kill_9_of_its_server() {
         })
         .await;
         assert_eq!(task["status"], "FAILED", "{task}");
-        let events = task["events"].as_array().unwrap();
+        let events = task["events"]["nodes"].as_array().unwrap();
         assert!(events.iter().any(|e| e["kind"] == "recovered"), "{task}");
         let task = wait_for(&client, &addr, &again, Duration::from_secs(30), |t| {
             ["COMPLETED", "FAILED", "CANCELLED"].contains(&t["status"].as_str().unwrap_or(""))
         })
         .await;
         assert_eq!(task["status"], "COMPLETED", "{task}");
-        let kinds: Vec<&str> = task["events"]
+        let kinds: Vec<&str> = task["events"]["nodes"]
             .as_array()
             .unwrap()
             .iter()

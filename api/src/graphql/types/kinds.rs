@@ -31,6 +31,7 @@ entity_object!(
         Ok(load_entity(ctx, spec_ref(&self.0, "subcomponentOf", "component")).await?.map(Component))
     }
     /// Deployments of this component, newest first.
+    #[allow(clippy::too_many_arguments)]
     async fn deployments(
         &self,
         ctx: &Context<'_>,
@@ -38,12 +39,16 @@ entity_object!(
         environment: Option<String>,
         #[graphql(desc = "Only deployments with this status; default: any.")]
         status: Option<dep::GqlStatus>,
-        #[graphql(desc = "Page size (1 to 500; default 20).")]
+        #[graphql(desc = "Page size, newest first from `after` (1 to 500; default 20).")]
         first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page; default: the newest deployments.")]
+        #[graphql(desc = "Start after this cursor (an edge's `cursor` or `pageInfo.endCursor`): older deployments follow.")]
         after: Option<String>,
-    ) -> Res<dep::DeploymentPage> {
-        dep::of(ctx, Scope::Entity(self.0.entity_ref.clone()), environment, status, first, after).await
+        #[graphql(desc = "Page size, back from `before` (1 to 500); used only when `first` is absent.")]
+        last: Option<i32>,
+        #[graphql(desc = "End before this cursor (an edge's `cursor` or `pageInfo.startCursor`): newer deployments.")]
+        before: Option<String>,
+    ) -> Res<dep::DeploymentConnection> {
+        dep::of(ctx, Scope::Entity(self.0.entity_ref.clone()), environment, status, crate::graphql::connection::PageArgs { first, after, last, before }).await
     }
     /// The latest successful deployment in each environment, in environment order.
     async fn current_deployments(&self, ctx: &Context<'_>) -> Res<Vec<dep::Deployment>> {
@@ -136,6 +141,7 @@ entity_object!(
         crate::graphql::deployment_live::dora_of(ctx, filter, &window, environment).await
     }
     /// Deployments of the system's entities, newest first.
+    #[allow(clippy::too_many_arguments)]
     async fn deployments(
         &self,
         ctx: &Context<'_>,
@@ -143,12 +149,16 @@ entity_object!(
         environment: Option<String>,
         #[graphql(desc = "Only deployments with this status; default: any.")]
         status: Option<dep::GqlStatus>,
-        #[graphql(desc = "Page size (1 to 500; default 20).")]
+        #[graphql(desc = "Page size, newest first from `after` (1 to 500; default 20).")]
         first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page; default: the newest deployments.")]
+        #[graphql(desc = "Start after this cursor (an edge's `cursor` or `pageInfo.endCursor`): older deployments follow.")]
         after: Option<String>,
-    ) -> Res<dep::DeploymentPage> {
-        dep::of(ctx, Scope::System(self.0.entity_ref.clone()), environment, status, first, after).await
+        #[graphql(desc = "Page size, back from `before` (1 to 500); used only when `first` is absent.")]
+        last: Option<i32>,
+        #[graphql(desc = "End before this cursor (an edge's `cursor` or `pageInfo.startCursor`): newer deployments.")]
+        before: Option<String>,
+    ) -> Res<dep::DeploymentConnection> {
+        dep::of(ctx, Scope::System(self.0.entity_ref.clone()), environment, status, crate::graphql::connection::PageArgs { first, after, last, before }).await
     }
     /// The system type from `spec.type`.
     #[graphql(name = "type")]
@@ -229,10 +239,10 @@ entity_object!(
         async_graphql::Json(crate::scaffolder::template::parameter_schema(&spec))
     }
     /// The template's steps in order (an invalid list is an error naming the problem).
-    async fn steps(&self) -> async_graphql::Result<Vec<crate::graphql::scaffolder::TemplateStep>> {
+    async fn steps(&self) -> async_graphql::Result<Vec<crate::graphql::task::TemplateStep>> {
         let spec = self.0.body().get("spec").cloned().unwrap_or(Value::Null);
         let steps = crate::scaffolder::template::steps(&spec).map_err(crate::graphql::errors::ApiError::from)?;
-        Ok(steps.into_iter().map(crate::graphql::scaffolder::TemplateStep::from).collect())
+        Ok(steps.into_iter().map(|s| crate::graphql::task::TemplateStep::of(&self.0.entity_ref, s)).collect())
     }
 });
 

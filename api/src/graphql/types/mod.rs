@@ -1,4 +1,4 @@
-//! Public GraphQL types: the `Node` and `Entity` interfaces and one object per kind.
+//! Public GraphQL types: the `Entity` interface and one object per kind (`Node` is in `node`).
 
 mod common;
 pub mod fields;
@@ -9,7 +9,6 @@ mod org;
 mod values;
 
 use async_graphql::{Interface, ID};
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use std::sync::Arc;
 
 use crate::catalog::store::StoredEntity;
@@ -18,18 +17,9 @@ pub use kinds::{Api, Component, Domain, GenericEntity, Location, Resource, Syste
 pub use org::{Group, User};
 pub use values::{EntityStatus, KeyValue, Link, Profile, Relation, StatusItem};
 
-/// Global ID of an entity: base64url of `Entity:<ref>`.
+/// Global ID of an entity: base64url of `Entity:<ref>` (see `ids`).
 pub fn node_id(entity_ref: &str) -> ID {
-    ID(URL_SAFE_NO_PAD.encode(format!("Entity:{entity_ref}")))
-}
-
-/// The entity ref inside a global ID, if it is one.
-pub fn ref_from_node_id(id: &str) -> Option<String> {
-    let bytes = URL_SAFE_NO_PAD.decode(id).ok()?;
-    String::from_utf8(bytes)
-        .ok()?
-        .strip_prefix("Entity:")
-        .map(str::to_string)
+    super::ids::encode(super::ids::Kind::Entity, entity_ref)
 }
 
 macro_rules! entity_enum {
@@ -66,16 +56,6 @@ macro_rules! entity_enum {
         }
     };
 }
-
-entity_enum!(
-    /// Any object with a global ID.
-    #[derive(Interface)]
-    #[graphql(
-        name = "Node",
-        field(name = "id", ty = "ID", desc = "Opaque global ID, accepted by `node(id:)`.")
-    )]
-    Node
-);
 
 entity_enum!(
     /// A catalog entity of any kind (Backstage envelope: apiVersion, kind, metadata, spec).

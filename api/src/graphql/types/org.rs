@@ -35,6 +35,7 @@ entity_object!(
         crate::graphql::deployment_live::dora_of(ctx, filter, &window, environment).await
     }
     /// Deployments of what the group owns, newest first.
+    #[allow(clippy::too_many_arguments)]
     async fn deployments(
         &self,
         ctx: &Context<'_>,
@@ -42,13 +43,17 @@ entity_object!(
         environment: Option<String>,
         #[graphql(desc = "Only deployments with this status; default: any.")]
         status: Option<crate::graphql::deployments::GqlStatus>,
-        #[graphql(desc = "Page size (1 to 500; default 20).")]
+        #[graphql(desc = "Page size, newest first from `after` (1 to 500; default 20).")]
         first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page; default: the newest deployments.")]
+        #[graphql(desc = "Start after this cursor (an edge's `cursor` or `pageInfo.endCursor`): older deployments follow.")]
         after: Option<String>,
-    ) -> Res<crate::graphql::deployments::DeploymentPage> {
+        #[graphql(desc = "Page size, back from `before` (1 to 500); used only when `first` is absent.")]
+        last: Option<i32>,
+        #[graphql(desc = "End before this cursor (an edge's `cursor` or `pageInfo.startCursor`): newer deployments.")]
+        before: Option<String>,
+    ) -> Res<crate::graphql::deployments::DeploymentConnection> {
         let scope = crate::deployments::service::Scope::Owner(self.0.entity_ref.clone());
-        crate::graphql::deployments::of(ctx, scope, environment, status, first, after).await
+        crate::graphql::deployments::of(ctx, scope, environment, status, crate::graphql::connection::PageArgs { first, after, last, before }).await
     }
     /// The group type from `spec.type`, e.g. `team` or `business-unit`.
     #[graphql(name = "type")]

@@ -1,0 +1,158 @@
+//! The `Node` interface — every type with a global `id` — and `node(id:)`: a global ID decoded, and the
+//! object it names loaded, with the same permissions as the field that lists it.
+
+use async_graphql::{Context, Interface, ID};
+
+use super::admin::AuditEntry;
+use super::context;
+use super::deployments::Deployment;
+use super::errors::{ApiError, GqlResultExt};
+use super::ids::{self, Kind};
+use super::prefetch::fetch_refs;
+use super::sources::LocationSource;
+use super::task::{self, may_read, Task, TaskEvent, TaskStep, TemplateStep};
+use super::types::{
+    Api, Component, Domain, Entity, GenericEntity, Group, Location, Resource, System, Template,
+    User,
+};
+use crate::auth::{audit, Scope};
+use crate::scaffolder::tasks;
+
+type Res<T> = async_graphql::Result<T>;
+
+/// Any object with a global ID.
+#[derive(Interface)]
+#[graphql(
+    name = "Node",
+    field(
+        name = "id",
+        ty = "ID",
+        desc = "Opaque global ID, accepted by `node(id:)`."
+    )
+)]
+pub enum Node {
+    Component(Component),
+    Api(Api),
+    Resource(Resource),
+    System(System),
+    Domain(Domain),
+    Group(Group),
+    User(User),
+    Location(Location),
+    Template(Template),
+    GenericEntity(GenericEntity),
+    Task(Task),
+    TaskStep(TaskStep),
+    TemplateStep(TemplateStep),
+    TaskEvent(TaskEvent),
+    Deployment(Deployment),
+    LocationSource(LocationSource),
+    AuditEntry(AuditEntry),
+}
+
+impl From<Entity> for Node {
+    fn from(e: Entity) -> Self {
+        match e {
+            Entity::Component(x) => Node::Component(x),
+            Entity::Api(x) => Node::Api(x),
+            Entity::Resource(x) => Node::Resource(x),
+            Entity::System(x) => Node::System(x),
+            Entity::Domain(x) => Node::Domain(x),
+            Entity::Group(x) => Node::Group(x),
+            Entity::User(x) => Node::User(x),
+            Entity::Location(x) => Node::Location(x),
+            Entity::Template(x) => Node::Template(x),
+            Entity::GenericEntity(x) => Node::GenericEntity(x),
+        }
+    }
+}
+
+/// The object a global ID names: null when there is none, `BAD_USER_INPUT` when it is not a global
+/// ID, `FORBIDDEN` where the list that shows it would refuse (audit entries, other callers' events).
+pub async fn resolve(ctx: &Context<'_>, id: &ID) -> Res<Option<Node>> {
+    let Some((kind, key)) = ids::decode(id) else {
+        return Err(ApiError::BadUserInput(format!(
+            "'{}' is not a valid node ID",
+            id.as_str()
+        )))
+        .gql();
+    };
+    let db = context::database(ctx)?;
+    let number = || ids::expect_number(id, kind);
+    Ok(match kind {
+        Kind::Entity => entity(ctx, key).await?.map(Node::from),
+        Kind::Deployment => crate::deployments::service::by_id(db, number()?)
+            .await
+            .gql()?
+            .map(|d| Node::Deployment(Deployment(d))),
+        Kind::LocationSource => {
+            let n = i32::try_from(number()?).unwrap_or(-1);
+            crate::catalog::sources::by_id(db, n)
+                .await
+                .gql()?
+                .map(|s| Node::LocationSource(s.into()))
+        }
+        Kind::Task => tasks::get(db, &key)
+            .await
+            .gql()?
+            .map(|t| Node::Task(Task(t))),
+        Kind::TaskStep => task_step(ctx, &key).await?.map(Node::TaskStep),
+        Kind::TemplateStep => template_step(ctx, &key).await?.map(Node::TemplateStep),
+        Kind::TaskEvent => task_event(ctx, number()?).await?.map(Node::TaskEvent),
+        Kind::AuditEntry => {
+            super::guard::require(ctx, Scope::Admin)?;
+            audit::by_id(db, number()?)
+                .await
+                .map_err(ApiError::from)
+                .gql()?
+                .map(|e| Node::AuditEntry(e.into()))
+        }
+    })
+}
+
+/// The entity `r`, loaded and prefetched like `entity(ref:)`.
+async fn entity(ctx: &Context<'_>, r: String) -> Res<Option<Entity>> {
+    Ok(fetch_refs(ctx, &[r])
+        .await?
+        .into_iter()
+        .next()
+        .map(Entity::from_stored))
+}
+
+/// The step `<task id>#<step id>`.
+async fn task_step(ctx: &Context<'_>, key: &str) -> Res<Option<TaskStep>> {
+    let Some((task_id, step)) = key.split_once(ids::PART) else {
+        return Ok(None);
+    };
+    let found = tasks::get(context::database(ctx)?, task_id).await.gql()?;
+    Ok(found.and_then(|t| task::steps(&t).into_iter().find(|s| s.step_id == step)))
+}
+
+/// The step `<template ref>#<step id>` of a template in the catalog.
+async fn template_step(ctx: &Context<'_>, key: &str) -> Res<Option<TemplateStep>> {
+    let Some((template_ref, step)) = key.split_once(ids::PART) else {
+        return Ok(None);
+    };
+    let Some(Entity::Template(t)) = entity(ctx, template_ref.to_string()).await? else {
+        return Ok(None);
+    };
+    let spec = t.0.body().get("spec").cloned().unwrap_or_default();
+    let steps = crate::scaffolder::template::steps(&spec).map_err(ApiError::from)?;
+    Ok(steps
+        .into_iter()
+        .find(|s| s.id == step)
+        .map(|s| TemplateStep::of(template_ref, s)))
+}
+
+/// The event `n`, for its task's creator and admins.
+async fn task_event(ctx: &Context<'_>, n: i64) -> Res<Option<TaskEvent>> {
+    let db = context::database(ctx)?;
+    let Some(event) = tasks::event_by_id(db, n).await.gql()? else {
+        return Ok(None);
+    };
+    let Some(owner) = tasks::get(db, &event.task_id).await.gql()? else {
+        return Ok(None);
+    };
+    may_read(ctx, &owner)?;
+    Ok(Some(event.into()))
+}
