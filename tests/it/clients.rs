@@ -7,8 +7,12 @@
 
 use api::auth::jwt::{issue, Verifier, VerifierSettings};
 use api::auth::Authenticator;
+use api::scaffolder::actions::{Action, ActionContext, ActionError, Registry};
+use api::scaffolder::worker::{self, WorkerSettings};
 use greenroom_tests::js::{self, node};
 use greenroom_tests::{TestApp, TestDb, TestServer};
+use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "clients-test-secret-of-at-least-32-bytes";
@@ -149,6 +153,127 @@ async fn relay_compiles_against_the_sdl_and_reads_fragments_from_its_store() {
             "entity-page-fragment",
             "shared-records-normalized",
             "refetch-by-node-id",
+            "no-relay-warnings",
+        ],
+    )
+    .await;
+}
+
+/// The fixture template's `test:snapshot` step as a no-op, so that its tasks complete on this server.
+struct NoSnapshot;
+
+#[async_trait::async_trait]
+impl Action for NoSnapshot {
+    fn id(&self) -> &'static str {
+        "test:snapshot"
+    }
+
+    async fn run(&self, _: &mut ActionContext) -> Result<(), ActionError> {
+        Ok(())
+    }
+}
+
+/// Runs a task of `template:service` with `values` as `token`'s subject; waits (polling, within 30 s)
+/// until it has finished; returns its id and status.
+async fn finished_task(s: &TestServer, token: &str, values: Value) -> (String, String) {
+    let create = r#"mutation($v: JSON!) { createTask(input: {templateRef: "template:service", values: $v}) { id } }"#;
+    let r = s.gql(Some(token), create, json!({ "v": values })).await;
+    let id = r["data"]["createTask"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("createTask: {r}"))
+        .to_string();
+    let started = Instant::now();
+    loop {
+        let r = s
+            .gql(
+                Some(token),
+                "query($id: ID!) { task(id: $id) { status } }",
+                json!({ "id": id }),
+            )
+            .await;
+        let status = r["data"]["task"]["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        if ["COMPLETED", "FAILED", "CANCELLED"].contains(&status.as_str()) {
+            return (id, status);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "task {id}: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn relay_keeps_each_tasks_steps_and_pages_deployment_history() {
+    if js::skip(
+        "relay_keeps_each_tasks_steps_and_pages_deployment_history",
+        false,
+    ) {
+        return;
+    }
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let out = t
+        .refresh(&greenroom_tests::fixtures().join("scaffolder/template.yaml"))
+        .await;
+    assert_eq!(out.valid, 1, "{out:?}");
+    let mut registry = Registry::reading(&greenroom_tests::sandbox_sources());
+    registry.add(Arc::new(NoSnapshot));
+    let settings = WorkerSettings {
+        poll: Duration::from_millis(50),
+        heartbeat: Duration::from_millis(300),
+        task_timeout: Duration::from_secs(60),
+        ..WorkerSettings::default()
+    };
+    let _workers = worker::spawn(
+        t.db.clone(),
+        Arc::new(registry),
+        "clients-worker".into(),
+        settings,
+    );
+    let s = authenticated(&t).await;
+    let (user, _) = token("user:default/jane", "catalog:read scaffolder:run");
+    let (bot, _) = token("bot:ci", "deployments:write catalog:read");
+
+    // Two tasks of one template: one completes, the other fails at its `boom` step.
+    let values = json!({"name": "payments", "owner": "group:default/team-a"});
+    let (ok, status) = finished_task(&s, &user, values.clone()).await;
+    assert_eq!(status, "COMPLETED");
+    let mut failing = values;
+    failing["failStep"] = json!(true);
+    let (failed, status) = finished_task(&s, &user, failing).await;
+    assert_eq!(status, "FAILED");
+
+    // Eight production deployments of one component (and two elsewhere, which its history leaves out).
+    let record = r#"mutation($i: RecordDeploymentInput!) { recordDeployment(input: $i) { id } }"#;
+    for (env, version) in (0..8)
+        .map(|i| ("production", format!("1.{i}")))
+        .chain([("staging", "9.0".into()), ("staging", "9.1".into())])
+    {
+        let input = json!({"i": {"entityRef": "component:artist-lookup", "environment": env, "version": version}});
+        let r = s.gql(Some(&bot), record, input).await;
+        assert!(r["errors"].is_null(), "{r}");
+    }
+
+    run(
+        "relay-run.mjs",
+        vec![
+            s.url("/graphql"),
+            user,
+            "--tasks".into(),
+            format!("{ok},{failed}"),
+            "--deployments".into(),
+            "component:artist-lookup".into(),
+        ],
+        &[
+            "relay-compiler",
+            "deployment-history-pages-merge",
+            "two-tasks-keep-their-own-steps",
+            "two-tasks-keep-their-own-events",
+            "task-step-by-node-id",
             "no-relay-warnings",
         ],
     )
