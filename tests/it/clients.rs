@@ -1,14 +1,16 @@
 //! Real GraphQL clients against a live server on an ephemeral port (issue 15): the `graphql-ws` client
-//! (subscriptions, and the close codes a frontend sees when the server refuses), Apollo Client (relay-style
-//! pagination merged in its normalized cache, partial data with `errorPolicy: 'all'`, cache identities) and
-//! Relay (fragments compiled by relay-compiler against `schema.graphql`, run by relay-runtime). Each runs a
-//! script in `tests/js` that prints one `ok`/`FAIL` line per check and exits non-zero on a failure; like
-//! the other JS checks they skip without `npm ci` (and fail under CI: see `greenroom_tests::js`).
+//! (deployment and task-log subscriptions, and the close codes a frontend sees when the server refuses),
+//! Apollo Client (relay-style pagination merged in its normalized cache, partial data with
+//! `errorPolicy: 'all'`, cache identities) and Relay (fragments compiled by relay-compiler against
+//! `schema.graphql`, run by relay-runtime: entity pages and lists, deployment history, two tasks' steps).
+//! Each runs a script in `tests/js` that prints one `ok`/`FAIL` line per check and exits non-zero on a
+//! failure; like the other JS checks they skip without `npm ci` (and fail under CI: see
+//! `greenroom_tests::js`).
 
 use api::auth::jwt::{issue, Verifier, VerifierSettings};
 use api::auth::Authenticator;
 use api::scaffolder::actions::{Action, ActionContext, ActionError, Registry};
-use api::scaffolder::worker::{self, WorkerSettings};
+use api::scaffolder::worker::{self, WorkerSettings, Workers};
 use greenroom_tests::js::{self, node};
 use greenroom_tests::{TestApp, TestDb, TestServer};
 use serde_json::{json, Value};
@@ -75,6 +77,11 @@ async fn graphql_ws_client_sees_events_and_the_close_codes_of_refusals() {
     let (no_scope, _) = token("user:default/nos", "scaffolder:run");
     let (watcher, watcher_jti) = token("user:default/watcher", "catalog:read");
     let (admin, _) = token("user:default/root", "admin");
+    let _workers = scaffolder(&t).await;
+    let (runner, _) = token("user:default/jane", "catalog:read scaffolder:run");
+    let values = json!({"name": "payments", "owner": "group:default/team-a"});
+    let (task, status) = finished_task(&s, &runner, values).await;
+    assert_eq!(status, "COMPLETED");
     run(
         "ws-client.mjs",
         vec![
@@ -85,6 +92,9 @@ async fn graphql_ws_client_sees_events_and_the_close_codes_of_refusals() {
             watcher,
             watcher_jti,
             admin,
+            "--task".into(),
+            task,
+            runner,
         ],
         &[
             "subscription-delivers-recorded-deployment",
@@ -96,6 +106,8 @@ async fn graphql_ws_client_sees_events_and_the_close_codes_of_refusals() {
             "malformed-message-closes-4400",
             "second-connection-init-closes-4429",
             "revoked-token-closes-4403",
+            "task-events-replayed-then-complete",
+            "task-events-after-a-global-id",
         ],
     )
     .await;
@@ -173,6 +185,29 @@ impl Action for NoSnapshot {
     }
 }
 
+/// The fixture template `template:service` in the catalog, and a worker to run its tasks (stops when
+/// dropped).
+async fn scaffolder(t: &TestDb) -> Workers {
+    let out = t
+        .refresh(&greenroom_tests::fixtures().join("scaffolder/template.yaml"))
+        .await;
+    assert_eq!(out.valid, 1, "{out:?}");
+    let mut registry = Registry::reading(&greenroom_tests::sandbox_sources());
+    registry.add(Arc::new(NoSnapshot));
+    let settings = WorkerSettings {
+        poll: Duration::from_millis(50),
+        heartbeat: Duration::from_millis(300),
+        task_timeout: Duration::from_secs(60),
+        ..WorkerSettings::default()
+    };
+    worker::spawn(
+        t.db.clone(),
+        Arc::new(registry),
+        "clients-worker".into(),
+        settings,
+    )
+}
+
 /// Runs a task of `template:service` with `values` as `token`'s subject; waits (polling, within 30 s)
 /// until it has finished; returns its id and status.
 async fn finished_task(s: &TestServer, token: &str, values: Value) -> (String, String) {
@@ -216,24 +251,7 @@ async fn relay_keeps_each_tasks_steps_and_pages_deployment_history() {
     }
     let t = TestDb::new().await;
     t.load_examples().await;
-    let out = t
-        .refresh(&greenroom_tests::fixtures().join("scaffolder/template.yaml"))
-        .await;
-    assert_eq!(out.valid, 1, "{out:?}");
-    let mut registry = Registry::reading(&greenroom_tests::sandbox_sources());
-    registry.add(Arc::new(NoSnapshot));
-    let settings = WorkerSettings {
-        poll: Duration::from_millis(50),
-        heartbeat: Duration::from_millis(300),
-        task_timeout: Duration::from_secs(60),
-        ..WorkerSettings::default()
-    };
-    let _workers = worker::spawn(
-        t.db.clone(),
-        Arc::new(registry),
-        "clients-worker".into(),
-        settings,
-    );
+    let _workers = scaffolder(&t).await;
     let s = authenticated(&t).await;
     let (user, _) = token("user:default/jane", "catalog:read scaffolder:run");
     let (bot, _) = token("bot:ci", "deployments:write catalog:read");

@@ -2,7 +2,7 @@
 // Greenroom's GraphQL WebSocket endpoint as a frontend sees it through the real `graphql-ws` client
 // (the `graphql-transport-ws` protocol; node 20 has no global WebSocket, so `ws` is the implementation).
 //
-//   node ws-client.mjs HTTP_URL READER BOT NO_SCOPE WATCHER WATCHER_JTI ADMIN
+//   node ws-client.mjs HTTP_URL READER BOT NO_SCOPE WATCHER WATCHER_JTI ADMIN [--task ID TOKEN]
 //
 // HTTP_URL is the server's `/graphql` (the socket is `/graphql/ws` on the same host); the rest are bearer
 // tokens: READER has catalog:read, BOT deployments:write + catalog:read, NO_SCOPE none of catalog:read,
@@ -15,7 +15,10 @@
 // - a token without catalog:read is acknowledged, and its subscription ends with one FORBIDDEN error;
 // - a malformed message closes with 4400, a second connection_init with 4429 (injected under the client
 //   by a WebSocket subclass that rewrites what it sends);
-// - revoking the token of a live subscription closes the socket with 4403.
+// - revoking the token of a live subscription closes the socket with 4403;
+// - with --task ID TOKEN (a completed task, TOKEN its creator's): `taskEvents(taskId:)` replays the task's
+//   log as `Task.events` lists it and completes after its `completion` event; with `after:` an event's
+//   global id, only the events after it.
 // The whole run has a global deadline (exit 1 when it passes).
 
 import { createClient } from 'graphql-ws';
@@ -27,9 +30,12 @@ setTimeout(() => {
   process.exit(1);
 }, DEADLINE_MS).unref();
 
-const [httpUrl, reader, bot, noScope, watcher, watcherJti, admin] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const taskAt = argv.indexOf('--task');
+const [taskId, taskToken] = taskAt < 0 ? [] : argv.splice(taskAt, 3).slice(1);
+const [httpUrl, reader, bot, noScope, watcher, watcherJti, admin] = argv;
 if (!admin) {
-  console.error('usage: node ws-client.mjs HTTP_URL READER BOT NO_SCOPE WATCHER WATCHER_JTI ADMIN');
+  console.error('usage: node ws-client.mjs HTTP_URL READER BOT NO_SCOPE WATCHER WATCHER_JTI ADMIN [--task ID TOKEN]');
   process.exit(2);
 }
 const wsUrl = `${httpUrl.replace(/^http/, 'ws')}/ws`;
@@ -263,11 +269,55 @@ async function revocation() {
   await c.dispose();
 }
 
+const TASK_EVENTS = `subscription($id: ID!, $after: ID) { taskEvents(taskId: $id, after: $after) { id kind stepId message } }`;
+
+async function taskEvents() {
+  const r = await http(taskToken, 'query($id: ID!) { task(id: $id) { status events { nodes { id kind message } } } }', {
+    id: taskId,
+  });
+  const logged = r?.data?.task?.events?.nodes;
+  if (!logged?.length) throw new Error(`task ${taskId}: ${JSON.stringify(r)}`);
+  const { c } = client(`Bearer ${taskToken}`);
+  // Every `next` until the server completes the stream (the global deadline bounds the wait).
+  const replay = (variables) => {
+    const got = { next: [] };
+    return new Promise((resolve, reject) => {
+      c.subscribe(
+        { query: TASK_EVENTS, variables },
+        {
+          next: (v) => got.next.push(v),
+          error: (e) => reject(new Error(`taskEvents: ${JSON.stringify(e)}`)),
+          complete: () => resolve(got.next),
+        },
+      );
+    });
+  };
+  const events = (await replay({ id: taskId })).map((n) => n.data?.taskEvents);
+  check(
+    'task-events-replayed-then-complete',
+    events.length === logged.length &&
+      JSON.stringify(events.map((e) => e?.id)) === JSON.stringify(logged.map((e) => e.id)) &&
+      events.at(-1)?.kind === 'completion' &&
+      events.at(-1).message === 'completed',
+    `${events.length} events, the last ${events.at(-1)?.kind}:${events.at(-1)?.message}`,
+  );
+  const middle = logged[Math.floor(logged.length / 2)];
+  const later = (await replay({ id: taskId, after: middle.id })).map((n) => n.data?.taskEvents?.id);
+  const expected = logged.slice(logged.indexOf(middle) + 1).map((e) => e.id);
+  check(
+    'task-events-after-a-global-id',
+    later.length > 0 && JSON.stringify(later) === JSON.stringify(expected),
+    `${later.length} events after ${middle.id}`,
+  );
+  await c.dispose();
+}
+
 const started = Date.now();
 try {
   await deliversEvents();
   await refusals();
   await revocation();
+  if (taskId) await taskEvents();
 } catch (e) {
   failures += 1;
   console.log(`FAIL run: ${e?.stack ?? e}`);
