@@ -25,9 +25,14 @@ fn location(targets: &[&str]) -> String {
 }
 
 async fn run(t: &TestDb, p: impl Provider + 'static) -> RefreshOutcome {
-    refresh(&t.db, Arc::new(p), Origin::Config)
-        .await
-        .expect("refresh")
+    refresh(
+        &t.db,
+        Arc::new(p),
+        Origin::Config,
+        &api::catalog::rules::SourceRules::allow_all(),
+    )
+    .await
+    .expect("refresh")
 }
 
 async fn description(t: &TestDb, name: &str) -> Value {
@@ -635,9 +640,14 @@ async fn a_configured_git_source_is_refreshed_by_the_mutation_with_its_settings(
         Some("**/catalog.yaml"),
         Default::default(),
     ));
-    refresh(&t.db, provider.clone(), Origin::Config)
-        .await
-        .unwrap();
+    refresh(
+        &t.db,
+        provider.clone(),
+        Origin::Config,
+        &api::catalog::rules::SourceRules::allow_all(),
+    )
+    .await
+    .unwrap();
     assert_eq!(description(&t, "via-mutation").await, "one");
 
     write(
@@ -653,6 +663,7 @@ async fn a_configured_git_source_is_refreshed_by_the_mutation_with_its_settings(
                 interval: Duration::from_secs(3600),
                 timeout: Duration::from_secs(60),
             },
+            rules: api::catalog::rules::SourceRules::allow_all(),
         }],
         ..Registry::default()
     });

@@ -394,7 +394,13 @@ async fn a_slow_source_does_not_hold_the_write_lock_while_it_is_read() {
     );
     let db = t.db.clone();
     let reading = tokio::spawn(async move {
-        api::providers::refresh(&db, provider, api::providers::Origin::Config).await
+        api::providers::refresh(
+            &db,
+            provider,
+            api::providers::Origin::Config,
+            &api::catalog::rules::SourceRules::allow_all(),
+        )
+        .await
     });
     let started = Instant::now();
     while remote.hits("/slow.yaml") == 0 {
@@ -481,6 +487,7 @@ async fn credentials_in_urls_are_never_shown_back() {
             &t.db,
             source.provider.clone(),
             api::providers::Origin::Config,
+            &api::catalog::rules::SourceRules::allow_all(),
         )
         .await
         .unwrap();

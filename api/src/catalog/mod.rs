@@ -11,6 +11,7 @@ pub mod model;
 pub mod refs;
 pub mod relations;
 mod rows;
+pub mod rules;
 pub mod search;
 pub mod sources;
 pub mod store;

@@ -11,6 +11,10 @@ use super::ConfigError;
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct CatalogConfig {
     pub locations: Vec<LocationConfig>,
+    /// Which kinds locations may provide (Backstage's `catalog.rules`); absent: Component, API and
+    /// Location only, as in Backstage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<super::rules::RuleConfig>>,
     /// Sources other than locations (`type: git`).
     pub providers: Vec<ProviderConfig>,
     pub refresh: RefreshConfig,
@@ -34,6 +38,7 @@ impl Default for CatalogConfig {
     fn default() -> Self {
         Self {
             locations: Vec::new(),
+            rules: None,
             providers: Vec::new(),
             refresh: RefreshConfig::default(),
             http: HttpConfig::default(),
@@ -110,6 +115,9 @@ pub struct LocationConfig {
     #[serde(rename = "type")]
     pub kind: String,
     pub target: String,
+    /// More kinds this location may provide (its own Backstage `rules`), on top of `catalog.rules`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<super::rules::LocationRuleConfig>,
 }
 
 /// A provider entry: `{id, type: git, url, branch, glob, schedule: {frequency, timeout}}`.
@@ -216,6 +224,7 @@ impl CatalogConfig {
         let default = self.refresh.schedule()?;
         let policy = self.policy()?.shared();
         let resolver = PlaceholderResolver::new(Fetcher::new(self.http.limits()?, policy));
+        let rules = std::sync::Arc::new(super::rules::kind_rules(&self.rules)?);
         let mut configured = Vec::new();
         for (i, loc) in self.locations.iter().enumerate() {
             let provider = providers::configured_location(&loc.kind, &loc.target, &resolver)
@@ -223,6 +232,7 @@ impl CatalogConfig {
             configured.push(Scheduled {
                 provider,
                 schedule: default,
+                rules: rules.for_source(&super::rules::own_rules(&loc.rules)),
             });
         }
         let mut ids = std::collections::HashSet::new();
@@ -260,6 +270,7 @@ impl CatalogConfig {
             configured.push(Scheduled {
                 provider: std::sync::Arc::new(provider),
                 schedule,
+                rules: rules.for_source(&[]),
             });
         }
         Ok(providers::Registry {
@@ -267,6 +278,7 @@ impl CatalogConfig {
             resolver,
             default_schedule: Some(default),
             lease_ttl: Some(self.refresh.lease_ttl()?),
+            rules,
         })
     }
 }

@@ -8,6 +8,7 @@ use duration::DurationSetting;
 mod access;
 mod catalog;
 pub mod duration;
+mod rules;
 mod scaffolder;
 mod server;
 mod values;
@@ -226,6 +227,16 @@ impl Config {
                 for loc in &mut cfg.catalog.locations {
                     if loc.kind == "file" && Path::new(&loc.target).is_relative() {
                         loc.target = base.join(&loc.target).display().to_string();
+                    }
+                }
+                for r in cfg.catalog.rules.iter_mut().flatten() {
+                    for l in r.locations.iter_mut().flatten() {
+                        match &mut l.exact {
+                            Some(x) if l.kind == "file" && Path::new(x.as_str()).is_relative() => {
+                                *x = base.join(x.as_str()).display().to_string();
+                            }
+                            _ => {}
+                        }
                     }
                 }
                 for dir in &mut cfg.catalog.allow.files {

@@ -11,6 +11,7 @@ use super::placeholders::PlaceholderResolver;
 use super::walk::{Batch, Scope, Walker};
 use super::{Cursor, Provider, ReadEnd};
 use crate::catalog::model::Entity;
+use crate::catalog::rules::SourceRules;
 use crate::catalog::validate::InvalidEntity;
 
 /// Everything read from one location tree.
@@ -135,12 +136,13 @@ impl Provider for FileProvider {
 }
 
 /// Reads a provider's whole tree into memory (for `validate` and dry runs; ingest streams instead).
-pub async fn read_all(provider: &dyn Provider) -> LocationRead {
+pub async fn read_all(provider: &dyn Provider, rules: &SourceRules) -> LocationRead {
     let (tx, mut rx) = mpsc::channel(4);
     let reading = provider.read(Cursor::default(), tx);
     let collecting = async {
         let mut all = LocationRead::default();
         while let Some(b) = rx.recv().await {
+            let b = b.enforce(rules);
             all.entities.extend(b.entities);
             all.invalid.extend(b.invalid);
             all.errors.extend(b.errors);
@@ -157,7 +159,7 @@ pub async fn read_all(provider: &dyn Provider) -> LocationRead {
 /// Reads the file location `root` and every file reachable from it into memory.
 pub async fn read_file_location(root: &Path, resolver: &PlaceholderResolver) -> LocationRead {
     let provider = FileProvider::new(&root.display().to_string(), resolver.clone());
-    read_all(&provider).await
+    read_all(&provider, &SourceRules::allow_all()).await
 }
 
 #[cfg(test)]

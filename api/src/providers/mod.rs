@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::catalog::ingest::{self, ApplyReport};
+use crate::catalog::rules::{KindRules, SourceRules};
 use crate::catalog::sources as stored;
 use crate::catalog::validate::InvalidEntity;
 use crate::catalog::CatalogError;
@@ -157,6 +158,8 @@ fn keyed_location_provider(
 pub struct Scheduled {
     pub provider: Arc<dyn Provider>,
     pub schedule: Schedule,
+    /// The kinds it may provide (`catalog.rules`, plus a configured location's own `rules`).
+    pub rules: SourceRules,
 }
 
 /// The sources of the config file, plus what is needed to build providers for registered locations.
@@ -169,9 +172,21 @@ pub struct Registry {
     /// How long a source's lease outlives its holder's last heartbeat while a run is in progress
     /// (`catalog.refresh.leaseTtl`; `None`: [`scheduler::DEFAULT_LEASE_TTL`]).
     pub lease_ttl: Option<std::time::Duration>,
+    /// `catalog.rules` (a registry built in code allows every kind; the server's comes from the config,
+    /// where no `catalog.rules` means Backstage's default).
+    pub rules: Arc<KindRules>,
 }
 
 impl Registry {
+    /// The rules the source `key` reads with: a configured one's own, else those of the catalog.
+    pub fn rules_for(&self, key: &str) -> SourceRules {
+        self.configured
+            .iter()
+            .find(|s| s.provider.key() == key)
+            .map(|s| s.rules.clone())
+            .unwrap_or_else(|| self.rules.for_source(&[]))
+    }
+
     /// The provider of a stored source: the configured one with that key, or one built from its type and
     /// target (registered locations).
     /// A source stored as coming from the config file but no longer configured is read as configured
@@ -235,8 +250,9 @@ pub async fn refresh(
     db: &DatabaseConnection,
     provider: Arc<dyn Provider>,
     origin: Origin,
+    rules: &SourceRules,
 ) -> Result<RefreshOutcome, CatalogError> {
-    refresh_fenced(db, provider, origin, None).await
+    refresh_fenced(db, provider, origin, rules, None).await
 }
 
 /// [`refresh`] by the holder of the source's lease: the write commits only if `fence` still holds
@@ -245,13 +261,14 @@ pub async fn refresh_fenced(
     db: &DatabaseConnection,
     provider: Arc<dyn Provider>,
     origin: Origin,
+    rules: &SourceRules,
     fence: Option<&leases::Fence>,
 ) -> Result<RefreshOutcome, CatalogError> {
     let key = provider.key().to_string();
     let span =
         tracing::info_span!("provider_run", provider = provider.source_type(), source = %key);
     let started = std::time::Instant::now();
-    let result = run(db, provider, origin, key.clone(), fence)
+    let result = run(db, provider, origin, rules, key.clone(), fence)
         .instrument(span)
         .await;
     let (outcome, written) = match &result {
@@ -276,6 +293,7 @@ async fn run(
     db: &DatabaseConnection,
     provider: Arc<dyn Provider>,
     origin: Origin,
+    rules: &SourceRules,
     key: String,
     fence: Option<&leases::Fence>,
 ) -> Result<RefreshOutcome, CatalogError> {
@@ -289,7 +307,7 @@ async fn run(
         keys,
         parsed,
         applier,
-    } = apply_batches(db, &key, rx).await?;
+    } = apply_batches(db, &key, rules, rx).await?;
     let end = read_end(&mut reader, &key, &mut out.errors).await;
     if applier.is_none() && matches!(end, Some(ReadEnd::Unchanged)) {
         out.unchanged_source = true;
@@ -365,6 +383,7 @@ fn spawn_reader(
 async fn apply_batches(
     db: &DatabaseConnection,
     key: &str,
+    rules: &SourceRules,
     mut rx: mpsc::Receiver<Batch>,
 ) -> Result<Apply, CatalogError> {
     let mut apply = Apply::new(key);
@@ -379,10 +398,10 @@ async fn apply_batches(
         pending.push(batch);
     }
     for batch in pending {
-        apply.batch(db, key, batch).await?;
+        apply.batch(db, key, batch.enforce(rules)).await?;
     }
     while let Some(batch) = rx.recv().await {
-        apply.batch(db, key, batch).await?;
+        apply.batch(db, key, batch.enforce(rules)).await?;
     }
     Ok(apply)
 }
@@ -565,5 +584,5 @@ pub async fn refresh_file_location(
     resolver: &PlaceholderResolver,
 ) -> Result<RefreshOutcome, CatalogError> {
     let provider = Arc::new(file::FileProvider::new(target, resolver.clone()));
-    refresh(db, provider, Origin::Config).await
+    refresh(db, provider, Origin::Config, &SourceRules::allow_all()).await
 }

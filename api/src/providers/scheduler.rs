@@ -81,6 +81,7 @@ pub fn spawn_file_locations(
         .map(|t| Scheduled {
             provider: Arc::new(super::file::FileProvider::new(t, resolver.clone())),
             schedule,
+            rules: crate::catalog::rules::SourceRules::allow_all(),
         })
         .collect();
     let registry = Registry {
@@ -88,6 +89,7 @@ pub fn spawn_file_locations(
         resolver,
         default_schedule: Some(schedule),
         lease_ttl: None,
+        rules: Default::default(),
     };
     spawn(db, Arc::new(registry), holder)
 }
@@ -192,6 +194,7 @@ impl Supervisor {
                         Some(Scheduled {
                             provider,
                             schedule: self.schedule,
+                            rules: self.registry.rules.for_source(&[]),
                         })
                     })
                     .collect(),
@@ -266,7 +269,11 @@ fn spawn_loop(
     origin: Origin,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let Scheduled { provider, schedule } = source;
+        let Scheduled {
+            provider,
+            schedule,
+            rules,
+        } = source;
         let key = provider.key().to_string();
         let fence = leases::Fence {
             name: format!("source:{key}"),
@@ -289,7 +296,15 @@ fn spawn_loop(
                 continue;
             }
             runs.fetch_add(1, Ordering::SeqCst);
-            match leased_run(&db, provider.clone(), origin, &fence, schedule.timeout).await {
+            let attempt = leased_run(
+                &db,
+                provider.clone(),
+                origin,
+                &rules,
+                &fence,
+                schedule.timeout,
+            );
+            match attempt.await {
                 RunEnd::Done(Ok(_)) => failures = 0,
                 RunEnd::Done(Err(CatalogError::NotFound(_))) if origin == Origin::Registered => {
                     return
@@ -351,6 +366,7 @@ async fn leased_run(
     db: &DatabaseConnection,
     provider: Arc<dyn super::Provider>,
     origin: Origin,
+    rules: &crate::catalog::rules::SourceRules,
     fence: &leases::Fence,
     timeout: Duration,
 ) -> RunEnd {
@@ -371,7 +387,10 @@ async fn leased_run(
             }
         }))
     };
-    let work = tokio::time::timeout(timeout, refresh_fenced(db, provider, origin, Some(fence)));
+    let work = tokio::time::timeout(
+        timeout,
+        refresh_fenced(db, provider, origin, rules, Some(fence)),
+    );
     let end = tokio::select! {
         r = work => match r {
             Ok(r) => RunEnd::Done(r),

@@ -60,8 +60,9 @@ pub async fn preview(
     let target = target.trim();
     let provider = super::location_provider(source_type, target, &registry.resolver)?;
     let limit = registry.timeout_for(provider.key());
-    let Ok(read) = tokio::time::timeout(limit, super::file::read_all(provider.as_ref())).await
-    else {
+    let rules = registry.rules_for(provider.key());
+    let reading = super::file::read_all(provider.as_ref(), &rules);
+    let Ok(read) = tokio::time::timeout(limit, reading).await else {
         return Err(SourceError::Input(format!(
             "reading '{target}' took longer than {limit:?}"
         )));
@@ -150,7 +151,7 @@ async fn first_read(
     let read = bounded(
         registry,
         key,
-        super::refresh(db, provider, Origin::Registered),
+        super::refresh(db, provider, Origin::Registered, &registry.rules_for(key)),
     )
     .await;
     if read.is_err() && forget {
@@ -212,7 +213,13 @@ pub async fn refresh_source(
     };
     let provider =
         registry.provider_for(&source.key, &source.source_type, &source.target, origin)?;
-    bounded(registry, &source.key, super::refresh(db, provider, origin)).await?;
+    let rules = registry.rules_for(&source.key);
+    bounded(
+        registry,
+        &source.key,
+        super::refresh(db, provider, origin, &rules),
+    )
+    .await?;
     Ok(())
 }
 

@@ -16,7 +16,8 @@ use crate::catalog::model::{
     parse_document_within, split_documents, Entity, SourcePos, YamlError, MANAGED_BY_LOCATION,
     MANAGED_BY_ORIGIN_LOCATION,
 };
-use crate::catalog::validate::{validate, InvalidEntity};
+use crate::catalog::rules::SourceRules;
+use crate::catalog::validate::{validate, FieldError, InvalidEntity};
 use std::sync::Arc;
 
 /// How many `kind: Location` hops a tree may have below its root.
@@ -52,6 +53,26 @@ pub struct Batch {
     pub unchanged: bool,
     /// Digests of documents that are as they were at the last read (not parsed again): keep their entities.
     pub kept_docs: Vec<String>,
+}
+
+impl Batch {
+    /// The batch without the entities `rules` refuse from its file; they become invalid entities.
+    pub fn enforce(mut self, rules: &SourceRules) -> Self {
+        let (allowed, refused): (Vec<_>, Vec<_>) = std::mem::take(&mut self.entities)
+            .into_iter()
+            .partition(|e| rules.allows(e, &self.key));
+        self.entities = allowed;
+        self.invalid
+            .extend(refused.into_iter().map(|e| InvalidEntity {
+                entity: e.entity_ref.to_string(),
+                errors: vec![FieldError {
+                    field: "kind".into(),
+                    message: SourceRules::refusal(&e),
+                }],
+                pos: e.source,
+            }));
+        self
+    }
 }
 
 /// Where a tree may read and how its entities are labelled.

@@ -21,7 +21,7 @@ fn serve(db: &Path) -> (Child, String) {
     std::fs::write(
         &cfg,
         format!(
-            "server:\n  limits:\n    rateLimitPerSecond: 0\ncatalog:\n  locations:\n    - type: file\n      target: {}\n    - type: file\n      target: {}\n",
+            "server:\n  limits:\n    rateLimitPerSecond: 0\ncatalog:\n  rules:\n    - allow: [Component, API, Location, Template, System, Domain, Resource, Group, User]\n  locations:\n    - type: file\n      target: {}\n    - type: file\n      target: {}\n",
             repo().join("examples/catalog-info.yaml").display(),
             repo().join("tests/fixtures/scaffolder/secret.yaml").display()
         ),

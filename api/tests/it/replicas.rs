@@ -106,7 +106,7 @@ async fn two_servers_on_one_postgres_never_run_a_task_twice() {
     std::fs::write(
         &config,
         format!(
-            "server:\n  listen: 127.0.0.1:0\n  limits:\n    rateLimitPerSecond: 0\ndatabase:\n  url: {db_url}\ncatalog:\n  locations:\n    - type: file\n      target: {}\nscaffolder:\n  concurrency: 4\n",
+            "server:\n  listen: 127.0.0.1:0\n  limits:\n    rateLimitPerSecond: 0\ndatabase:\n  url: {db_url}\ncatalog:\n  rules:\n    - allow: [Component, API, Location, Template, System, Domain, Resource, Group, User]\n  locations:\n    - type: file\n      target: {}\nscaffolder:\n  concurrency: 4\n",
             template.display()
         ),
     )

@@ -79,7 +79,7 @@ fn a_task_survives_kill_9_of_its_server() {
     std::fs::write(
         &cfg,
         format!(
-            "server:\n  listen: 127.0.0.1:0\n  limits:\n    rateLimitPerSecond: 0\ndatabase:\n  url: sqlite://{}?mode=rwc\ncatalog:\n  locations:\n    - type: file\n      target: {}\n    - type: file\n      target: {}\nscaffolder:\n  heartbeat: 200ms\n  staleAfter: 1s\n",
+            "server:\n  listen: 127.0.0.1:0\n  limits:\n    rateLimitPerSecond: 0\ndatabase:\n  url: sqlite://{}?mode=rwc\ncatalog:\n  rules:\n    - allow: [Component, API, Location, Template, System, Domain, Resource, Group, User]\n  locations:\n    - type: file\n      target: {}\n    - type: file\n      target: {}\nscaffolder:\n  heartbeat: 200ms\n  staleAfter: 1s\n",
             dir.path().join("gr.db").display(),
             fixtures.join("template.yaml").display(),
             fixtures.join("recoverable.yaml").display(),
