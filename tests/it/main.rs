@@ -24,6 +24,7 @@ mod rest_api;
 mod rest_writes;
 mod scaffolder;
 mod scaffolder_oracle;
+mod scaffolder_steps;
 mod schema_snapshot;
 mod security;
 mod spec_errors;

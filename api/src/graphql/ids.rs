@@ -17,9 +17,9 @@ pub enum Kind {
     LocationSource,
     /// A scaffolder task; the key is its id.
     Task,
-    /// A task's step; the key is `<task id>#<step id>`.
+    /// A task's step; the key is `<task id>#<index>` (step ids may repeat).
     TaskStep,
-    /// A template's step; the key is `<template ref>#<step id>`.
+    /// A template's step; the key is `<template ref>#<index>`.
     TemplateStep,
     /// An entry of a task's log; the key is its row id.
     TaskEvent,
@@ -90,7 +90,7 @@ pub fn expect_number(id: &str, kind: Kind) -> async_graphql::Result<i64> {
         .gql()
 }
 
-/// A two-part key: the owner's key and the step id.
+/// A two-part key: the owner's key and the step's index.
 pub fn pair(owner: &str, step: &str) -> String {
     format!("{owner}{PART}{step}")
 }
@@ -132,8 +132,8 @@ mod tests {
                 assert!(expect(&id, other).is_err());
             }
         }
-        let step = encode(Kind::TaskStep, &pair("t-1", "fetch"));
-        assert_eq!(decode(&step).map(|d| d.1).as_deref(), Some("t-1#fetch"));
+        let step = encode(Kind::TaskStep, &pair("t-1", "0"));
+        assert_eq!(decode(&step).map(|d| d.1).as_deref(), Some("t-1#0"));
     }
 
     #[test]

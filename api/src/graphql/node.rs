@@ -119,18 +119,24 @@ async fn entity(ctx: &Context<'_>, r: String) -> Res<Option<Entity>> {
         .map(Entity::from_stored))
 }
 
-/// The step `<task id>#<step id>`.
+/// The step `<task id>#<index>`.
 async fn task_step(ctx: &Context<'_>, key: &str) -> Res<Option<TaskStep>> {
-    let Some((task_id, step)) = key.split_once(ids::PART) else {
+    let Some((task_id, index)) = split_index(key) else {
         return Ok(None);
     };
     let found = tasks::get(context::database(ctx)?, task_id).await.gql()?;
-    Ok(found.and_then(|t| task::steps(&t).into_iter().find(|s| s.step_id == step)))
+    Ok(found.and_then(|t| task::steps(&t).into_iter().nth(index)))
 }
 
-/// The step `<template ref>#<step id>` of a template in the catalog.
+/// A step key: its owner's key and its index among the owner's steps.
+fn split_index(key: &str) -> Option<(&str, usize)> {
+    let (owner, index) = key.rsplit_once(ids::PART)?;
+    Some((owner, index.parse().ok()?))
+}
+
+/// The step `<template ref>#<index>` of a template in the catalog.
 async fn template_step(ctx: &Context<'_>, key: &str) -> Res<Option<TemplateStep>> {
-    let Some((template_ref, step)) = key.split_once(ids::PART) else {
+    let Some((template_ref, index)) = split_index(key) else {
         return Ok(None);
     };
     let Some(Entity::Template(t)) = entity(ctx, template_ref.to_string()).await? else {
@@ -140,8 +146,8 @@ async fn template_step(ctx: &Context<'_>, key: &str) -> Res<Option<TemplateStep>
     let steps = crate::scaffolder::template::steps(&spec).map_err(ApiError::from)?;
     Ok(steps
         .into_iter()
-        .find(|s| s.id == step)
-        .map(|s| TemplateStep::of(template_ref, s)))
+        .nth(index)
+        .map(|s| TemplateStep::of(template_ref, index, s)))
 }
 
 /// The event `n`, for its task's creator and admins.

@@ -106,10 +106,13 @@ pub struct TemplateStep {
 }
 
 impl TemplateStep {
-    /// The step `s` of the template `template_ref`.
-    pub fn of(template_ref: &str, s: crate::scaffolder::template::StepSpec) -> Self {
+    /// The step `s`, at `index` among the steps of the template `template_ref` (step ids may repeat).
+    pub fn of(template_ref: &str, index: usize, s: crate::scaffolder::template::StepSpec) -> Self {
         Self {
-            id: ids::encode(Kind::TemplateStep, &ids::pair(template_ref, &s.id)),
+            id: ids::encode(
+                Kind::TemplateStep,
+                &ids::pair(template_ref, &index.to_string()),
+            ),
             step_id: s.id,
             name: s.name,
             action: s.action,
@@ -140,10 +143,10 @@ pub struct TaskStep {
 }
 
 impl TaskStep {
-    /// The step `s` of the task `task_id`.
-    pub fn of(task_id: &str, s: StepState) -> Self {
+    /// The step `s`, at `index` among the steps of the task `task_id` (step ids may repeat).
+    pub fn of(task_id: &str, index: usize, s: StepState) -> Self {
         Self {
-            id: ids::encode(Kind::TaskStep, &ids::pair(task_id, &s.id)),
+            id: ids::encode(Kind::TaskStep, &ids::pair(task_id, &index.to_string())),
             step_id: s.id,
             name: s.name,
             action: s.action,
@@ -290,7 +293,8 @@ pub fn steps(task: &Row) -> Vec<TaskStep> {
     serde_json::from_str::<Vec<StepState>>(&task.steps)
         .unwrap_or_default()
         .into_iter()
-        .map(|s| TaskStep::of(&task.id, s))
+        .enumerate()
+        .map(|(i, s)| TaskStep::of(&task.id, i, s))
         .collect()
 }
 

@@ -234,6 +234,7 @@ mod tests {
                 action: a.to_string(),
                 input: Value::Null,
                 condition: None,
+                each: None,
             })
             .collect();
         Template {

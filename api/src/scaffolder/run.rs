@@ -79,6 +79,23 @@ pub struct RunInput<'a> {
     pub dry_run: bool,
 }
 
+/// The creator's entity when the catalog has it (`${{ user.entity }}`; null otherwise).
+async fn user_entity(db: &DatabaseConnection, subject: &str) -> Value {
+    let Ok(r) = crate::catalog::refs::EntityRef::parse(subject, Some("user"), "default") else {
+        return Value::Null;
+    };
+    match crate::catalog::store::entities_by_refs(db, &[r.to_string()]).await {
+        Ok(found) => found
+            .first()
+            .map(|e| e.body().clone())
+            .unwrap_or(Value::Null),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the task creator's entity");
+            Value::Null
+        }
+    }
+}
+
 /// Runs the steps in order in `workspace`; returns how the run ended and its rendered `spec.output`.
 pub async fn steps(
     input: RunInput<'_>,
@@ -93,7 +110,9 @@ pub async fn steps(
             return (End::Failed, None);
         }
     };
+    let user = user_entity(input.db, input.created_by).await;
     let mut run = Run::new(input, &specs, sink, workspace, cancel);
+    run.user_entity = user;
     for (i, step) in specs.iter().enumerate() {
         if let Some(end) = run.step(i, step).await {
             return (end, None);
@@ -114,6 +133,8 @@ struct Run<'a> {
     /// The secret values masked in step outputs.
     masked: Vec<String>,
     outputs: Map<String, Value>,
+    /// The creator's entity (null when the catalog has none).
+    user_entity: Value,
 }
 
 /// What a step's `if` decided.
@@ -151,6 +172,7 @@ impl<'a> Run<'a> {
             env,
             masked,
             outputs: Map::new(),
+            user_entity: Value::Null,
         }
     }
 
@@ -160,7 +182,8 @@ impl<'a> Run<'a> {
         J::from_serialize(json!({
             "parameters": self.input.values,
             "steps": &self.outputs,
-            "user": { "ref": self.input.created_by },
+            "user": { "ref": self.input.created_by, "entity": &self.user_entity },
+            "context": { "task": { "id": self.input.task_id } },
         }))
     }
 
@@ -243,18 +266,26 @@ impl<'a> Run<'a> {
         true
     }
 
-    /// Renders step `i`'s `if`: a false one skips the step, a failing one fails the run.
+    /// Step `i`'s `if`, as Backstage's runner reads it: `false` skips the step, a string is rendered and
+    /// skips it when not truthy (JavaScript's truthiness: `"false"` runs), anything else runs it; a
+    /// failing rendering fails the run.
     async fn condition(&mut self, i: usize, step: &StepSpec, ctx: &J) -> Gate {
-        let Some(cond) = &step.condition else {
-            return Gate::Run;
+        let holds = match &step.condition {
+            None => return Gate::Run,
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(cond @ Value::String(_)) => {
+                let rendered =
+                    render_or_cancel(&self.env, cond, ctx, self.input.secrets, &mut self.cancel)
+                        .await;
+                let Some(rendered) = rendered else {
+                    return Gate::End(self.cancelled_from(i).await);
+                };
+                rendered.map(|v| expr::truthy(&v))
+            }
+            Some(_) => return Gate::Run,
         };
-        let rendered =
-            render_or_cancel(&self.env, cond, ctx, self.input.secrets, &mut self.cancel).await;
-        let Some(rendered) = rendered else {
-            return Gate::End(self.cancelled_from(i).await);
-        };
-        match rendered {
-            Ok(v) if !expr::truthy(&v) => {
+        match holds {
+            Ok(false) => {
                 self.set(i, StepStatus::Skipped);
                 self.sink.steps(&self.input.state).await;
                 self.sink
@@ -262,7 +293,7 @@ impl<'a> Run<'a> {
                     .await;
                 Gate::Skip
             }
-            Ok(_) => Gate::Run,
+            Ok(true) => Gate::Run,
             Err(e) => {
                 self.set(i, StepStatus::Failed);
                 self.sink.steps(&self.input.state).await;
@@ -363,7 +394,8 @@ struct Step<'a> {
     dry_run: bool,
 }
 
-/// Renders a step's input and runs its action (a dry run skips publishing actions).
+/// Renders a step's input and runs its action (a dry run skips publishing actions); with `each`, once per
+/// entry, each output name then collecting the iterations' values in a list (as Backstage does).
 async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver<bool>) -> StepEnd {
     let step = s.step;
     let Some(action) = s.actions.get(&step.action) else {
@@ -374,45 +406,93 @@ async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver
             s.actions.ids().join(", ")
         ));
     };
-    let input = match render_or_cancel(s.env, &step.input, s.ctx, s.secrets, cancel).await {
-        None => return StepEnd::Cancelled,
-        Some(Ok(i)) => i,
-        Some(Err(e)) => return StepEnd::Failed(format!("step {}: input: {e}", step.id)),
+    let iterations = match iterations(&s, cancel).await {
+        Ok(i) => i,
+        Err(end) => return end,
     };
-    if s.dry_run && action.publishes() {
-        sink.event(
-            Some(&step.id),
-            "log",
-            &format!("dry run: {} skipped", step.action),
-        )
-        .await;
-        return StepEnd::Done(Map::new());
-    }
-    let mut cx = ActionContext {
-        input,
-        workspace: s.workspace.to_path_buf(),
-        template_dir: s.base_dir.clone(),
-        output: Map::new(),
-        log: Logger {
-            sink,
-            step_id: step.id.clone(),
-        },
-        task_id: s.task_id.to_string(),
-        db: s.db.clone(),
-        subject: s.created_by.to_string(),
-    };
-    // Dropping the action's future stops it: a cancellation ends a running action at once.
-    let ran = tokio::select! {
-        r = action.run(&mut cx) => Some(r),
-        _ = cancel.wait_for(|c| *c) => None,
-    };
-    match ran {
-        None => StepEnd::Cancelled,
-        Some(Ok(())) => StepEnd::Done(cx.output),
-        Some(Err(msg)) => {
-            StepEnd::Failed(format!("step {} ({}) failed: {msg}", step.id, step.action))
+    let mut inputs = Vec::new();
+    for ctx in &iterations {
+        match render_or_cancel(s.env, &step.input, ctx, s.secrets, cancel).await {
+            None => return StepEnd::Cancelled,
+            Some(Ok(i)) => inputs.push(i),
+            Some(Err(e)) => return StepEnd::Failed(format!("step {}: input: {e}", step.id)),
         }
     }
+    if s.dry_run && action.publishes() {
+        let skipped = format!("dry run: {} skipped", step.action);
+        sink.event(Some(&step.id), "log", &skipped).await;
+        return StepEnd::Done(Map::new());
+    }
+    let mut output = Map::new();
+    for input in inputs {
+        let mut cx = ActionContext {
+            input,
+            workspace: s.workspace.to_path_buf(),
+            template_dir: s.base_dir.clone(),
+            output: Map::new(),
+            log: Logger {
+                sink: sink.clone(),
+                step_id: step.id.clone(),
+            },
+            task_id: s.task_id.to_string(),
+            db: s.db.clone(),
+            subject: s.created_by.to_string(),
+        };
+        // Dropping the action's future stops it: a cancellation ends a running action at once.
+        let ran = tokio::select! {
+            r = action.run(&mut cx) => Some(r),
+            _ = cancel.wait_for(|c| *c) => None,
+        };
+        match ran {
+            None => return StepEnd::Cancelled,
+            Some(Err(msg)) => {
+                return StepEnd::Failed(format!("step {} ({}) failed: {msg}", step.id, step.action))
+            }
+            Some(Ok(())) if step.each.is_none() => output = cx.output,
+            Some(Ok(())) => {
+                for (k, v) in cx.output {
+                    if let Value::Array(list) = output.entry(k).or_insert_with(|| json!([])) {
+                        list.push(v);
+                    }
+                }
+            }
+        }
+    }
+    StepEnd::Done(output)
+}
+
+/// The rendering context of each run of a step's action: the step's own, or with `each` one per entry
+/// of what it renders (`each.key`, `each.value`: an object's entries, a list's items by index).
+async fn iterations(s: &Step<'_>, cancel: &mut watch::Receiver<bool>) -> Result<Vec<J>, StepEnd> {
+    let Some(each) = &s.step.each else {
+        return Ok(vec![s.ctx.clone()]);
+    };
+    let rendered = match render_or_cancel(s.env, each, s.ctx, s.secrets, cancel).await {
+        None => return Err(StepEnd::Cancelled),
+        Some(Ok(v)) => v,
+        Some(Err(e)) => return Err(StepEnd::Failed(format!("step {}: each: {e}", s.step.id))),
+    };
+    let entries: Vec<(String, Value)> = match rendered {
+        Value::Object(m) => m.into_iter().collect(),
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        Value::String(text) => text
+            .chars()
+            .enumerate()
+            .map(|(i, c)| (i.to_string(), Value::String(c.to_string())))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(entries
+        .into_iter()
+        .map(|(key, value)| {
+            let each = J::from_serialize(json!({ "key": key, "value": value }));
+            minijinja::context! { each => each, ..s.ctx.clone() }
+        })
+        .collect())
 }
 
 /// What a dry run produced.

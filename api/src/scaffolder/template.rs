@@ -16,6 +16,9 @@ pub struct StepSpec {
     pub input: Value,
     /// `if`: the step runs only when this renders truthy.
     pub condition: Option<Value>,
+    /// `each`: the action runs once per entry of what this renders (an object's entries, a list's
+    /// items), with `each.key` and `each.value` in its input's context.
+    pub each: Option<Value>,
 }
 
 /// The parts of a template a task needs.
@@ -42,7 +45,8 @@ pub fn base_dir(e: &StoredEntity) -> Option<PathBuf> {
     PathBuf::from(path).parent().map(PathBuf::from)
 }
 
-/// The steps of a template spec; each needs an `action`, ids default to `step-N` and must be unique.
+/// The steps of a template spec; each needs an `action`, ids default to `step-N` (as in Backstage, an id
+/// may repeat: a later step's output then replaces the earlier one's under `steps.<id>`).
 pub fn steps(spec: &Value) -> Result<Vec<StepSpec>, ScaffolderError> {
     let Some(list) = spec.get("steps") else {
         return Ok(Vec::new());
@@ -61,11 +65,6 @@ pub fn steps(spec: &Value) -> Result<Vec<StepSpec>, ScaffolderError> {
             .and_then(Value::as_str)
             .map(str::to_string)
             .unwrap_or_else(|| format!("step-{}", i + 1));
-        if out.iter().any(|o| o.id == id) {
-            return Err(ScaffolderError::Invalid(format!(
-                "spec.steps: the id '{id}' is used twice"
-            )));
-        }
         out.push(StepSpec {
             name: s
                 .get("name")
@@ -76,6 +75,7 @@ pub fn steps(spec: &Value) -> Result<Vec<StepSpec>, ScaffolderError> {
             action: action.to_string(),
             input: s.get("input").cloned().unwrap_or_else(|| json!({})),
             condition: s.get("if").cloned(),
+            each: s.get("each").cloned(),
         });
     }
     Ok(out)
@@ -173,16 +173,19 @@ mod tests {
     }
 
     #[test]
-    fn steps_need_actions_and_unique_ids() {
+    fn steps_need_actions_and_ids_may_repeat() {
         let ok = steps(
             &json!({"steps": [{"id": "a", "action": "debug:log"}, {"action": "debug:wait"}]}),
         )
         .unwrap();
         assert_eq!(ok[1].id, "step-2");
         assert!(steps(&json!({"steps": [{"id": "a"}]})).is_err());
-        assert!(
-            steps(&json!({"steps": [{"id": "a", "action": "x"}, {"id": "a", "action": "y"}]}))
-                .is_err()
+        let twice =
+            steps(&json!({"steps": [{"id": "a", "action": "x"}, {"id": "a", "action": "y"}]}));
+        assert_eq!(
+            twice.unwrap().len(),
+            2,
+            "Backstage's schema allows a repeated id"
         );
     }
 }

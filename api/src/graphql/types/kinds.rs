@@ -242,7 +242,7 @@ entity_object!(
     async fn steps(&self) -> async_graphql::Result<Vec<crate::graphql::task::TemplateStep>> {
         let spec = self.0.body().get("spec").cloned().unwrap_or(Value::Null);
         let steps = crate::scaffolder::template::steps(&spec).map_err(crate::graphql::errors::ApiError::from)?;
-        Ok(steps.into_iter().map(|s| crate::graphql::task::TemplateStep::of(&self.0.entity_ref, s)).collect())
+        Ok(steps.into_iter().enumerate().map(|(i, s)| crate::graphql::task::TemplateStep::of(&self.0.entity_ref, i, s)).collect())
     }
 });
 

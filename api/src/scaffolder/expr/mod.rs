@@ -167,45 +167,64 @@ pub fn render_str(
     text: &str,
     ctx: &J,
     secrets: &Map<String, Value>,
-) -> Result<Value, RenderError> {
+) -> Result<Option<Value>, RenderError> {
     let within = |e: RenderError| RenderError::In(short(text), Box::new(e));
     let refs = super::secrets::Refs::take_out(text, secrets).map_err(|e| within(e.into()))?;
     let v = render_plain(env, refs.text(), ctx, limits().max_render_bytes).map_err(within)?;
-    Ok(refs.put_back(v))
+    Ok(v.map(|v| refs.put_back(v)))
 }
 
+/// The expression of a string that is one `${{ }}` and nothing else (not even spaces), as Backstage's
+/// runner tells a value to keep its type from text to render.
+fn single_expression(text: &str) -> Option<&str> {
+    text.strip_prefix("${{")
+        .and_then(|t| t.strip_suffix("}}"))
+        .filter(|inner| !inner.contains("${{") && !inner.contains("}}"))
+}
+
+/// One string of a step's input rendered as Backstage's runner does: a single expression keeps its
+/// value's type; other text renders to text; `None` (the key is dropped) for an undefined single
+/// expression or text rendering empty.
 fn render_plain(
     env: &Environment<'_>,
     text: &str,
     ctx: &J,
     cap: usize,
-) -> Result<Value, RenderError> {
-    let trimmed = text.trim();
-    if let Some(inner) = trimmed
-        .strip_prefix("${{")
-        .and_then(|t| t.strip_suffix("}}"))
-        .filter(|inner| !inner.contains("${{") && !inner.contains("}}"))
-    {
+) -> Result<Option<Value>, RenderError> {
+    if let Some(inner) = single_expression(text) {
         let expr = env
             .compile_expression_owned(js::rewrite_code(inner.trim()))
             .map_err(|e| describe(&e))?;
         let v = expr.eval(ctx).map_err(|e| describe(&e))?;
         if v.is_undefined() {
-            return Ok(Value::Null);
+            return Ok(None);
         }
         let json = filters::to_json(&v).map_err(|e| describe(&e))?;
         if json.to_string().len() > cap {
             return Err(RenderError::TooBig(cap));
         }
-        return Ok(json);
+        return Ok(Some(json));
     }
-    if !text.contains("${{") && !text.contains("{%") {
-        return Ok(Value::String(text.to_string()));
-    }
-    render_text(env, text, ctx, cap).map(Value::String)
+    let out = if !text.contains("${{") && !text.contains("{%") && !text.contains("{#") {
+        text.to_string()
+    } else {
+        render_text(env, text, ctx, cap)?
+    };
+    Ok((!out.is_empty()).then_some(Value::String(out)))
 }
 
-/// Renders every string inside `input`, recursively; the whole rendering is capped like one string.
+/// Whether a failed rendering leaves the string as written (Backstage keeps the raw string when
+/// nunjucks fails), rather than failing the step: engine errors do; the bounds and secret misuse never.
+fn keeps_raw(e: &RenderError) -> bool {
+    match e {
+        RenderError::Engine(_) => true,
+        RenderError::In(_, inner) => keeps_raw(inner),
+        _ => false,
+    }
+}
+
+/// Renders every string inside `input`, recursively, as Backstage's runner does (see [`render_plain`]);
+/// the whole rendering is capped like one string. An undefined value at the top is null.
 pub fn render(
     env: &Environment<'_>,
     input: &Value,
@@ -213,7 +232,7 @@ pub fn render(
     secrets: &Map<String, Value>,
 ) -> Result<Value, RenderError> {
     let mut spent = 0;
-    render_within(env, input, ctx, secrets, &mut spent)
+    Ok(render_within(env, input, ctx, secrets, &mut spent)?.unwrap_or(Value::Null))
 }
 
 fn render_within(
@@ -222,13 +241,17 @@ fn render_within(
     ctx: &J,
     secrets: &Map<String, Value>,
     spent: &mut usize,
-) -> Result<Value, RenderError> {
+) -> Result<Option<Value>, RenderError> {
     Ok(match input {
         Value::String(s) => {
-            let v = render_str(env, s, ctx, secrets)?;
+            let v = match render_str(env, s, ctx, secrets) {
+                Err(e) if keeps_raw(&e) => Some(Value::String(s.clone())),
+                other => other?,
+            };
             *spent += match &v {
-                Value::String(s) => s.len(),
-                other => other.to_string().len(),
+                Some(Value::String(s)) => s.len(),
+                Some(other) => other.to_string().len(),
+                None => 0,
             };
             let cap = limits().max_render_bytes;
             if *spent > cap {
@@ -236,28 +259,33 @@ fn render_within(
             }
             v
         }
-        Value::Array(items) => Value::Array(
+        Value::Array(items) => Some(Value::Array(
             items
                 .iter()
-                .map(|i| render_within(env, i, ctx, secrets, spent))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), render_within(env, v, ctx, secrets, spent)?)))
+                .map(|i| Ok(render_within(env, i, ctx, secrets, spent)?.unwrap_or(Value::Null)))
                 .collect::<Result<_, RenderError>>()?,
-        ),
-        other => other.clone(),
+        )),
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                if let Some(v) = render_within(env, v, ctx, secrets, spent)? {
+                    out.insert(k.clone(), v);
+                }
+            }
+            Some(Value::Object(out))
+        }
+        other => Some(other.clone()),
     })
 }
 
-/// Whether a rendered `if` holds: false, null, empty strings and lists, `"false"` and 0 do not.
+/// Whether a rendered `if` holds, as JavaScript's truthiness (Backstage's `isTruthy`): false, null, 0,
+/// NaN, empty strings and empty lists do not; every other string (`"false"` too) and object does.
 pub fn truthy(v: &Value) -> bool {
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty() && s != "false",
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
+        Value::String(s) => !s.is_empty(),
         Value::Array(a) => !a.is_empty(),
         Value::Object(_) => true,
     }
@@ -283,11 +311,15 @@ mod tests {
         let c = ctx();
         let none = Map::new();
         assert_eq!(
-            render_str(&env, "${{ parameters.tags }}", &c, &none).unwrap(),
+            render_str(&env, "${{ parameters.tags }}", &c, &none)
+                .unwrap()
+                .unwrap_or_default(),
             json!(["a", "b"])
         );
         assert_eq!(
-            render_str(&env, "hello ${{ parameters.name }}!", &c, &none).unwrap(),
+            render_str(&env, "hello ${{ parameters.name }}!", &c, &none)
+                .unwrap()
+                .unwrap_or_default(),
             json!("hello svc!")
         );
         assert_eq!(
@@ -297,11 +329,14 @@ mod tests {
                 &c,
                 &none
             )
-            .unwrap(),
+            .unwrap()
+            .unwrap_or_default(),
             json!("acme")
         );
         assert_eq!(
-            render_str(&env, "${{ parameters.repoUrl | projectSlug }}", &c, &none).unwrap(),
+            render_str(&env, "${{ parameters.repoUrl | projectSlug }}", &c, &none)
+                .unwrap()
+                .unwrap_or_default(),
             json!("acme/svc")
         );
         assert_eq!(
@@ -311,23 +346,48 @@ mod tests {
                 &c,
                 &none
             )
-            .unwrap(),
+            .unwrap()
+            .unwrap_or_default(),
             json!("team-a")
         );
         assert_eq!(
-            render_str(&env, "${{ steps.fetch.output.path }}", &c, &none).unwrap(),
+            render_str(&env, "${{ steps.fetch.output.path }}", &c, &none)
+                .unwrap()
+                .unwrap_or_default(),
             json!("x")
         );
         assert_eq!(
-            render_str(&env, "${{ user.ref }}", &c, &none).unwrap(),
+            render_str(&env, "${{ user.ref }}", &c, &none)
+                .unwrap()
+                .unwrap_or_default(),
             json!("user:default/jane")
         );
         assert_eq!(
-            render_str(&env, "${{ parameters.nothing.deeper }}", &c, &none).unwrap(),
+            render_str(&env, "${{ parameters.nothing.deeper }}", &c, &none)
+                .unwrap()
+                .unwrap_or_default(),
             json!(null)
         );
         assert!(render_str(&env, "${{ parameters.name | parseRepoUrl }}", &c, &none).is_err());
         assert!(!truthy(&json!(false)) && truthy(&json!("yes")) && !truthy(&json!("")));
+        // As JavaScript: the string "false" holds, 0 does not.
+        assert!(truthy(&json!("false")) && !truthy(&json!(0)) && truthy(&json!({})));
+        // Backstage's runner: only a string that is one expression keeps its type; an undefined one, or
+        // text rendering empty, drops the key; an engine error keeps the raw string.
+        assert_eq!(
+            render_str(&env, " ${{ 8080 }} ", &c, &none).unwrap(),
+            Some(json!(" 8080 "))
+        );
+        assert_eq!(
+            render_str(&env, "${{ parameters.nope }}", &c, &none).unwrap(),
+            None
+        );
+        let input = json!({"a": "${{ parameters.nope }}", "b": "", "c": "${{ parameters.name }}",
+            "d": ["${{ parameters.nope }}"], "e": "${{ parameters.name | nosuchfilter }}"});
+        assert_eq!(
+            render(&env, &input, &c, &none).unwrap(),
+            json!({"c": "svc", "d": [null], "e": "${{ parameters.name | nosuchfilter }}"})
+        );
     }
 
     #[test]
@@ -372,14 +432,19 @@ mod tests {
             &c,
             &secrets,
         );
-        assert_eq!(ok.unwrap(), json!("with s3cr3t and s3cr3t"));
         assert_eq!(
-            render_str(&env, "${{ secrets.token }}", &c, &secrets).unwrap(),
+            ok.unwrap().unwrap_or_default(),
+            json!("with s3cr3t and s3cr3t")
+        );
+        assert_eq!(
+            render_str(&env, "${{ secrets.token }}", &c, &secrets)
+                .unwrap()
+                .unwrap_or_default(),
             json!("s3cr3t")
         );
         assert_eq!(
             render_str(&env, "${{ secrets.nope }}", &c, &secrets).unwrap(),
-            json!("")
+            Some(json!(""))
         );
         for bypass in [
             "${{ secrets.token | upper }}",
@@ -404,7 +469,8 @@ mod tests {
             "{% set t = '%}${{ secrets.token }}' %}${{ t | upper }}",
             "{% set t = '%}${{ secrets.token }}' %}${{ t | reverse }}",
         ] {
-            let out = render_str(&env, mangle, &c, &secrets).map(|v| v.to_string());
+            let out =
+                render_str(&env, mangle, &c, &secrets).map(|v| v.unwrap_or_default().to_string());
             let out = out.unwrap_or_else(|e| e.to_string()).to_lowercase();
             assert!(
                 !out.contains("s3cr3t") && !out.contains("t3rc3s"),
