@@ -1,8 +1,8 @@
-//! `fetch:plain`: copies a directory or file of the template's source into the workspace.
+//! `fetch:plain`: copies a directory or file of the template's source into the workspace as is, as
+//! Backstage's does (`fs.copy`): modes kept, links inside the skeleton copied as links, existing files
+//! overwritten.
 
-use std::path::Path;
-
-use super::files::{copy_tree, source, target};
+use super::files::{list, source, target, write_tree, Content, Out};
 use super::{Action, ActionContext, ActionError};
 
 pub struct FetchPlain;
@@ -16,9 +16,17 @@ impl Action for FetchPlain {
     async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
         let (_, src) = source(cx)?;
         let dst = target(cx)?;
+        let out = Out::new(&cx.workspace, true)?;
         let n = tokio::task::spawn_blocking(move || {
-            let mut n = 0;
-            copy_tree(&src, &dst, Path::new(""), &|_, _| Ok(None), &mut n).map(|_| n)
+            let entries = list(&src)?;
+            write_tree(
+                &src,
+                &entries,
+                &dst,
+                &out,
+                &|e| Ok(Some(e.rel.clone())),
+                &|_, f| Ok(Content::File(f)),
+            )
         })
         .await
         .map_err(|e| ActionError::Failed(e.to_string()))??;
