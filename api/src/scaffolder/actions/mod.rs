@@ -11,6 +11,10 @@ mod files;
 pub mod fs_delete;
 pub mod fs_rename;
 pub mod publish_git;
+pub mod roadie_fs;
+pub mod roadie_merge;
+pub mod roadie_serialize;
+mod roadie_text;
 
 use crate::scaffolder::StepState;
 use sea_orm::DatabaseConnection;
@@ -160,6 +164,12 @@ impl Registry {
             sources: sources.clone(),
         }));
         r.add(Arc::new(catalog_write::Write));
+        r.add(Arc::new(roadie_fs::Write));
+        r.add(Arc::new(roadie_fs::Append));
+        r.add(Arc::new(roadie_fs::Parse));
+        r.add(Arc::new(roadie_serialize::SerializeJson));
+        r.add(Arc::new(roadie_serialize::SerializeYaml));
+        r.add(Arc::new(roadie_merge::Merge));
         r
     }
 
