@@ -1,6 +1,7 @@
 //! Scaffolder actions behind one trait, in a registry teams can add their own to. Each built-in action
 //! lives in its own file.
 
+pub mod catalog_fetch;
 pub mod catalog_register;
 pub mod catalog_write;
 pub mod debug_log;
@@ -164,6 +165,7 @@ impl Registry {
             sources: sources.clone(),
         }));
         r.add(Arc::new(catalog_write::Write));
+        r.add(Arc::new(catalog_fetch::Fetch));
         r.add(Arc::new(roadie_fs::Write));
         r.add(Arc::new(roadie_fs::Append));
         r.add(Arc::new(roadie_fs::Parse));
