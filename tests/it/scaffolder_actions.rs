@@ -6,7 +6,7 @@
 
 use api::scaffolder::actions::Registry;
 use api::scaffolder::worker::{self, WorkerSettings};
-use greenroom_tests::{fixtures, TestDb};
+use greenroom_tests::{first_error_code, fixtures, TestApp, TestDb};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -440,6 +440,33 @@ async fn catalog_fetch_reads_entities_and_refuses_missing_ones_unless_optional()
     run.failed_with("input.entityRef or input.entityRefs is required");
     let run = dry(&t, "catalog-fetch", None, json!({"entityRef": "billing"})).await;
     run.failed_with("input.entityRef: entity reference 'billing' has no kind");
+}
+
+#[tokio::test]
+async fn a_dry_run_of_catalog_fetch_needs_catalog_read() {
+    use api::auth::{Caller, Scope};
+    let t = loaded().await;
+    let as_caller = |scopes: &[Scope]| Caller {
+        subject: "user:default/ann".into(),
+        scopes: scopes.iter().copied().collect(),
+        groups: Vec::new(),
+        jti: None,
+        authenticated: true,
+    };
+    let query = r#"mutation { dryRunTemplate(input: {templateRef: "template:catalog-fetch",
+        values: {input: {entityRef: "component:billing"}}}) { status output } }"#;
+    let app = |scopes: &[Scope]| TestApp::new(&t).sandboxed().caller(as_caller(scopes));
+    let r = app(&[Scope::ScaffolderRun]).exec(query, json!({})).await;
+    assert_eq!(first_error_code(&r), Some("FORBIDDEN"), "{r}");
+    let r = app(&[Scope::ScaffolderRun, Scope::CatalogRead])
+        .exec(query, json!({}))
+        .await;
+    let d = &r["data"]["dryRunTemplate"];
+    assert_eq!(d["status"], "COMPLETED", "{r}");
+    assert_eq!(
+        d["output"]["result"]["entity"]["metadata"]["name"],
+        "billing"
+    );
 }
 
 #[tokio::test]
