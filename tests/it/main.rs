@@ -23,6 +23,7 @@ mod refresh;
 mod rest_api;
 mod rest_writes;
 mod scaffolder;
+mod scaffolder_actions;
 mod scaffolder_files;
 mod scaffolder_oracle;
 mod scaffolder_steps;

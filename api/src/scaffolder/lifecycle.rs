@@ -59,6 +59,21 @@ pub fn scopes_needed(actions: &Registry, template: &Template) -> Vec<Scope> {
     scopes
 }
 
+/// The scopes a dry run of `template` needs: those of the actions it runs (it skips publishing ones),
+/// e.g. `catalog:read` for `catalog:fetch`.
+pub fn dry_run_scopes(actions: &Registry, template: &Template) -> Vec<Scope> {
+    let mut scopes: Vec<Scope> = template
+        .steps
+        .iter()
+        .filter_map(|s| actions.get(&s.action))
+        .filter(|a| !a.publishes())
+        .filter_map(|a| a.scope())
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    scopes
+}
+
 /// Starts a task: `caller` holds every scope the template's actions need, `values` pass the template's
 /// parameter schema, and `secrets` are in place (this process's memory) before any worker can see the
 /// task. Nothing is stored when a check fails.
@@ -97,6 +112,9 @@ pub async fn dry_run(
     secrets: &Map<String, Value>,
     caller: &Caller,
 ) -> Res<DryRun> {
+    for scope in dry_run_scopes(actions, template) {
+        caller.require(scope)?;
+    }
     template.validate(values)?;
     let spec = tasks::with_base_dir(template);
     run::dry_run(db, actions, &spec, values, secrets, &caller.subject).await
@@ -263,6 +281,10 @@ mod tests {
         );
         // An action the registry does not know needs nothing here (the run fails on it instead).
         assert!(scopes_needed(&actions, &template(&["custom:thing"])).is_empty());
+        // A dry run skips registering but reads the catalog for catalog:fetch.
+        let both = template(&["catalog:fetch", "catalog:register"]);
+        assert_eq!(dry_run_scopes(&actions, &both), vec![Scope::CatalogRead]);
+        assert!(dry_run_scopes(&actions, &registers).is_empty());
     }
 
     #[test]

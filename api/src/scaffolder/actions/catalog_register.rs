@@ -1,5 +1,6 @@
 //! `catalog:register`: registers the published `catalog-info.yaml` as a source and reads it at once, so its
-//! entities are in the catalog when the step ends.
+//! entities are in the catalog when the step ends. Its output names the entity it registered
+//! (`entityRef`, chosen as Backstage chooses it) for templates' "Open in catalog" links.
 
 use serde_json::{json, Value};
 
@@ -66,6 +67,42 @@ impl Action for Register {
             .await;
         cx.output.insert("locationKey".into(), json!(key));
         cx.output.insert("entities".into(), json!(outcome.valid));
+        if let Some(entity_ref) = chosen_ref(&cx.db, &key).await? {
+            cx.output.insert("entityRef".into(), json!(entity_ref));
+        }
+        cx.output.insert("catalogInfoUrl".into(), json!(target));
         Ok(())
     }
+}
+
+/// The ref of the source's entity a template links to, as Backstage picks it: the first `Component`
+/// whose name does not start with `generated-`, else the first such entity of any kind, else the first
+/// (in ref order); written as Backstage's `stringifyEntityRef` does (kind and namespace lowercase).
+async fn chosen_ref(
+    db: &sea_orm::DatabaseConnection,
+    key: &str,
+) -> Result<Option<String>, ActionError> {
+    use entity::entities;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let rows = entities::Entity::find()
+        .filter(entities::Column::LocationKey.eq(key))
+        .order_by_asc(entities::Column::EntityRef)
+        .all(db)
+        .await
+        .map_err(|e| ActionError::Failed(format!("catalog: {e}")))?;
+    let named = |r: &&entities::Model| !r.name.starts_with("generated-");
+    let pick = rows
+        .iter()
+        .filter(named)
+        .find(|r| r.kind == "component")
+        .or_else(|| rows.iter().find(named))
+        .or_else(|| rows.first());
+    Ok(pick.map(|r| {
+        let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+        let name = body
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or(&r.name);
+        format!("{}:{}/{name}", r.kind, r.namespace)
+    }))
 }

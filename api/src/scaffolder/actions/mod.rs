@@ -1,6 +1,7 @@
 //! Scaffolder actions behind one trait, in a registry teams can add their own to. Each built-in action
 //! lives in its own file.
 
+pub mod catalog_fetch;
 pub mod catalog_register;
 pub mod catalog_write;
 pub mod debug_log;
@@ -11,6 +12,10 @@ mod files;
 pub mod fs_delete;
 pub mod fs_rename;
 pub mod publish_git;
+pub mod roadie_fs;
+pub mod roadie_merge;
+pub mod roadie_serialize;
+mod roadie_text;
 
 use crate::scaffolder::StepState;
 use sea_orm::DatabaseConnection;
@@ -160,6 +165,13 @@ impl Registry {
             sources: sources.clone(),
         }));
         r.add(Arc::new(catalog_write::Write));
+        r.add(Arc::new(catalog_fetch::Fetch));
+        r.add(Arc::new(roadie_fs::Write));
+        r.add(Arc::new(roadie_fs::Append));
+        r.add(Arc::new(roadie_fs::Parse));
+        r.add(Arc::new(roadie_serialize::SerializeJson));
+        r.add(Arc::new(roadie_serialize::SerializeYaml));
+        r.add(Arc::new(roadie_merge::Merge));
         r
     }
 
