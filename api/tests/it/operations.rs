@@ -48,6 +48,18 @@ fn serve(db: &Path) -> (Child, String) {
     (child, addr)
 }
 
+/// SIGKILLs a process when dropped (a no-op once it has exited).
+struct Reap(u32);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 async fn wait_for_catalog(client: &reqwest::Client, addr: &str) {
     let started = Instant::now();
     loop {
@@ -78,6 +90,8 @@ const LOAD: &str =
 fn metrics_logs_and_sigterm_under_load() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, addr) = serve(&dir.path().join("ops.db"));
+    // A failed assertion must not leave the server running (it would keep the test's files open).
+    let _reap = Reap(child.id());
     let mut stderr = child.stderr.take().unwrap();
     let logs = std::thread::spawn(move || {
         let mut text = String::new();
