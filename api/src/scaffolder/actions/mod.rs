@@ -11,6 +11,7 @@ mod files;
 pub mod fs_delete;
 pub mod fs_rename;
 pub mod publish_git;
+pub mod publish_github;
 
 use crate::scaffolder::StepState;
 use sea_orm::DatabaseConnection;
@@ -160,6 +161,24 @@ impl Registry {
             sources: sources.clone(),
         }));
         r.add(Arc::new(catalog_write::Write));
+        r.add(Arc::new(publish_github::PublishGithub::new(
+            sources.resolver.policy(),
+            &[],
+        )));
+        r
+    }
+
+    /// [`Registry::reading`] with `publish:github` knowing the configured GitHub integrations
+    /// (`integrations.github`; their hosts are allowed for it).
+    pub fn integrated(
+        sources: &Arc<crate::providers::Registry>,
+        github: &[publish_github::GithubIntegration],
+    ) -> Self {
+        let mut r = Self::reading(sources);
+        r.add(Arc::new(publish_github::PublishGithub::new(
+            sources.resolver.policy(),
+            github,
+        )));
         r
     }
 
