@@ -32,38 +32,12 @@ impl std::fmt::Debug for GithubIntegration {
 }
 
 /// The inputs this action takes (Backstage's others are refused by name).
-const SUPPORTED: &[&str] = &[
-    "repoUrl",
-    "description",
-    "homepage",
-    "access",
-    "repoVisibility",
-    "defaultBranch",
-    "protectDefaultBranch",
-    "protectEnforceAdmins",
-    "requireCodeOwnerReviews",
-    "dismissStaleReviews",
-    "requiredApprovingReviewCount",
-    "requiredStatusCheckContexts",
-    "requireBranchesToBeUpToDate",
-    "requiredConversationResolution",
-    "deleteBranchOnMerge",
-    "allowMergeCommit",
-    "allowSquashMerge",
-    "squashMergeCommitTitle",
-    "squashMergeCommitMessage",
-    "allowRebaseMerge",
-    "allowAutoMerge",
-    "hasProjects",
-    "hasWiki",
-    "hasIssues",
-    "gitCommitMessage",
-    "gitAuthorName",
-    "gitAuthorEmail",
-    "sourcePath",
-    "token",
-    "topics",
-];
+const SUPPORTED: &str = "repoUrl description homepage access repoVisibility defaultBranch \
+    protectDefaultBranch protectEnforceAdmins requireCodeOwnerReviews dismissStaleReviews \
+    requiredApprovingReviewCount requiredStatusCheckContexts requireBranchesToBeUpToDate \
+    requiredConversationResolution deleteBranchOnMerge allowMergeCommit allowSquashMerge \
+    squashMergeCommitTitle squashMergeCommitMessage allowRebaseMerge allowAutoMerge hasProjects hasWiki \
+    hasIssues gitCommitMessage gitAuthorName gitAuthorEmail sourcePath token topics";
 
 /// Creates repositories on the configured GitHub hosts only.
 pub struct PublishGithub {
@@ -161,7 +135,7 @@ impl<'a> Inputs<'a> {
             .ok_or_else(|| ActionError::input("publish:github takes an object input"))?;
         let unsupported: Vec<String> = object
             .keys()
-            .filter(|k| !SUPPORTED.contains(&k.as_str()))
+            .filter(|k| !SUPPORTED.split_whitespace().any(|s| s == k.as_str()))
             .map(|k| format!("input.{k}"))
             .collect();
         if !unsupported.is_empty() {
