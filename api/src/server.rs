@@ -70,7 +70,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let db = open_store(&config).await?;
     let registry = Arc::new(config.catalog.registry()?);
     // One action registry: the workers run it and dry runs through the API use it.
-    let actions = Arc::new(crate::scaffolder::actions::Registry::reading(&registry));
+    let github = config.integrations.github()?;
+    // The `parseRepoUrl` filter knows the configured hosts too.
+    crate::scaffolder::expr::filters::set_integrations(
+        github
+            .iter()
+            .map(|g| (g.host.clone(), "github".to_string()))
+            .collect(),
+    );
+    let actions = Arc::new(crate::scaffolder::actions::Registry::integrated(
+        &registry, &github,
+    ));
     let state = app_state(&config, &db, &registry, &actions).await?;
     let listener = TcpListener::bind(&config.server.listen).await?;
     refuse_open_dev_mode(&config, &state, &listener)?;

@@ -19,6 +19,7 @@ mod http;
 mod parity;
 mod postgres;
 mod providers;
+mod publish_github;
 mod refresh;
 mod rest_api;
 mod rest_writes;

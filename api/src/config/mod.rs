@@ -8,6 +8,7 @@ use duration::DurationSetting;
 mod access;
 mod catalog;
 pub mod duration;
+mod integrations;
 mod rules;
 mod scaffolder;
 mod server;
@@ -17,6 +18,7 @@ pub use catalog::{
     AllowConfig, CatalogConfig, CatalogLimitsConfig, HttpConfig, LocationConfig, ProviderConfig,
     RefreshConfig, ScheduleConfig,
 };
+pub use integrations::{GithubConfig, IntegrationsConfig, GITHUB_TOKEN_ENV};
 pub use scaffolder::ScaffolderConfig;
 pub use server::ServerConfig;
 pub use values::{ConnectionTimeouts, OperationLimits, MAX_LIST_SIZE};
@@ -30,6 +32,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub deployments: DeploymentsConfig,
     pub scaffolder: ScaffolderConfig,
+    pub integrations: IntegrationsConfig,
 }
 
 /// `server.limits`: what one request may ask for.
@@ -273,6 +276,9 @@ impl Config {
         if let Some(v) = get("GREENROOM_LOG_FORMAT") {
             self.server.log_format = v;
         }
+        if let Some(v) = get(GITHUB_TOKEN_ENV).filter(|v| !v.is_empty()) {
+            self.integrations.apply_github_token(v);
+        }
     }
 
     /// The effective configuration as YAML, with secrets masked (`config check`).
@@ -282,6 +288,7 @@ impl Config {
             shown.auth.jwt.secret = Some("********".into());
         }
         shown.database.url = mask_url_password(&shown.database.url);
+        shown.integrations = shown.integrations.masked();
         serde_yaml_ng::to_string(&shown).map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 
@@ -300,6 +307,7 @@ impl Config {
         self.shutdown_grace()?;
         self.server.timeouts()?;
         self.scaffolder.settings()?;
+        self.integrations.github()?;
         self.catalog.registry()?;
         self.auth.authenticator()?;
         self.server.limits.check()?;

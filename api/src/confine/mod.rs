@@ -121,6 +121,16 @@ impl Policy {
         }
     }
 
+    /// Also allows `rule` (`host`, `host:port`, `host/path`, as in `catalog.allow.hosts`): a configured
+    /// integration's host.
+    pub fn allow_host(&mut self, rule: &str) -> Result<(), RuleError> {
+        let rule = HostRule::parse(rule)?;
+        if !self.hosts.contains(&rule) {
+            self.hosts.push(rule);
+        }
+        Ok(())
+    }
+
     /// Also allows the host (and port) of `url` (a configured source's), if it has one.
     pub fn allow_host_of(&mut self, url: &str) {
         if let Some(rule) = HostRule::of_url(url) {

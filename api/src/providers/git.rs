@@ -205,7 +205,18 @@ impl Provider for GitProvider {
 /// http(s) and ssh transports: no `ext::` helpers); returns stdout, or stderr (credentials masked) as
 /// the error.
 pub(crate) async fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, ProviderError> {
+    git_with(dir, args, &[]).await
+}
+
+/// [`git`] with extra environment variables (`GIT_CONFIG_*` settings that must not show in the process
+/// list, such as an `http.extraHeader` carrying a token).
+pub(crate) async fn git_with(
+    dir: Option<&Path>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<String, ProviderError> {
     let mut cmd = Command::new("git");
+    cmd.envs(env.iter().copied());
     if let Some(d) = dir {
         cmd.arg("-C").arg(d);
     }

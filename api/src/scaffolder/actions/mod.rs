@@ -12,6 +12,7 @@ mod files;
 pub mod fs_delete;
 pub mod fs_rename;
 pub mod publish_git;
+pub mod publish_github;
 pub mod roadie_fs;
 pub mod roadie_merge;
 pub mod roadie_serialize;
@@ -172,6 +173,24 @@ impl Registry {
         r.add(Arc::new(roadie_serialize::SerializeJson));
         r.add(Arc::new(roadie_serialize::SerializeYaml));
         r.add(Arc::new(roadie_merge::Merge));
+        r.add(Arc::new(publish_github::PublishGithub::new(
+            sources.resolver.policy(),
+            &[],
+        )));
+        r
+    }
+
+    /// [`Registry::reading`] with `publish:github` knowing the configured GitHub integrations
+    /// (`integrations.github`; their hosts are allowed for it).
+    pub fn integrated(
+        sources: &Arc<crate::providers::Registry>,
+        github: &[publish_github::GithubIntegration],
+    ) -> Self {
+        let mut r = Self::reading(sources);
+        r.add(Arc::new(publish_github::PublishGithub::new(
+            sources.resolver.policy(),
+            github,
+        )));
         r
     }
 

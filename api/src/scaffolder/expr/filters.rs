@@ -163,6 +163,15 @@ fn split_url(url: &str) -> Result<(String, &str), Error> {
 /// `github.com?owner=o&repo=r` → `{host, owner, repo, organization?, workspace?, project?}`, with the
 /// checks Backstage makes for the host's integration type.
 pub fn parse_repo_url(url: &str) -> Result<J, Error> {
+    parse_repo_url_with(url, &integration_type)
+}
+
+/// [`parse_repo_url`] with the integration type of a host given by `kind_of` (an action that knows its own
+/// integrations, such as `publish:github`).
+pub fn parse_repo_url_with(
+    url: &str,
+    kind_of: &dyn Fn(&str) -> Option<String>,
+) -> Result<J, Error> {
     let (host, query) = split_url(url)?;
     let get = |name: &str| {
         query
@@ -173,7 +182,7 @@ pub fn parse_repo_url(url: &str) -> Result<J, Error> {
             })
             .next()
     };
-    let kind = integration_type(&host).ok_or_else(|| {
+    let kind = kind_of(&host).ok_or_else(|| {
         invalid(format!(
             "No matching integration configuration for host {host}, please check your integrations config"
         ))
