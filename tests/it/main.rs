@@ -26,6 +26,7 @@ mod rest_writes;
 mod scaffolder;
 mod scaffolder_actions;
 mod scaffolder_files;
+mod scaffolder_git;
 mod scaffolder_oracle;
 mod scaffolder_steps;
 mod schema_snapshot;

@@ -135,6 +135,22 @@ impl GitProvider {
 
 #[async_trait::async_trait]
 impl Provider for GitProvider {
+    async fn checkout(&self, into: &Path, shown: &str) -> Result<Option<PathBuf>, ProviderError> {
+        let Some(rel) = shown.strip_prefix(&self.label()) else {
+            return Ok(None);
+        };
+        if Path::new(rel)
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Ok(None);
+        }
+        if self.checked {
+            self.resolver.policy().check_git_remote(&self.url).await?;
+        }
+        self.clone_into(into).await?;
+        Ok(Some(into.join(rel)))
+    }
     fn key(&self) -> &str {
         &self.key
     }
@@ -174,12 +190,10 @@ impl Provider for GitProvider {
                 self.shown, self.glob
             )));
         }
-        let base = self.shown.trim_end_matches('/').trim_end_matches(".git");
-        let branch = self.branch.as_deref().unwrap_or("HEAD");
         let scope = Scope {
             root: Some(checkout.clone()),
             origin: format!("url:{}", self.shown),
-            label: Some((checkout, format!("{base}/blob/{branch}/"))),
+            label: Some((checkout, self.label())),
         };
         let walker = Walker::new(
             files.into_iter().map(Place::File).collect(),
@@ -198,6 +212,15 @@ impl Provider for GitProvider {
                 ..Cursor::default()
             },
         })
+    }
+}
+
+impl GitProvider {
+    /// `{base}/blob/{branch}/`: how the files of a checkout are named (as GitHub shows them).
+    fn label(&self) -> String {
+        let base = self.shown.trim_end_matches('/').trim_end_matches(".git");
+        let branch = self.branch.as_deref().unwrap_or("HEAD");
+        format!("{base}/blob/{branch}/")
     }
 }
 

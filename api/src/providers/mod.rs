@@ -19,6 +19,7 @@ pub mod walk;
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -79,6 +80,12 @@ pub trait Provider: Send + Sync {
         previous: Cursor,
         out: mpsc::Sender<Batch>,
     ) -> Result<ReadEnd, ProviderError>;
+    /// A working copy of what the source reads, made in the empty directory `into` (a template's
+    /// skeleton files come from it), and the path in it of the file its entities name `shown`; `None`
+    /// for sources without one (files are read where they are; urls are single documents).
+    async fn checkout(&self, _into: &Path, _shown: &str) -> Result<Option<PathBuf>, ProviderError> {
+        Ok(None)
+    }
 }
 
 /// Sends every file of a walk; returns the walk's file records for the next cursor.

@@ -116,7 +116,7 @@ pub async fn dry_run(
         caller.require(scope)?;
     }
     template.validate(values)?;
-    let spec = tasks::with_base_dir(template);
+    let spec = template.stored_spec();
     run::dry_run(db, actions, &spec, values, secrets, &caller.subject).await
 }
 
@@ -260,6 +260,7 @@ mod tests {
             spec: Value::Null,
             steps,
             base_dir: None,
+            source: None,
         }
     }
 

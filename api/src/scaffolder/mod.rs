@@ -2,6 +2,7 @@
 //! event log in the database, cancellation, and recovery of tasks whose worker died.
 
 pub mod actions;
+mod checkout;
 pub mod expr;
 pub mod lifecycle;
 pub mod run;

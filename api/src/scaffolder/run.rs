@@ -111,8 +111,20 @@ pub async fn steps(
         }
     };
     let user = user_entity(input.db, input.created_by).await;
+    let checkout =
+        match super::checkout::of_template(input.db, input.actions, input.spec, &specs).await {
+            Ok(c) => c,
+            Err(e) => {
+                sink.event(None, "log", &e).await;
+                return (End::Failed, None);
+            }
+        };
     let mut run = Run::new(input, &specs, sink, workspace, cancel);
     run.user_entity = user;
+    if let Some(c) = &checkout {
+        run.base_dir = Some(c.base.clone());
+        run.template_root = Some(c.root.clone());
+    }
     for (i, step) in specs.iter().enumerate() {
         if let Some(end) = run.step(i, step).await {
             return (end, None);
@@ -129,6 +141,8 @@ struct Run<'a> {
     cancel: watch::Receiver<bool>,
     /// The directory of the template's file (`fetch:*` reads from it).
     base_dir: Option<PathBuf>,
+    /// A git-sourced template's checkout root (`fetch:*` may read anywhere in it).
+    template_root: Option<PathBuf>,
     env: Arc<minijinja::Environment<'static>>,
     /// The secret values masked in step outputs.
     masked: Vec<String>,
@@ -169,6 +183,7 @@ impl<'a> Run<'a> {
             workspace,
             cancel,
             base_dir,
+            template_root: None,
             env,
             masked,
             outputs: Map::new(),
@@ -237,6 +252,7 @@ impl<'a> Run<'a> {
                 secrets: self.input.secrets,
                 workspace: self.workspace,
                 base_dir: &self.base_dir,
+                template_root: &self.template_root,
                 created_by: self.input.created_by,
                 dry_run: self.input.dry_run,
             },
@@ -390,6 +406,7 @@ struct Step<'a> {
     secrets: &'a Map<String, Value>,
     workspace: &'a std::path::Path,
     base_dir: &'a Option<PathBuf>,
+    template_root: &'a Option<PathBuf>,
     created_by: &'a str,
     dry_run: bool,
 }
@@ -429,6 +446,7 @@ async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver
             input,
             workspace: s.workspace.to_path_buf(),
             template_dir: s.base_dir.clone(),
+            template_root: s.template_root.clone(),
             output: Map::new(),
             log: Logger {
                 sink: sink.clone(),

@@ -33,7 +33,7 @@ pub async fn create(
     let row = tasks::ActiveModel {
         id: Set(id.to_string()),
         template_ref: Set(template.entity_ref.clone()),
-        spec: Set(serde_json::to_string(&with_base_dir(template)).unwrap_or_default()),
+        spec: Set(serde_json::to_string(&template.stored_spec()).unwrap_or_default()),
         values: Set(values.to_string()),
         status: Set(TaskStatus::Open.as_str().into()),
         created_by: Set(subject.to_string()),
@@ -54,21 +54,6 @@ pub async fn create(
 /// A new task id.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-/// The spec stored with a task: the template's spec plus where it was read from.
-pub fn with_base_dir(t: &Template) -> Value {
-    let mut spec = t.spec.clone();
-    if let Some(obj) = spec.as_object_mut() {
-        obj.remove(super::template::BASE_DIR_KEY);
-        if let Some(dir) = &t.base_dir {
-            obj.insert(
-                super::template::BASE_DIR_KEY.into(),
-                Value::String(dir.display().to_string()),
-            );
-        }
-    }
-    spec
 }
 
 pub async fn get(db: &impl ConnectionTrait, id: &str) -> Res<Option<Task>> {

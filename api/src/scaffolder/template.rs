@@ -29,7 +29,20 @@ pub struct Template {
     pub steps: Vec<StepSpec>,
     /// The directory of the file the template was read from, when it came from a file source.
     pub base_dir: Option<PathBuf>,
+    /// The source and file it was read from, when it came from a git source (its skeletons are then
+    /// fetched from a checkout of that source).
+    pub source: Option<TemplateSource>,
 }
+
+/// Where a template from a git source was read: the source's key and the file as its entities name it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TemplateSource {
+    pub key: String,
+    pub file: String,
+}
+
+/// Where a task's stored spec keeps the template's git source (set by the server only).
+pub const SOURCE_KEY: &str = "__greenroomSource";
 
 /// Where a task's stored spec keeps the template's directory (set by the server only).
 pub const BASE_DIR_KEY: &str = "__greenroomBaseDir";
@@ -103,13 +116,47 @@ impl Template {
         // template's.
         if let Some(obj) = spec.as_object_mut() {
             obj.remove(BASE_DIR_KEY);
+            obj.remove(SOURCE_KEY);
         }
+        let base_dir = base_dir(e);
+        let source = match (&base_dir, &e.source_file) {
+            (None, Some(file)) if e.location_key.starts_with("git:") => Some(TemplateSource {
+                key: e.location_key.clone(),
+                file: file.clone(),
+            }),
+            _ => None,
+        };
         Ok(Self {
             entity_ref: e.entity_ref.clone(),
             steps: steps(&spec)?,
             spec,
-            base_dir: base_dir(e),
+            base_dir,
+            source,
         })
+    }
+
+    /// The spec stored with a task: the template's spec plus where it was read from (a file's
+    /// directory, or a git source and file).
+    pub fn stored_spec(&self) -> Value {
+        let mut spec = self.spec.clone();
+        if let Some(obj) = spec.as_object_mut() {
+            obj.remove(BASE_DIR_KEY);
+            obj.remove(SOURCE_KEY);
+            if let Some(dir) = &self.base_dir {
+                obj.insert(
+                    BASE_DIR_KEY.into(),
+                    Value::String(dir.display().to_string()),
+                );
+            }
+            if let Some(source) = self
+                .source
+                .as_ref()
+                .and_then(|s| serde_json::to_value(s).ok())
+            {
+                obj.insert(SOURCE_KEY.into(), source);
+            }
+        }
+        spec
     }
 
     /// Checks `values` against the parameter schema; every failing field is listed.

@@ -11,13 +11,19 @@ use std::path::{Component, Path, PathBuf};
 use super::{inside, ActionContext, ActionError};
 use crate::confine::Policy;
 
-/// The source path for `input.url`, inside the template's directory (symlinks resolved).
+/// The source path for `input.url`, relative to the template's file and inside its directory (or, for a
+/// template from a git source, inside its repository's checkout), symlinks resolved.
 pub(super) fn source(cx: &ActionContext) -> Result<(PathBuf, PathBuf), ActionError> {
-    let root = cx.template_dir.clone().ok_or_else(|| {
-        ActionError::input("this template was not read from a file, so it has no files to fetch")
+    let base = cx.template_dir.clone().ok_or_else(|| {
+        ActionError::input(
+            "this template was not read from a file or a git source, so it has no files to fetch",
+        )
     })?;
+    let root = cx.template_root.clone().unwrap_or_else(|| base.clone());
     let url = cx.input.get("url").and_then(Value::as_str).unwrap_or(".");
-    let joined = inside(&root, url)?;
+    let from_root = base.strip_prefix(&root).unwrap_or(Path::new(""));
+    let joined = inside(&root, &from_root.join(url).display().to_string())
+        .map_err(|_| ActionError::Escapes(url.to_string()))?;
     let root = root
         .canonicalize()
         .map_err(|e| ActionError::File("template directory".into(), e))?;

@@ -79,6 +79,9 @@ pub struct ActionContext {
     pub workspace: PathBuf,
     /// The directory of the template's file, for `fetch:*` (absent for templates from URL sources).
     pub template_dir: Option<PathBuf>,
+    /// What `fetch:*` may read besides the template's directory: the checkout of a template from a git
+    /// source (its paths may climb to the repository's root); `None`: only the template's directory.
+    pub template_root: Option<PathBuf>,
     pub output: Map<String, Value>,
     pub log: Logger,
     /// The task's id (a dry run's is `dry-run`).
@@ -146,13 +149,18 @@ pub trait Action: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Registry {
     actions: BTreeMap<&'static str, Arc<dyn Action>>,
+    /// The catalog's sources, for checkouts of templates read from git (`None`: none are made).
+    pub sources: Option<Arc<crate::providers::Registry>>,
 }
 
 impl Registry {
     /// The built-in actions; `publish:git` and `catalog:register` read and connect through `sources`
     /// (their read policy; `catalog:register` their timeouts too).
     pub fn reading(sources: &Arc<crate::providers::Registry>) -> Self {
-        let mut r = Self::default();
+        let mut r = Self {
+            sources: Some(sources.clone()),
+            ..Self::default()
+        };
         r.add(Arc::new(debug_log::Log));
         r.add(Arc::new(debug_wait::Wait));
         r.add(Arc::new(fetch_plain::FetchPlain));
