@@ -237,3 +237,56 @@ async fn explain(t: &TestDb, sql: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// `totalCount` is bounded: a count reads at most `cap + 1` matching rows and says when it stopped, so a
+/// search over a huge match set costs the same as over a small one; below the bound it is exact (the
+/// brute-force number of matches).
+#[tokio::test]
+async fn the_total_count_is_exact_below_its_bound_and_says_so_above_it() {
+    use api::catalog::search::{count_bounded, Filter};
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let all = t
+        .exec("{ entities(first: 500) { nodes { ref name } } }", json!({}))
+        .await;
+    let nodes = all["data"]["entities"]["nodes"].as_array().unwrap().clone();
+    let everything = nodes.len() as u64;
+    assert!(everything > 20);
+    let filter = Filter::default();
+    assert_eq!(
+        count_bounded(&t.db, &filter, None, 10_000).await.unwrap(),
+        (everything, true)
+    );
+    assert_eq!(
+        count_bounded(&t.db, &filter, None, 5).await.unwrap(),
+        (5, false)
+    );
+    assert_eq!(
+        count_bounded(&t.db, &filter, None, everything)
+            .await
+            .unwrap(),
+        (everything, true)
+    );
+    let wayback = nodes
+        .iter()
+        .filter(|n| n["name"].as_str().unwrap().contains("wayback"))
+        .count() as u64;
+    assert!(wayback >= 2);
+    assert_eq!(
+        count_bounded(&t.db, &filter, Some("wayback"), 1)
+            .await
+            .unwrap(),
+        (1, false)
+    );
+    let r = t
+        .exec(
+            r#"{ entities(query: "wayback", first: 1) { totalCount totalCountExact } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r["data"]["entities"],
+        json!({"totalCount": wayback, "totalCountExact": true}),
+        "{r}"
+    );
+}

@@ -3,8 +3,8 @@
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, Order, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, RelationTrait,
 };
 
 use super::refs::{EntityRef, DEFAULT_NAMESPACE};
@@ -340,15 +340,38 @@ pub async fn list(
     })
 }
 
-/// Number of entities matching `filter` and `query`.
-pub async fn count(
+/// How far `totalCount` counts: past it, a count stops (and says it is not exact).
+pub const MAX_EXACT_COUNT: u64 = 10_000;
+
+/// Entities matching `filter` and `query`, counted up to `cap`: `(n, true)` when `n` is every match,
+/// `(cap, false)` when there are more (at most `cap + 1` rows are read, whatever the match set).
+pub async fn count_bounded(
     db: &impl ConnectionTrait,
     filter: &Filter,
     query: Option<&str>,
-) -> Result<u64, CatalogError> {
+    cap: u64,
+) -> Result<(u64, bool), CatalogError> {
     let text = text_condition(db.get_database_backend(), query);
     let cond = filter.condition()?.add(text);
-    Ok(entities::Entity::find().filter(cond).count(db).await?)
+    let inner = entities::Entity::find()
+        .select_only()
+        .column(entities::Column::EntityRef)
+        .filter(cond)
+        .limit(cap + 1)
+        .into_query();
+    let outer = Query::select()
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .from_subquery(inner, Alias::new("bounded"))
+        .to_owned();
+    let row = db
+        .query_one_raw(db.get_database_backend().build(&outer))
+        .await?;
+    let n: i64 = match row {
+        Some(r) => r.try_get("", "n")?,
+        None => 0,
+    };
+    let n = u64::try_from(n).unwrap_or(0);
+    Ok(if n > cap { (cap, false) } else { (n, true) })
 }
 
 /// The facet source for a field name: a column of `entities`, or a key of `entity_search`.

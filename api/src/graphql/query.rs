@@ -163,6 +163,7 @@ impl CatalogQuery {
             has_previous: result.has_previous,
             filter,
             query,
+            count: Default::default(),
         })
     }
 
@@ -234,6 +235,20 @@ pub struct EntityConnection {
     has_previous: bool,
     filter: Filter,
     query: Option<String>,
+    /// The bounded count, made once for `totalCount` and `totalCountExact`.
+    count: tokio::sync::OnceCell<(u64, bool)>,
+}
+
+impl EntityConnection {
+    async fn counted(&self, ctx: &Context<'_>) -> Res<(u64, bool)> {
+        let db = context::database(ctx)?;
+        let (filter, query) = (&self.filter, self.query.as_deref());
+        self.count
+            .get_or_try_init(|| search::count_bounded(db, filter, query, search::MAX_EXACT_COUNT))
+            .await
+            .copied()
+            .gql()
+    }
 }
 
 pub struct EntityEdge {
@@ -283,11 +298,13 @@ impl EntityConnection {
             end_cursor: self.items.last().map(|(c, _)| c.clone()),
         }
     }
-    /// Entities matching the filter and query, across all pages.
+    /// Entities matching the filter and query, across all pages, counted up to 10,000 (a count never
+    /// reads more of a large match than that): past it, 10,000 and `totalCountExact` false.
     async fn total_count(&self, ctx: &Context<'_>) -> Res<i64> {
-        let n = search::count(context::database(ctx)?, &self.filter, self.query.as_deref())
-            .await
-            .gql()?;
-        Ok(n as i64)
+        Ok(self.counted(ctx).await?.0 as i64)
+    }
+    /// Whether `totalCount` is every match (false: there are more than 10,000).
+    async fn total_count_exact(&self, ctx: &Context<'_>) -> Res<bool> {
+        Ok(self.counted(ctx).await?.1)
     }
 }
