@@ -12,35 +12,24 @@ use super::prefetch::fetch_refs;
 use super::sources::LocationSource;
 use super::task::{self, may_read, Task, TaskEvent, TaskStep, TemplateStep};
 use super::types::{
-    Api, Component, Domain, Entity, GenericEntity, Group, Location, Resource, System, Template,
-    User,
+    entity_enum, Api, Component, Domain, Entity, GenericEntity, Group, Location, Resource, System,
+    Template, User,
 };
 use crate::auth::{audit, Scope};
+use crate::catalog::store::StoredEntity;
 use crate::scaffolder::tasks;
+use std::sync::Arc;
 
 type Res<T> = async_graphql::Result<T>;
 
-/// Any object with a global ID.
-#[derive(Interface)]
-#[graphql(
-    name = "Node",
-    field(
-        name = "id",
-        ty = "ID",
-        desc = "Opaque global ID, accepted by `node(id:)`."
-    )
-)]
-pub enum Node {
-    Component(Component),
-    Api(Api),
-    Resource(Resource),
-    System(System),
-    Domain(Domain),
-    Group(Group),
-    User(User),
-    Location(Location),
-    Template(Template),
-    GenericEntity(GenericEntity),
+entity_enum!(
+    /// Any object with a global ID.
+    #[derive(Interface)]
+    #[graphql(
+        name = "Node",
+        field(name = "id", ty = "ID", desc = "Opaque global ID, accepted by `node(id:)`.")
+    )]
+    Node;
     Task(Task),
     TaskStep(TaskStep),
     TemplateStep(TemplateStep),
@@ -48,24 +37,7 @@ pub enum Node {
     Deployment(Deployment),
     LocationSource(LocationSource),
     AuditEntry(AuditEntry),
-}
-
-impl From<Entity> for Node {
-    fn from(e: Entity) -> Self {
-        match e {
-            Entity::Component(x) => Node::Component(x),
-            Entity::Api(x) => Node::Api(x),
-            Entity::Resource(x) => Node::Resource(x),
-            Entity::System(x) => Node::System(x),
-            Entity::Domain(x) => Node::Domain(x),
-            Entity::Group(x) => Node::Group(x),
-            Entity::User(x) => Node::User(x),
-            Entity::Location(x) => Node::Location(x),
-            Entity::Template(x) => Node::Template(x),
-            Entity::GenericEntity(x) => Node::GenericEntity(x),
-        }
-    }
-}
+);
 
 /// The object a global ID names: null when there is none, `BAD_USER_INPUT` when it is not a global
 /// ID, `FORBIDDEN` where the list that shows it would refuse (audit entries, other callers' events).
@@ -80,7 +52,7 @@ pub async fn resolve(ctx: &Context<'_>, id: &ID) -> Res<Option<Node>> {
     let db = context::database(ctx)?;
     let number = || ids::expect_number(id, kind);
     Ok(match kind {
-        Kind::Entity => entity(ctx, key).await?.map(Node::from),
+        Kind::Entity => entity(ctx, key).await?.map(Node::from_stored),
         Kind::Deployment => crate::deployments::service::by_id(db, number()?)
             .await
             .gql()?
@@ -111,12 +83,8 @@ pub async fn resolve(ctx: &Context<'_>, id: &ID) -> Res<Option<Node>> {
 }
 
 /// The entity `r`, loaded and prefetched like `entity(ref:)`.
-async fn entity(ctx: &Context<'_>, r: String) -> Res<Option<Entity>> {
-    Ok(fetch_refs(ctx, &[r])
-        .await?
-        .into_iter()
-        .next()
-        .map(Entity::from_stored))
+async fn entity(ctx: &Context<'_>, r: String) -> Res<Option<Arc<StoredEntity>>> {
+    Ok(fetch_refs(ctx, &[r]).await?.into_iter().next())
 }
 
 /// The step `<task id>#<index>`.
@@ -139,7 +107,8 @@ async fn template_step(ctx: &Context<'_>, key: &str) -> Res<Option<TemplateStep>
     let Some((template_ref, index)) = split_index(key) else {
         return Ok(None);
     };
-    let Some(Entity::Template(t)) = entity(ctx, template_ref.to_string()).await? else {
+    let found = entity(ctx, template_ref.to_string()).await?;
+    let Some(Entity::Template(t)) = found.map(Entity::from_stored) else {
         return Ok(None);
     };
     let spec = t.0.body().get("spec").cloned().unwrap_or_default();

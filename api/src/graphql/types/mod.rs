@@ -22,8 +22,10 @@ pub fn node_id(entity_ref: &str) -> ID {
     super::ids::encode(super::ids::Kind::Entity, entity_ref)
 }
 
+/// An enum with one variant per entity kind (and any `extra` variants), and `from_stored`: the
+/// `Entity` interface here, and `Node` (with the other types that have a global ID) in `graphql::node`.
 macro_rules! entity_enum {
-    ($(#[$m:meta])* $name:ident) => {
+    ($(#[$m:meta])* $name:ident $(; $($extra:ident($ety:ident)),* $(,)?)?) => {
         $(#[$m])*
         pub enum $name {
             Component(Component),
@@ -36,6 +38,7 @@ macro_rules! entity_enum {
             Location(Location),
             Template(Template),
             GenericEntity(GenericEntity),
+            $($($extra($ety),)*)?
         }
 
         impl $name {
@@ -56,6 +59,8 @@ macro_rules! entity_enum {
         }
     };
 }
+
+pub(crate) use entity_enum;
 
 entity_enum!(
     /// A catalog entity of any kind (Backstage envelope: apiVersion, kind, metadata, spec).
