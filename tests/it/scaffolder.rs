@@ -496,14 +496,7 @@ async fn task_events_replay_then_stream_until_completion() {
 async fn a_template_is_rendered_published_to_git_and_registered_in_the_catalog() {
     let s = setup(1).await;
     let remote_dir = tempfile::tempdir().unwrap();
-    let bare = remote_dir.path().join("payments.git");
-    let init = std::process::Command::new("git")
-        .args(["init", "--quiet", "--bare", "-b", "main"])
-        .arg(&bare)
-        .status()
-        .unwrap();
-    assert!(init.success());
-    let remote = format!("file://{}", bare.display());
+    let (bare, remote) = greenroom_tests::git::bare_repo(remote_dir.path(), "payments.git");
     let r = s
         .t
         .exec(

@@ -483,14 +483,7 @@ async fn catalog_register_outputs_the_entity_ref_an_open_in_catalog_link_uses() 
     };
     let _worker = worker::spawn(t.db.clone(), registry, "worker-0".into(), settings);
     let remote_dir = tempfile::tempdir().unwrap();
-    let bare = remote_dir.path().join("linked.git");
-    let init = std::process::Command::new("git")
-        .args(["init", "--quiet", "--bare", "-b", "main"])
-        .arg(&bare)
-        .status()
-        .unwrap();
-    assert!(init.success());
-    let remote = format!("file://{}", bare.display());
+    let (_, remote) = greenroom_tests::git::bare_repo(remote_dir.path(), "linked.git");
     let r = t
         .exec(
             r#"mutation($v: JSON!) { createTask(input: {templateRef: "template:register-link", values: $v}) { id } }"#,

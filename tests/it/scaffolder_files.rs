@@ -289,14 +289,7 @@ async fn bad_option_combinations_and_escaping_links_are_refused_by_name() {
 async fn modes_and_links_survive_fetch_and_publish_git() {
     let s = setup(1).await;
     let remote_dir = tempfile::tempdir().unwrap();
-    let bare = remote_dir.path().join("modes.git");
-    let init = std::process::Command::new("git")
-        .args(["init", "--quiet", "--bare", "-b", "main"])
-        .arg(&bare)
-        .status()
-        .unwrap();
-    assert!(init.success());
-    let remote = format!("file://{}", bare.display());
+    let (bare, remote) = greenroom_tests::git::bare_repo(remote_dir.path(), "modes.git");
     let (task, tree) = run_task(&s, "files-modes", json!({ "remoteUrl": remote })).await;
     assert_eq!(task["status"], "COMPLETED", "{task}");
     let want = expect(&[

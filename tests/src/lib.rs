@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 mod app;
+pub mod git;
 pub mod js;
 pub mod pg;
 pub mod process;
