@@ -11,6 +11,7 @@ mod connections;
 mod dataloader;
 mod deployments;
 mod ecosystem;
+mod fake_github;
 mod fixtures;
 mod global_ids;
 mod graph;

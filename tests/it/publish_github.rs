@@ -1,240 +1,17 @@
-//! `publish:github` end to end against a fake GitHub on 127.0.0.1: its REST API (the request and response
-//! shapes of users, create repository, topics and branch protection, with token auth) and git smart HTTP
-//! (`git-http-backend` run as CGI over bare repositories the fake creates). A real task renders a skeleton
-//! and publishes it; the fake's calls, the bare repository and the task's output and events are checked.
+//! `publish:github` end to end against a fake GitHub on 127.0.0.1 ([`crate::fake_github`]): a real task
+//! renders a skeleton and publishes it; the fake's calls, the bare repository and the task's output and
+//! events are checked, for an organisation and a user owner, `access`, `protectDefaultBranch: false`,
+//! failing topics and protection calls, and a dry run (which must not reach the fake at all).
 
+use crate::fake_github::{fake_github, Fake, ORG, TOKEN, USER};
 use api::scaffolder::actions::Registry;
 use api::scaffolder::worker::{self, WorkerSettings, Workers};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use greenroom_tests::{fixtures, TestDb};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const TOKEN: &str = "ghs_fake_token_1234567890";
-
-/// One REST call the fake answered: method, path (under `/api/v3`) and JSON body.
-#[derive(Clone, Debug)]
-struct Call {
-    method: String,
-    path: String,
-    body: Value,
-}
-
-struct Fake {
-    root: tempfile::TempDir,
-    port: u16,
-    calls: Mutex<Vec<Call>>,
-}
-
-impl Fake {
-    fn calls(&self, method: &str, path: &str) -> Vec<Call> {
-        let calls = self.calls.lock().unwrap();
-        calls
-            .iter()
-            .filter(|c| c.method == method && c.path == path)
-            .cloned()
-            .collect()
-    }
-
-    fn bare(&self, owner: &str, repo: &str) -> std::path::PathBuf {
-        self.root.path().join(owner).join(format!("{repo}.git"))
-    }
-}
-
-/// Starts the fake on an ephemeral loopback port.
-async fn fake_github() -> Arc<Fake> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let fake = Arc::new(Fake {
-        root: tempfile::tempdir().unwrap(),
-        port: listener.local_addr().unwrap().port(),
-        calls: Mutex::new(Vec::new()),
-    });
-    let app = axum::Router::new()
-        .fallback(handle)
-        .with_state(fake.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    fake
-}
-
-fn error(status: StatusCode, message: &str) -> Response {
-    let body = json!({"message": message, "documentation_url": "https://docs.github.com/rest"});
-    (status, axum::Json(body)).into_response()
-}
-
-async fn handle(
-    State(fake): State<Arc<Fake>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if uri.path().contains(".git/") {
-        let basic =
-            base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{TOKEN}"));
-        if auth != format!("Basic {basic}") {
-            let mut r = error(StatusCode::UNAUTHORIZED, "Bad credentials");
-            r.headers_mut().insert(
-                "www-authenticate",
-                "Basic realm=\"GitHub\"".parse().unwrap(),
-            );
-            return r;
-        }
-        return cgi(&fake, &method, &uri, &headers, body).await;
-    }
-    let Some(path) = uri.path().strip_prefix("/api/v3") else {
-        return error(StatusCode::NOT_FOUND, "Not Found");
-    };
-    if auth != format!("token {TOKEN}") && auth != format!("Bearer {TOKEN}") {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
-    }
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    fake.calls.lock().unwrap().push(Call {
-        method: method.to_string(),
-        path: path.to_string(),
-        body: body.clone(),
-    });
-    api_call(&fake, &method, path, &body)
-}
-
-/// The REST endpoints `publish:github` uses, with GitHub's shapes.
-fn api_call(fake: &Fake, method: &Method, path: &str, body: &Value) -> Response {
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match (method.as_str(), parts.as_slice()) {
-        ("GET", ["users", login]) => {
-            let kind = if *login == "acme" { "Organization" } else { "User" };
-            axum::Json(json!({"login": login, "id": 7, "type": kind})).into_response()
-        }
-        ("POST", ["orgs", org, "repos"]) => create(fake, org, body),
-        ("POST", ["user", "repos"]) => create(fake, "ann", body),
-        ("PUT", ["repos", _, _, "topics"]) => {
-            axum::Json(json!({"names": body["names"]})).into_response()
-        }
-        ("PUT", ["repos", o, r, "branches", b, "protection"]) => axum::Json(json!({
-            "url": format!("http://127.0.0.1:{}/api/v3/repos/{o}/{r}/branches/{b}/protection", fake.port),
-            "enforce_admins": {"enabled": body["enforce_admins"]},
-            "required_pull_request_reviews": body["required_pull_request_reviews"],
-        }))
-        .into_response(),
-        _ => error(StatusCode::NOT_FOUND, "Not Found"),
-    }
-}
-
-/// `POST /orgs/{org}/repos`: a bare repository, and the created repository as GitHub describes it.
-fn create(fake: &Fake, owner: &str, body: &Value) -> Response {
-    let name = body["name"].as_str().unwrap_or_default();
-    let bare = fake.bare(owner, name);
-    if bare.exists() {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            axum::Json(json!({"message": "Repository creation failed.",
-                "errors": [{"resource": "Repository", "code": "custom", "field": "name",
-                "message": "name already exists on this account"}]})),
-        )
-            .into_response();
-    }
-    let ok = std::process::Command::new("git")
-        .args(["init", "--quiet", "--bare", "-b", "main"])
-        .arg(&bare)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let web = format!("http://127.0.0.1:{}/{owner}/{name}", fake.port);
-    let visibility = body["visibility"]
-        .as_str()
-        .unwrap_or(if body["private"] == true {
-            "private"
-        } else {
-            "public"
-        });
-    let repo = json!({
-        "id": 1296269, "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5", "name": name,
-        "full_name": format!("{owner}/{name}"), "owner": {"login": owner, "type": "Organization"},
-        "private": body["private"], "visibility": visibility, "description": body["description"],
-        "html_url": web, "clone_url": format!("{web}.git"), "git_url": format!("git://127.0.0.1/{owner}/{name}.git"),
-        "ssh_url": format!("git@127.0.0.1:{owner}/{name}.git"), "default_branch": "main", "topics": [],
-    });
-    (StatusCode::CREATED, axum::Json(repo)).into_response()
-}
-
-/// Git smart HTTP: `git-http-backend` as a CGI program over the fake's bare repositories.
-async fn cgi(
-    fake: &Fake,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Response {
-    let header = |k: &str| {
-        headers
-            .get(k)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
-    let mut child = tokio::process::Command::new("/usr/lib/git-core/git-http-backend")
-        .env("GIT_PROJECT_ROOT", fake.root.path())
-        .env("GIT_HTTP_EXPORT_ALL", "1")
-        .env("REMOTE_USER", "x-access-token")
-        .env("PATH_INFO", uri.path())
-        .env("QUERY_STRING", uri.query().unwrap_or(""))
-        .env("REQUEST_METHOD", method.as_str())
-        .env("CONTENT_TYPE", header("content-type"))
-        .env("CONTENT_LENGTH", body.len().to_string())
-        .env("HTTP_CONTENT_ENCODING", header("content-encoding"))
-        .env("GIT_PROTOCOL", header("git-protocol"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = tokio::spawn(async move {
-        use tokio::io::AsyncWriteExt;
-        let _ = stdin.write_all(&body).await;
-    });
-    let out = child.wait_with_output().await.unwrap();
-    writer.await.unwrap();
-    let raw = out.stdout;
-    let (head_end, skip) = match raw.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(i) => (i, 4),
-        None => (
-            raw.windows(2)
-                .position(|w| w == b"\n\n")
-                .unwrap_or(raw.len()),
-            2,
-        ),
-    };
-    let head = String::from_utf8_lossy(&raw[..head_end]).to_string();
-    let mut builder = Response::builder().status(200);
-    for line in head.lines() {
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        if k.eq_ignore_ascii_case("status") {
-            let code = v
-                .trim()
-                .split(' ')
-                .next()
-                .unwrap_or("200")
-                .parse()
-                .unwrap_or(500);
-            builder = builder.status(code);
-        } else {
-            builder = builder.header(k.trim(), v.trim());
-        }
-    }
-    let rest = raw.get(head_end + skip..).unwrap_or_default().to_vec();
-    builder.body(axum::body::Body::from(rest)).unwrap()
-}
 
 fn settings() -> WorkerSettings {
     WorkerSettings {
@@ -247,34 +24,49 @@ fn settings() -> WorkerSettings {
     }
 }
 
-/// A database with the template and a worker whose `publish:github` knows the fake as configured in
-/// `integrations.github` (with `token`).
-async fn setup(fake: &Fake, token: &str) -> (TestDb, Workers) {
-    let t = TestDb::new().await;
-    let out = t.refresh(&fixtures().join("scaffolder/github.yaml")).await;
-    assert_eq!(out.valid, 1, "{out:?}");
+/// The action registry with `publish:github` knowing the fake as configured in `integrations.github`
+/// (with `token`).
+fn registry(fake: &Fake, token: &str) -> Registry {
     let yaml = format!(
         "integrations:\n  github:\n    - host: '127.0.0.1:{p}'\n      apiBaseUrl: 'http://127.0.0.1:{p}/api/v3'\n      token: {token}\n",
         p = fake.port
     );
     let config = api::config::Config::from_yaml(&yaml).unwrap();
     let github = config.integrations.github().unwrap();
-    let registry = Registry::integrated(&greenroom_tests::sandbox_sources(), &github);
+    Registry::integrated(&greenroom_tests::sandbox_sources(), &github)
+}
+
+/// A database with the templates and a worker running [`registry`].
+async fn setup(fake: &Fake, token: &str) -> (TestDb, Workers) {
+    let t = TestDb::new().await;
+    for f in [
+        "github.yaml",
+        "github-access.yaml",
+        "github-unprotected.yaml",
+    ] {
+        let out = t.refresh(&fixtures().join("scaffolder").join(f)).await;
+        assert_eq!(out.valid, 1, "{f}: {out:?}");
+    }
     let w = worker::spawn(
         t.db.clone(),
-        Arc::new(registry),
+        Arc::new(registry(fake, token)),
         "worker-gh".into(),
         settings(),
     );
     (t, w)
 }
 
-const CREATE: &str = r#"mutation($v: JSON!) { createTask(input: {templateRef: "template:publish-github", values: $v}) { id } }"#;
+const CREATE: &str = r#"mutation($t: String!, $v: JSON!) { createTask(input: {templateRef: $t, values: $v}) { id } }"#;
 const TASK: &str = r#"query($id: ID!) { task(id: $id) { status output events { nodes { kind stepId message } } } }"#;
 
-/// Starts the task with `values` and polls it until it is finished (within 30 s).
+/// Starts a task of `template:publish-github` with `values` and polls it until it is finished.
 async fn run_task(t: &TestDb, values: Value) -> Value {
-    let r = t.exec(CREATE, json!({ "v": values })).await;
+    run_template(t, "template:publish-github", values).await
+}
+
+/// Starts a task of `template` with `values` and polls it until it is finished (within 30 s).
+async fn run_template(t: &TestDb, template: &str, values: Value) -> Value {
+    let r = t.exec(CREATE, json!({ "t": template, "v": values })).await;
     assert!(r["errors"].is_null(), "{r}");
     let id = r["data"]["createTask"]["id"].as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -391,8 +183,232 @@ async fn a_host_without_an_integration_fails_naming_it() {
         events.contains("No matching integration configuration for host git.unknown.example"),
         "{events}"
     );
-    assert!(
-        fake.calls.lock().unwrap().is_empty(),
-        "no call reached the fake"
+    assert_eq!(fake.hits(), 0, "no request reached the fake");
+}
+
+/// The messages of the task's `log` events, in order.
+fn log_lines(task: &Value) -> Vec<String> {
+    task["events"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "log")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn repo_url(fake: &Fake, owner: &str, repo: &str) -> String {
+    format!("127.0.0.1:{}?owner={owner}&repo={repo}", fake.port)
+}
+
+#[tokio::test]
+async fn a_user_owner_gets_a_user_repository_not_an_org_one() {
+    let fake = fake_github().await;
+    let (t, _w) = setup(&fake, TOKEN).await;
+    let values = json!({"name": "svc", "repoUrl": repo_url(&fake, USER, "svc")});
+    let task = run_task(&t, values).await;
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+
+    assert_eq!(
+        fake.call_lines(),
+        [
+            "GET /users/ann",
+            "POST /user/repos",
+            "PUT /repos/ann/svc/topics",
+            "PUT /repos/ann/svc/branches/main/protection",
+        ],
+        "the user's repository is created with POST /user/repos, never under /orgs"
     );
+    let created = fake.calls("POST", "/user/repos");
+    let body = &created[0].body;
+    assert_eq!(body["name"], "svc");
+    assert_eq!(body["description"], "Service svc");
+    assert_eq!(body["private"], false, "internal is not private");
+    assert!(
+        body.get("visibility").is_none(),
+        "a user repository has no visibility: {body}"
+    );
+
+    let bare = fake.bare(USER, "svc");
+    let head = git_in(&bare, &["rev-parse", "refs/heads/main"]);
+    assert_eq!(git_in(&bare, &["log", "--format=%s", "main"]), "Create svc");
+    assert!(git_in(&bare, &["show", "main:catalog-info.yaml"]).contains("name: svc"));
+    assert!(!fake.bare(ORG, "svc").exists());
+
+    let web = format!("http://127.0.0.1:{}/ann/svc", fake.port);
+    assert_eq!(task["output"]["links"][0]["url"], format!("{web}.git"));
+    assert_eq!(task["output"]["text"][0]["content"], head.as_str());
+    assert_eq!(
+        task["output"]["text"][1]["content"],
+        format!("{web}/blob/main")
+    );
+    assert!(
+        log_lines(&task).contains(&format!("created {web}")),
+        "{task}"
+    );
+}
+
+#[tokio::test]
+async fn access_grants_admin_to_a_team_or_a_collaborator() {
+    let fake = fake_github().await;
+    let (t, _w) = setup(&fake, TOKEN).await;
+    let template = "template:publish-github-access";
+
+    let team = json!({"name": "svc-team", "repoUrl": repo_url(&fake, ORG, "svc-team"), "access": "acme/platform"});
+    let task = run_template(&t, template, team).await;
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    assert_eq!(
+        fake.call_lines(),
+        [
+            "GET /users/acme",
+            "POST /orgs/acme/repos",
+            "PUT /orgs/acme/teams/platform/repos/acme/svc-team",
+            "PUT /repos/acme/svc-team/branches/main/protection",
+        ]
+    );
+    let granted = fake.calls("PUT", "/orgs/acme/teams/platform/repos/acme/svc-team");
+    assert_eq!(granted[0].body, json!({"permission": "admin"}));
+    git_in(
+        &fake.bare(ORG, "svc-team"),
+        &["rev-parse", "refs/heads/main"],
+    );
+
+    let user =
+        json!({"name": "svc-user", "repoUrl": repo_url(&fake, ORG, "svc-user"), "access": "bob"});
+    let task = run_template(&t, template, user).await;
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    assert_eq!(
+        fake.call_lines()[4..],
+        [
+            "GET /users/acme",
+            "POST /orgs/acme/repos",
+            "PUT /repos/acme/svc-user/collaborators/bob",
+            "PUT /repos/acme/svc-user/branches/main/protection",
+        ]
+    );
+    let granted = fake.calls("PUT", "/repos/acme/svc-user/collaborators/bob");
+    assert_eq!(granted[0].body, json!({"permission": "admin"}));
+    git_in(
+        &fake.bare(ORG, "svc-user"),
+        &["rev-parse", "refs/heads/main"],
+    );
+}
+
+#[tokio::test]
+async fn protect_default_branch_false_makes_no_protection_call() {
+    let fake = fake_github().await;
+    let (t, _w) = setup(&fake, TOKEN).await;
+    let values = json!({"name": "svc", "repoUrl": repo_url(&fake, ORG, "svc")});
+    let task = run_template(&t, "template:publish-github-unprotected", values).await;
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    assert_eq!(
+        fake.call_lines(),
+        [
+            "GET /users/acme",
+            "POST /orgs/acme/repos",
+            "PUT /repos/acme/svc/topics"
+        ]
+    );
+    let bare = fake.bare(ORG, "svc");
+    git_in(&bare, &["rev-parse", "refs/heads/main"]);
+    let web = format!("http://127.0.0.1:{}/acme/svc", fake.port);
+    assert_eq!(task["output"]["links"][0]["url"], format!("{web}.git"));
+    assert_eq!(
+        task["output"]["links"][1]["url"],
+        format!("{web}/blob/main")
+    );
+}
+
+#[tokio::test]
+async fn failing_topics_and_protection_are_warnings_and_the_task_completes() {
+    let fake = fake_github().await;
+    // The fake echoes the token in one error message: the action must not show it.
+    fake.fail(
+        "PUT",
+        "/repos/acme/svc/topics",
+        422,
+        &format!("Invalid topics for token {TOKEN}"),
+    );
+    let paywall = "Upgrade to GitHub Pro or make this repository public to enable this feature.";
+    fake.fail(
+        "PUT",
+        "/repos/acme/svc/branches/main/protection",
+        403,
+        paywall,
+    );
+    let (t, _w) = setup(&fake, TOKEN).await;
+    let task = run_task(
+        &t,
+        json!({"name": "svc", "repoUrl": repo_url(&fake, ORG, "svc")}),
+    )
+    .await;
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    assert_eq!(fake.calls("PUT", "/repos/acme/svc/topics").len(), 1);
+    let protection = fake.calls("PUT", "/repos/acme/svc/branches/main/protection");
+    assert_eq!(protection.len(), 1);
+
+    let log = log_lines(&task);
+    let topics = "warning: skipping topics backstage greenroom, PUT /repos/acme/svc/topics: HTTP 422 Invalid topics for token ********";
+    assert!(log.iter().any(|l| l == topics), "{log:#?}");
+    let protect = format!("warning: skipping default branch protection on 'svc', PUT /repos/acme/svc/branches/main/protection: HTTP 403 {paywall}");
+    assert!(log.contains(&protect), "{log:#?}");
+
+    let head = git_in(&fake.bare(ORG, "svc"), &["rev-parse", "refs/heads/main"]);
+    assert_eq!(task["output"]["text"][0]["content"], head.as_str());
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{TOKEN}"));
+    let events = events_text(&task);
+    assert!(
+        !events.contains(TOKEN) && !events.contains(&basic),
+        "{events}"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_skips_publish_github_and_never_reaches_the_fake() {
+    let fake = fake_github().await;
+    let (t, _w) = setup(&fake, TOKEN).await;
+    // The schema with the same integrated registry the worker runs (TestApp's knows no integrations).
+    let config = api::config::Config::default();
+    let schema = api::graphql::schema::build(api::graphql::schema::Parts {
+        db: t.db.clone(),
+        cache: t.cache.clone(),
+        sources: greenroom_tests::sandbox_sources(),
+        auth: Arc::new(api::auth::Authenticator::dev_mode()),
+        limits: config.server.limits.schema_limits(),
+        environments: Arc::new(config.deployments.environments()),
+        events: api::deployments::events::Events::default(),
+        actions: Arc::new(registry(&fake, TOKEN)),
+    });
+    let query = r#"mutation($v: JSON!) { dryRunTemplate(input: {templateRef: "template:publish-github", values: $v}) {
+        status log files { path } } }"#;
+    let values = json!({"v": {"name": "svc", "repoUrl": repo_url(&fake, ORG, "svc")}});
+    let request = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(values))
+        .data(api::auth::Caller::dev());
+    let request = api::graphql::schema::prepare(request, &t.db, &t.cache);
+    let r = serde_json::to_value(schema.execute(request).await).unwrap();
+    assert!(r["errors"].is_null(), "{r}");
+    let d = &r["data"]["dryRunTemplate"];
+    assert_eq!(d["status"], "COMPLETED", "{r}");
+    let log: Vec<&str> = d["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        log.contains(&"[publish] log: dry run: publish:github skipped"),
+        "{log:?}"
+    );
+    assert!(
+        d["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "catalog-info.yaml"),
+        "the fetch step ran: {r}"
+    );
+    assert_eq!(fake.hits(), 0, "no request reached the fake");
+    assert!(fake.call_lines().is_empty());
+    assert!(!fake.bare(ORG, "svc").exists());
 }
