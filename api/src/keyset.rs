@@ -24,6 +24,11 @@ impl<K> Window<K> {
         }
     }
 
+    /// Whether this is a list's first page read forward (no cursor, not from the end).
+    pub fn is_first_page(&self) -> bool {
+        self.after.is_none() && self.before.is_none() && !self.from_end
+    }
+
     /// How many rows a query reads: one more than the page, to tell whether more follow.
     pub fn fetch(&self) -> u64 {
         self.size + 1

@@ -27,6 +27,14 @@ fn token(sub: &str, scope: &str) -> (String, String) {
 
 /// A server over the example catalog that needs a token for everything, with its deployment event
 /// channel (as `serve` wires it).
+/// A fresh database with Backstage's example catalog, served with authentication.
+async fn examples() -> (TestDb, TestServer) {
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = authenticated(&t).await;
+    (t, s)
+}
+
 async fn authenticated(t: &TestDb) -> TestServer {
     let auth = Authenticator {
         verifier: Verifier::new(VerifierSettings {
@@ -69,9 +77,7 @@ async fn graphql_ws_client_sees_events_and_the_close_codes_of_refusals() {
     ) {
         return;
     }
-    let t = TestDb::new().await;
-    t.load_examples().await;
-    let s = authenticated(&t).await;
+    let (t, s) = examples().await;
     let (reader, _) = token("user:default/jane", "catalog:read");
     let (bot, _) = token("bot:ci", "deployments:write catalog:read");
     let (no_scope, _) = token("user:default/nos", "scaffolder:run");
@@ -121,9 +127,7 @@ async fn apollo_client_pages_into_its_cache_and_keeps_partial_data() {
     ) {
         return;
     }
-    let t = TestDb::new().await;
-    t.load_examples().await;
-    let s = authenticated(&t).await;
+    let (_t, s) = examples().await;
     let (reader, _) = token("user:default/jane", "catalog:read");
     run(
         "apollo-client.mjs",
@@ -151,9 +155,7 @@ async fn relay_compiles_against_the_sdl_and_reads_fragments_from_its_store() {
     ) {
         return;
     }
-    let t = TestDb::new().await;
-    t.load_examples().await;
-    let s = authenticated(&t).await;
+    let (_t, s) = examples().await;
     let (reader, _) = token("user:default/jane", "catalog:read");
     run(
         "relay-run.mjs",

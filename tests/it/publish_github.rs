@@ -99,6 +99,16 @@ fn events_text(task: &Value) -> String {
     task["events"].to_string()
 }
 
+/// The token appears in none of the task's events, neither as written nor as git's Basic credentials.
+fn assert_token_hidden(task: &Value) {
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{TOKEN}"));
+    let events = events_text(task);
+    assert!(
+        !events.contains(TOKEN) && !events.contains(&basic),
+        "{events}"
+    );
+}
+
 #[tokio::test]
 async fn a_task_creates_the_org_repository_pushes_the_skeleton_and_protects_main() {
     let fake = fake_github().await;
@@ -143,12 +153,7 @@ async fn a_task_creates_the_org_repository_pushes_the_skeleton_and_protects_main
         task["output"]["text"][1]["content"],
         format!("{web}/blob/main")
     );
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{TOKEN}"));
-    let events = events_text(&task);
-    assert!(
-        !events.contains(TOKEN) && !events.contains(&basic),
-        "{events}"
-    );
+    assert_token_hidden(&task);
 }
 
 #[tokio::test]
@@ -355,12 +360,7 @@ async fn failing_topics_and_protection_are_warnings_and_the_task_completes() {
 
     let head = git_in(&fake.bare(ORG, "svc"), &["rev-parse", "refs/heads/main"]);
     assert_eq!(task["output"]["text"][0]["content"], head.as_str());
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{TOKEN}"));
-    let events = events_text(&task);
-    assert!(
-        !events.contains(TOKEN) && !events.contains(&basic),
-        "{events}"
-    );
+    assert_token_hidden(&task);
 }
 
 #[tokio::test]

@@ -464,7 +464,7 @@ async fn of_unbudgeted(
     args: PageArgs,
 ) -> Res<DeploymentConnection> {
     let w = window(&args)?;
-    if w != Window::first(w.size, None) {
+    if !w.is_first_page() {
         let mut filter = match scope {
             service::Scope::Entity(r) => Filter {
                 entity_refs: Some(vec![r]),
