@@ -18,6 +18,7 @@ pub mod store;
 pub mod uid;
 pub mod validate;
 pub mod yaml_depth;
+pub mod yaml_value;
 
 /// Errors of catalog operations. `Invalid*` are the caller's fault; `Db` is internal.
 #[derive(Debug, thiserror::Error)]

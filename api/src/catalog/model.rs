@@ -154,68 +154,15 @@ pub fn parse_document_within(
             message: format!("the document nests deeper than {max_depth} levels; not parsed"),
         });
     }
-    serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&doc.text)
-        .map_err(|e| {
-            let line = e
-                .location()
-                .map(|l| doc.line + l.line() - 1)
-                .unwrap_or(doc.line);
-            YamlError {
-                pos: SourcePos {
-                    file: file.to_string(),
-                    line,
-                },
-                message: e.to_string(),
-            }
+    super::yaml_value::parse(&doc.text, max_depth)
+        .map(|v| (pos.clone(), v))
+        .map_err(|e| YamlError {
+            pos: SourcePos {
+                file: file.to_string(),
+                line: doc.line + e.line - 1,
+            },
+            message: e.message,
         })
-        .and_then(|v| {
-            to_json(v)
-                .map(|v| (pos.clone(), v))
-                .map_err(|message| YamlError {
-                    pos: pos.clone(),
-                    message,
-                })
-        })
-}
-
-/// A parsed YAML value as JSON, as Backstage's YAML reader gives it: numbers and booleans used as keys
-/// become strings, tags other than the core ones are dropped (their value kept).
-fn to_json(v: serde_yaml_ng::Value) -> Result<Value, String> {
-    use serde_yaml_ng::Value as Y;
-    Ok(match v {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                n.as_f64()
-                    .and_then(serde_json::Number::from_f64)
-                    .map_or(Value::Null, Value::Number)
-            }
-        }
-        Y::String(s) => Value::String(s),
-        Y::Sequence(items) => {
-            Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
-        }
-        Y::Mapping(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                let key = match k {
-                    Y::String(s) => s,
-                    Y::Bool(b) => b.to_string(),
-                    Y::Number(n) => n.to_string(),
-                    Y::Null => "null".to_string(),
-                    _ => return Err("a mapping key must be a string".into()),
-                };
-                out.insert(key, to_json(v)?);
-            }
-            Value::Object(out)
-        }
-        Y::Tagged(t) => to_json(t.value)?,
-    })
 }
 
 /// Splits multi-document YAML text and parses each document, keeping the line each starts on.

@@ -130,7 +130,8 @@ impl PlaceholderResolver {
         match ph {
             "text" => Ok(Value::String(text)),
             "json" => serde_json::from_str(&text).map_err(|e| unreadable("JSON", &e)),
-            _ => serde_yaml_ng::from_str(&text).map_err(|e| unreadable("YAML", &e)),
+            _ => crate::catalog::yaml_value::parse(&text, self.policy().max_yaml_depth())
+                .map_err(|e| unreadable("YAML", &format!("line {}: {}", e.line, e.message))),
         }
     }
 
