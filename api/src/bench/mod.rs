@@ -45,7 +45,7 @@ impl Server {
         std::fs::write(
             &cfg,
             format!(
-                "server:\n  listen: 127.0.0.1:0\n  limits:\n    rateLimitPerSecond: 0\ndatabase:\n  url: sqlite://{}?mode=rwc\ncatalog:\n  refresh:\n    interval: 1h\n  locations:\n    - type: file\n      target: {}\n",
+                "server:\n  listen: 127.0.0.1:0\n  limits:\n    rateLimitPerSecond: 0\ndatabase:\n  url: sqlite://{}?mode=rwc\ncatalog:\n  rules:\n    - allow: [Component, API, Resource, System, Domain, Group, User, Location]\n  refresh:\n    interval: 1h\n  locations:\n    - type: file\n      target: {}\n",
                 db.display(),
                 catalog_root.display()
             ),
@@ -87,6 +87,17 @@ async fn total_count(client: &reqwest::Client, url: &str) -> Option<u64> {
     let resp = client.post(url).json(&body).send().await.ok()?;
     let v: serde_json::Value = resp.json().await.ok()?;
     v["data"]["entities"]["totalCount"].as_u64()
+}
+
+/// The first error a source reported for its last read, if any (a refused or invalid entity).
+async fn source_error(client: &reqwest::Client, url: &str) -> Option<String> {
+    let body = json!({ "query": "{ locations { nodes { lastError } } }" });
+    let resp = client.post(url).json(&body).send().await.ok()?;
+    let v: serde_json::Value = resp.json().await.ok()?;
+    v["data"]["locations"]["nodes"]
+        .as_array()?
+        .iter()
+        .find_map(|n| n["lastError"].as_str().map(str::to_string))
 }
 
 /// Runs the benchmark and prints a Markdown table.
@@ -137,6 +148,9 @@ async fn start_catalog(
     loop {
         if total_count(client, &server.url).await == Some(expected) {
             break;
+        }
+        if let Some(e) = source_error(client, &server.url).await {
+            anyhow::bail!("the generated catalog of {n} entities did not load: {e}");
         }
         if started.elapsed() > Duration::from_secs(600) {
             anyhow::bail!("catalog of {n} entities not queryable after 600 s");
