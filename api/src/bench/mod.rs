@@ -82,11 +82,16 @@ impl Server {
     }
 }
 
+/// How many entities the sources have stored (`totalCount` stops counting at 10,000, so it cannot tell).
 async fn total_count(client: &reqwest::Client, url: &str) -> Option<u64> {
-    let body = json!({ "query": "{ entities { totalCount } }" });
+    let body = json!({ "query": "{ locations { nodes { entityCount } } }" });
     let resp = client.post(url).json(&body).send().await.ok()?;
     let v: serde_json::Value = resp.json().await.ok()?;
-    v["data"]["entities"]["totalCount"].as_u64()
+    v["data"]["locations"]["nodes"]
+        .as_array()?
+        .iter()
+        .map(|n| n["entityCount"].as_u64())
+        .sum()
 }
 
 /// The first error a source reported for its last read, if any (a refused or invalid entity).
