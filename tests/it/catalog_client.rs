@@ -1,5 +1,6 @@
 //! `@backstage/catalog-client`'s `CatalogClient` (pinned in `tests/js`) against a real server on the
-//! Backstage example catalog: every read and write method (`tests/js/catalog-client.mjs`), through the
+//! Backstage example catalog: every read and write method (`tests/js/catalog-client.mjs`) and filter
+//! predicates against `@backstage/filter-predicates` (`tests/js/catalog-predicates.mjs`), through the
 //! shared runner [`greenroom_tests::js`] (skipped loudly without `npm ci` or node; a failure under CI).
 
 use greenroom_tests::{js, TestApp, TestDb};
@@ -24,5 +25,25 @@ async fn catalog_client_methods_work_against_the_server() {
     let (ok, text) = js::node("catalog-client.mjs", vec![s.base.clone(), target]).await;
     println!("{text}");
     assert!(ok, "catalog-client checks failed:\n{text}");
-    assert!(text.contains("12 catalog-client checks passed"), "{text}");
+    assert!(text.contains("13 catalog-client checks passed"), "{text}");
+}
+
+/// `POST /entities/by-query` and `POST /entity-facets` with filter predicates, through the real client,
+/// against `@backstage/filter-predicates` as the oracle (`tests/js/catalog-predicates.mjs`): the same
+/// matches, counts, facets and invalid predicates, over the example catalog.
+#[tokio::test]
+async fn filter_predicates_match_what_backstage_evaluates() {
+    if js::skip("filter_predicates_match_what_backstage_evaluates", false) {
+        return;
+    }
+    let t = TestDb::new().await;
+    t.load_examples().await;
+    let s = TestApp::new(&t).sandboxed().serve().await;
+    let (ok, text) = js::node("catalog-predicates.mjs", vec![s.base.clone()]).await;
+    println!("{text}");
+    assert!(ok, "predicate checks failed:\n{text}");
+    assert!(
+        text.contains("predicates agree with @backstage/filter-predicates"),
+        "{text}"
+    );
 }

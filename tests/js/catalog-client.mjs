@@ -161,6 +161,22 @@ await check('refreshEntity re-reads the source now', async () => {
   await assert.rejects(client.refreshEntity('component:default/does-not-exist'), err => err.response.status === 404);
 });
 
+await check("addLocation with onConflict 'refresh' re-reads the registered location (201)", async () => {
+  writeFileSync(written, component('three'));
+  const again = await client.addLocation({ type: 'file', target: written, onConflict: 'refresh' });
+  assert.equal(again.location.target, written);
+  const e = await client.getEntityByRef('component:default/client-written');
+  assert.equal(e.metadata.description, 'three');
+  await assert.rejects(client.addLocation({ type: 'file', target: written, onConflict: 'reject' }), err => {
+    assert.equal(err.response.status, 409);
+    return true;
+  });
+  await assert.rejects(client.addLocation({ type: 'file', target: written, onConflict: 'merge' }), err => {
+    assert.equal(err.body.error.name, 'InputError');
+    return true;
+  });
+});
+
 await check('validateEntity accepts valid entities and lists what is wrong with others', async () => {
   const entity = {
     apiVersion: 'backstage.io/v1alpha1', kind: 'Component',

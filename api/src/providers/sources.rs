@@ -117,6 +117,33 @@ pub async fn register(
     })
 }
 
+/// [`register`], except that a location stored already is read again now and returned (Backstage's
+/// `onConflict: refresh`).
+pub async fn register_or_refresh(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    source_type: &str,
+    target: &str,
+) -> Result<Registration, SourceError> {
+    match register(db, registry, source_type, target, false).await {
+        Err(SourceError::Conflict(why)) => {
+            let (preview, _) = preview(db, registry, source_type, target).await?;
+            let stored = sources::list(db)
+                .await?
+                .into_iter()
+                .find(|s| s.key == preview.key)
+                .ok_or(SourceError::Conflict(why))?;
+            refresh_source(db, registry, &stored).await?;
+            let location = sources::by_id(db, stored.id).await?.unwrap_or(stored);
+            Ok(Registration {
+                location: Some(location),
+                preview,
+            })
+        }
+        other => other,
+    }
+}
+
 /// Registers a location unless it is stored already, then reads it now and applies what it provides,
 /// within its source's timeout (as [`register`] and the scheduler do). A registration made here whose
 /// first read fails is removed again. Used by `catalog:register`; returns the source's key.

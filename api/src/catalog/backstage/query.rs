@@ -1,7 +1,8 @@
 //! Listing for the Backstage API: filtered, ordered pages positioned by keyset cursors (stable while
 //! the catalog changes), offsets, counts, lookups by ref and uid, and facets.
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -11,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::filter::EntityFilter;
+use super::predicate::Predicate;
 use crate::catalog::cache::EntityCache;
 use crate::catalog::store::{StoredEntity, StoredRelation, ANY_TYPE};
 use crate::catalog::CatalogError;
@@ -73,6 +75,9 @@ pub struct Spec {
     pub sort: SortField,
     #[serde(rename = "d", default)]
     pub descending: bool,
+    /// A filter predicate (`POST /entities/by-query`), validated by [`Predicate::parse`].
+    #[serde(rename = "q", default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<serde_json::Value>,
 }
 
 /// A position between rows: (sort value, ref) of the row it follows or precedes.
@@ -92,14 +97,34 @@ pub struct Cursor {
     pub position: Position,
 }
 
+/// How a predicate listing's cursor is written: `@backstage/catalog-client` decodes a cursor with
+/// `atob` and sends it to `POST /entities/by-query` when the JSON has a `query` key.
+#[derive(Serialize)]
+struct PredicateCursor<'a> {
+    query: bool,
+    #[serde(flatten)]
+    cursor: &'a Cursor,
+}
+
 impl Cursor {
     pub fn encode(&self) -> String {
+        if self.spec.predicate.is_some() {
+            let c = PredicateCursor {
+                query: true,
+                cursor: self,
+            };
+            return STANDARD.encode(serde_json::to_vec(&c).unwrap_or_default());
+        }
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
     }
 
     pub fn decode(text: &str) -> Result<Self, CatalogError> {
         let invalid = || bad("invalid cursor");
-        let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| invalid())?;
+        let text = text.trim();
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .or_else(|_| STANDARD.decode(text))
+            .map_err(|_| invalid())?;
         serde_json::from_slice(&bytes).map_err(|_| invalid())
     }
 }
@@ -133,20 +158,50 @@ fn keyset(sort: SortField, value: &str, r: &str, greater: bool) -> Condition {
         .add(Condition::all().add(col.eq(value)).add(tie))
 }
 
-/// The filter's SQL condition plus the text term, and whether it is exact.
+/// What a candidate row must also satisfy when the SQL condition is not exact.
+struct Checks {
+    filter: EntityFilter,
+    predicate: Option<Predicate>,
+}
+
+impl Checks {
+    fn matches(&self, e: &StoredEntity, rels: &[StoredRelation]) -> bool {
+        self.filter.matches(e, rels)
+            && self
+                .predicate
+                .as_ref()
+                .is_none_or(|p| p.matches(&super::view::entity_json(e, rels)))
+    }
+}
+
+/// The filter's SQL condition plus the text term, and whether it is exact. A predicate narrows the rows
+/// by the kinds, namespaces and names it requires, and is checked on each.
 fn base_condition(
     backend: sea_orm::DbBackend,
     spec: &Spec,
-) -> Result<(EntityFilter, Condition, bool), CatalogError> {
+) -> Result<(Checks, Condition, bool), CatalogError> {
     let filter = EntityFilter::parse(&spec.filter)?;
-    let (cond, exact) = filter.condition();
-    let cond = Condition::all()
+    let (cond, mut exact) = filter.condition();
+    let mut cond = Condition::all()
         .add(cond)
         .add(crate::catalog::search::text_condition(
             backend,
             spec.text.as_deref(),
         ));
-    Ok((filter, cond, exact))
+    let predicate = spec.predicate.as_ref().map(Predicate::parse).transpose()?;
+    if let Some(p) = &predicate {
+        exact = false;
+        for (key, col) in [
+            ("kind", entities::Column::Kind),
+            ("metadata.namespace", entities::Column::Namespace),
+            ("metadata.name", entities::Column::Name),
+        ] {
+            if let Some(values) = p.required_values(key) {
+                cond = cond.add(col.is_in(values));
+            }
+        }
+    }
+    Ok((Checks { filter, predicate }, cond, exact))
 }
 
 /// Entities and their relations for `refs`, in the order of `refs` (missing ones skipped).
@@ -186,7 +241,7 @@ pub async fn page(
     limit: u64,
     offset: u64,
 ) -> Result<Page, CatalogError> {
-    let (filter, base, exact) = base_condition(db.get_database_backend(), spec)?;
+    let (checks, base, exact) = base_condition(db.get_database_backend(), spec)?;
     let backwards = matches!(position, Position::Before(..));
     let ascending = spec.descending == backwards;
     let dir = if ascending { Order::Asc } else { Order::Desc };
@@ -223,7 +278,7 @@ pub async fn page(
         let stalled = loaded.is_empty();
         for (e, rels) in loaded {
             from = Some(key_of(&e, spec.sort));
-            if !exact && !filter.matches(&e, &rels) {
+            if !exact && !checks.matches(&e, &rels) {
                 continue;
             }
             if skip > 0 {

@@ -107,11 +107,43 @@ pub async fn by_query(
     caller(&state, &headers, Scope::CatalogRead).await?;
     let params = Params::parse(raw.as_deref());
     let (spec, position, offset) = query_spec(&params)?;
-    let limit = params
-        .number("limit")?
-        .unwrap_or(query::DEFAULT_LIMIT)
-        .min(query::MAX_LIMIT);
+    let limit = params.number("limit")?.unwrap_or(query::DEFAULT_LIMIT);
     let fields = view::Fields::parse(&params.all("fields"));
+    let total = params.one("totalItems").as_deref() != Some("exclude");
+    let request = PageRequest {
+        spec,
+        position,
+        offset,
+        limit,
+        total,
+    };
+    Ok(Json(page_body(&state, request, &fields).await?))
+}
+
+/// One `by-query` page to answer (GET with parameters, POST with a predicate body).
+pub struct PageRequest {
+    pub spec: Spec,
+    pub position: Position,
+    pub offset: u64,
+    pub limit: u64,
+    /// Whether to count `totalItems`.
+    pub total: bool,
+}
+
+/// The `by-query` response: the page's items, `totalItems` and cursors to the next and previous pages.
+pub async fn page_body(
+    state: &AppState,
+    r: PageRequest,
+    fields: &view::Fields,
+) -> Result<Value, RestError> {
+    let PageRequest {
+        spec,
+        position,
+        offset,
+        limit,
+        total,
+    } = r;
+    let limit = limit.min(query::MAX_LIMIT);
     let page = query::page(&state.db, &state.cache, &spec, &position, limit, offset).await?;
     let key = |i: Option<&Loaded>| i.map(|(e, _)| query::key_of(e, spec.sort));
     let (first, last) = (key(page.items.first()), key(page.items.last()));
@@ -137,13 +169,8 @@ pub async fn by_query(
         (Some((v, r)), true) => Some(cursor(Position::Before(v.clone(), r.clone()))),
         _ => None,
     };
-    let total = if params.one("totalItems").as_deref() == Some("exclude") {
-        None
-    } else {
-        Some(query::count(&state.db, &state.cache, &spec).await?)
-    };
     let mut body = json!({
-        "items": render(&page.items, &fields),
+        "items": render(&page.items, fields),
         "pageInfo": {},
     });
     if let Some(n) = next {
@@ -152,10 +179,10 @@ pub async fn by_query(
     if let Some(p) = prev {
         body["pageInfo"]["prevCursor"] = json!(p);
     }
-    if let Some(t) = total {
-        body["totalItems"] = json!(t);
+    if total {
+        body["totalItems"] = json!(query::count(&state.db, &state.cache, &spec).await?);
     }
-    Ok(Json(body))
+    Ok(body)
 }
 
 /// `GET /entities/by-uid/{uid}`.
@@ -312,7 +339,16 @@ pub async fn facets(
         filter: params.all("filter"),
         ..Spec::default()
     };
-    let counts = query::facet_counts(&state.db, &state.cache, &spec, &facets).await?;
+    Ok(Json(facets_body(&state, &spec, &facets).await?))
+}
+
+/// `{facets: {field: [{value, count}]}}` for the entities matching `spec`.
+pub async fn facets_body(
+    state: &AppState,
+    spec: &Spec,
+    facets: &[String],
+) -> Result<Value, RestError> {
+    let counts = query::facet_counts(&state.db, &state.cache, spec, facets).await?;
     let out: serde_json::Map<String, Value> = counts
         .into_iter()
         .map(|(f, list)| {
@@ -323,5 +359,5 @@ pub async fn facets(
             (f, Value::Array(list))
         })
         .collect();
-    Ok(Json(json!({ "facets": out })))
+    Ok(json!({ "facets": out }))
 }

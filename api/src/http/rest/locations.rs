@@ -82,9 +82,11 @@ pub async fn add(
     RawQuery(raw): RawQuery,
     new: Result<Json<NewLocation>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let dry_run = Params::parse(raw.as_deref())
+    let params = Params::parse(raw.as_deref());
+    let dry_run = params
         .one("dryRun")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let on_conflict = params.one("onConflict");
     let target = match &new {
         Ok(Json(n)) => format!("location={}:{} dryRun={dry_run}", n.source_type, n.target),
         Err(_) => format!("dryRun={dry_run}"),
@@ -99,14 +101,22 @@ pub async fn add(
     write
         .run(StatusCode::CREATED, |_| async {
             let new = body(new)?;
-            let done = service::register(
-                &state.db,
-                &state.sources,
-                &new.source_type,
-                &new.target,
-                dry_run,
-            )
-            .await?;
+            let (db, registry) = (&state.db, &state.sources);
+            let (kind, target) = (&new.source_type, &new.target);
+            let done = match on_conflict.as_deref() {
+                None | Some("reject") => {
+                    service::register(db, registry, kind, target, dry_run).await?
+                }
+                Some("refresh") if !dry_run => {
+                    service::register_or_refresh(db, registry, kind, target).await?
+                }
+                Some("refresh") => service::register(db, registry, kind, target, true).await?,
+                Some(other) => {
+                    return Err(RestError::Input(format!(
+                        "invalid onConflict '{other}'; use reject or refresh"
+                    )))
+                }
+            };
             let p = &done.preview;
             if dry_run {
                 if let Some(first) = p.errors.first() {

@@ -5,6 +5,7 @@
 pub mod checks;
 pub mod entities;
 pub mod locations;
+pub mod predicates;
 pub mod write;
 
 use axum::extract::Request;
@@ -24,7 +25,10 @@ use crate::http::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/entities", get(entities::list))
-        .route("/entities/by-query", get(entities::by_query))
+        .route(
+            "/entities/by-query",
+            get(entities::by_query).post(predicates::query_entities),
+        )
         .route("/entities/by-refs", post(entities::by_refs))
         .route(
             "/entities/by-uid/{uid}",
@@ -38,7 +42,10 @@ pub fn routes() -> Router<AppState> {
             "/entities/by-name/{kind}/{namespace}/{name}/ancestry",
             get(entities::ancestry),
         )
-        .route("/entity-facets", get(entities::facets))
+        .route(
+            "/entity-facets",
+            get(entities::facets).post(predicates::query_facets),
+        )
         .route("/locations", get(locations::list).post(locations::add))
         .route(
             "/locations/{id}",
