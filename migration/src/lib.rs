@@ -13,6 +13,7 @@ mod m20261126_000008_scaffolder;
 mod m20261126_000009_task_pinning;
 mod m20261127_000010_entity_uid;
 mod m20261201_000011_text_search;
+mod m20261201_000012_kind_name_index;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000009_task_pinning::Migration),
             Box::new(m20261127_000010_entity_uid::Migration),
             Box::new(m20261201_000011_text_search::Migration),
+            Box::new(m20261201_000012_kind_name_index::Migration),
         ]
     }
 }
