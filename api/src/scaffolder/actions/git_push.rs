@@ -29,7 +29,8 @@ impl GitAuth {
         }
     }
 
-    /// `git` in `dir` with the credentials; neither the token nor its encoding appear in its errors.
+    /// `git` in `dir` with the credentials; neither the token, its encoding nor `dir` (a server path)
+    /// appear in its errors.
     pub async fn git(&self, dir: &Path, args: &[&str]) -> Result<String, ActionError> {
         let env = [
             ("GIT_CONFIG_COUNT", "1"),
@@ -43,6 +44,7 @@ impl GitAuth {
                     text = text.replace(s, "********");
                 }
             }
+            text = text.replace(dir.to_string_lossy().as_ref(), "<workdir>");
             ActionError::Failed(crate::confine::mask_text(&text))
         })
     }
@@ -232,4 +234,32 @@ async fn copy_into(
     .await
     .map_err(|e| ActionError::Failed(e.to_string()))??;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn git_errors_show_neither_the_token_nor_the_working_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = GitAuth::basic("oauth2", "glpat-secret-token");
+        auth.git(dir.path(), &["init", "--quiet"]).await.unwrap();
+        let err = auth
+            .git(dir.path(), &["checkout", "glpat-secret-token"])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("********") && !err.contains("glpat-secret"),
+            "{err}"
+        );
+        let err = auth
+            .git(dir.path(), &["add", "/nonexistent-outside"])
+            .await
+            .unwrap_err()
+            .to_string();
+        let shown = dir.path().to_string_lossy().to_string();
+        assert!(!err.contains(&shown) && err.contains("<workdir>"), "{err}");
+    }
 }
