@@ -71,15 +71,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let registry = Arc::new(config.catalog.registry()?);
     // One action registry: the workers run it and dry runs through the API use it.
     let github = config.integrations.github()?;
+    let gitlab = config.integrations.gitlab()?;
     // The `parseRepoUrl` filter knows the configured hosts too.
-    crate::scaffolder::expr::filters::set_integrations(
-        github
-            .iter()
-            .map(|g| (g.host.clone(), "github".to_string()))
-            .collect(),
-    );
+    let hosts = github
+        .iter()
+        .map(|g| (g.host.clone(), "github".to_string()));
+    let gitlab_hosts = gitlab
+        .iter()
+        .map(|g| (g.host.clone(), "gitlab".to_string()));
+    crate::scaffolder::expr::filters::set_integrations(hosts.chain(gitlab_hosts).collect());
     let actions = Arc::new(crate::scaffolder::actions::Registry::integrated(
-        &registry, &github,
+        &registry, &github, &gitlab,
     ));
     let state = app_state(&config, &db, &registry, &actions).await?;
     let listener = TcpListener::bind(&config.server.listen).await?;

@@ -1,7 +1,8 @@
 //! A fake GitHub on 127.0.0.1 for `publish:github` (tests/it/publish_github.rs): the REST calls it makes
 //! (users, create repository for an organisation or the authenticated user, topics, team and collaborator
-//! access, branch protection) with GitHub's shapes and token auth, calls it can be told to fail, and git
-//! smart HTTP (`git-http-backend` as CGI over bare repositories the fake creates).
+//! access, branch protection; for `publish:github:pull-request` get repository, pull request and
+//! reviewers) with GitHub's shapes and token auth, calls it can be told to fail, and git smart HTTP
+//! (`git-http-backend` as CGI over bare repositories the fake creates or a test seeds).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -42,6 +43,8 @@ pub struct Fake {
     failures: Mutex<Vec<Failure>>,
     /// Every request received (REST and git, authorised or not).
     hits: AtomicUsize,
+    /// Pull requests opened so far (their numbers count from 1).
+    pulls: AtomicUsize,
 }
 
 impl Fake {
@@ -93,6 +96,7 @@ pub async fn fake_github() -> Arc<Fake> {
         calls: Mutex::new(Vec::new()),
         failures: Mutex::new(Vec::new()),
         hits: AtomicUsize::new(0),
+        pulls: AtomicUsize::new(0),
     });
     let app = axum::Router::new()
         .fallback(handle)
@@ -129,7 +133,7 @@ async fn handle(
             );
             return r;
         }
-        return cgi(&fake, &method, &uri, &headers, body).await;
+        return crate::fake_git::cgi(fake.root.path(), &method, &uri, &headers, body).await;
     }
     let Some(path) = uri.path().strip_prefix("/api/v3") else {
         return error(StatusCode::NOT_FOUND, "Not Found");
@@ -192,8 +196,60 @@ fn api_call(fake: &Fake, method: &Method, path: &str, body: &Value) -> Response 
             "required_pull_request_reviews": body["required_pull_request_reviews"],
         }))
         .into_response(),
+        ("GET", ["repos", o, r]) => repository(fake, o, r),
+        ("POST", ["repos", o, r, "pulls"]) => pull(fake, o, r, body),
+        ("POST", ["repos", _, _, "pulls", n, "requested_reviewers"]) => axum::Json(json!({
+            "number": n.parse::<u64>().unwrap_or(0),
+            "requested_reviewers": body["reviewers"].as_array().into_iter().flatten()
+                .map(|l| json!({"login": l, "type": "User"})).collect::<Vec<_>>(),
+            "requested_teams": body["team_reviewers"].as_array().into_iter().flatten()
+                .map(|t| json!({"slug": t, "name": t})).collect::<Vec<_>>(),
+        }))
+        .into_response(),
         _ => error(StatusCode::NOT_FOUND, "Not Found"),
     }
+}
+
+/// `GET /repos/{owner}/{repo}` of a bare repository the test seeded.
+fn repository(fake: &Fake, owner: &str, name: &str) -> Response {
+    if !fake.bare(owner, name).exists() {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let web = format!("http://127.0.0.1:{}/{owner}/{name}", fake.port);
+    axum::Json(json!({
+        "id": 1296269, "name": name, "full_name": format!("{owner}/{name}"),
+        "owner": {"login": owner}, "private": false, "html_url": web,
+        "clone_url": format!("{web}.git"), "default_branch": "main",
+    }))
+    .into_response()
+}
+
+/// `POST /repos/{owner}/{repo}/pulls`: GitHub's 422 when `head` was not pushed, else the pull request.
+fn pull(fake: &Fake, owner: &str, name: &str, body: &Value) -> Response {
+    let bare = fake.bare(owner, name);
+    let (head, base) = (
+        body["head"].as_str().unwrap_or(""),
+        body["base"].as_str().unwrap_or(""),
+    );
+    if !crate::fake_git::has_branch(&bare, head) || !crate::fake_git::has_branch(&bare, base) {
+        let errors = json!([{"resource": "PullRequest", "field": "head", "code": "invalid"}]);
+        let body = json!({"message": "Validation Failed", "errors": errors});
+        return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response();
+    }
+    let open = fake.calls("POST", &format!("/repos/{owner}/{name}/pulls"));
+    if open.iter().filter(|c| c.body["head"] == head).count() > 1 {
+        let message = format!("A pull request already exists for {owner}:{head}.");
+        let body = json!({"message": "Validation Failed", "errors": [{"message": message}]});
+        return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response();
+    }
+    let number = fake.pulls.fetch_add(1, Ordering::SeqCst) + 1;
+    let web = format!("http://127.0.0.1:{}/{owner}/{name}", fake.port);
+    let pr = json!({
+        "number": number, "state": "open", "title": body["title"], "body": body["body"],
+        "draft": body["draft"], "html_url": format!("{web}/pull/{number}"),
+        "head": {"ref": head}, "base": {"ref": base},
+    });
+    (StatusCode::CREATED, axum::Json(pr)).into_response()
 }
 
 /// `POST /orgs/{org}/repos` or `POST /user/repos`: a bare repository, and the created repository as
@@ -233,74 +289,4 @@ fn create(fake: &Fake, owner: &str, body: &Value) -> Response {
         "ssh_url": format!("git@127.0.0.1:{owner}/{name}.git"), "default_branch": "main", "topics": [],
     });
     (StatusCode::CREATED, axum::Json(repo)).into_response()
-}
-
-/// Git smart HTTP: `git-http-backend` as a CGI program over the fake's bare repositories.
-async fn cgi(
-    fake: &Fake,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Response {
-    let header = |k: &str| {
-        headers
-            .get(k)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
-    let mut child = tokio::process::Command::new("/usr/lib/git-core/git-http-backend")
-        .env("GIT_PROJECT_ROOT", fake.root.path())
-        .env("GIT_HTTP_EXPORT_ALL", "1")
-        .env("REMOTE_USER", "x-access-token")
-        .env("PATH_INFO", uri.path())
-        .env("QUERY_STRING", uri.query().unwrap_or(""))
-        .env("REQUEST_METHOD", method.as_str())
-        .env("CONTENT_TYPE", header("content-type"))
-        .env("CONTENT_LENGTH", body.len().to_string())
-        .env("HTTP_CONTENT_ENCODING", header("content-encoding"))
-        .env("GIT_PROTOCOL", header("git-protocol"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = tokio::spawn(async move {
-        use tokio::io::AsyncWriteExt;
-        let _ = stdin.write_all(&body).await;
-    });
-    let out = child.wait_with_output().await.unwrap();
-    writer.await.unwrap();
-    let raw = out.stdout;
-    let (head_end, skip) = match raw.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(i) => (i, 4),
-        None => (
-            raw.windows(2)
-                .position(|w| w == b"\n\n")
-                .unwrap_or(raw.len()),
-            2,
-        ),
-    };
-    let head = String::from_utf8_lossy(&raw[..head_end]).to_string();
-    let mut builder = Response::builder().status(200);
-    for line in head.lines() {
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        if k.eq_ignore_ascii_case("status") {
-            let code = v
-                .trim()
-                .split(' ')
-                .next()
-                .unwrap_or("200")
-                .parse()
-                .unwrap_or(500);
-            builder = builder.status(code);
-        } else {
-            builder = builder.header(k.trim(), v.trim());
-        }
-    }
-    let rest = raw.get(head_end + skip..).unwrap_or_default().to_vec();
-    builder.body(axum::body::Body::from(rest)).unwrap()
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn settings() -> WorkerSettings {
+pub(crate) fn settings() -> WorkerSettings {
     WorkerSettings {
         concurrency: 2,
         poll: Duration::from_millis(50),
@@ -33,7 +33,7 @@ fn registry(fake: &Fake, token: &str) -> Registry {
     );
     let config = api::config::Config::from_yaml(&yaml).unwrap();
     let github = config.integrations.github().unwrap();
-    Registry::integrated(&greenroom_tests::sandbox_sources(), &github)
+    Registry::integrated(&greenroom_tests::sandbox_sources(), &github, &[])
 }
 
 /// A database with the templates and a worker running [`registry`].
@@ -65,7 +65,7 @@ async fn run_task(t: &TestDb, values: Value) -> Value {
 }
 
 /// Starts a task of `template` with `values` and polls it until it is finished (within 30 s).
-async fn run_template(t: &TestDb, template: &str, values: Value) -> Value {
+pub(crate) async fn run_template(t: &TestDb, template: &str, values: Value) -> Value {
     let r = t.exec(CREATE, json!({ "t": template, "v": values })).await;
     assert!(r["errors"].is_null(), "{r}");
     let id = r["data"]["createTask"]["id"].as_str().unwrap().to_string();
@@ -80,7 +80,7 @@ async fn run_template(t: &TestDb, template: &str, values: Value) -> Value {
     }
 }
 
-fn git_in(bare: &Path, args: &[&str]) -> String {
+pub(crate) fn git_in(bare: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git")
         .arg("--git-dir")
         .arg(bare)
@@ -95,7 +95,7 @@ fn git_in(bare: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn events_text(task: &Value) -> String {
+pub(crate) fn events_text(task: &Value) -> String {
     task["events"].to_string()
 }
 
@@ -192,7 +192,7 @@ async fn a_host_without_an_integration_fails_naming_it() {
 }
 
 /// The messages of the task's `log` events, in order.
-fn log_lines(task: &Value) -> Vec<String> {
+pub(crate) fn log_lines(task: &Value) -> Vec<String> {
     task["events"]["nodes"]
         .as_array()
         .unwrap()
@@ -367,27 +367,14 @@ async fn failing_topics_and_protection_are_warnings_and_the_task_completes() {
 async fn a_dry_run_skips_publish_github_and_never_reaches_the_fake() {
     let fake = fake_github().await;
     let (t, _w) = setup(&fake, TOKEN).await;
-    // The schema with the same integrated registry the worker runs (TestApp's knows no integrations).
-    let config = api::config::Config::default();
-    let schema = api::graphql::schema::build(api::graphql::schema::Parts {
-        db: t.db.clone(),
-        cache: t.cache.clone(),
-        sources: greenroom_tests::sandbox_sources(),
-        auth: Arc::new(api::auth::Authenticator::dev_mode()),
-        limits: config.server.limits.schema_limits(),
-        environments: Arc::new(config.deployments.environments()),
-        events: api::deployments::events::Events::default(),
-        actions: Arc::new(registry(&fake, TOKEN)),
-    });
-    let query = r#"mutation($v: JSON!) { dryRunTemplate(input: {templateRef: "template:publish-github", values: $v}) {
-        status log files { path } } }"#;
-    let values = json!({"v": {"name": "svc", "repoUrl": repo_url(&fake, ORG, "svc")}});
-    let request = async_graphql::Request::new(query)
-        .variables(async_graphql::Variables::from_json(values))
-        .data(api::auth::Caller::dev());
-    let request = api::graphql::schema::prepare(request, &t.db, &t.cache);
-    let r = serde_json::to_value(schema.execute(request).await).unwrap();
-    assert!(r["errors"].is_null(), "{r}");
+    let values = json!({"name": "svc", "repoUrl": repo_url(&fake, ORG, "svc")});
+    let r = dry_run(
+        &t,
+        registry(&fake, TOKEN),
+        "template:publish-github",
+        values,
+    )
+    .await;
     let d = &r["data"]["dryRunTemplate"];
     assert_eq!(d["status"], "COMPLETED", "{r}");
     let log: Vec<&str> = d["log"]
@@ -411,4 +398,33 @@ async fn a_dry_run_skips_publish_github_and_never_reaches_the_fake() {
     assert_eq!(fake.hits(), 0, "no request reached the fake");
     assert!(fake.call_lines().is_empty());
     assert!(!fake.bare(ORG, "svc").exists());
+    // Example outputs, as Backstage's dry run gives for an action without dry-run support.
+    assert_eq!(d["output"]["links"][0]["url"], "<example>", "{r}");
+    assert_eq!(d["output"]["text"][0]["content"], "<example>", "{r}");
+}
+
+/// `dryRunTemplate` of `template` with `values`, through a schema with `actions` (the same registry a
+/// worker would run; TestApp's knows no integrations). Returns the whole response.
+pub(crate) async fn dry_run(t: &TestDb, actions: Registry, template: &str, values: Value) -> Value {
+    let config = api::config::Config::default();
+    let schema = api::graphql::schema::build(api::graphql::schema::Parts {
+        db: t.db.clone(),
+        cache: t.cache.clone(),
+        sources: greenroom_tests::sandbox_sources(),
+        auth: Arc::new(api::auth::Authenticator::dev_mode()),
+        limits: config.server.limits.schema_limits(),
+        environments: Arc::new(config.deployments.environments()),
+        events: api::deployments::events::Events::default(),
+        actions: Arc::new(actions),
+    });
+    let query = r#"mutation($t: String!, $v: JSON!) { dryRunTemplate(input: {templateRef: $t, values: $v}) {
+        status log output files { path } } }"#;
+    let variables = json!({"t": template, "v": values});
+    let request = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(variables))
+        .data(api::auth::Caller::dev());
+    let request = api::graphql::schema::prepare(request, &t.db, &t.cache);
+    let r = serde_json::to_value(schema.execute(request).await).unwrap();
+    assert!(r["errors"].is_null(), "{r}");
+    r
 }

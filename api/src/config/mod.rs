@@ -18,7 +18,9 @@ pub use catalog::{
     AllowConfig, CatalogConfig, CatalogLimitsConfig, HttpConfig, LocationConfig, ProviderConfig,
     RefreshConfig, ScheduleConfig,
 };
-pub use integrations::{GithubConfig, IntegrationsConfig, GITHUB_TOKEN_ENV};
+pub use integrations::{
+    GithubConfig, GitlabConfig, IntegrationsConfig, GITHUB_TOKEN_ENV, GITLAB_TOKEN_ENV,
+};
 pub use scaffolder::ScaffolderConfig;
 pub use server::ServerConfig;
 pub use values::{ConnectionTimeouts, OperationLimits, MAX_LIST_SIZE};
@@ -279,6 +281,9 @@ impl Config {
         if let Some(v) = get(GITHUB_TOKEN_ENV).filter(|v| !v.is_empty()) {
             self.integrations.apply_github_token(v);
         }
+        if let Some(v) = get(GITLAB_TOKEN_ENV).filter(|v| !v.is_empty()) {
+            self.integrations.apply_gitlab_token(v);
+        }
     }
 
     /// The effective configuration as YAML, with secrets masked (`config check`).
@@ -308,6 +313,7 @@ impl Config {
         self.server.timeouts()?;
         self.scaffolder.settings()?;
         self.integrations.github()?;
+        self.integrations.gitlab()?;
         self.catalog.registry()?;
         self.auth.authenticator()?;
         self.server.limits.check()?;

@@ -438,9 +438,13 @@ async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver
     if s.dry_run && action.publishes() {
         let skipped = format!("dry run: {} skipped", step.action);
         sink.event(Some(&step.id), "log", &skipped).await;
-        return StepEnd::Done(Map::new());
+        let outputs = inputs.iter().map(|i| action.dry_run_output(i));
+        return StepEnd::Done(super::actions::collect_outputs(
+            step.each.is_some(),
+            outputs,
+        ));
     }
-    let mut output = Map::new();
+    let mut outputs = Vec::new();
     for input in inputs {
         let mut cx = ActionContext {
             input,
@@ -466,17 +470,13 @@ async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver
             Some(Err(msg)) => {
                 return StepEnd::Failed(format!("step {} ({}) failed: {msg}", step.id, step.action))
             }
-            Some(Ok(())) if step.each.is_none() => output = cx.output,
-            Some(Ok(())) => {
-                for (k, v) in cx.output {
-                    if let Value::Array(list) = output.entry(k).or_insert_with(|| json!([])) {
-                        list.push(v);
-                    }
-                }
-            }
+            Some(Ok(())) => outputs.push(cx.output),
         }
     }
-    StepEnd::Done(output)
+    StepEnd::Done(super::actions::collect_outputs(
+        step.each.is_some(),
+        outputs,
+    ))
 }
 
 /// The rendering context of each run of a step's action: the step's own, or with `each` one per entry

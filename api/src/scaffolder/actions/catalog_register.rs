@@ -25,6 +25,14 @@ impl Action for Register {
         true
     }
 
+    /// Backstage's outputs, as examples (`locationKey` and `entities` are Greenroom's own).
+    fn dry_run_output(
+        &self,
+        _input: &serde_json::Value,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        super::example_output(&["entityRef", "catalogInfoUrl"], &[])
+    }
+
     /// Registering sources is a catalog write.
     fn scope(&self) -> Option<crate::auth::Scope> {
         Some(crate::auth::Scope::CatalogWrite)

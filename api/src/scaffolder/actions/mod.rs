@@ -11,8 +11,16 @@ pub mod fetch_template;
 mod files;
 pub mod fs_delete;
 pub mod fs_rename;
+mod git_push;
+pub mod github_api;
+pub mod gitlab_api;
+mod inputs;
 pub mod publish_git;
 pub mod publish_github;
+pub mod publish_github_pr;
+pub mod publish_gitlab;
+pub mod publish_gitlab_mr;
+mod rest;
 pub mod roadie_fs;
 pub mod roadie_merge;
 pub mod roadie_serialize;
@@ -141,8 +149,48 @@ pub trait Action: Send + Sync {
     fn scope(&self) -> Option<crate::auth::Scope> {
         None
     }
+    /// What a dry run outputs for a step of this action it skips (with its rendered `input`): as
+    /// Backstage's runner does for actions without dry-run support, an example of each output (`<example>`
+    /// for text, `0` for numbers), or the outputs the action's own dry run gives.
+    fn dry_run_output(&self, _input: &Value) -> Map<String, Value> {
+        Map::new()
+    }
     /// Runs the action; a returned error fails the step (and the task) with that message.
     async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError>;
+}
+
+/// Example outputs as Backstage's dry run makes them from an output schema: `<example>` for each of
+/// `strings`, `0` for each of `numbers`.
+pub fn example_output(strings: &[&str], numbers: &[&str]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for s in strings {
+        out.insert((*s).into(), Value::from("<example>"));
+    }
+    for n in numbers {
+        out.insert((*n).into(), Value::from(0));
+    }
+    out
+}
+
+/// A step's output: its one run's, or with `each` each output name holding the list of the runs' values.
+pub(crate) fn collect_outputs(
+    each: bool,
+    runs: impl IntoIterator<Item = Map<String, Value>>,
+) -> Map<String, Value> {
+    let mut output = Map::new();
+    for run in runs {
+        if !each {
+            output = run;
+            continue;
+        }
+        for (k, v) in run {
+            if let Value::Array(list) = output.entry(k).or_insert_with(|| Value::Array(Vec::new()))
+            {
+                list.push(v);
+            }
+        }
+    }
+    output
 }
 
 /// Actions by id.
@@ -181,25 +229,38 @@ impl Registry {
         r.add(Arc::new(roadie_serialize::SerializeJson));
         r.add(Arc::new(roadie_serialize::SerializeYaml));
         r.add(Arc::new(roadie_merge::Merge));
-        r.add(Arc::new(publish_github::PublishGithub::new(
-            sources.resolver.policy(),
-            &[],
-        )));
+        r.integrate(sources, &[], &[]);
         r
     }
 
-    /// [`Registry::reading`] with `publish:github` knowing the configured GitHub integrations
-    /// (`integrations.github`; their hosts are allowed for it).
+    /// [`Registry::reading`] with the `publish:github*` and `publish:gitlab*` actions knowing the
+    /// configured integrations (`integrations.github`, `integrations.gitlab`; their hosts are allowed
+    /// for those actions only).
     pub fn integrated(
         sources: &Arc<crate::providers::Registry>,
-        github: &[publish_github::GithubIntegration],
+        github: &[github_api::GithubIntegration],
+        gitlab: &[gitlab_api::GitlabIntegration],
     ) -> Self {
         let mut r = Self::reading(sources);
-        r.add(Arc::new(publish_github::PublishGithub::new(
-            sources.resolver.policy(),
-            github,
-        )));
+        r.integrate(sources, github, gitlab);
         r
+    }
+
+    fn integrate(
+        &mut self,
+        sources: &Arc<crate::providers::Registry>,
+        github: &[github_api::GithubIntegration],
+        gitlab: &[gitlab_api::GitlabIntegration],
+    ) {
+        let policy = sources.resolver.policy();
+        self.add(Arc::new(publish_github::PublishGithub::new(policy, github)));
+        self.add(Arc::new(publish_github_pr::PublishGithubPullRequest::new(
+            policy, github,
+        )));
+        self.add(Arc::new(publish_gitlab::PublishGitlab::new(policy, gitlab)));
+        self.add(Arc::new(publish_gitlab_mr::PublishGitlabMergeRequest::new(
+            policy, gitlab,
+        )));
     }
 
     /// Adds (or replaces) an action.

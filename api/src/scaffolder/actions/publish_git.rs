@@ -21,6 +21,10 @@ impl Action for PublishGit {
         true
     }
 
+    fn dry_run_output(&self, _input: &Value) -> serde_json::Map<String, Value> {
+        super::example_output(&["remoteUrl", "repoContentsUrl", "commitHash"], &[])
+    }
+
     async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
         let remote = cx.input_str("remoteUrl")?.to_string();
         if remote.starts_with('-') {
