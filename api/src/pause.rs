@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 /// The variable naming the directory of the arm and marker files.
 pub const ENV: &str = "GREENROOM_TEST_PAUSE_DIR";
 
-/// Inside [`crate::catalog::ingest::Applier::finish`], a snapshot that changes entities, just before its
-/// commit (everything written, nothing committed).
+/// Inside the write of a location's snapshot that changes entities (`catalog::ingest::Applier::finish`),
+/// just before its commit: everything written, nothing committed.
 pub const CATALOG_WRITE: &str = "catalog-write";
 /// Inside the transaction that removes a location (`unregisterLocation`, or a failed registration's
 /// undo), the location and its entities deleted, just before the commit.
