@@ -16,6 +16,7 @@ pub mod keyset;
 #[cfg(test)]
 mod layering;
 pub mod metrics;
+pub mod pause;
 pub mod providers;
 pub mod scaffolder;
 pub mod server;

@@ -8,12 +8,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 /// Variables of the environment running the tests that would change what the binary does.
-const CLEARED: [&str; 6] = [
+const CLEARED: [&str; 7] = [
     "GREENROOM_CONFIG",
     "GREENROOM_DATABASE_URL",
     "GREENROOM_LISTEN",
     "GREENROOM_JWT_SECRET",
     "GREENROOM_LOG_FORMAT",
+    "GREENROOM_TEST_PAUSE_DIR",
     "RUST_LOG",
 ];
 
@@ -49,8 +50,14 @@ pub struct Server {
 impl Server {
     /// Starts the binary at `exe` with `config` and waits for its listening line.
     pub fn start(exe: &str, config: &Path) -> Server {
+        Server::start_with(exe, config, &[])
+    }
+
+    /// [`Server::start`] with the variables `env` set (e.g. `GREENROOM_TEST_PAUSE_DIR`).
+    pub fn start_with(exe: &str, config: &Path, env: &[(&str, &Path)]) -> Server {
         let mut child = command(exe)
             .args(["--config", &config.display().to_string(), "serve"])
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -1,18 +1,19 @@
 //! `greenroom bench`: generates catalogs, starts the real server on each, and prints ingest time,
-//! throughput, latency and peak memory. Prints figures; it is not a timed test.
+//! throughput, latency, peak memory and the recovery time after a SIGKILL. Prints figures; it is not a
+//! timed test.
 
 pub mod generate;
 pub mod graph;
 pub mod load;
+mod recovery;
+mod server;
 mod yaml;
 
 use anyhow::Context as _;
 use serde_json::json;
+use server::{first_component, wait_queryable, Loaded, Server};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -28,81 +29,6 @@ pub struct BenchArgs {
     /// Working directory for generated catalogs and databases (default: a temp dir).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    async fn start(dir: &Path, catalog_root: &Path) -> anyhow::Result<Self> {
-        let db = dir.join("bench.db");
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-        }
-        let cfg = dir.join("greenroom.yaml");
-        std::fs::write(
-            &cfg,
-            format!(
-                "server:\n  listen: 127.0.0.1:0\n  limits:\n    rateLimitPerSecond: 0\ndatabase:\n  url: sqlite://{}?mode=rwc\ncatalog:\n  rules:\n    - allow: [Component, API, Resource, System, Domain, Group, User, Location]\n  refresh:\n    interval: 1h\n  locations:\n    - type: file\n      target: {}\n",
-                db.display(),
-                catalog_root.display()
-            ),
-        )?;
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["--config", &cfg.display().to_string(), "serve"])
-            .env("RUST_LOG", "warn")
-            .env_remove("GREENROOM_DATABASE_URL")
-            .env_remove("GREENROOM_LISTEN")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-                .await
-                .context("server did not start")??
-                .context("server exited")?;
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                break format!("{addr}/graphql");
-            }
-        };
-        Ok(Self { child, url })
-    }
-
-    /// Peak resident set size (VmHWM) in MiB, from /proc.
-    fn peak_rss_mib(&self) -> Option<f64> {
-        let pid = self.child.id()?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb / 1024.0)
-    }
-}
-
-/// How many entities the sources have stored (`totalCount` stops counting at 10,000, so it cannot tell).
-async fn total_count(client: &reqwest::Client, url: &str) -> Option<u64> {
-    let body = json!({ "query": "{ locations { nodes { entityCount } } }" });
-    let resp = client.post(url).json(&body).send().await.ok()?;
-    let v: serde_json::Value = resp.json().await.ok()?;
-    v["data"]["locations"]["nodes"]
-        .as_array()?
-        .iter()
-        .map(|n| n["entityCount"].as_u64())
-        .sum()
-}
-
-/// The first error a source reported for its last read, if any (a refused or invalid entity).
-async fn source_error(client: &reqwest::Client, url: &str) -> Option<String> {
-    let body = json!({ "query": "{ locations { nodes { lastError } } }" });
-    let resp = client.post(url).json(&body).send().await.ok()?;
-    let v: serde_json::Value = resp.json().await.ok()?;
-    v["data"]["locations"]["nodes"]
-        .as_array()?
-        .iter()
-        .find_map(|n| n["lastError"].as_str().map(str::to_string))
 }
 
 /// Runs the benchmark and prints a Markdown table.
@@ -126,15 +52,11 @@ struct Figures {
     rereads: Vec<(usize, [f64; 3])>,
     deploys: Vec<(usize, load::LoadReport)>,
     graphs: Vec<(usize, graph::GraphFigures)>,
+    recoveries: Vec<(usize, recovery::Recovery)>,
 }
 
-/// A generated catalog of `n` entities under `tmp`, served by the real server once it is queryable;
-/// returns the server, the catalog's directory and the seconds from start to queryable.
-async fn start_catalog(
-    tmp: &Path,
-    client: &reqwest::Client,
-    n: usize,
-) -> anyhow::Result<(Server, PathBuf, f64)> {
+/// A generated catalog of `n` entities under `tmp`, served by the real server once it is queryable.
+async fn start_catalog(tmp: &Path, client: &reqwest::Client, n: usize) -> anyhow::Result<Loaded> {
     let dir = tmp.join(format!("n{n}"));
     let catalog = dir.join("catalog");
     let _ = std::fs::remove_dir_all(&dir);
@@ -147,22 +69,17 @@ async fn start_catalog(
         },
         &catalog,
     )?;
-    let expected = summary.entities as u64 + 1; // + the root Location
     let started = Instant::now();
-    let server = Server::start(&dir, &summary.root).await?;
-    loop {
-        if total_count(client, &server.url).await == Some(expected) {
-            break;
-        }
-        if let Some(e) = source_error(client, &server.url).await {
-            anyhow::bail!("the generated catalog of {n} entities did not load: {e}");
-        }
-        if started.elapsed() > Duration::from_secs(600) {
-            anyhow::bail!("catalog of {n} entities not queryable after 600 s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok((server, catalog, started.elapsed().as_secs_f64()))
+    let server = Server::start(&dir, &summary.root, None).await?;
+    wait_queryable(client, &server.url, n).await?;
+    Ok(Loaded {
+        server,
+        dir,
+        catalog,
+        root: summary.root,
+        n,
+        ingest: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Measures one catalog size: prints its row of the first table, and keeps its other figures.
@@ -173,7 +90,8 @@ async fn measure(
     n: usize,
     figures: &mut Figures,
 ) -> anyhow::Result<()> {
-    let (server, catalog, ingest) = start_catalog(tmp, client, n).await?;
+    let loaded = start_catalog(tmp, client, n).await?;
+    let (server, catalog, ingest) = (&loaded.server, &loaded.catalog, loaded.ingest);
     let duration = Duration::from_secs(args.seconds);
     let by_ref_body = json!({
         "query": "query($r: String!) { entity(ref: $r) { ref name ... on Component { lifecycle } } }",
@@ -211,7 +129,7 @@ async fn measure(
     ));
     figures
         .rereads
-        .push((n, reread(client, &server.url, &catalog).await?));
+        .push((n, reread(client, &server.url, catalog).await?));
     let record = json!({
         "query": "mutation($e: String!) { recordDeployment(input: {entityRef: $e, environment: \"production\", version: \"1.0.0\", status: SUCCEEDED}) { id } }",
         "variables": { "e": first_component(n) }
@@ -222,7 +140,9 @@ async fn measure(
         n,
         graph::measure(client, url, &first_component(n), args.seconds).await?,
     ));
-    drop(server);
+    figures
+        .recoveries
+        .push((n, recovery::measure(client, loaded).await?));
     Ok(())
 }
 
@@ -264,6 +184,8 @@ impl Figures {
         }
         println!();
         self.print_graphs();
+        println!();
+        recovery::print(&self.recoveries);
     }
 
     /// Prints the graph table.
@@ -369,12 +291,6 @@ async fn reread(client: &reqwest::Client, url: &str, catalog: &Path) -> anyhow::
     }
     let spread = refresh().await?;
     Ok([unchanged, some_files, spread])
-}
-
-/// Ref of the first generated component (names are zero-padded to max(5, digits of N)).
-fn first_component(n: usize) -> String {
-    let width = n.to_string().len().max(5);
-    format!("component:default/component-{:0width$}", 1)
 }
 
 fn tempfile_dir(dir: Option<&Path>) -> anyhow::Result<PathBuf> {

@@ -236,6 +236,10 @@ impl Applier {
             .filter(entities::Column::LocationKey.eq(&self.location_key))
             .exec(&self.txn)
             .await?;
+        crate::pause::point(crate::pause::UNREGISTER_WRITE, || {
+            format!("location={} entities={}", self.location_key, refs.len())
+        })
+        .await;
         self.txn.commit().await?;
         if !refs.is_empty() {
             super::cache::invalidate_all();
@@ -286,6 +290,16 @@ impl Applier {
                 .filter(locations::Column::LocationKey.eq(&self.location_key))
                 .exec(&self.txn)
                 .await?;
+        }
+        if self.report.changed() {
+            let r = &self.report;
+            let detail = || {
+                format!(
+                    "location={} inserted={} updated={} deleted={}",
+                    self.location_key, r.inserted, r.updated, r.deleted
+                )
+            };
+            crate::pause::point(crate::pause::CATALOG_WRITE, detail).await;
         }
         self.txn.commit().await?;
         if self.report.changed() {

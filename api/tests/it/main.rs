@@ -4,6 +4,7 @@
 
 mod binary;
 mod crash;
+mod crash_points;
 mod crash_recovery;
 mod operations;
 mod replicas;
@@ -20,4 +21,12 @@ pub fn bin() -> std::process::Command {
 /// `greenroom --config CONFIG serve` on port 0, killed when dropped.
 pub fn serve(config: &std::path::Path) -> greenroom_tests::process::Server {
     greenroom_tests::process::Server::start(GREENROOM, config)
+}
+
+/// [`serve`] with the test pause points of `api::pause` enabled, their files in `pause_dir`.
+pub fn serve_paused(
+    config: &std::path::Path,
+    pause_dir: &std::path::Path,
+) -> greenroom_tests::process::Server {
+    greenroom_tests::process::Server::start_with(GREENROOM, config, &[(api::pause::ENV, pause_dir)])
 }
