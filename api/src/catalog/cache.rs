@@ -30,12 +30,18 @@ type RelKey = (String, String);
 /// [`StoredEntity::approx_bytes`] and [`approx_relation_bytes`].
 pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
 
+/// How many listing counts the cache keeps (each a key of at most a few hundred bytes).
+const MAX_COUNTS: usize = 1024;
+
 /// A map with the estimated bytes of what it holds.
 type Budgeted<K, V> = RwLock<(HashMap<K, V>, usize)>;
 
 pub struct EntityCache {
     map: Budgeted<String, Arc<StoredEntity>>,
     rels: Budgeted<RelKey, Arc<Vec<StoredRelation>>>,
+    /// Counts of listings by a key naming the listing (e.g. a REST `by-query` spec), at most
+    /// [`MAX_COUNTS`]; cleared with the maps.
+    counts: Mutex<HashMap<String, u64>>,
     /// (generation the map was filled under, when that epoch started)
     epoch: Mutex<(u64, Instant)>,
     ttl: Duration,
@@ -55,6 +61,7 @@ impl EntityCache {
         Self {
             map: RwLock::new((HashMap::new(), 0)),
             rels: RwLock::new((HashMap::new(), 0)),
+            counts: Mutex::new(HashMap::new()),
             epoch: Mutex::new((GENERATION.load(Ordering::SeqCst), Instant::now())),
             ttl,
             max_entries,
@@ -109,9 +116,30 @@ impl EntityCache {
         if epoch.0 != generation || epoch.1.elapsed() > self.ttl {
             *self.map.write().unwrap_or_else(|p| p.into_inner()) = (HashMap::new(), 0);
             *self.rels.write().unwrap_or_else(|p| p.into_inner()) = (HashMap::new(), 0);
+            self.counts.lock().unwrap_or_else(|p| p.into_inner()).clear();
             *epoch = (generation, Instant::now());
         }
         generation
+    }
+
+    /// The count kept for `key` under the current generation, and that generation (to pass to
+    /// [`Self::put_count`] after counting).
+    pub fn count(&self, key: &str) -> (Option<u64>, u64) {
+        let generation = self.current();
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        (counts.get(key).copied(), generation)
+    }
+
+    /// Keeps a count made under `generation` (dropped if the catalog changed since).
+    pub fn put_count(&self, generation: u64, key: String, n: u64) {
+        if self.max_entries == 0 || GENERATION.load(Ordering::SeqCst) != generation {
+            return;
+        }
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if counts.len() >= MAX_COUNTS {
+            counts.clear();
+        }
+        counts.insert(key, n);
     }
 
     fn put(&self, generation: u64, items: &[Arc<StoredEntity>]) {
@@ -207,5 +235,32 @@ impl EntityCache {
         }
         found.extend(loaded);
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_count_lasts_until_the_catalog_changes() {
+        let cache = EntityCache::new(Duration::from_secs(60), 100);
+        // Other tests in this process may bump the generation at any time: retry until undisturbed.
+        loop {
+            let (_, g) = cache.count("kind=component");
+            cache.put_count(g, "kind=component".into(), 13);
+            let kept = cache.count("kind=component").0;
+            if generation() == g {
+                assert_eq!(kept, Some(13));
+                break;
+            }
+        }
+        invalidate_all();
+        assert_eq!(cache.count("kind=component").0, None);
+        // A count made before a change committed is not kept.
+        let (_, before) = cache.count("kind=api");
+        invalidate_all();
+        cache.put_count(before, "kind=api".into(), 5);
+        assert_eq!(cache.count("kind=api").0, None);
     }
 }

@@ -299,8 +299,24 @@ pub async fn page(
     Ok(Page { items, more })
 }
 
-/// How many entities match `spec`.
+/// How many entities match `spec`: counted once per catalog change (the read cache keeps the count).
 pub async fn count(
+    db: &impl ConnectionTrait,
+    cache: &EntityCache,
+    spec: &Spec,
+) -> Result<u64, CatalogError> {
+    let key = serde_json::to_string(&(&spec.filter, &spec.text, &spec.predicate))
+        .unwrap_or_default();
+    let (kept, generation) = cache.count(&key);
+    if let Some(n) = kept {
+        return Ok(n);
+    }
+    let n = count_now(db, cache, spec).await?;
+    cache.put_count(generation, key, n);
+    Ok(n)
+}
+
+async fn count_now(
     db: &impl ConnectionTrait,
     cache: &EntityCache,
     spec: &Spec,
