@@ -249,6 +249,20 @@ impl Extension for GuardExt {
         if info.parent_type != "Mutation" || info.path_node.parent.is_some() {
             return next.run(ctx, info).await;
         }
+        // Boxed on its own: every other field awaits only `next`, so its future stays small (this hook
+        // runs for every field of every response).
+        Box::pin(self.audited(ctx, info, next)).await
+    }
+}
+
+impl GuardExt {
+    /// Resolves a mutation root field and writes its audit row (unless the resolver wrote it).
+    async fn audited(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
         let operation = info.name.to_string();
         let key = info.alias.unwrap_or(info.name).to_string();
         let target = info.field.arguments.first().map(|(name, value)| {
