@@ -177,6 +177,28 @@ await check("addLocation with onConflict 'refresh' re-reads the registered locat
   });
 });
 
+await check('queryLocations and streamLocations page through the locations, filtered by predicates', async () => {
+  const { items: all } = await client.getLocations();
+  assert.equal(all.length, 2);
+  const first = await client.queryLocations({ limit: 1 });
+  assert.equal(first.totalItems, 2);
+  assert.equal(first.items.length, 1);
+  const second = await client.queryLocations({ cursor: first.pageInfo.nextCursor });
+  assert.equal(second.pageInfo.nextCursor, undefined);
+  assert.deepEqual([...first.items, ...second.items], all);
+  const pages = [];
+  for await (const page of client.streamLocations({ limit: 1 })) pages.push(page);
+  assert.deepEqual(pages.flat(), all);
+  const mine = await client.queryLocations({ query: { target: written } });
+  assert.deepEqual(mine.items.map(l => l.target), [written]);
+  const none = await client.queryLocations({ query: { $not: { type: 'FILE' } } });
+  assert.equal(none.totalItems, 0);
+  await assert.rejects(client.queryLocations({ query: { type: { $regex: 'f' } } }), err => {
+    assert.equal(err.body.error.name, 'InputError');
+    return true;
+  });
+});
+
 await check('validateEntity accepts valid entities and lists what is wrong with others', async () => {
   const entity = {
     apiVersion: 'backstage.io/v1alpha1', kind: 'Component',

@@ -116,7 +116,10 @@ impl EntityCache {
         if epoch.0 != generation || epoch.1.elapsed() > self.ttl {
             *self.map.write().unwrap_or_else(|p| p.into_inner()) = (HashMap::new(), 0);
             *self.rels.write().unwrap_or_else(|p| p.into_inner()) = (HashMap::new(), 0);
-            self.counts.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            self.counts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
             *epoch = (generation, Instant::now());
         }
         generation

@@ -305,8 +305,8 @@ pub async fn count(
     cache: &EntityCache,
     spec: &Spec,
 ) -> Result<u64, CatalogError> {
-    let key = serde_json::to_string(&(&spec.filter, &spec.text, &spec.predicate))
-        .unwrap_or_default();
+    let key =
+        serde_json::to_string(&(&spec.filter, &spec.text, &spec.predicate)).unwrap_or_default();
     let (kept, generation) = cache.count(&key);
     if let Some(n) = kept {
         return Ok(n);

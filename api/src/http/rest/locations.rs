@@ -15,7 +15,7 @@ use crate::catalog::sources::{self, SourceStatus};
 use crate::http::state::AppState;
 use crate::providers::sources as service;
 
-fn location_json(s: &SourceStatus) -> Value {
+pub(super) fn location_json(s: &SourceStatus) -> Value {
     json!({"id": s.id.to_string(), "type": s.source_type, "target": s.target})
 }
 

@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
             get(entities::facets).post(predicates::query_facets),
         )
         .route("/locations", get(locations::list).post(locations::add))
+        .route("/locations/by-query", post(predicates::query_locations))
         .route(
             "/locations/{id}",
             get(locations::by_id).delete(locations::remove),

@@ -1,12 +1,15 @@
-//! `POST /entities/by-query` and `POST /entity-facets`: the predicate forms of the entity query and of
-//! facets (`{query: {$all: [...]}, ...}`), as `@backstage/catalog-client`'s `queryEntities({query})`,
-//! `queryEntitiesByPredicate` and `getEntityFacets({query})` send them.
+//! `POST /entities/by-query`, `POST /entity-facets` and `POST /locations/by-query`: the predicate forms of
+//! the entity query, of facets and of the location list (`{query: {$all: [...]}, ...}`), as
+//! `@backstage/catalog-client`'s `queryEntities({query})`, `getEntityFacets({query})` and
+//! `queryLocations` send them.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use serde::Deserialize;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::entities::{facets_body, page_body, PageRequest};
@@ -15,6 +18,7 @@ use crate::auth::Scope;
 use crate::catalog::backstage::predicate::Predicate;
 use crate::catalog::backstage::query::{self, Cursor, Position, SortField, Spec};
 use crate::catalog::backstage::view;
+use crate::catalog::sources;
 use crate::http::state::AppState;
 
 #[derive(Deserialize)]
@@ -139,4 +143,69 @@ pub async fn query_facets(
         ..Spec::default()
     };
     Ok(Json(facets_body(&state, &spec, &b.facets).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationsBody {
+    limit: Option<u64>,
+    query: Option<Value>,
+    cursor: Option<String>,
+}
+
+/// Where a `queryLocations` page starts; the next page's cursor carries the query and page size.
+#[derive(Serialize, Deserialize)]
+struct LocationsCursor {
+    query: Option<Value>,
+    limit: u64,
+    offset: u64,
+}
+
+/// `POST /locations/by-query` (`{limit, query}` or `{cursor}`): a page of the registered and configured
+/// locations (`{id, type, target}`) matching the predicate, in id order, with `totalItems`.
+pub async fn query_locations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    b: Result<Json<LocationsBody>, JsonRejection>,
+) -> Result<Json<Value>, RestError> {
+    caller(&state, &headers, Scope::CatalogRead).await?;
+    let b = body(b)?;
+    let at = match b.cursor {
+        Some(c) => STANDARD
+            .decode(c.trim())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<LocationsCursor>(&bytes).ok())
+            .ok_or_else(|| RestError::Input("invalid cursor".into()))?,
+        None => LocationsCursor {
+            query: predicate(b.query)?,
+            limit: b.limit.unwrap_or(query::DEFAULT_LIMIT),
+            offset: 0,
+        },
+    };
+    let filter = at.query.as_ref().map(Predicate::parse).transpose()?;
+    let limit = at.limit.clamp(1, query::MAX_LIMIT) as usize;
+    let matching: Vec<Value> = sources::list(&state.db)
+        .await?
+        .iter()
+        .map(super::locations::location_json)
+        .filter(|l| filter.as_ref().is_none_or(|p| p.matches(l)))
+        .collect();
+    let total = matching.len();
+    let start = (at.offset as usize).min(total);
+    let end = (start + limit).min(total);
+    let mut page = serde_json::json!({
+        "items": &matching[start..end],
+        "totalItems": total,
+        "pageInfo": {},
+    });
+    if end < total {
+        let next = LocationsCursor {
+            query: at.query,
+            limit: at.limit,
+            offset: end as u64,
+        };
+        page["pageInfo"]["nextCursor"] =
+            Value::String(STANDARD.encode(serde_json::to_vec(&next).unwrap_or_default()));
+    }
+    Ok(Json(page))
 }
