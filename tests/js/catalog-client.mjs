@@ -199,6 +199,20 @@ await check('queryLocations and streamLocations page through the locations, filt
   });
 });
 
+await check('getEntityByName and analyzeLocation answer as Backstage does', async () => {
+  const byName = await client.getEntityByName({ kind: 'Component', name: 'client-written' });
+  assert.equal(byName.metadata.description, 'three');
+  assert.deepEqual(byName, await client.getEntityByRef('component:default/client-written'));
+  assert.equal(await client.getEntityByName({ kind: 'Component', namespace: 'default', name: 'nope' }), undefined);
+  const analysis = await client.analyzeLocation({ location: { type: 'file', target: written } });
+  assert.deepEqual(analysis.generateEntities, []);
+  assert.equal(analysis.existingEntityFiles.length, 1);
+  const [file] = analysis.existingEntityFiles;
+  assert.equal(file.isRegistered, true);
+  assert.deepEqual(file.location, { type: 'file', target: written });
+  assert.equal(file.entity.metadata.name, 'client-written');
+});
+
 await check('validateEntity accepts valid entities and lists what is wrong with others', async () => {
   const entity = {
     apiVersion: 'backstage.io/v1alpha1', kind: 'Component',
