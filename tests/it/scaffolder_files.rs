@@ -88,7 +88,7 @@ async fn setup(workers: usize) -> Setup {
         .refresh(&fixtures().join("scaffolder/files-cases.yaml"))
         .await;
     assert!(out.errors.is_empty() && out.invalid.is_empty(), "{out:?}");
-    assert_eq!(out.valid, 6, "{out:?}");
+    assert_eq!(out.valid, 7, "{out:?}");
     let seen = Trees::default();
     let mut registry = Registry::reading(&greenroom_tests::sandbox_sources());
     registry.add(Arc::new(Inspect { seen: seen.clone() }));
@@ -335,4 +335,18 @@ async fn fs_delete_globs_include_dot_files_and_never_expand_through_a_link_out()
     );
     let want = expect(&[("ext", &format!("-> {to}")), ("keep.txt", "644 keep\n")]);
     assert_eq!(tree, want);
+}
+
+/// `trimBlocks` and `lstripBlocks` reach the renderer: block tags on their own lines leave no blank or
+/// indented lines behind (the same skeleton without them keeps both, as nunjucks does).
+#[tokio::test]
+async fn trim_blocks_and_lstrip_blocks_take_block_lines_out() {
+    let s = setup(0).await;
+    let (status, files, log) = dry_run(&s.t, "files-blocks", json!({})).await;
+    assert_eq!(status, "COMPLETED", "{log}");
+    let want = expect(&[
+        ("plain/list.txt", "\n  \n  - a\n  \n  - b\n  \n\nend\n"),
+        ("trimmed/list.txt", "  - a\n  - b\nend\n"),
+    ]);
+    assert_eq!(files, want);
 }

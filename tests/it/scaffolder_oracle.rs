@@ -147,8 +147,36 @@ fn skeleton_files() -> Vec<Value> {
     cases
 }
 
-fn greenroom(template: &str, context: &Value) -> Result<String, String> {
-    let env = expr::environment();
+/// `fetch:template`'s `trimBlocks` / `lstripBlocks`: block tags at line starts, indented, inline, with
+/// comments and `{%-` trims, under each combination of the two options.
+fn whitespace_options() -> Vec<Value> {
+    let templates = [
+        "{% if values.on %}\nyes\n{% endif %}\nafter\n",
+        "  {% for x in values.items %}\n  - ${{ x }}\n  {% endfor %}\nend\n",
+        "a {% if values.on %}b{% endif %} c\n",
+        "{# note #}\nline\n    {# indented note #}\nnext\n",
+        "{%- if values.on %}\n  x\n{%- endif %}\n",
+        "\t{% set n = 2 %}\n${{ n }}\n",
+        "{% raw %}\n${{ kept }}\n{% endraw %}\n",
+    ];
+    let context = json!({"values": {"on": true, "items": ["a", "b"]}});
+    let mut cases = Vec::new();
+    for (i, t) in templates.iter().enumerate() {
+        for (trim, lstrip) in [(true, false), (false, true), (true, true)] {
+            cases.push(json!({
+                "id": format!("whitespace/{i}/trim={trim}/lstrip={lstrip}"),
+                "template": t,
+                "context": context,
+                "options": {"trimBlocks": trim, "lstripBlocks": lstrip},
+            }));
+        }
+    }
+    cases
+}
+
+fn greenroom(template: &str, context: &Value, options: &Value) -> Result<String, String> {
+    let flag = |k: &str| options[k].as_bool().unwrap_or(false);
+    let env = expr::environment_with(flag("trimBlocks"), flag("lstripBlocks"));
     let ctx = minijinja::Value::from_serialize(context);
     expr::render_text(&env, template, &ctx, expr::limits().max_render_bytes)
         .map_err(|e| e.to_string())
@@ -165,6 +193,7 @@ async fn greenroom_renders_like_backstage_nunjucks() {
         .clone();
     cases.extend(skeleton_files());
     cases.extend(generated());
+    cases.extend(whitespace_options());
     let file = tempfile::NamedTempFile::new().expect("a temp file");
     std::fs::write(file.path(), serde_json::to_vec(&cases).expect("JSON")).expect("write cases");
     let (ok, out) = node(
@@ -200,6 +229,7 @@ async fn greenroom_renders_like_backstage_nunjucks() {
         let ours = greenroom(
             case["template"].as_str().expect("a template"),
             &case["context"],
+            &case["options"],
         );
         let agree = match (&ours, theirs.get("ok")) {
             (Ok(a), Some(b)) => b.as_str() == Some(a.as_str()),

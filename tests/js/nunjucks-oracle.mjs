@@ -5,7 +5,8 @@
 // projectSlug), each called with JSON-copied arguments and giving a JSON-copied result as in
 // Backstage's sandbox.
 //
-//   node nunjucks-oracle.mjs CASES.json   # CASES: [{id, template, context}]
+//   node nunjucks-oracle.mjs CASES.json   # CASES: [{id, template, context, options?}]
+//   (options: {trimBlocks, lstripBlocks}, as fetch:template takes them)
 //
 // Output: one JSON line per case, {"id", "ok": rendering} or {"id", "err": message}.
 
@@ -65,19 +66,27 @@ const filters = {
   },
 };
 
-const env = new nunjucks.Environment([], {
-  autoescape: false,
-  tags: { variableStart: '${{', variableEnd: '}}' },
-});
-for (const [name, filter] of Object.entries(filters)) {
-  // As in Backstage's sandbox: the arguments and the result cross a JSON boundary.
-  env.addFilter(name, (...args) => JSON.parse(JSON.stringify(filter(...JSON.parse(JSON.stringify(args))))));
+// fetch:template's `trimBlocks` and `lstripBlocks` inputs are nunjucks options of the same names.
+function environment({ trimBlocks = false, lstripBlocks = false } = {}) {
+  const env = new nunjucks.Environment([], {
+    autoescape: false,
+    tags: { variableStart: '${{', variableEnd: '}}' },
+    trimBlocks,
+    lstripBlocks,
+  });
+  for (const [name, filter] of Object.entries(filters)) {
+    // As in Backstage's sandbox: the arguments and the result cross a JSON boundary.
+    env.addFilter(name, (...args) => JSON.parse(JSON.stringify(filter(...JSON.parse(JSON.stringify(args))))));
+  }
+  return env;
 }
+const plain = environment();
 
 const cases = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 for (const c of cases) {
   let line;
   try {
+    const env = c.options ? environment(c.options) : plain;
     line = { id: c.id, ok: env.renderString(c.template, c.context ?? {}) };
   } catch (error) {
     line = { id: c.id, err: String(error?.message ?? error) };

@@ -140,9 +140,11 @@ impl Action for FetchTemplate {
             .unwrap_or(false);
         let out = Out::new(&cx.workspace, replace)?;
         let values = cx.input.get("values").cloned().unwrap_or(Value::Null);
+        let flag = |k: &str| cx.input.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let (trim, lstrip) = (flag("trimBlocks"), flag("lstripBlocks"));
         let cap = crate::scaffolder::expr::limits().max_file_bytes;
         let n = tokio::task::spawn_blocking(move || {
-            let env = crate::scaffolder::expr::environment();
+            let env = crate::scaffolder::expr::environment_with(trim, lstrip);
             let ctx = minijinja::Value::from_serialize(serde_json::json!({ "values": values }));
             let render = |rel: &str, text: &str| -> Result<String, ActionError> {
                 if !templated(text) {

@@ -49,6 +49,15 @@ pub fn limits() -> Limits {
     LIMITS.read().map(|l| *l).unwrap_or(DEFAULT_LIMITS)
 }
 
+/// The environment `fetch:template` renders a skeleton with: nunjucks' `trimBlocks` (drop the newline
+/// after a block tag) and `lstripBlocks` (drop the spaces before one), as its inputs of those names ask.
+pub fn environment_with(trim_blocks: bool, lstrip_blocks: bool) -> Environment<'static> {
+    let mut env = environment();
+    env.set_trim_blocks(trim_blocks);
+    env.set_lstrip_blocks(lstrip_blocks);
+    env
+}
+
 /// The environment every task renders with.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
