@@ -339,14 +339,16 @@ async fn fs_delete_globs_include_dot_files_and_never_expand_through_a_link_out()
 
 /// `trimBlocks` and `lstripBlocks` reach the renderer: block tags on their own lines leave no blank or
 /// indented lines behind (the same skeleton without them keeps both, as nunjucks does).
+/// `cookiecutterCompat` renders `{{ cookiecutter.* }}` in names and contents, with `jsonify`.
 #[tokio::test]
-async fn trim_blocks_and_lstrip_blocks_take_block_lines_out() {
+async fn trim_blocks_lstrip_blocks_and_cookiecutter_compat_reach_the_renderer() {
     let s = setup(0).await;
     let (status, files, log) = dry_run(&s.t, "files-blocks", json!({})).await;
     assert_eq!(status, "COMPLETED", "{log}");
     let want = expect(&[
         ("plain/list.txt", "\n  \n  - a\n  \n  - b\n  \n\nend\n"),
         ("trimmed/list.txt", "  - a\n  - b\nend\n"),
+        ("cookie/orders.txt", "name: orders\ntags: [\"a\",\"b\"]\n"),
     ]);
     assert_eq!(files, want);
 }

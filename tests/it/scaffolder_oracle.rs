@@ -147,8 +147,9 @@ fn skeleton_files() -> Vec<Value> {
     cases
 }
 
-/// `fetch:template`'s `trimBlocks` / `lstripBlocks`: block tags at line starts, indented, inline, with
-/// comments and `{%-` trims, under each combination of the two options.
+/// `fetch:template`'s `trimBlocks` / `lstripBlocks` (block tags at line starts, indented, inline, with
+/// comments and `{%-` trims, under each combination of the two) and `cookiecutterCompat` (`{{ }}`,
+/// `cookiecutter.*`, `jsonify`).
 fn whitespace_options() -> Vec<Value> {
     let templates = [
         "{% if values.on %}\nyes\n{% endif %}\nafter\n",
@@ -171,12 +172,33 @@ fn whitespace_options() -> Vec<Value> {
             }));
         }
     }
+    let context = json!({"cookiecutter": {"name": "my-svc", "port": 8080, "tags": ["a", "b"],
+        "meta": {"owner": "team-a", "on": true}}});
+    let templates = [
+        "name: {{ cookiecutter.name }}\nport: {{ cookiecutter.port }}\n",
+        "tags: {{ cookiecutter.tags | jsonify }}\nmeta: {{ cookiecutter.meta | jsonify }}\n",
+        "kept: ${{ github.sha }}\n{% if cookiecutter.meta.on %}on{% endif %}\n",
+        "{{ cookiecutter.missing }}|{{ cookiecutter.name | upper }}|{# c #}\n",
+        "{% for t in cookiecutter.tags %}{{ loop.index }}={{ t }} {% endfor %}\n",
+    ];
+    for (i, t) in templates.iter().enumerate() {
+        cases.push(json!({
+            "id": format!("cookiecutter/{i}"),
+            "template": t,
+            "context": context,
+            "options": {"cookiecutterCompat": true},
+        }));
+    }
     cases
 }
 
 fn greenroom(template: &str, context: &Value, options: &Value) -> Result<String, String> {
     let flag = |k: &str| options[k].as_bool().unwrap_or(false);
-    let env = expr::environment_with(flag("trimBlocks"), flag("lstripBlocks"));
+    let env = expr::environment_with(expr::FileOptions {
+        trim_blocks: flag("trimBlocks"),
+        lstrip_blocks: flag("lstripBlocks"),
+        cookiecutter: flag("cookiecutterCompat"),
+    });
     let ctx = minijinja::Value::from_serialize(context);
     expr::render_text(&env, template, &ctx, expr::limits().max_render_bytes)
         .map_err(|e| e.to_string())

@@ -6,7 +6,7 @@
 // Backstage's sandbox.
 //
 //   node nunjucks-oracle.mjs CASES.json   # CASES: [{id, template, context, options?}]
-//   (options: {trimBlocks, lstripBlocks}, as fetch:template takes them)
+//   (options: {trimBlocks, lstripBlocks, cookiecutterCompat}, as fetch:template takes them)
 //
 // Output: one JSON line per case, {"id", "ok": rendering} or {"id", "err": message}.
 
@@ -66,14 +66,16 @@ const filters = {
   },
 };
 
-// fetch:template's `trimBlocks` and `lstripBlocks` inputs are nunjucks options of the same names.
-function environment({ trimBlocks = false, lstripBlocks = false } = {}) {
+// fetch:template's `trimBlocks` and `lstripBlocks` inputs are nunjucks options of the same names;
+// `cookiecutterCompat` keeps nunjucks' own `{{ }}` variables and adds a `jsonify` filter.
+function environment({ trimBlocks = false, lstripBlocks = false, cookiecutterCompat = false } = {}) {
   const env = new nunjucks.Environment([], {
     autoescape: false,
-    tags: { variableStart: '${{', variableEnd: '}}' },
+    ...(cookiecutterCompat ? {} : { tags: { variableStart: '${{', variableEnd: '}}' } }),
     trimBlocks,
     lstripBlocks,
   });
+  if (cookiecutterCompat) env.addFilter('jsonify', (s) => JSON.stringify(s));
   for (const [name, filter] of Object.entries(filters)) {
     // As in Backstage's sandbox: the arguments and the result cross a JSON boundary.
     env.addFilter(name, (...args) => JSON.parse(JSON.stringify(filter(...JSON.parse(JSON.stringify(args))))));

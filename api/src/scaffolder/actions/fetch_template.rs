@@ -11,6 +11,7 @@ use std::path::Path;
 
 use super::files::{list, read_capped, skipped, source, target, write_tree, Content, Entry, Out};
 use super::{Action, ActionContext, ActionError};
+use crate::scaffolder::expr::FileOptions;
 
 pub struct FetchTemplate;
 
@@ -119,8 +120,11 @@ impl Plan {
 }
 
 /// Whether text holds anything the renderer would change.
-fn templated(text: &str) -> bool {
-    text.contains("${{") || text.contains("{%") || text.contains("{#")
+fn templated(text: &str, cookiecutter: bool) -> bool {
+    text.contains("${{")
+        || text.contains("{%")
+        || text.contains("{#")
+        || (cookiecutter && text.contains("{{"))
 }
 
 #[async_trait::async_trait]
@@ -141,13 +145,22 @@ impl Action for FetchTemplate {
         let out = Out::new(&cx.workspace, replace)?;
         let values = cx.input.get("values").cloned().unwrap_or(Value::Null);
         let flag = |k: &str| cx.input.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let (trim, lstrip) = (flag("trimBlocks"), flag("lstripBlocks"));
+        let options = FileOptions {
+            trim_blocks: flag("trimBlocks"),
+            lstrip_blocks: flag("lstripBlocks"),
+            cookiecutter: flag("cookiecutterCompat"),
+        };
         let cap = crate::scaffolder::expr::limits().max_file_bytes;
         let n = tokio::task::spawn_blocking(move || {
-            let env = crate::scaffolder::expr::environment_with(trim, lstrip);
-            let ctx = minijinja::Value::from_serialize(serde_json::json!({ "values": values }));
+            let env = crate::scaffolder::expr::environment_with(options);
+            let key = if options.cookiecutter {
+                "cookiecutter"
+            } else {
+                "values"
+            };
+            let ctx = minijinja::Value::from_serialize(serde_json::json!({ key: values }));
             let render = |rel: &str, text: &str| -> Result<String, ActionError> {
-                if !templated(text) {
+                if !templated(text, options.cookiecutter) {
                     return Ok(text.to_string());
                 }
                 crate::scaffolder::expr::render_text(&env, text, &ctx, cap)

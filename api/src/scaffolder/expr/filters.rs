@@ -15,6 +15,11 @@ fn invalid(msg: impl Into<String>) -> Error {
 }
 
 /// Registers every filter and test of this module.
+/// `cookiecutterCompat`'s extra filter: `jsonify` (`JSON.stringify`).
+pub fn register_cookiecutter(env: &mut Environment<'static>) {
+    env.add_filter("jsonify", |v: J| dump(v, None));
+}
+
 pub fn register(env: &mut Environment<'static>) {
     env.add_filter("parseRepoUrl", |v: J| parse_repo_url(&arg_string(&v)));
     env.add_filter("projectSlug", |v: J| project_slug(&arg_string(&v)));

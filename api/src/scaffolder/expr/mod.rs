@@ -49,12 +49,34 @@ pub fn limits() -> Limits {
     LIMITS.read().map(|l| *l).unwrap_or(DEFAULT_LIMITS)
 }
 
-/// The environment `fetch:template` renders a skeleton with: nunjucks' `trimBlocks` (drop the newline
-/// after a block tag) and `lstripBlocks` (drop the spaces before one), as its inputs of those names ask.
-pub fn environment_with(trim_blocks: bool, lstrip_blocks: bool) -> Environment<'static> {
+/// How `fetch:template` renders a skeleton, from its inputs of these names.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FileOptions {
+    /// nunjucks' `trimBlocks`: drop the newline after a block tag.
+    pub trim_blocks: bool,
+    /// nunjucks' `lstripBlocks`: drop the spaces and tabs before a block tag on its line.
+    pub lstrip_blocks: bool,
+    /// `cookiecutterCompat`: `{{ }}` variables (nunjucks' own), the values as `cookiecutter`, and the
+    /// `jsonify` filter.
+    pub cookiecutter: bool,
+}
+
+/// The environment `fetch:template` renders a skeleton with.
+pub fn environment_with(o: FileOptions) -> Environment<'static> {
     let mut env = environment();
-    env.set_trim_blocks(trim_blocks);
-    env.set_lstrip_blocks(lstrip_blocks);
+    env.set_trim_blocks(o.trim_blocks);
+    env.set_lstrip_blocks(o.lstrip_blocks);
+    if o.cookiecutter {
+        if let Ok(syntax) = SyntaxConfig::builder()
+            .block_delimiters("{%", "%}")
+            .variable_delimiters("{{", "}}")
+            .comment_delimiters("{#", "#}")
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        filters::register_cookiecutter(&mut env);
+    }
     env
 }
 
