@@ -172,7 +172,7 @@ fn key_name(key: &Value) -> Option<(String, String)> {
 }
 
 /// A number as JavaScript's `String(n)` writes it (integers without a fraction).
-fn js_number(n: &Number) -> String {
+pub fn js_number(n: &Number) -> String {
     match n.as_f64() {
         Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e21 => format!("{f:.0}"),
         _ => n.to_string(),

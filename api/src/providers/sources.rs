@@ -100,6 +100,16 @@ pub async fn register(
             preview,
         });
     }
+    store(db, registry, preview, provider).await
+}
+
+/// Stores a previewed location and reads it for the first time (removed again if that read fails).
+async fn store(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    preview: Preview,
+    provider: Arc<dyn super::Provider>,
+) -> Result<Registration, SourceError> {
     if preview.exists {
         return Err(SourceError::Conflict(format!(
             "location {}:{} is already registered",
@@ -118,30 +128,31 @@ pub async fn register(
 }
 
 /// [`register`], except that a location stored already is read again now and returned (Backstage's
-/// `onConflict: refresh`).
+/// `onConflict: refresh`). The location is read through the policy once either way.
 pub async fn register_or_refresh(
     db: &DatabaseConnection,
     registry: &Registry,
     source_type: &str,
     target: &str,
 ) -> Result<Registration, SourceError> {
-    match register(db, registry, source_type, target, false).await {
-        Err(SourceError::Conflict(why)) => {
-            let (preview, _) = preview(db, registry, source_type, target).await?;
-            let stored = sources::list(db)
-                .await?
-                .into_iter()
-                .find(|s| s.key == preview.key)
-                .ok_or(SourceError::Conflict(why))?;
-            refresh_source(db, registry, &stored).await?;
-            let location = sources::by_id(db, stored.id).await?.unwrap_or(stored);
-            Ok(Registration {
-                location: Some(location),
-                preview,
-            })
-        }
-        other => other,
-    }
+    let (preview, provider) = preview(db, registry, source_type, target).await?;
+    let stored = if preview.exists {
+        sources::list(db)
+            .await?
+            .into_iter()
+            .find(|s| s.key == preview.key)
+    } else {
+        None
+    };
+    let Some(stored) = stored else {
+        return store(db, registry, preview, provider).await;
+    };
+    refresh_source(db, registry, &stored).await?;
+    let location = sources::by_id(db, stored.id).await?.unwrap_or(stored);
+    Ok(Registration {
+        location: Some(location),
+        preview,
+    })
 }
 
 /// Registers a location unless it is stored already, then reads it now and applies what it provides,

@@ -223,10 +223,7 @@ fn at_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
 fn js_string(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e21 => format!("{f:.0}"),
-            _ => n.to_string(),
-        },
+        Value::Number(n) => crate::catalog::yaml_value::js_number(n),
         Value::Bool(b) => b.to_string(),
         Value::Null => "null".into(),
         Value::Array(items) => items

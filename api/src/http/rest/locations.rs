@@ -104,13 +104,12 @@ pub async fn add(
             let (db, registry) = (&state.db, &state.sources);
             let (kind, target) = (&new.source_type, &new.target);
             let done = match on_conflict.as_deref() {
-                None | Some("reject") => {
-                    service::register(db, registry, kind, target, dry_run).await?
-                }
                 Some("refresh") if !dry_run => {
                     service::register_or_refresh(db, registry, kind, target).await?
                 }
-                Some("refresh") => service::register(db, registry, kind, target, true).await?,
+                None | Some("reject" | "refresh") => {
+                    service::register(db, registry, kind, target, dry_run).await?
+                }
                 Some(other) => {
                     return Err(RestError::Input(format!(
                         "invalid onConflict '{other}'; use reject or refresh"
