@@ -199,6 +199,71 @@ async fn locations_are_dry_run_registered_refused_and_removed() {
     );
 }
 
+/// The rendering of an entity kept by the read cache is dropped with the change: after a refresh, by-name,
+/// by-query and the listing all show the new description, etag and relations.
+#[tokio::test]
+async fn a_changed_entity_is_rendered_anew_everywhere() {
+    let t = TestDb::new().await;
+    let s = server(&t, false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("catalog-info.yaml");
+    let yaml = |desc: &str, owner: &str| {
+        format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: rendered, description: {desc}}}\nspec: {{type: service, lifecycle: production, owner: {owner}}}\n")
+    };
+    std::fs::write(&f, yaml("one", "team-a")).unwrap();
+    let target = f.display().to_string();
+    let body = json!({"type": "file", "target": target});
+    assert_eq!(
+        send(&s, "POST", "/locations", Some(body), None).await.0,
+        201
+    );
+    let by_name = "/entities/by-name/component/default/rendered";
+    let by_query = "/entities/by-query?filter=metadata.name=rendered";
+    let listed = "/entities?filter=metadata.name=rendered";
+    let owner_of = |e: &Value| {
+        e["relations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["type"] == "ownedBy")
+            .map(|r| r["targetRef"].clone())
+    };
+    let read = |path: &'static str| {
+        let s = &s;
+        async move {
+            let (status, body) = send(s, "GET", path, None, None).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            match path {
+                p if p.contains("by-query") => body["items"][0].clone(),
+                p if p.contains("by-name") => body,
+                _ => body[0].clone(),
+            }
+        }
+    };
+    let before = read(by_name).await;
+    for path in [by_name, by_query, listed] {
+        let e = read(path).await;
+        assert_eq!(e, before, "{path}: one rendering for every endpoint");
+        assert_eq!(e["metadata"]["description"], "one");
+    }
+    std::fs::write(&f, yaml("two", "team-b")).unwrap();
+    let refresh = json!({"entityRef": "component:default/rendered"});
+    assert_eq!(
+        send(&s, "POST", "/refresh", Some(refresh), None).await.0,
+        200
+    );
+    for path in [by_name, by_query, listed] {
+        let e = read(path).await;
+        assert_eq!(e["metadata"]["description"], "two", "{path}: {e}");
+        assert_ne!(e["metadata"]["etag"], before["metadata"]["etag"], "{path}");
+        assert_eq!(
+            owner_of(&e),
+            Some(json!("group:default/team-b")),
+            "{path}: {e}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn entities_are_refreshed_removed_validated_and_analysed() {
     let t = TestDb::new().await;

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use serde_json::value::RawValue;
+
 use super::store::{self, StoredEntity, StoredRelation};
 use super::CatalogError;
 
@@ -26,6 +28,14 @@ pub fn invalidate_all() {
 
 type RelKey = (String, String);
 
+/// The cache's maps, for byte accounting.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Entities,
+    Relations,
+    Views,
+}
+
 /// What the read cache may hold by default (`catalog.cacheMaxBytes`), as estimated by
 /// [`StoredEntity::approx_bytes`] and [`approx_relation_bytes`].
 pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
@@ -39,6 +49,9 @@ type Budgeted<K, V> = RwLock<(HashMap<K, V>, usize)>;
 pub struct EntityCache {
     map: Budgeted<String, Arc<StoredEntity>>,
     rels: Budgeted<RelKey, Arc<Vec<StoredRelation>>>,
+    /// Rendered JSON of an entity with its relations (Backstage's serialisation), by ref; filled by
+    /// whoever renders it under the generation its parts were read in.
+    views: Budgeted<String, Arc<RawValue>>,
     /// Counts of listings by a key naming the listing (e.g. a REST `by-query` spec), at most
     /// [`MAX_COUNTS`]; cleared with the maps.
     counts: Mutex<HashMap<String, u64>>,
@@ -61,6 +74,7 @@ impl EntityCache {
         Self {
             map: RwLock::new((HashMap::new(), 0)),
             rels: RwLock::new((HashMap::new(), 0)),
+            views: RwLock::new((HashMap::new(), 0)),
             counts: Mutex::new(HashMap::new()),
             epoch: Mutex::new((GENERATION.load(Ordering::SeqCst), Instant::now())),
             ttl,
@@ -75,24 +89,42 @@ impl EntityCache {
         self
     }
 
-    /// (entries, estimated bytes) held now, entities and relation lists together.
+    /// (entries, estimated bytes) held now, entities, relation lists and rendered views together.
     pub fn held(&self) -> (usize, usize) {
         let map = self.map.read().unwrap_or_else(|p| p.into_inner());
         let rels = self.rels.read().unwrap_or_else(|p| p.into_inner());
-        (map.0.len() + rels.0.len(), map.1 + rels.1)
+        let views = self.views.read().unwrap_or_else(|p| p.into_inner());
+        (
+            map.0.len() + rels.0.len() + views.0.len(),
+            map.1 + rels.1 + views.1,
+        )
+    }
+
+    /// Estimated bytes held by the maps other than the one being filled (`except`).
+    fn others(&self, except: Which) -> usize {
+        let bytes = |w: Which| match w {
+            Which::Entities => self.map.read().map(|m| m.1).unwrap_or(0),
+            Which::Relations => self.rels.read().map(|m| m.1).unwrap_or(0),
+            Which::Views => self.views.read().map(|m| m.1).unwrap_or(0),
+        };
+        [Which::Entities, Which::Relations, Which::Views]
+            .into_iter()
+            .filter(|w| *w != except)
+            .map(bytes)
+            .sum()
     }
 
     /// Keeps `items` (key, value, estimated bytes) in `map` within the entry budget and, together with
-    /// `other`'s bytes, the byte budget: a fill that would pass either starts `map` afresh, and one larger
-    /// than the whole byte budget is not kept at all.
-    fn fill<K: std::hash::Hash + Eq, V, O, W>(
+    /// the other maps' bytes, the byte budget: a fill that would pass either starts `map` afresh, and one
+    /// larger than the whole byte budget is not kept at all.
+    fn fill<K: std::hash::Hash + Eq, V>(
         &self,
         map: &Budgeted<K, V>,
-        other: &Budgeted<O, W>,
+        which: Which,
         items: Vec<(K, V, usize)>,
     ) {
         let added: usize = items.iter().map(|(_, _, b)| b).sum();
-        let others = other.read().map(|m| m.1).unwrap_or(0);
+        let others = self.others(which);
         if others + added > self.max_bytes {
             return; // larger than the whole budget: served, not kept
         }
@@ -116,6 +148,7 @@ impl EntityCache {
         if epoch.0 != generation || epoch.1.elapsed() > self.ttl {
             *self.map.write().unwrap_or_else(|p| p.into_inner()) = (HashMap::new(), 0);
             *self.rels.write().unwrap_or_else(|p| p.into_inner()) = (HashMap::new(), 0);
+            *self.views.write().unwrap_or_else(|p| p.into_inner()) = (HashMap::new(), 0);
             self.counts
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -123,6 +156,38 @@ impl EntityCache {
             *epoch = (generation, Instant::now());
         }
         generation
+    }
+
+    /// The current generation: what a caller that renders from this cache's entities passes to
+    /// [`Self::put_views`].
+    pub fn generation(&self) -> u64 {
+        self.current()
+    }
+
+    /// Rendered views kept for `refs`, in their order (`None` where none is kept).
+    pub fn views(&self, refs: &[&str]) -> Vec<Option<Arc<RawValue>>> {
+        self.current();
+        let views = self.views.read().unwrap_or_else(|p| p.into_inner());
+        refs.iter().map(|r| views.0.get(*r).cloned()).collect()
+    }
+
+    /// Keeps views rendered from entities and relations read under `generation` (dropped if the
+    /// catalog changed since).
+    pub fn put_views(&self, generation: u64, items: Vec<(String, Arc<RawValue>)>) {
+        if items.is_empty()
+            || self.max_entries == 0
+            || GENERATION.load(Ordering::SeqCst) != generation
+        {
+            return;
+        }
+        let items = items
+            .into_iter()
+            .map(|(k, v)| {
+                let bytes = 64 + k.len() + v.get().len();
+                (k, v, bytes)
+            })
+            .collect();
+        self.fill(&self.views, Which::Views, items);
     }
 
     /// The count kept for `key` under the current generation, and that generation (to pass to
@@ -156,7 +221,7 @@ impl EntityCache {
             .iter()
             .map(|e| (e.entity_ref.clone(), e.clone(), e.approx_bytes()))
             .collect();
-        self.fill(&self.map, &self.rels, items);
+        self.fill(&self.map, Which::Entities, items);
     }
 
     /// Entities for `refs` (any order, missing ones absent): cached ones from memory, the rest in one query.
@@ -234,7 +299,7 @@ impl EntityCache {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone(), approx_relation_bytes(k, v)))
                 .collect();
-            self.fill(&self.rels, &self.map, items);
+            self.fill(&self.rels, Which::Relations, items);
         }
         found.extend(loaded);
         Ok(found)

@@ -2,9 +2,66 @@
 //! `relations` (`{type, targetRef, target}`) and `status.items` for processing errors; and `fields`
 //! pruning (`fields=kind,metadata.name`: only those paths are kept).
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
+use crate::catalog::cache::EntityCache;
 use crate::catalog::store::{StoredEntity, StoredRelation};
+
+/// JSON already written out, embedded as it is in a response.
+#[derive(Clone, Debug)]
+pub struct Raw(pub Arc<RawValue>);
+
+impl serde::Serialize for Raw {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.as_ref().serialize(s)
+    }
+}
+
+impl Raw {
+    /// `value` written out.
+    pub fn of(value: &Value) -> Self {
+        // A `Value` always serialises (its keys are strings); the default (`null`) is never taken.
+        Self(Arc::from(
+            serde_json::value::to_raw_value(value).unwrap_or_default(),
+        ))
+    }
+}
+
+/// The Backstage JSON of each of `items` (entities with their relations) with only `fields` kept.
+/// Without `fields`, the whole rendering is kept in `cache` (under `generation`, the cache generation
+/// read before the items were), so an entity is rendered once per catalog change.
+pub fn render_all(
+    cache: &EntityCache,
+    generation: u64,
+    items: &[(Arc<StoredEntity>, Arc<Vec<StoredRelation>>)],
+    fields: &Fields,
+) -> Vec<Raw> {
+    if !fields.is_empty() {
+        return items
+            .iter()
+            .map(|(e, rels)| Raw::of(&fields.apply(entity_json(e, rels))))
+            .collect();
+    }
+    let refs: Vec<&str> = items.iter().map(|(e, _)| e.entity_ref.as_str()).collect();
+    let kept = cache.views(&refs);
+    let mut fresh = Vec::new();
+    let out = items
+        .iter()
+        .zip(kept)
+        .map(|((e, rels), kept)| match kept {
+            Some(v) => Raw(v),
+            None => {
+                let raw = Raw::of(&entity_json(e, rels));
+                fresh.push((e.entity_ref.clone(), raw.0.clone()));
+                raw
+            }
+        })
+        .collect();
+    cache.put_views(generation, fresh);
+    out
+}
 
 /// The Backstage JSON of `e` with its outgoing relations.
 pub fn entity_json(e: &StoredEntity, rels: &[StoredRelation]) -> Value {

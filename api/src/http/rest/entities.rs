@@ -14,11 +14,15 @@ use crate::catalog::backstage::{ancestry, view};
 use crate::catalog::refs::EntityRef;
 use crate::http::state::AppState;
 
-fn render(items: &[Loaded], fields: &view::Fields) -> Vec<Value> {
-    items
-        .iter()
-        .map(|(e, rels)| fields.apply(view::entity_json(e, rels)))
-        .collect()
+/// `items` as Backstage serialises them, with only `fields` kept; `generation` is the read cache's,
+/// taken before the items were read (so their renderings may be kept).
+fn render(
+    state: &AppState,
+    generation: u64,
+    items: &[Loaded],
+    fields: &view::Fields,
+) -> Vec<view::Raw> {
+    view::render_all(&state.cache, generation, items, fields)
 }
 
 /// `order=asc:metadata.name` (GET /entities): only the first directive is used.
@@ -36,8 +40,9 @@ pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Vec<Value>>, RestError> {
+) -> Result<Json<Vec<view::Raw>>, RestError> {
     caller(&state, &headers, Scope::CatalogRead).await?;
+    let generation = state.cache.generation();
     let params = Params::parse(raw.as_deref());
     let mut spec = Spec {
         filter: params.all("filter"),
@@ -65,7 +70,7 @@ pub async fn list(
         }
         None => query::all(&state.db, &state.cache, &spec, position, offset).await?,
     };
-    Ok(Json(render(&items, &fields)))
+    Ok(Json(render(&state, generation, &items, &fields)))
 }
 
 /// The spec, position and offset of a `by-query` request (a cursor carries the first two).
@@ -103,7 +108,7 @@ pub async fn by_query(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, RestError> {
+) -> Result<Json<PageBody>, RestError> {
     caller(&state, &headers, Scope::CatalogRead).await?;
     let params = Params::parse(raw.as_deref());
     let (spec, position, offset) = query_spec(&params)?;
@@ -130,12 +135,31 @@ pub struct PageRequest {
     pub total: bool,
 }
 
+/// The `by-query` response (keys in Backstage's order).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageBody {
+    items: Vec<view::Raw>,
+    page_info: PageInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_items: Option<u64>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prev_cursor: Option<String>,
+}
+
 /// The `by-query` response: the page's items, `totalItems` and cursors to the next and previous pages.
 pub async fn page_body(
     state: &AppState,
     r: PageRequest,
     fields: &view::Fields,
-) -> Result<Value, RestError> {
+) -> Result<PageBody, RestError> {
     let PageRequest {
         spec,
         position,
@@ -144,6 +168,7 @@ pub async fn page_body(
         total,
     } = r;
     let limit = limit.min(query::MAX_LIMIT);
+    let generation = state.cache.generation();
     let page = query::page(&state.db, &state.cache, &spec, &position, limit, offset).await?;
     let key = |i: Option<&Loaded>| i.map(|(e, _)| query::key_of(e, spec.sort));
     let (first, last) = (key(page.items.first()), key(page.items.last()));
@@ -169,20 +194,18 @@ pub async fn page_body(
         (Some((v, r)), true) => Some(cursor(Position::Before(v.clone(), r.clone()))),
         _ => None,
     };
-    let mut body = json!({
-        "items": render(&page.items, fields),
-        "pageInfo": {},
-    });
-    if let Some(n) = next {
-        body["pageInfo"]["nextCursor"] = json!(n);
-    }
-    if let Some(p) = prev {
-        body["pageInfo"]["prevCursor"] = json!(p);
-    }
-    if total {
-        body["totalItems"] = json!(query::count(&state.db, &state.cache, &spec).await?);
-    }
-    Ok(body)
+    let total_items = match total {
+        true => Some(query::count(&state.db, &state.cache, &spec).await?),
+        false => None,
+    };
+    Ok(PageBody {
+        items: render(state, generation, &page.items, fields),
+        page_info: PageInfo {
+            next_cursor: next,
+            prev_cursor: prev,
+        },
+        total_items,
+    })
 }
 
 /// `GET /entities/by-uid/{uid}`.
@@ -245,10 +268,15 @@ pub async fn by_name(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((kind, namespace, name)): Path<(String, String, String)>,
-) -> Result<Json<Value>, RestError> {
+) -> Result<Json<view::Raw>, RestError> {
     caller(&state, &headers, Scope::CatalogRead).await?;
-    let (e, rels) = named(&state, &kind, &namespace, &name).await?;
-    Ok(Json(view::entity_json(&e, &rels)))
+    let generation = state.cache.generation();
+    let loaded = named(&state, &kind, &namespace, &name).await?;
+    let none = view::Fields::default();
+    let mut one = render(&state, generation, std::slice::from_ref(&loaded), &none);
+    one.pop()
+        .map(Json)
+        .ok_or_else(|| RestError::NotFound(format!("No entity named '{name}'")))
 }
 
 /// `GET /entities/by-name/{kind}/{namespace}/{name}/ancestry`: the entity and the Location entities

@@ -113,7 +113,7 @@ pub async fn query_entities(
     State(state): State<AppState>,
     headers: HeaderMap,
     b: Result<Json<QueryBody>, JsonRejection>,
-) -> Result<Json<Value>, RestError> {
+) -> Result<Json<super::entities::PageBody>, RestError> {
     caller(&state, &headers, Scope::CatalogRead).await?;
     let (request, fields) = spec_of(body(b)?)?;
     let fields = view::Fields::parse(&fields);
