@@ -407,6 +407,18 @@ async fn writes_need_catalog_write_and_ownership() {
     )
     .await;
     assert_eq!(status, 403);
+    let moved = json!({"type": "file", "target": "/tmp/y.yaml"});
+    for who in [None, Some(reader.as_str())] {
+        let (status, body) = send(&s, "PUT", "/locations/1", Some(moved.clone()), who).await;
+        let name = body["error"]["name"].as_str();
+        assert!(
+            matches!(
+                (status, name),
+                (401, Some("AuthenticationError")) | (403, Some("NotAllowedError"))
+            ),
+            "{status} {body}"
+        );
+    }
 
     // team-a owns www-artist: a writer outside it is refused, and nothing changes.
     let outsider = token(
@@ -474,6 +486,7 @@ async fn writes_need_catalog_write_and_ownership() {
         vec![
             want("user:default/jane", "refreshEntity", "FORBIDDEN"),
             want("user:default/jane", "registerLocation", "FORBIDDEN"),
+            want("user:default/jane", "updateLocation", "FORBIDDEN"),
             want("user:default/nobody", "refreshEntity", "FORBIDDEN"),
             want("user:default/nobody", "removeEntity", "FORBIDDEN"),
             want("user:default/someone", "refreshEntity", "ok"),

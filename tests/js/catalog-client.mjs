@@ -226,6 +226,58 @@ await check('validateEntity accepts valid entities and lists what is wrong with 
   assert.ok(bad.errors.some(e => e.message.includes('metadata.name')));
 });
 
+await check('updateLocation points a location elsewhere; its entities move with it', async () => {
+  const loc = await client.getLocationByRef(`file:${written}`);
+  const before = await client.getEntityByRef('component:default/client-written');
+  const moved = written.replace(/\.yaml$/, '-moved.yaml');
+  writeFileSync(moved, `${component('four')}---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: client-moved}
+spec: {type: service, lifecycle: production, owner: team-a}
+`);
+  const updated = await client.updateLocation(loc.id, { type: 'file', target: moved });
+  assert.deepEqual(updated, { id: loc.id, type: 'file', target: moved });
+  assert.deepEqual(await client.getLocationById(loc.id), updated);
+  assert.equal(await client.getLocationByRef(`file:${written}`), undefined);
+  const after = await client.getEntityByRef('component:default/client-written');
+  assert.equal(after.metadata.description, 'four');
+  assert.equal(after.metadata.uid, before.metadata.uid);
+  assert.notEqual(after.metadata.etag, before.metadata.etag);
+  assert.deepEqual(await client.getLocationByEntity('component:default/client-moved'), updated);
+  const { items } = await client.getLocations();
+  const configured = items.find(l => l.id !== loc.id);
+  const other = written.replace(/\.yaml$/, '-other.yaml');
+  writeFileSync(other, 'apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: client-other}\nspec: {type: team, children: []}\n');
+  const taken = await client.addLocation({ type: 'file', target: other });
+  await assert.rejects(client.updateLocation(loc.id, { type: 'file', target: other }), err => {
+    assert.equal(err.body.error.name, 'ConflictError');
+    assert.equal(err.response.status, 409);
+    return true;
+  });
+  await client.removeLocationById(taken.location.id);
+  await assert.rejects(client.updateLocation(configured.id, { type: 'file', target: written }), err => {
+    assert.equal(err.body.error.name, 'InputError');
+    return true;
+  });
+  await assert.rejects(client.updateLocation('999999', { type: 'file', target: written }), err => {
+    assert.equal(err.body.error.name, 'NotFoundError');
+    assert.equal(err.response.status, 404);
+    return true;
+  });
+  await assert.rejects(client.updateLocation(loc.id, { type: 'file', target: '/etc/passwd' }), err => {
+    assert.equal(err.body.error.name, 'InputError');
+    assert.equal(err.response.status, 400);
+    return true;
+  });
+  // Back where it was: client-moved goes, client-written stays with its uid.
+  await client.updateLocation(loc.id, { type: 'file', target: written });
+  assert.equal(await client.getEntityByRef('component:default/client-moved'), undefined);
+  const back = await client.getEntityByRef('component:default/client-written');
+  assert.equal(back.metadata.uid, before.metadata.uid);
+  assert.equal((await client.getLocationById(loc.id)).target, written);
+});
+
 await check('removeEntityByUid and removeLocationById remove what they name', async () => {
   const e = await client.getEntityByRef('component:default/client-written');
   await client.removeEntityByUid(e.metadata.uid);

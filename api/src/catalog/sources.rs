@@ -183,3 +183,37 @@ pub async fn by_id(
         .await?
         .map(SourceStatus::from))
 }
+
+/// Points the source `id` (stored under `old_key`) at another location: its key, type and target change
+/// and its cursor is dropped (so the next read is a full one); the entities it provided move with it, in
+/// one transaction, so a read of the new location keeps those it still provides (same uids).
+pub async fn retarget(
+    db: &sea_orm::DatabaseConnection,
+    id: i32,
+    old_key: &str,
+    new: (&str, &str, &str),
+) -> Result<(), CatalogError> {
+    use sea_orm::TransactionTrait;
+    let (key, source_type, target) = new;
+    let txn = db.begin().await?;
+    locations::Entity::update_many()
+        .col_expr(locations::Column::LocationKey, Expr::value(key))
+        .col_expr(locations::Column::LocationType, Expr::value(source_type))
+        .col_expr(locations::Column::Target, Expr::value(target))
+        .col_expr(locations::Column::Cursor, Expr::value(None::<String>))
+        .col_expr(
+            locations::Column::UpdatedAt,
+            Expr::value(chrono::Utc::now().timestamp_millis()),
+        )
+        .filter(locations::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    entities::Entity::update_many()
+        .col_expr(entities::Column::LocationKey, Expr::value(key))
+        .filter(entities::Column::LocationKey.eq(old_key))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    super::cache::invalidate_all();
+    Ok(())
+}

@@ -238,6 +238,57 @@ pub async fn unregister(db: &DatabaseConnection, id: &str) -> Result<SourceStatu
     Ok(source)
 }
 
+/// Points the registered location `id` at another type and target (Backstage's `PUT /locations/{id}`):
+/// the new location is read through the policy first; another location already stored there is a
+/// conflict. The entities move with the location and the new one is read at once, so those it still
+/// provides keep their uids and the others go; when that read fails, the location points back where it
+/// was and nothing else changed.
+pub async fn update(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    id: &str,
+    source_type: &str,
+    target: &str,
+) -> Result<SourceStatus, SourceError> {
+    let old = by_id(db, id).await?;
+    if old.origin != "registered" {
+        return Err(SourceError::Input(format!(
+            "location {} comes from the config file; change it there",
+            old.id
+        )));
+    }
+    let (preview, _) = preview(db, registry, source_type, target).await?;
+    if preview.key != old.key {
+        if preview.exists {
+            return Err(SourceError::Conflict(format!(
+                "location {}:{} is already registered",
+                preview.source_type, preview.target
+            )));
+        }
+        let new = (
+            preview.key.as_str(),
+            preview.source_type.as_str(),
+            preview.target.as_str(),
+        );
+        sources::retarget(db, old.id, &old.key, new)
+            .await
+            .map_err(conflict_on_duplicate)?;
+    }
+    let moved = by_id(db, id).await?;
+    if let Err(e) = refresh_source(db, registry, &moved).await {
+        if moved.key != old.key {
+            let back = (
+                old.key.as_str(),
+                old.source_type.as_str(),
+                old.target.as_str(),
+            );
+            sources::retarget(db, old.id, &moved.key, back).await?;
+        }
+        return Err(e);
+    }
+    by_id(db, id).await
+}
+
 /// Reads one stored source now with its provider.
 pub async fn refresh_source(
     db: &DatabaseConnection,

@@ -158,3 +158,33 @@ pub async fn remove(
         })
         .await
 }
+
+/// `PUT /locations/{id}` with `{type, target}`: points a registered location elsewhere and reads it
+/// (200 with the location). A missing id is a 404, a location from the config file or one the read
+/// policy refuses a 400, a target another location already has a 409.
+pub async fn update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    new: Result<Json<NewLocation>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let target = match &new {
+        Ok(Json(n)) => format!("id={id} location={}:{}", n.source_type, n.target),
+        Err(_) => format!("id={id}"),
+    };
+    let write = Write {
+        state: &state,
+        headers: &headers,
+        operation: "updateLocation",
+        target,
+        scope: Scope::CatalogWrite,
+    };
+    write
+        .run(StatusCode::OK, |_| async {
+            let new = body(new)?;
+            let (db, registry) = (&state.db, &state.sources);
+            let updated = service::update(db, registry, &id, &new.source_type, &new.target).await?;
+            Ok(location_json(&updated))
+        })
+        .await
+}

@@ -50,7 +50,9 @@ pub fn routes() -> Router<AppState> {
         .route("/locations/by-query", post(predicates::query_locations))
         .route(
             "/locations/{id}",
-            get(locations::by_id).delete(locations::remove),
+            get(locations::by_id)
+                .put(locations::update)
+                .delete(locations::remove),
         )
         .route(
             "/locations/by-entity/{kind}/{namespace}/{name}",
