@@ -25,7 +25,7 @@ async fn catalog_client_methods_work_against_the_server() {
     let (ok, text) = js::node("catalog-client.mjs", vec![s.base.clone(), target]).await;
     println!("{text}");
     assert!(ok, "catalog-client checks failed:\n{text}");
-    assert!(text.contains("16 catalog-client checks passed"), "{text}");
+    assert!(text.contains("17 catalog-client checks passed"), "{text}");
 }
 
 /// `POST /entities/by-query` and `POST /entity-facets` with filter predicates, through the real client,

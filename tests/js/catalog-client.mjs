@@ -98,6 +98,20 @@ await check('getEntityFacets counts values', async () => {
   assert.equal(facets['spec.lifecycle'].reduce((n, f) => n + f.count, 0), 13);
 });
 
+await check('streamEntities pages through every match (GET and predicate forms)', async () => {
+  const pages = [];
+  for await (const page of client.streamEntities({ filter: { kind: 'component' }, pageSize: 4 })) pages.push(page);
+  assert.deepEqual(pages.map(p => p.length), [4, 4, 4, 1]);
+  const all = await client.getEntities({ filter: { kind: 'component' } });
+  assert.deepEqual(names(pages.flat()), names(all.items));
+  const byPredicate = [];
+  for await (const page of client.streamEntities({ query: { kind: 'component', 'spec.type': 'service' }, pageSize: 3 })) {
+    byPredicate.push(...page);
+  }
+  const services = await client.getEntities({ filter: { kind: 'component', 'spec.type': 'service' } });
+  assert.deepEqual(names(byPredicate), names(services.items));
+});
+
 await check('locations: list, by ref, by entity', async () => {
   const { items } = await client.getLocations();
   assert.ok(items.length >= 1);
