@@ -143,6 +143,10 @@ struct Run<'a> {
     base_dir: Option<PathBuf>,
     /// A git-sourced template's checkout root (`fetch:*` may read anywhere in it).
     template_root: Option<PathBuf>,
+    /// The URL a template from a url source was read from.
+    template_url: Option<String>,
+    /// Who the run acts as (its creator, with the scopes stored with the task).
+    caller: crate::auth::Caller,
     env: Arc<minijinja::Environment<'static>>,
     /// The secret values masked in step outputs.
     masked: Vec<String>,
@@ -172,6 +176,12 @@ impl<'a> Run<'a> {
             .get(super::template::BASE_DIR_KEY)
             .and_then(Value::as_str)
             .map(PathBuf::from);
+        let template_url = input
+            .spec
+            .get(super::template::BASE_URL_KEY)
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let caller = super::template::acting(input.spec, input.created_by);
         let env = Arc::new(expr::environment());
         let masked = secret_values(input.secrets);
         if input.state.len() != specs.len() {
@@ -184,6 +194,8 @@ impl<'a> Run<'a> {
             cancel,
             base_dir,
             template_root: None,
+            template_url,
+            caller,
             env,
             masked,
             outputs: Map::new(),
@@ -253,6 +265,8 @@ impl<'a> Run<'a> {
                 workspace: self.workspace,
                 base_dir: &self.base_dir,
                 template_root: &self.template_root,
+                template_url: &self.template_url,
+                caller: &self.caller,
                 created_by: self.input.created_by,
                 dry_run: self.input.dry_run,
             },
@@ -407,6 +421,8 @@ struct Step<'a> {
     workspace: &'a std::path::Path,
     base_dir: &'a Option<PathBuf>,
     template_root: &'a Option<PathBuf>,
+    template_url: &'a Option<String>,
+    caller: &'a crate::auth::Caller,
     created_by: &'a str,
     dry_run: bool,
 }
@@ -451,6 +467,7 @@ async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver
             workspace: s.workspace.to_path_buf(),
             template_dir: s.base_dir.clone(),
             template_root: s.template_root.clone(),
+            template_url: s.template_url.clone(),
             output: Map::new(),
             log: Logger {
                 sink: sink.clone(),
@@ -459,6 +476,8 @@ async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver
             task_id: s.task_id.to_string(),
             db: s.db.clone(),
             subject: s.created_by.to_string(),
+            caller: s.caller.clone(),
+            dry_run: s.dry_run,
         };
         // Dropping the action's future stops it: a cancellation ends a running action at once.
         let ran = tokio::select! {
