@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use greenroom_tests::{TestApp, TestDb};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -132,9 +133,8 @@ async fn a_template_from_a_url_source_fetches_its_skeletons_from_the_repository_
     .await;
     let (denied_port, denied_hits) = counting_listener().await;
     let host = format!("127.0.0.1:{}", forge.port);
-    let config = format!(
-        "catalog:\n  rules:\n    - allow: [Template]\n  allow:\n    hosts: ['{host}']\n"
-    );
+    let config =
+        format!("catalog:\n  rules:\n    - allow: [Template]\n  allow:\n    hosts: ['{host}']\n");
     let config = api::config::Config::from_yaml(&config).unwrap();
     let app = TestApp::new(&t)
         .sources(Arc::new(config.catalog.registry().unwrap()))
@@ -157,7 +157,10 @@ async fn a_template_from_a_url_source_fetches_its_skeletons_from_the_repository_
     let run = dry_run(&app, &other).await;
     assert_eq!(run["status"], "COMPLETED", "{run}");
     assert_eq!(file(&run, "README.md"), Some(json!("# svc\n")), "{run}");
-    assert_eq!(file(&run, "shared/LICENSE"), Some(json!("shared licence\n")));
+    assert_eq!(
+        file(&run, "shared/LICENSE"),
+        Some(json!("shared licence\n"))
+    );
     assert_eq!(
         file(&run, "other/notes.txt"),
         Some(json!("from another path\n"))
@@ -166,7 +169,11 @@ async fn a_template_from_a_url_source_fetches_its_skeletons_from_the_repository_
     assert!(forge.git_hits.load(Ordering::SeqCst) > 0);
 
     // A blob URL of a directory, and a ref that is a commit, work too.
-    let run = dry_run(&app, &format!("http://{host}/org/repo/blob/main/other/skel")).await;
+    let run = dry_run(
+        &app,
+        &format!("http://{host}/org/repo/blob/main/other/skel"),
+    )
+    .await;
     assert_eq!(run["status"], "COMPLETED", "{run}");
     let commit = std::process::Command::new("git")
         .arg("--git-dir")
@@ -175,7 +182,11 @@ async fn a_template_from_a_url_source_fetches_its_skeletons_from_the_repository_
         .output()
         .unwrap();
     let commit = String::from_utf8(commit.stdout).unwrap().trim().to_string();
-    let run = dry_run(&app, &format!("http://{host}/org/repo/tree/{commit}/other/skel")).await;
+    let run = dry_run(
+        &app,
+        &format!("http://{host}/org/repo/tree/{commit}/other/skel"),
+    )
+    .await;
     assert_eq!(run["status"], "COMPLETED", "{run}");
     assert_eq!(
         file(&run, "other/notes.txt"),
@@ -186,7 +197,12 @@ async fn a_template_from_a_url_source_fetches_its_skeletons_from_the_repository_
     // refused host is never connected to.
     let run = dry_run(&app, &format!("http://{host}/org/repo/tree/main/nothing")).await;
     assert_eq!(run["status"], "FAILED", "{run}");
-    assert!(run["log"].to_string().contains("no 'nothing' in the repository at main"), "{run}");
+    assert!(
+        run["log"]
+            .to_string()
+            .contains("no 'nothing' in the repository at main"),
+        "{run}"
+    );
     let denied = format!("http://127.0.0.1:{denied_port}/org/repo/tree/main/other/skel");
     let run = dry_run(&app, &denied).await;
     assert_eq!(run["status"], "FAILED", "{run}");
@@ -195,7 +211,11 @@ async fn a_template_from_a_url_source_fetches_its_skeletons_from_the_repository_
         log.contains("host is not one this server may connect to"),
         "{log}"
     );
-    assert_eq!(denied_hits.load(Ordering::SeqCst), 0, "nothing connects before the policy allows it");
+    assert_eq!(
+        denied_hits.load(Ordering::SeqCst),
+        0,
+        "nothing connects before the policy allows it"
+    );
     let meta = "http://169.254.169.254/org/repo/tree/main/x";
     let run = dry_run(&app, meta).await;
     assert_eq!(run["status"], "FAILED", "{run}");
@@ -213,9 +233,8 @@ async fn relative_skeletons_of_a_url_template_stay_in_its_repository() {
     ])
     .await;
     let host = format!("127.0.0.1:{}", forge.port);
-    let config = format!(
-        "catalog:\n  rules:\n    - allow: [Template]\n  allow:\n    hosts: ['{host}']\n"
-    );
+    let config =
+        format!("catalog:\n  rules:\n    - allow: [Template]\n  allow:\n    hosts: ['{host}']\n");
     let config = api::config::Config::from_yaml(&config).unwrap();
     let app = TestApp::new(&t)
         .sources(Arc::new(config.catalog.registry().unwrap()))
@@ -239,5 +258,64 @@ async fn relative_skeletons_of_a_url_template_stay_in_its_repository() {
     assert!(
         log.contains("'../../../elsewhere' leaves the template's repository"),
         "{log}"
+    );
+}
+
+/// A worker whose actions know the fake GitHub as an integration, with `token` (or none).
+fn tree_worker(t: &TestDb, port: u16, token: Option<&str>) -> api::scaffolder::worker::Workers {
+    let token = token
+        .map(|t| format!("      token: {t}\n"))
+        .unwrap_or_default();
+    let yaml = format!(
+        "integrations:\n  github:\n    - host: '127.0.0.1:{port}'\n      apiBaseUrl: 'http://127.0.0.1:{port}/api/v3'\n{token}"
+    );
+    let config = api::config::Config::from_yaml(&yaml).unwrap();
+    let github = config.integrations.github().unwrap();
+    let registry = api::scaffolder::actions::Registry::integrated(
+        &greenroom_tests::sandbox_sources(),
+        &github,
+        &[],
+    );
+    api::scaffolder::worker::spawn(
+        t.db.clone(),
+        Arc::new(registry),
+        format!("worker-tree-{}", token.len()),
+        crate::publish_github::settings(),
+    )
+}
+
+#[tokio::test]
+async fn a_skeleton_on_an_integration_host_is_fetched_with_its_token() {
+    use crate::fake_github::{fake_github, TOKEN};
+    let fake = fake_github().await;
+    crate::fake_git::seed(
+        &fake.bare("acme", "skel"),
+        &[("sub/hello.txt", "private skeleton\n")],
+    );
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let template = format!(
+        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: {{name: private}}\nspec:\n  owner: team-a\n  type: service\n  steps:\n    - id: fetch\n      action: fetch:plain\n      input:\n        url: 'http://127.0.0.1:{p}/acme/skel/tree/main/sub'\n",
+        p = fake.port
+    );
+    std::fs::write(dir.path().join("t.yaml"), template).unwrap();
+    assert_eq!(t.refresh(&dir.path().join("t.yaml")).await.valid, 1);
+
+    // The fake refuses git without the token: without one configured the fetch fails.
+    let worker = tree_worker(&t, fake.port, None);
+    let task = crate::publish_github::run_template(&t, "template:private", json!({})).await;
+    assert_eq!(task["status"], "FAILED", "{task}");
+    assert!(task["events"].to_string().contains("git fetch"), "{task}");
+    worker.shutdown(std::time::Duration::from_secs(5)).await;
+
+    let _worker = tree_worker(&t, fake.port, Some(TOKEN));
+    let task = crate::publish_github::run_template(&t, "template:private", json!({})).await;
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    let events = task["events"].to_string();
+    assert!(events.contains("fetched 1 files"), "{events}");
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{TOKEN}"));
+    assert!(
+        !events.contains(TOKEN) && !events.contains(&basic),
+        "{events}"
     );
 }

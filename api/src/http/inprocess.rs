@@ -68,7 +68,12 @@ impl Backend for InProcess {
         let headers = resp
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let body = axum::body::to_bytes(resp.into_body(), MAX_RESPONSE_BYTES)
             .await

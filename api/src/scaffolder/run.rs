@@ -12,21 +12,9 @@ use tokio::sync::watch;
 
 use super::actions::{ActionContext, Logger, Registry, Sink};
 use super::expr;
-use super::sinks::{redact, secret_values, MemorySink};
+use super::sinks::{redact_value, secret_values, MemorySink};
 use super::template::{steps as parse_steps, StepSpec};
 use super::{now_ms, StepState, StepStatus};
-
-/// A JSON value with every secret masked in its strings.
-fn redact_value(value: Value, secrets: &[String]) -> Value {
-    if secrets.is_empty() {
-        return value;
-    }
-    serde_json::to_string(&value)
-        .ok()
-        .map(|t| redact(&t, secrets))
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null)
-}
 
 /// Renders `input` on a blocking thread (its fuel bounds the work there; awaiting it can be dropped).
 async fn render_off(
@@ -171,16 +159,15 @@ impl<'a> Run<'a> {
         workspace: &'a std::path::Path,
         cancel: watch::Receiver<bool>,
     ) -> Self {
-        let base_dir = input
-            .spec
-            .get(super::template::BASE_DIR_KEY)
-            .and_then(Value::as_str)
-            .map(PathBuf::from);
-        let template_url = input
-            .spec
-            .get(super::template::BASE_URL_KEY)
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let stored = |key: &str| {
+            input
+                .spec
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let base_dir = stored(super::template::BASE_DIR_KEY).map(PathBuf::from);
+        let template_url = stored(super::template::BASE_URL_KEY);
         let caller = super::template::acting(input.spec, input.created_by);
         let env = Arc::new(expr::environment());
         let masked = secret_values(input.secrets);

@@ -78,7 +78,11 @@ pub fn acting(spec: &Value, subject: &str) -> crate::auth::Caller {
         acting
             .and_then(|a| a.get(key))
             .and_then(Value::as_array)
-            .map(|l| l.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let scopes = list("scopes");

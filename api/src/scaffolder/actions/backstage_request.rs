@@ -32,8 +32,11 @@ pub struct BackendResponse {
 /// its router).
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync {
-    async fn send(&self, caller: &Caller, request: BackendRequest)
-        -> Result<BackendResponse, String>;
+    async fn send(
+        &self,
+        caller: &Caller,
+        request: BackendRequest,
+    ) -> Result<BackendResponse, String>;
 }
 
 /// Where the server puts its [`Backend`] once its router is built (the registry exists before it).
@@ -108,7 +111,10 @@ fn text(key: &str, v: &Value) -> Result<String, ActionError> {
 fn entries(cx: &ActionContext, key: &str) -> Result<Vec<(String, String)>, ActionError> {
     match cx.input.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Object(m)) => m.iter().map(|(k, v)| Ok((k.clone(), text(key, v)?))).collect(),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), text(key, v)?)))
+            .collect(),
         Some(_) => Err(ActionError::Input(format!("input.{key} must be an object"))),
     }
 }
@@ -159,7 +165,10 @@ fn request(cx: &ActionContext) -> Result<BackendRequest, ActionError> {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => s.clone().into_bytes(),
         Some(other) => {
-            if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
                 headers.push(("content-type".into(), "application/json".into()));
             }
             other.to_string().into_bytes()
@@ -173,12 +182,12 @@ fn request(cx: &ActionContext) -> Result<BackendRequest, ActionError> {
     })
 }
 
-/// The response as Roadie's action outputs it: JSON bodies parsed, others as `{message: text}`.
+/// The response as Roadie's action outputs it: JSON bodies parsed (`application/json`, and here also
+/// `…+json` such as GraphQL's `application/graphql-response+json`), others as `{message: text}`.
 fn body_of(response: &BackendResponse) -> Result<Value, ActionError> {
-    let json = response
-        .headers
-        .iter()
-        .any(|(k, v)| k == "content-type" && v.contains("application/json"));
+    let json = response.headers.iter().any(|(k, v)| {
+        k == "content-type" && (v.contains("application/json") || v.contains("+json"))
+    });
     if json && !response.body.is_empty() {
         return serde_json::from_slice(&response.body)
             .map_err(|e| ActionError::Failed(format!("could not parse the response body: {e}")));
@@ -211,7 +220,9 @@ impl Action for BackstageRequest {
             return Ok(());
         }
         let backend = self.backend.get().cloned().ok_or_else(|| {
-            ActionError::input("http:backstage:request: this server's APIs are not wired to its workers")
+            ActionError::input(
+                "http:backstage:request: this server's APIs are not wired to its workers",
+            )
         })?;
         cx.log.log(&format!("sending a {shown}")).await;
         let response = tokio::time::timeout(timeout, backend.send(&cx.caller, request))
@@ -257,10 +268,19 @@ mod tests {
             ok("/api/catalog/entities?filter=kind=component"),
             "/api/catalog/entities?filter=kind=component"
         );
-        assert_eq!(ok("catalog/entities/by-name/component/default/x"), "/api/catalog/entities/by-name/component/default/x");
+        assert_eq!(
+            ok("catalog/entities/by-name/component/default/x"),
+            "/api/catalog/entities/by-name/component/default/x"
+        );
         assert_eq!(ok("/graphql"), "/graphql");
         assert_eq!(ok("/api/graphql"), "/graphql");
-        for bad in ["/proxy/snyk/org", "/api/scaffolder/v2/tasks", "/api/catalog/../x", "/graphql/ws", "/"] {
+        for bad in [
+            "/proxy/snyk/org",
+            "/api/scaffolder/v2/tasks",
+            "/api/catalog/../x",
+            "/graphql/ws",
+            "/",
+        ] {
             let e = backend_path(bad).unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
         }

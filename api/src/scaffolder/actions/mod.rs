@@ -1,13 +1,13 @@
 //! Scaffolder actions behind one trait, in a registry teams can add their own to. Each built-in action
 //! lives in its own file.
 
+pub mod backstage_request;
 pub mod catalog_fetch;
 pub mod catalog_register;
 pub mod catalog_write;
 pub mod debug_log;
 pub mod debug_wait;
 pub mod fetch_plain;
-pub mod backstage_request;
 pub mod fetch_template;
 mod files;
 pub mod fs_delete;

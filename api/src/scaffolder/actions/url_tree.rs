@@ -57,7 +57,8 @@ impl TreeUrl {
     /// Parses a repository URL of GitHub's or GitLab's shape.
     pub fn parse(text: &str) -> Result<Self, ActionError> {
         let shown = mask_userinfo(text);
-        let url = Url::parse(text).map_err(|_| ActionError::Input(format!("'{shown}' is not a URL")))?;
+        let url =
+            Url::parse(text).map_err(|_| ActionError::Input(format!("'{shown}' is not a URL")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ActionError::Input(format!(
                 "'{shown}': only http(s) URLs name skeletons"
@@ -193,12 +194,25 @@ impl Trees {
         let deadline = tokio::time::Instant::now() + self.timeout;
         let env: Vec<(&str, &str)> = auth.as_ref().map(|a| a.env().to_vec()).unwrap_or_default();
         let fetch = [
-            "fetch", "--quiet", "--depth", "1", "--no-tags", "--", &tree.clone, reference,
+            "fetch",
+            "--quiet",
+            "--depth",
+            "1",
+            "--no-tags",
+            "--",
+            &tree.clone,
+            reference,
         ];
         let steps: [&[&str]; 3] = [
             &["init", "--quiet"],
             &fetch,
-            &["-c", "advice.detachedHead=false", "checkout", "--quiet", "FETCH_HEAD"],
+            &[
+                "-c",
+                "advice.detachedHead=false",
+                "checkout",
+                "--quiet",
+                "FETCH_HEAD",
+            ],
         ];
         for args in steps {
             self.bounded(&root, args, &env, deadline, tree)
@@ -209,7 +223,9 @@ impl Trees {
                 })?;
         }
         let _ = std::fs::remove_dir_all(root.join(".git"));
-        let root = root.canonicalize().map_err(|e| ActionError::Failed(e.to_string()))?;
+        let root = root
+            .canonicalize()
+            .map_err(|e| ActionError::Failed(e.to_string()))?;
         let missing = || {
             ActionError::Input(format!(
                 "'{}': no '{}' in the repository at {reference}",
@@ -389,7 +405,10 @@ mod tests {
     #[test]
     fn relative_paths_stay_in_the_repository() {
         let t = TreeUrl::parse("https://h/o/r/blob/main/templates/svc/template.yaml").unwrap();
-        assert_eq!(t.relative("./skeleton").unwrap().path, "templates/svc/skeleton");
+        assert_eq!(
+            t.relative("./skeleton").unwrap().path,
+            "templates/svc/skeleton"
+        );
         assert_eq!(t.relative("../../shared").unwrap().path, "shared");
         assert_eq!(t.relative("..").unwrap().path, "templates");
         assert!(t.relative("../../../x").is_err());
