@@ -264,16 +264,22 @@ impl Trees {
             }
             buf
         });
+        let too_large = || {
+            ActionError::Failed(format!(
+                "'{}': the repository is larger than {} bytes",
+                tree.shown, self.max_bytes
+            ))
+        };
         loop {
             tokio::select! {
                 status = child.wait() => {
                     let ok = status.is_ok_and(|s| s.success());
                     let err = errors.await.unwrap_or_default();
-                    return if ok {
-                        Ok(())
-                    } else {
-                        Err(crate::providers::git::failed(args, &err).into())
-                    };
+                    if !ok {
+                        return Err(crate::providers::git::failed(args, &err).into());
+                    }
+                    // A run quicker than a tick is measured once it is done.
+                    return if size(dir).await > self.max_bytes { Err(too_large()) } else { Ok(()) };
                 }
                 _ = tokio::time::sleep_until(deadline) => {
                     let _ = child.kill().await;
@@ -284,9 +290,7 @@ impl Trees {
                 _ = tokio::time::sleep(TICK) => {
                     if size(dir).await > self.max_bytes {
                         let _ = child.kill().await;
-                        return Err(ActionError::Failed(format!(
-                            "'{}': the repository is larger than {} bytes", tree.shown, self.max_bytes
-                        )));
+                        return Err(too_large());
                     }
                 }
             }
@@ -414,5 +418,76 @@ mod tests {
         assert!(t.relative("../../../x").is_err());
         assert!(t.relative("/etc").is_err());
         assert_eq!(t.relative(".").unwrap().reference.as_deref(), Some("main"));
+    }
+
+    /// A bare repository under `root` whose `main` holds one file of `bytes` bytes.
+    fn repository(root: &Path, bytes: usize) -> String {
+        let run = |dir: &Path, args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+                .arg("-C")
+                .arg(dir)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let work = root.join("work");
+        std::fs::create_dir_all(work.join("sk")).unwrap();
+        // Random bytes do not compress: the fetched objects are as large as the file.
+        let noise: Vec<u8> = (0..bytes)
+            .map(|i| (i * 7919 % 251) as u8 ^ (i >> 8) as u8)
+            .collect();
+        std::fs::write(work.join("sk/big.bin"), noise).unwrap();
+        run(&work, &["init", "-q", "-b", "main"]);
+        run(&work, &["add", "."]);
+        run(&work, &["commit", "-q", "-m", "x"]);
+        let bare = root.join("r.git");
+        run(root, &["clone", "-q", "--bare", "work", "r.git"]);
+        format!("file://{}", bare.display())
+    }
+
+    fn trees(root: &Path, timeout: Duration, max_bytes: u64) -> Trees {
+        let policy = Policy::new(&[root.to_path_buf()], &[], &[], 1 << 20).unwrap();
+        Trees {
+            max_bytes,
+            ..Trees::new(&policy, &[], timeout)
+        }
+    }
+
+    #[tokio::test]
+    async fn fetches_are_bounded_in_bytes_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let tree = TreeUrl {
+            clone: repository(&root, 2 << 20),
+            reference: Some("main".into()),
+            path: "sk".into(),
+            shown: "the repository".into(),
+        };
+        let ok = trees(&root, Duration::from_secs(60), 64 << 20)
+            .fetch(&tree)
+            .await;
+        let fetched = ok.unwrap_or_else(|e| panic!("{e}"));
+        assert!(fetched.src.join("big.bin").is_file());
+        assert!(
+            !fetched.src.join("../.git").exists(),
+            "no git metadata in a skeleton"
+        );
+        let small = trees(&root, Duration::from_secs(60), 1 << 20)
+            .fetch(&tree)
+            .await;
+        let err = small.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("larger than 1048576 bytes"), "{err}");
+        let quick = trees(&root, Duration::ZERO, 64 << 20).fetch(&tree).await;
+        let err = quick.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("took longer than"), "{err}");
+        let outside = trees(&root.join("work"), Duration::from_secs(60), 64 << 20);
+        let err = outside.fetch(&tree).await.err().map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("outside the directories"));
     }
 }
