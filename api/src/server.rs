@@ -37,6 +37,13 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
+/// Gives the actions' `http:backstage:request` this server's own `app` as its backend (called in the
+/// process, never over the network).
+pub fn wire_backend(actions: &crate::scaffolder::actions::Registry, app: &Router) {
+    let backend = Arc::new(http::inprocess::InProcess::new(app.clone()));
+    let _ = actions.backend.set(backend);
+}
+
 /// CORS for the configured origins and request headers; no origins configured: no CORS headers
 /// (same-origin only).
 fn cors_layer(origins: &[String], headers: &[String]) -> Option<tower_http::cors::CorsLayer> {
@@ -92,10 +99,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let holder = crate::providers::leases::holder_id();
     let refreshers = scheduler::spawn(db.clone(), registry, holder.clone());
     let settings = config.scaffolder.settings()?;
+    let app = router(state.clone(), config.server.max_body_bytes);
+    wire_backend(&actions, &app);
     let task_workers = (config.scaffolder.concurrency > 0)
         .then(|| crate::scaffolder::worker::spawn(db.clone(), actions, holder.clone(), settings));
     let grace = config.shutdown_grace()?;
-    let app = router(state.clone(), config.server.max_body_bytes);
     serve_until_stopped(listener, app, state.timeouts.header_read, grace).await;
     refreshers.stop(&db).await;
     // Running scaffolder tasks stop (bounded by the grace period) and go back to the queue; another

@@ -34,6 +34,7 @@ mod scaffolder_files;
 mod scaffolder_git;
 mod scaffolder_oracle;
 mod scaffolder_steps;
+mod scaffolder_url_tree;
 mod schema_snapshot;
 mod security;
 mod spec_errors;

@@ -23,6 +23,10 @@ pub async fn authorize(
     request_id: &str,
     operations: usize,
 ) -> Result<Caller, Response> {
+    // A request the process makes to itself (`http:backstage:request`) is its task's creator's.
+    if let Some(caller) = super::inprocess::acting() {
+        return Ok(caller);
+    }
     let address = client::current().map_or_else(|| "unknown".to_string(), client::bucket);
     let authorization = headers
         .get(header::AUTHORIZATION)

@@ -6,6 +6,7 @@ pub mod document;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod inprocess;
 pub mod params;
 pub mod persisted;
 pub mod reply;

@@ -238,6 +238,20 @@ pub(crate) async fn git_with(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Result<String, ProviderError> {
+    let out = command(dir, args, env)
+        .output()
+        .await
+        .map_err(|e| ProviderError::Git(format!("cannot run git: {e}")))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(failed(args, &out.stderr))
+    }
+}
+
+/// The hardened `git` command [`git_with`] runs (no prompts, no redirects, no `ext::`, no system
+/// config, killed when dropped), for callers that watch it while it runs.
+pub(crate) fn command(dir: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new("git");
     cmd.envs(env.iter().copied());
     if let Some(d) = dir {
@@ -254,22 +268,19 @@ pub(crate) async fn git_with(
     if std::env::var_os("GIT_SSH_COMMAND").is_none() {
         cmd.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
     }
-    let out = cmd
-        .args(args)
+    cmd.args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| ProviderError::Git(format!("cannot run git: {e}")))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let msg = crate::confine::mask_text(err.trim().lines().last().unwrap_or("failed"));
-        Err(ProviderError::Git(format!(
-            "git {}: {msg}",
-            args.first().copied().unwrap_or("")
-        )))
-    }
+        .kill_on_drop(true);
+    cmd
+}
+
+/// The error of a failed `git` run: its last line of stderr, credentials masked.
+pub(crate) fn failed(args: &[&str], stderr: &[u8]) -> ProviderError {
+    let err = String::from_utf8_lossy(stderr);
+    let msg = crate::confine::mask_text(err.trim().lines().last().unwrap_or("failed"));
+    ProviderError::Git(format!(
+        "git {}: {msg}",
+        args.first().copied().unwrap_or("")
+    ))
 }

@@ -94,7 +94,8 @@ pub async fn start(
     if !secrets.is_empty() {
         super::secrets::put(&id, secrets);
     }
-    let task = tasks::create(db, template, values, &caller.subject, pinned, &id)
+    let acting = template.acting_as(caller);
+    let task = tasks::create(db, &acting, values, &caller.subject, pinned, &id)
         .await
         .inspect_err(|_| {
             super::secrets::take(&id);
@@ -116,7 +117,7 @@ pub async fn dry_run(
         caller.require(scope)?;
     }
     template.validate(values)?;
-    let spec = template.stored_spec();
+    let spec = template.acting_as(caller).stored_spec();
     run::dry_run(db, actions, &spec, values, secrets, &caller.subject).await
 }
 
@@ -261,6 +262,8 @@ mod tests {
             steps,
             base_dir: None,
             source: None,
+            base_url: None,
+            acting: None,
         }
     }
 

@@ -12,21 +12,9 @@ use tokio::sync::watch;
 
 use super::actions::{ActionContext, Logger, Registry, Sink};
 use super::expr;
-use super::sinks::{redact, secret_values, MemorySink};
+use super::sinks::{redact_value, secret_values, MemorySink};
 use super::template::{steps as parse_steps, StepSpec};
 use super::{now_ms, StepState, StepStatus};
-
-/// A JSON value with every secret masked in its strings.
-fn redact_value(value: Value, secrets: &[String]) -> Value {
-    if secrets.is_empty() {
-        return value;
-    }
-    serde_json::to_string(&value)
-        .ok()
-        .map(|t| redact(&t, secrets))
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null)
-}
 
 /// Renders `input` on a blocking thread (its fuel bounds the work there; awaiting it can be dropped).
 async fn render_off(
@@ -143,6 +131,10 @@ struct Run<'a> {
     base_dir: Option<PathBuf>,
     /// A git-sourced template's checkout root (`fetch:*` may read anywhere in it).
     template_root: Option<PathBuf>,
+    /// The URL a template from a url source was read from.
+    template_url: Option<String>,
+    /// Who the run acts as (its creator, with the scopes stored with the task).
+    caller: crate::auth::Caller,
     env: Arc<minijinja::Environment<'static>>,
     /// The secret values masked in step outputs.
     masked: Vec<String>,
@@ -167,11 +159,16 @@ impl<'a> Run<'a> {
         workspace: &'a std::path::Path,
         cancel: watch::Receiver<bool>,
     ) -> Self {
-        let base_dir = input
-            .spec
-            .get(super::template::BASE_DIR_KEY)
-            .and_then(Value::as_str)
-            .map(PathBuf::from);
+        let stored = |key: &str| {
+            input
+                .spec
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let base_dir = stored(super::template::BASE_DIR_KEY).map(PathBuf::from);
+        let template_url = stored(super::template::BASE_URL_KEY);
+        let caller = super::template::acting(input.spec, input.created_by);
         let env = Arc::new(expr::environment());
         let masked = secret_values(input.secrets);
         if input.state.len() != specs.len() {
@@ -184,6 +181,8 @@ impl<'a> Run<'a> {
             cancel,
             base_dir,
             template_root: None,
+            template_url,
+            caller,
             env,
             masked,
             outputs: Map::new(),
@@ -253,6 +252,8 @@ impl<'a> Run<'a> {
                 workspace: self.workspace,
                 base_dir: &self.base_dir,
                 template_root: &self.template_root,
+                template_url: &self.template_url,
+                caller: &self.caller,
                 created_by: self.input.created_by,
                 dry_run: self.input.dry_run,
             },
@@ -407,6 +408,8 @@ struct Step<'a> {
     workspace: &'a std::path::Path,
     base_dir: &'a Option<PathBuf>,
     template_root: &'a Option<PathBuf>,
+    template_url: &'a Option<String>,
+    caller: &'a crate::auth::Caller,
     created_by: &'a str,
     dry_run: bool,
 }
@@ -451,6 +454,7 @@ async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver
             workspace: s.workspace.to_path_buf(),
             template_dir: s.base_dir.clone(),
             template_root: s.template_root.clone(),
+            template_url: s.template_url.clone(),
             output: Map::new(),
             log: Logger {
                 sink: sink.clone(),
@@ -459,6 +463,8 @@ async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver
             task_id: s.task_id.to_string(),
             db: s.db.clone(),
             subject: s.created_by.to_string(),
+            caller: s.caller.clone(),
+            dry_run: s.dry_run,
         };
         // Dropping the action's future stops it: a cancellation ends a running action at once.
         let ran = tokio::select! {

@@ -35,6 +35,18 @@ pub fn redact(message: &str, secrets: &[String]) -> String {
     out
 }
 
+/// A JSON value with every secret masked in its strings.
+pub fn redact_value(value: Value, secrets: &[String]) -> Value {
+    if secrets.is_empty() {
+        return value;
+    }
+    serde_json::to_string(&value)
+        .ok()
+        .map(|t| redact(&t, secrets))
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null)
+}
+
 /// Longest event message stored; longer ones are cut (after masking) with a note.
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 

@@ -32,6 +32,10 @@ pub struct Template {
     /// The source and file it was read from, when it came from a git source (its skeletons are then
     /// fetched from a checkout of that source).
     pub source: Option<TemplateSource>,
+    /// The URL of the file the template was read from, when it came from a url source.
+    pub base_url: Option<String>,
+    /// Who a task of it acts as (stored with the task by [`Template::acting_as`]).
+    pub acting: Option<Value>,
 }
 
 /// Where a template from a git source was read: the source's key and the file as its entities name it.
@@ -46,6 +50,56 @@ pub const SOURCE_KEY: &str = "__greenroomSource";
 
 /// Where a task's stored spec keeps the template's directory (set by the server only).
 pub const BASE_DIR_KEY: &str = "__greenroomBaseDir";
+
+/// Where a task's stored spec keeps the URL of a template read from a url source (server only).
+pub const BASE_URL_KEY: &str = "__greenroomBaseUrl";
+
+/// Where a task's stored spec keeps who it acts as: its creator's scopes and groups (server only).
+pub const CALLER_KEY: &str = "__greenroomCaller";
+
+/// The keys only the server sets in a stored spec.
+const SERVER_KEYS: [&str; 4] = [BASE_DIR_KEY, SOURCE_KEY, BASE_URL_KEY, CALLER_KEY];
+
+/// The URL a template entity was read from (`url:` managed-by location), if any.
+pub fn base_url(e: &StoredEntity) -> Option<String> {
+    let loc = e
+        .metadata()?
+        .get("annotations")?
+        .get(crate::catalog::model::MANAGED_BY_LOCATION)?
+        .as_str()?;
+    loc.strip_prefix("url:").map(str::to_string)
+}
+
+/// The caller a run of the stored `spec` acts as: `subject` with the scopes and groups stored with it
+/// (none when the task was stored without them).
+pub fn acting(spec: &Value, subject: &str) -> crate::auth::Caller {
+    let acting = spec.get(CALLER_KEY);
+    let list = |key: &str| -> Vec<String> {
+        acting
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_array)
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let scopes = list("scopes");
+    crate::auth::Caller {
+        subject: subject.to_string(),
+        scopes: scopes
+            .iter()
+            .filter_map(|s| crate::auth::Scope::parse(s))
+            .collect(),
+        groups: list("groups"),
+        jti: None,
+        authenticated: acting
+            .and_then(|a| a.get("authenticated"))
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+    }
+}
 
 /// The directory a template entity was read from (`file:` managed-by location), if any.
 pub fn base_dir(e: &StoredEntity) -> Option<PathBuf> {
@@ -115,8 +169,9 @@ impl Template {
         // The base directory is the server's to set (from where the template was read), never the
         // template's.
         if let Some(obj) = spec.as_object_mut() {
-            obj.remove(BASE_DIR_KEY);
-            obj.remove(SOURCE_KEY);
+            for key in SERVER_KEYS {
+                obj.remove(key);
+            }
         }
         let base_dir = base_dir(e);
         let source = match (&base_dir, &e.source_file) {
@@ -130,9 +185,24 @@ impl Template {
             entity_ref: e.entity_ref.clone(),
             steps: steps(&spec)?,
             spec,
+            base_url: base_dir.is_none().then(|| base_url(e)).flatten(),
             base_dir,
             source,
+            acting: None,
         })
+    }
+
+    /// This template with `caller` (its scopes and groups, never more) as who its task acts as.
+    pub fn acting_as(&self, caller: &crate::auth::Caller) -> Self {
+        let scopes: Vec<&str> = caller.scopes.iter().map(|s| s.as_str()).collect();
+        Self {
+            acting: Some(json!({
+                "scopes": scopes,
+                "groups": caller.groups,
+                "authenticated": caller.authenticated,
+            })),
+            ..self.clone()
+        }
     }
 
     /// The spec stored with a task: the template's spec plus where it was read from (a file's
@@ -140,8 +210,15 @@ impl Template {
     pub fn stored_spec(&self) -> Value {
         let mut spec = self.spec.clone();
         if let Some(obj) = spec.as_object_mut() {
-            obj.remove(BASE_DIR_KEY);
-            obj.remove(SOURCE_KEY);
+            for key in SERVER_KEYS {
+                obj.remove(key);
+            }
+            if let Some(url) = &self.base_url {
+                obj.insert(BASE_URL_KEY.into(), Value::String(url.clone()));
+            }
+            if let Some(acting) = &self.acting {
+                obj.insert(CALLER_KEY.into(), acting.clone());
+            }
             if let Some(dir) = &self.base_dir {
                 obj.insert(
                     BASE_DIR_KEY.into(),

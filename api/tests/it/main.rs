@@ -2,6 +2,7 @@
 //! replicas, operations), one module per story. The process and PostgreSQL helpers live in the support
 //! crate (`greenroom_tests::{process, pg}`); this binary only knows where cargo built the binary.
 
+mod backstage_request;
 mod binary;
 mod crash;
 mod crash_points;

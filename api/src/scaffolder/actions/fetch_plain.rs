@@ -2,10 +2,14 @@
 //! Backstage's does (`fs.copy`): modes kept, links inside the skeleton copied as links, existing files
 //! overwritten.
 
-use super::files::{list, source, target, write_tree, Content, Out};
+use super::files::{list, target, write_tree, Content, Out};
+use super::url_tree::{source, Trees};
 use super::{Action, ActionContext, ActionError};
 
-pub struct FetchPlain;
+/// Reads skeletons named by URL through `trees`.
+pub struct FetchPlain {
+    pub(super) trees: std::sync::Arc<Trees>,
+}
 
 #[async_trait::async_trait]
 impl Action for FetchPlain {
@@ -14,10 +18,12 @@ impl Action for FetchPlain {
     }
 
     async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
-        let (_, src) = source(cx)?;
+        let fetched = source(cx, &self.trees).await?;
+        let src = fetched.src().to_path_buf();
         let dst = target(cx)?;
         let out = Out::new(&cx.workspace, true)?;
         let n = tokio::task::spawn_blocking(move || {
+            let _kept = fetched;
             let entries = list(&src)?;
             write_tree(
                 &src,

@@ -9,11 +9,15 @@
 use serde_json::Value;
 use std::path::Path;
 
-use super::files::{list, read_capped, skipped, source, target, write_tree, Content, Entry, Out};
+use super::files::{list, read_capped, skipped, target, write_tree, Content, Entry, Out};
+use super::url_tree::{source, Trees};
 use super::{Action, ActionContext, ActionError};
 use crate::scaffolder::expr::FileOptions;
 
-pub struct FetchTemplate;
+/// Reads skeletons named by URL through `trees`.
+pub struct FetchTemplate {
+    pub(super) trees: std::sync::Arc<Trees>,
+}
 
 /// How the step's inputs say to treat each entry.
 struct Plan {
@@ -134,7 +138,8 @@ impl Action for FetchTemplate {
     }
 
     async fn run(&self, cx: &mut ActionContext) -> Result<(), ActionError> {
-        let (_, src) = source(cx)?;
+        let fetched = source(cx, &self.trees).await?;
+        let src = fetched.src().to_path_buf();
         let dst = target(cx)?;
         let plan = plan(cx, &src)?;
         let replace = cx
@@ -152,6 +157,7 @@ impl Action for FetchTemplate {
         };
         let cap = crate::scaffolder::expr::limits().max_file_bytes;
         let n = tokio::task::spawn_blocking(move || {
+            let _kept = fetched;
             let env = crate::scaffolder::expr::environment_with(options);
             let key = if options.cookiecutter {
                 "cookiecutter"

@@ -32,21 +32,32 @@ impl GitAuth {
     /// `git` in `dir` with the credentials; neither the token, its encoding nor `dir` (a server path)
     /// appear in its errors.
     pub async fn git(&self, dir: &Path, args: &[&str]) -> Result<String, ActionError> {
-        let env = [
+        git_with(Some(dir), args, &self.env()).await.map_err(|e| {
+            let text = self
+                .scrub(&e.to_string())
+                .replace(dir.to_string_lossy().as_ref(), "<workdir>");
+            ActionError::Failed(crate::confine::mask_text(&text))
+        })
+    }
+
+    /// The environment that hands git the credentials (never an argument).
+    pub fn env(&self) -> [(&'static str, &str); 3] {
+        [
             ("GIT_CONFIG_COUNT", "1"),
             ("GIT_CONFIG_KEY_0", "http.extraHeader"),
             ("GIT_CONFIG_VALUE_0", self.header.as_str()),
-        ];
-        git_with(Some(dir), args, &env).await.map_err(|e| {
-            let mut text = e.to_string();
-            for s in [self.token.as_str(), self.basic.as_str()] {
-                if !s.is_empty() {
-                    text = text.replace(s, "********");
-                }
+        ]
+    }
+
+    /// `text` with the token and its encoding replaced.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for s in [self.token.as_str(), self.basic.as_str()] {
+            if !s.is_empty() {
+                text = text.replace(s, "********");
             }
-            text = text.replace(dir.to_string_lossy().as_ref(), "<workdir>");
-            ActionError::Failed(crate::confine::mask_text(&text))
-        })
+        }
+        text
     }
 }
 

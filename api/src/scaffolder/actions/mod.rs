@@ -1,6 +1,7 @@
 //! Scaffolder actions behind one trait, in a registry teams can add their own to. Each built-in action
 //! lives in its own file.
 
+pub mod backstage_request;
 pub mod catalog_fetch;
 pub mod catalog_register;
 pub mod catalog_write;
@@ -25,6 +26,7 @@ pub mod roadie_fs;
 pub mod roadie_merge;
 pub mod roadie_serialize;
 mod roadie_text;
+mod url_tree;
 
 use crate::scaffolder::StepState;
 use sea_orm::DatabaseConnection;
@@ -90,6 +92,9 @@ pub struct ActionContext {
     /// What `fetch:*` may read besides the template's directory: the checkout of a template from a git
     /// source (its paths may climb to the repository's root); `None`: only the template's directory.
     pub template_root: Option<PathBuf>,
+    /// The URL of the template's file when it was read from a `url` source (relative `fetch:*`
+    /// paths are fetched from the repository tree it names).
+    pub template_url: Option<String>,
     pub output: Map<String, Value>,
     pub log: Logger,
     /// The task's id (a dry run's is `dry-run`).
@@ -97,6 +102,11 @@ pub struct ActionContext {
     pub db: DatabaseConnection,
     /// The token subject that created the task.
     pub subject: String,
+    /// Who the task acts as: its creator, with the scopes and groups their token had when they
+    /// created it (no scopes for a task stored without them).
+    pub caller: crate::auth::Caller,
+    /// A dry run (actions that publish are skipped before they run; others may skip their writes).
+    pub dry_run: bool,
 }
 
 impl ActionContext {
@@ -199,6 +209,8 @@ pub struct Registry {
     actions: BTreeMap<&'static str, Arc<dyn Action>>,
     /// The catalog's sources, for checkouts of templates read from git (`None`: none are made).
     pub sources: Option<Arc<crate::providers::Registry>>,
+    /// Greenroom's own backend APIs for `http:backstage:request`, set once the server has built them.
+    pub backend: backstage_request::BackendSlot,
 }
 
 impl Registry {
@@ -211,8 +223,6 @@ impl Registry {
         };
         r.add(Arc::new(debug_log::Log));
         r.add(Arc::new(debug_wait::Wait));
-        r.add(Arc::new(fetch_plain::FetchPlain));
-        r.add(Arc::new(fetch_template::FetchTemplate));
         r.add(Arc::new(fs_rename::Rename));
         r.add(Arc::new(fs_delete::Delete));
         r.add(Arc::new(publish_git::PublishGit {
@@ -229,6 +239,9 @@ impl Registry {
         r.add(Arc::new(roadie_serialize::SerializeJson));
         r.add(Arc::new(roadie_serialize::SerializeYaml));
         r.add(Arc::new(roadie_merge::Merge));
+        r.add(Arc::new(backstage_request::BackstageRequest::new(
+            r.backend.clone(),
+        )));
         r.integrate(sources, &[], &[]);
         r
     }
@@ -253,6 +266,25 @@ impl Registry {
         gitlab: &[gitlab_api::GitlabIntegration],
     ) {
         let policy = sources.resolver.policy();
+        // Skeletons named by URL are fetched with the integrations' hosts allowed and their tokens.
+        let hosts: Vec<(String, &'static str, Option<String>)> = github
+            .iter()
+            .map(|g| (g.host.clone(), "x-access-token", g.token.clone()))
+            .chain(
+                gitlab
+                    .iter()
+                    .map(|g| (g.host.clone(), "oauth2", g.token.clone())),
+            )
+            .collect();
+        let trees = Arc::new(url_tree::Trees::new(
+            policy,
+            &hosts,
+            sources.timeout_for(""),
+        ));
+        self.add(Arc::new(fetch_plain::FetchPlain {
+            trees: trees.clone(),
+        }));
+        self.add(Arc::new(fetch_template::FetchTemplate { trees }));
         self.add(Arc::new(publish_github::PublishGithub::new(policy, github)));
         self.add(Arc::new(publish_github_pr::PublishGithubPullRequest::new(
             policy, github,
