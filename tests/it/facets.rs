@@ -37,7 +37,7 @@ const NAMESPACES: &[&str] = &["default", "default", "ops"];
 /// Labels, annotations and tags some entities have.
 fn extras(rng: &mut Rng) -> String {
     let mut out = String::new();
-    if rng.next() % 3 > 0 {
+    if !rng.next().is_multiple_of(3) {
         out.push_str(&format!("  labels:\n    tier: {}\n", rng.pick(TIERS)));
     }
     if rng.next().is_multiple_of(2) {
@@ -250,7 +250,12 @@ async fn assert_graphql_facets(t: &TestDb, stage: &str) {
         for field in FIELDS {
             let mut expected: BTreeMap<String, u64> = BTreeMap::new();
             for r in &refs {
-                for v in values.get(r).and_then(|m| m.get(field)).into_iter().flatten() {
+                for v in values
+                    .get(r)
+                    .and_then(|m| m.get(field))
+                    .into_iter()
+                    .flatten()
+                {
                     let v = match *field {
                         "kind" => builtin_kind(v).map(str::to_string).unwrap_or(v.clone()),
                         _ => v.clone(),
@@ -259,7 +264,11 @@ async fn assert_graphql_facets(t: &TestDb, stage: &str) {
                 }
             }
             let found = search::facets(&t.db, field, &filter).await.expect("facets");
-            assert_eq!(found, ordered(expected), "{stage}: {field} under {filter:?}");
+            assert_eq!(
+                found,
+                ordered(expected),
+                "{stage}: {field} under {filter:?}"
+            );
         }
     }
 }
@@ -351,7 +360,10 @@ async fn facets_equal_a_brute_force_count_after_every_write() {
     std::fs::write(&a, catalog(7, "a", 150)).expect("write a");
     std::fs::write(&b, catalog(9, "b", 60)).expect("write b");
     let outcome = t.refresh(&a).await;
-    assert!(outcome.errors.is_empty() && outcome.invalid.is_empty(), "{outcome:?}");
+    assert!(
+        outcome.errors.is_empty() && outcome.invalid.is_empty(),
+        "{outcome:?}"
+    );
     // `b` is registered at run time, so it can be unregistered.
     let register = r#"mutation($t: String!) {
         registerLocation(input: {type: "file", target: $t}) { location { id } errors } }"#;

@@ -24,7 +24,8 @@ pub(super) async fn measure(
     let graphql =
         load::run_with_headers(graphql_url, body, &no_cache, connections, duration).await?;
     let base = graphql_url.trim_end_matches("/graphql");
-    let url = format!("{base}/api/catalog/entity-facets?facet=spec.lifecycle&filter=kind=component");
+    let url =
+        format!("{base}/api/catalog/entity-facets?facet=spec.lifecycle&filter=kind=component");
     let rest = load::run_get(&url, &no_cache, connections, duration).await?;
     Ok(FacetFigures { graphql, rest })
 }

@@ -69,7 +69,10 @@ pub(super) fn print(rows: &[(usize, Mixed)], connections: usize) {
     let each = (connections / PARTS.len()).max(1);
     println!("Mixed read load, {each} connections on each part at once, no-cache: req/s (p99 ms); the server's RSS sampled every second");
     println!();
-    println!("| N entities | {} | RSS min / max / last (MiB) |", PARTS.join(" | "));
+    println!(
+        "| N entities | {} | RSS min / max / last (MiB) |",
+        PARTS.join(" | ")
+    );
     println!("|---:|{}---:|", "---:|".repeat(PARTS.len()));
     for (n, m) in rows {
         let cells: Vec<String> = m.reports.iter().map(cell).collect();

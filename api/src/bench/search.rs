@@ -35,7 +35,9 @@ pub(super) async fn measure(
             "query": "query($q: String) { entities(query: $q, first: 20) { totalCount nodes { ref } } }",
             "variables": { "q": q }
         });
-        out.push(load::run_with_headers(graphql_url, body, &no_cache, connections, duration).await?);
+        out.push(
+            load::run_with_headers(graphql_url, body, &no_cache, connections, duration).await?,
+        );
     }
     Ok(SearchFigures(out))
 }

@@ -258,7 +258,11 @@ pub async fn counts(
     if !kinds.is_empty() {
         q = q.filter(table::Column::Kind.is_in(kinds.iter().cloned()));
     }
-    let rows: Vec<(String, i64)> = q.group_by(table::Column::Value).into_tuple().all(db).await?;
+    let rows: Vec<(String, i64)> = q
+        .group_by(table::Column::Value)
+        .into_tuple()
+        .all(db)
+        .await?;
     Ok(rows
         .into_iter()
         .filter(|(_, n)| *n > 0)

@@ -430,7 +430,9 @@ fn kinds_only(filter: &Filter) -> Option<Vec<String>> {
         or,
         not,
     } = filter;
-    let others = [namespace, owner, lifecycle, spec_type, tag, system, label, annotation];
+    let others = [
+        namespace, owner, lifecycle, spec_type, tag, system, label, annotation,
+    ];
     let constrained = others.iter().any(|v| !v.is_empty())
         || has_errors.is_some()
         || !and.is_empty()
