@@ -103,6 +103,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = crate::db::connect(&config.database.url, 1).await?;
             crate::db::migrate(&db).await?;
             crate::catalog::uid::fill_missing(&db).await?;
+            crate::catalog::facet_counts::rebuild_if_marked(&db).await?;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }

@@ -126,6 +126,7 @@ async fn open_store(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnecti
     crate::db::migrate(&db).await?;
     // Rows written before `entities.uid` existed get theirs (the catalog owns how it is derived).
     crate::catalog::uid::fill_missing(&db).await?;
+    crate::catalog::facet_counts::rebuild_if_marked(&db).await?;
     Ok(db)
 }
 

@@ -4,6 +4,7 @@ pub mod audit_log;
 pub mod deployments;
 pub mod entities;
 pub mod entity_search;
+pub mod facet_counts;
 pub mod locations;
 pub mod relations;
 pub mod revoked_tokens;

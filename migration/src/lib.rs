@@ -14,6 +14,9 @@ mod m20261126_000009_task_pinning;
 mod m20261127_000010_entity_uid;
 mod m20261201_000011_text_search;
 mod m20261201_000012_kind_name_index;
+mod m20261201_000013_facet_counts;
+
+pub use m20261201_000013_facet_counts::REBUILD_MARKER as FACET_REBUILD_MARKER;
 
 pub struct Migrator;
 
@@ -33,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000010_entity_uid::Migration),
             Box::new(m20261201_000011_text_search::Migration),
             Box::new(m20261201_000012_kind_name_index::Migration),
+            Box::new(m20261201_000013_facet_counts::Migration),
         ]
     }
 }

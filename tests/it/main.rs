@@ -11,6 +11,7 @@ mod connections;
 mod dataloader;
 mod deployments;
 mod ecosystem;
+mod facets;
 mod fake_git;
 mod fake_github;
 mod fake_gitlab;

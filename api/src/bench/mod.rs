@@ -2,10 +2,13 @@
 //! throughput, latency, peak memory and the recovery time after a SIGKILL. Prints figures; it is not a
 //! timed test.
 
+mod facets;
 pub mod generate;
 pub mod graph;
 pub mod load;
+mod mixed;
 mod recovery;
+mod search;
 mod server;
 mod yaml;
 
@@ -53,6 +56,9 @@ struct Figures {
     deploys: Vec<(usize, load::LoadReport)>,
     graphs: Vec<(usize, graph::GraphFigures)>,
     recoveries: Vec<(usize, recovery::Recovery)>,
+    facets: Vec<(usize, facets::FacetFigures)>,
+    searches: Vec<(usize, search::SearchFigures)>,
+    mixed: Vec<(usize, mixed::Mixed)>,
 }
 
 /// A generated catalog of `n` entities under `tmp`, served by the real server once it is queryable.
@@ -128,6 +134,15 @@ async fn measure(
         rest_figures(url, &first_component(n), c, duration).await?,
     ));
     figures
+        .facets
+        .push((n, facets::measure(url, c, duration).await?));
+    figures
+        .searches
+        .push((n, search::measure(url, c, duration).await?));
+    figures
+        .mixed
+        .push((n, mixed::measure(server, n, c, duration).await?));
+    figures
         .rereads
         .push((n, reread(client, &server.url, catalog).await?));
     let record = json!({
@@ -159,6 +174,12 @@ impl Figures {
                 println!("  ({} requests failed)", by_name.errors + page.errors);
             }
         }
+        println!();
+        facets::print(&self.facets, connections);
+        println!();
+        search::print(&self.searches, connections);
+        println!();
+        mixed::print(&self.mixed, connections);
         println!();
         println!("| N entities | unchanged re-read (s) | 10% changed, in 10% of the files (s) | 10% changed, spread over every file (s) |");
         println!("|---:|---:|---:|---:|");

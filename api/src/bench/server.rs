@@ -83,9 +83,19 @@ impl Server {
 
     /// Peak resident set size (VmHWM) in MiB, from /proc.
     pub(super) fn peak_rss_mib(&self) -> Option<f64> {
+        self.status_mib("VmHWM:")
+    }
+
+    /// Resident set size now (VmRSS) in MiB, from /proc.
+    pub(super) fn rss_mib(&self) -> Option<f64> {
+        self.status_mib("VmRSS:")
+    }
+
+    /// A size line of /proc/PID/status (`key` with its colon), in MiB.
+    fn status_mib(&self, key: &str) -> Option<f64> {
         let pid = self.child.id()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let line = status.lines().find(|l| l.starts_with(key))?;
         let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kb / 1024.0)
     }

@@ -9,6 +9,7 @@ use sea_orm::{
 };
 use std::collections::{HashMap, HashSet};
 
+use super::facet_counts::{delete_entity_rows, delete_search_rows, Deltas};
 use super::model::Entity;
 use super::rows::{content_hash, entity_row, Prepared};
 use super::CatalogError;
@@ -69,6 +70,8 @@ pub struct Applier {
     by_doc: HashMap<String, String>,
     seen: HashSet<String>,
     report: ApplyReport,
+    /// Facet count changes of this transaction, applied before it commits.
+    facets: Deltas,
     now: i64,
 }
 
@@ -120,6 +123,7 @@ impl Applier {
             by_doc,
             seen: HashSet::new(),
             report: ApplyReport::default(),
+            facets: Deltas::default(),
             now: chrono::Utc::now().timestamp_millis(),
         })
     }
@@ -205,8 +209,10 @@ impl Applier {
                 }
             }
         }
-        delete_entities(&self.txn, &replaced_ids, &replaced_refs).await?;
-        insert_entities(&self.txn, &to_write, &self.location_key, file, self.now).await?;
+        let facets = &mut self.facets;
+        delete_entities(&self.txn, &replaced_ids, &replaced_refs, facets).await?;
+        let at = (self.location_key.as_str(), file, self.now);
+        insert_entities(&self.txn, &to_write, at, facets).await?;
         Ok(self.report.conflicts.len() - conflicts_before)
     }
 
@@ -219,23 +225,22 @@ impl Applier {
     /// Deletes the location row first (on PostgreSQL this waits for a refresh of it that is committing),
     /// then every entity of the location, with their relation and search rows, selected by location key
     /// rather than by what this applier saw; then commits.
-    pub async fn remove_location(self) -> Result<usize, CatalogError> {
+    pub async fn remove_location(mut self) -> Result<usize, CatalogError> {
         locations::Entity::delete_many()
             .filter(locations::Column::LocationKey.eq(&self.location_key))
             .exec(&self.txn)
             .await?;
-        let refs: Vec<String> = entities::Entity::find()
+        let rows: Vec<(i32, String)> = entities::Entity::find()
             .select_only()
+            .column(entities::Column::Id)
             .column(entities::Column::EntityRef)
             .filter(entities::Column::LocationKey.eq(&self.location_key))
             .into_tuple()
             .all(&self.txn)
             .await?;
-        delete_entities(&self.txn, &[], &refs).await?;
-        entities::Entity::delete_many()
-            .filter(entities::Column::LocationKey.eq(&self.location_key))
-            .exec(&self.txn)
-            .await?;
+        let (ids, refs): (Vec<i32>, Vec<String>) = rows.into_iter().unzip();
+        delete_entities(&self.txn, &ids, &refs, &mut self.facets).await?;
+        self.facets.flush(&self.txn).await?;
         crate::pause::point(crate::pause::UNREGISTER_WRITE, || {
             format!("location={} entities={}", self.location_key, refs.len())
         })
@@ -266,7 +271,7 @@ impl Applier {
                 }
             }
             self.report.deleted = ids.len();
-            delete_entities(&self.txn, &ids, &refs).await?;
+            delete_entities(&self.txn, &ids, &refs, &mut self.facets).await?;
         }
         // Locks the row on PostgreSQL (a no-op on SQLite, where writers are serialized anyway), so an
         // unregister cannot slip in between this check and the commit.
@@ -282,6 +287,7 @@ impl Applier {
                 self.location_key
             )));
         }
+        self.facets.flush(&self.txn).await?;
         if !exists {
             insert_location(&self.txn, &self.location_key, meta, self.now).await?;
         } else if let Some(cursor) = &meta.cursor {
@@ -325,43 +331,44 @@ pub async fn doc_hashes(
     Ok(rows.into_iter().flatten().collect())
 }
 
+/// Deletes the entity rows `ids` and the relation and search rows of `refs`, counting what the facets
+/// lose in `facets`.
 async fn delete_entities(
     txn: &impl ConnectionTrait,
     ids: &[i32],
     refs: &[String],
+    facets: &mut Deltas,
 ) -> Result<(), CatalogError> {
     for chunk in refs.chunks(IN_CHUNK) {
         relations::Entity::delete_many()
             .filter(relations::Column::OriginRef.is_in(chunk.iter().cloned()))
             .exec(txn)
             .await?;
-        entity_search::Entity::delete_many()
-            .filter(entity_search::Column::EntityRef.is_in(chunk.iter().cloned()))
-            .exec(txn)
-            .await?;
+        delete_search_rows(txn, chunk, facets).await?;
     }
     for chunk in ids.chunks(IN_CHUNK) {
-        entities::Entity::delete_many()
-            .filter(entities::Column::Id.is_in(chunk.iter().copied()))
-            .exec(txn)
-            .await?;
+        delete_entity_rows(txn, chunk, facets).await?;
     }
     Ok(())
 }
 
+/// Inserts `items` read from `file` of a location, `at` = (location key, file, time), counting what the
+/// facets gain in `facets`.
 async fn insert_entities(
     txn: &impl ConnectionTrait,
     items: &[Prepared<'_>],
-    location_key: &str,
-    file: &str,
-    now: i64,
+    at: (&str, &str, i64),
+    facets: &mut Deltas,
 ) -> Result<(), CatalogError> {
+    let (location_key, file, now) = at;
     let mut rels = Vec::new();
     let mut search = Vec::new();
     for chunk in items.chunks(ENTITY_CHUNK) {
         let mut rows = Vec::with_capacity(chunk.len());
         for p in chunk {
-            rows.push(entity_row(p, location_key, file, now));
+            let row = entity_row(p, location_key, file, now);
+            facets.inserted(&row, &p.entity.body);
+            rows.push(row);
             if !p.write_rows {
                 continue;
             }
@@ -376,6 +383,7 @@ async fn insert_entities(
                 });
             }
             for (key, value) in &p.search {
+                facets.search(1, &r, key, value.as_deref());
                 search.push(entity_search::ActiveModel {
                     id: NotSet,
                     entity_ref: Set(r.clone()),
@@ -463,7 +471,9 @@ pub async fn remove_entity(
         .one(&txn)
         .await?;
     let Some(id) = id else { return Ok(false) };
-    delete_entities(&txn, &[id], &[entity_ref.to_string()]).await?;
+    let mut facets = Deltas::default();
+    delete_entities(&txn, &[id], &[entity_ref.to_string()], &mut facets).await?;
+    facets.flush(&txn).await?;
     txn.commit().await?;
     super::cache::invalidate_all();
     Ok(true)

@@ -4,6 +4,7 @@ pub mod backstage;
 pub mod cache;
 mod checker;
 pub mod cycles;
+pub mod facet_counts;
 pub mod graph;
 pub mod ingest;
 pub mod kinds;

@@ -413,49 +413,54 @@ fn facet_source(field: &str) -> Result<FacetSource, CatalogError> {
     })
 }
 
-/// Distinct values of `field` among entities matching `filter`, with counts, most frequent first.
+/// The kinds `filter` allows when it constrains nothing else (lowercase; empty: every kind), or `None`.
+fn kinds_only(filter: &Filter) -> Option<Vec<String>> {
+    let Filter {
+        kind,
+        namespace,
+        owner,
+        lifecycle,
+        spec_type,
+        tag,
+        system,
+        label,
+        annotation,
+        has_errors,
+        and,
+        or,
+        not,
+    } = filter;
+    let others = [
+        namespace, owner, lifecycle, spec_type, tag, system, label, annotation,
+    ];
+    let constrained = others.iter().any(|v| !v.is_empty())
+        || has_errors.is_some()
+        || !and.is_empty()
+        || !or.is_empty()
+        || not.is_some();
+    (!constrained).then(|| lowered(kind))
+}
+
+/// Distinct values of `field` among entities matching `filter`, with counts, most frequent first. A
+/// filter on the kind alone (or none) is answered from the counts ingest keeps
+/// ([`super::facet_counts`]); any other filter groups the matching rows.
 pub async fn facets(
     db: &impl ConnectionTrait,
     field: &str,
     filter: &Filter,
 ) -> Result<Vec<(String, u64)>, CatalogError> {
     let source = facet_source(field)?;
-    let cond = filter.condition()?;
-    let value = "facet_value";
-    let n = "facet_count";
-    let rows: Vec<(Option<String>, i64)> = match source {
-        FacetSource::Column(col) => {
-            entities::Entity::find()
-                .select_only()
-                .column_as(col, value)
-                .column_as(
-                    Expr::col((entities::Entity, entities::Column::Id)).count(),
-                    n,
-                )
-                .filter(cond)
-                .filter(col.is_not_null())
-                .group_by(col)
-                .into_tuple()
-                .all(db)
-                .await?
-        }
-        FacetSource::Search(key) => {
-            entity_search::Entity::find()
-                .select_only()
-                .column_as(entity_search::Column::Value, value)
-                .column_as(
-                    Expr::col((entity_search::Entity, entity_search::Column::Id)).count(),
-                    n,
-                )
-                .join(JoinType::InnerJoin, search_to_entity())
-                .filter(entity_search::Column::Key.eq(key))
-                .filter(entity_search::Column::Value.is_not_null())
-                .filter(cond)
-                .group_by(entity_search::Column::Value)
-                .into_tuple()
-                .all(db)
-                .await?
-        }
+    let counted = match &source {
+        FacetSource::Column(col) => super::facet_counts::column_field(*col),
+        FacetSource::Search(key) => super::facet_counts::search_field(key),
+    };
+    let rows = match (counted, kinds_only(filter)) {
+        (Some(counted), Some(kinds)) => super::facet_counts::counts(db, &counted, &kinds)
+            .await?
+            .into_iter()
+            .map(|(v, n)| (Some(v), i64::try_from(n).unwrap_or(i64::MAX)))
+            .collect(),
+        _ => grouped(db, source, filter).await?,
     };
     let is_kind = field == "kind";
     let mut out: Vec<(String, u64)> = rows
@@ -475,6 +480,45 @@ pub async fn facets(
         .collect();
     out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(out)
+}
+
+/// `(value, count)` of a facet source among the rows matching `filter`, by GROUP BY.
+async fn grouped(
+    db: &impl ConnectionTrait,
+    source: FacetSource,
+    filter: &Filter,
+) -> Result<Vec<(Option<String>, i64)>, CatalogError> {
+    let cond = filter.condition()?;
+    let value = "facet_value";
+    let n = "facet_count";
+    Ok(match source {
+        FacetSource::Column(col) => {
+            entities::Entity::find()
+                .select_only()
+                .column_as(col, value)
+                .column_as(Expr::cust("COUNT(*)"), n)
+                .filter(cond)
+                .filter(col.is_not_null())
+                .group_by(col)
+                .into_tuple()
+                .all(db)
+                .await?
+        }
+        FacetSource::Search(key) => {
+            entity_search::Entity::find()
+                .select_only()
+                .column_as(entity_search::Column::Value, value)
+                .column_as(Expr::cust("COUNT(*)"), n)
+                .join(JoinType::InnerJoin, search_to_entity())
+                .filter(entity_search::Column::Key.eq(key))
+                .filter(entity_search::Column::Value.is_not_null())
+                .filter(cond)
+                .group_by(entity_search::Column::Value)
+                .into_tuple()
+                .all(db)
+                .await?
+        }
+    })
 }
 
 fn search_to_entity() -> sea_orm::RelationDef {

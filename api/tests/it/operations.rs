@@ -439,6 +439,10 @@ fn the_benchmark_runs_on_a_small_catalog() {
     );
     for table in [
         "REST by-name",
+        "facets of spec.lifecycle over components",
+        "| `pay` | `paym` |",
+        "Mixed read load",
+        "RSS min / max / last",
         "unchanged re-read",
         "recordDeployment",
         "dependencyCycles",

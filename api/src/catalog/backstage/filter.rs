@@ -109,6 +109,11 @@ pub fn original_values(body: &Value, rels: &[StoredRelation], key: &str) -> Vec<
         .unwrap_or_default()
 }
 
+/// Every (lowercase) key of a document with its values as written (what [`original_values`] picks from).
+pub fn original_fields(body: &Value) -> HashMap<String, Vec<String>> {
+    flatten_with(body, &[], false)
+}
+
 fn flatten_with(
     body: &Value,
     rels: &[StoredRelation],

@@ -388,6 +388,10 @@ pub async fn facet_counts(
     spec: &Spec,
     facets: &[String],
 ) -> Result<BTreeMap<String, Vec<(String, u64)>>, CatalogError> {
+    let (f, text, q) = (&spec.filter, spec.text.as_deref(), spec.predicate.is_some());
+    if let Some(counted) = crate::catalog::facet_counts::for_rest(db, f, text, q, facets).await? {
+        return Ok(counted);
+    }
     let entities = all(db, cache, spec, Position::Start, 0).await?;
     let mut out = BTreeMap::new();
     for facet in facets {
