@@ -78,6 +78,7 @@ pub struct Applier {
 impl Applier {
     pub async fn begin(db: &DatabaseConnection, location_key: &str) -> Result<Self, CatalogError> {
         let txn = crate::db::begin_write(db).await?;
+        crate::db::widen_cache(&txn).await?;
         let rows = entities::Entity::find()
             .select_only()
             .columns([
@@ -245,6 +246,7 @@ impl Applier {
             format!("location={} entities={}", self.location_key, refs.len())
         })
         .await;
+        crate::db::narrow_cache(&self.txn).await?;
         self.txn.commit().await?;
         if !refs.is_empty() {
             super::cache::invalidate_all();
@@ -307,6 +309,7 @@ impl Applier {
             };
             crate::pause::point(crate::pause::CATALOG_WRITE, detail).await;
         }
+        crate::db::narrow_cache(&self.txn).await?;
         self.txn.commit().await?;
         if self.report.changed() {
             super::cache::invalidate_all();
