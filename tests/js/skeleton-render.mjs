@@ -1,0 +1,142 @@
+// What Backstage's `fetch:template` would write for a template's steps, rendered with nunjucks set up
+// the Backstage way (used by measure-templates.mjs): each step's input rendered as the task runner
+// renders it (`if`, `each`), then every skeleton entry as the action treats it — `templateFileExtension`,
+// `copyWithoutRender`/`copyWithoutTemplating` globs (dot files match, a directory covers its files),
+// paths with an empty segment left out, binary files and links copied, the first fetch of a path wins
+// unless `replace`. Only rendered text files are returned; copies are counted.
+
+import { readdirSync, readFileSync, lstatSync } from 'node:fs';
+import path from 'node:path';
+import { environment, renderInput } from './nunjucks-backstage.mjs';
+
+function globRegex(pattern) {
+  let p = pattern.replace(/^\.\//, '').replace(/\/+$/, '');
+  let re = '';
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === '*' && p[i + 1] === '*') {
+      re += p[i + 2] === '/' ? '(?:.*/)?' : '.*';
+      i += p[i + 2] === '/' ? 2 : 1;
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '{') {
+      const end = p.indexOf('}', i);
+      if (end < 0) re += '\\{';
+      else {
+        re += `(?:${p.slice(i + 1, end).split(',').map((s) => s.replace(/[.+^$()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')).join('|')})`;
+        i = end;
+      }
+    } else re += c.replace(/[.+^$()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}(?:/.*)?$`);
+}
+
+function walk(root, dir = '', out = []) {
+  let entries;
+  try {
+    entries = readdirSync(path.join(root, dir), { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const rel = dir ? `${dir}/${e.name}` : e.name;
+    if (e.isDirectory()) walk(root, rel, out);
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+function isBinary(bytes) {
+  if (bytes.subarray(0, 8000).includes(0)) return true;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+const truthy = (v) => (Array.isArray(v) ? v.length > 0 : !!v);
+
+function extensionOf(input) {
+  const e = input.templateFileExtension;
+  if (e === true) return '.njk';
+  if (typeof e === 'string' && e) return e.startsWith('.') ? e : `.${e}`;
+  return undefined;
+}
+
+// One fetch:template run: appends {path, text, source} to `out.files`, counts copies.
+function fetchTemplate(input, templateDir, integrations, written, out) {
+  const url = input.url;
+  if (typeof url !== 'string') return;
+  if (/^[a-z]+:\/\//i.test(url)) {
+    out.remote += 1;
+    return;
+  }
+  const skeleton = path.resolve(templateDir, url);
+  const ext = extensionOf(input);
+  const patterns = (input.copyWithoutTemplating ?? input.copyWithoutRender ?? []).map(globRegex);
+  const renderPaths = !input.copyWithoutRender;
+  const env = environment({
+    trimBlocks: !!input.trimBlocks,
+    lstripBlocks: !!input.lstripBlocks,
+    cookiecutterCompat: !!input.cookiecutterCompat,
+    integrations,
+  });
+  const context = { [input.cookiecutterCompat ? 'cookiecutter' : 'values']: input.values };
+  const target = typeof input.targetPath === 'string' ? input.targetPath : '.';
+  for (const rel of walk(skeleton)) {
+    let render;
+    let local = rel;
+    if (ext) {
+      render = path.extname(rel) === ext;
+      if (render) local = rel.slice(0, -ext.length);
+      local = env.renderString(local, context);
+    } else {
+      render = !patterns.some((re) => re.test(rel));
+      if (render || renderPaths) local = env.renderString(local, context);
+    }
+    if (local === '' || local.startsWith('/') || local.includes('//')) continue;
+    const outPath = path.posix.normalize(path.posix.join(target, local)).replace(/^\.\//, '');
+    if (written.has(outPath) && !input.replace) continue;
+    written.add(outPath);
+    const full = path.join(skeleton, rel);
+    if (lstatSync(full).isSymbolicLink()) continue;
+    const bytes = readFileSync(full);
+    if (!render || isBinary(bytes)) {
+      out.copied += 1;
+      continue;
+    }
+    out.files.push({ path: outPath, source: `${url}/${rel}`, text: env.renderString(bytes.toString('utf8'), context) });
+  }
+}
+
+/// The files Backstage's fetch:template steps of `spec` render, with parameter `values`:
+/// `{files: [{path, source, text}], copied, remote, error}` (`error`: nunjucks failed, as the step would).
+export function renderSkeletons(spec, values, templateDir, { integrations, user }) {
+  const out = { files: [], copied: 0, remote: 0, error: undefined };
+  const env = environment({ integrations });
+  const steps = {};
+  const written = new Set();
+  for (const step of spec.steps ?? []) {
+    const context = { parameters: values, steps, user, context: { task: { id: 'dry-run' } } };
+    try {
+      if (step.if !== undefined) {
+        const cond = typeof step.if === 'string' ? renderInput(env, step.if, context) : step.if;
+        if (!truthy(cond)) continue;
+      }
+      if (step.action === 'fetch:template') {
+        const runs = step.each === undefined ? [undefined] : Object.entries(renderInput(env, step.each, context) ?? {});
+        for (const run of runs) {
+          const ctx = run ? { ...context, each: { key: run[0], value: run[1] } } : context;
+          fetchTemplate(renderInput(env, step.input ?? {}, ctx), templateDir, integrations, written, out);
+        }
+      }
+    } catch (error) {
+      out.error = `${step.id ?? step.action}: ${String(error?.message ?? error).split('\n')[0]}`;
+      return out;
+    }
+    if (step.id) steps[step.id] = { output: {} };
+  }
+  return out;
+}
