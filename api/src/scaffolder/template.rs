@@ -173,7 +173,7 @@ pub fn validate(schema: &Value, values: &Value) -> Result<(), ScaffolderError> {
             message: "values must be an object".into(),
         }]));
     }
-    let validator = jsonschema::validator_for(schema).map_err(|e| {
+    let validator = jsonschema::validator_for(&lenient(schema)).map_err(|e| {
         ScaffolderError::Invalid(format!(
             "the template's parameters are not a valid JSON Schema: {e}"
         ))
@@ -194,6 +194,28 @@ pub fn validate(schema: &Value, values: &Value) -> Result<(), ScaffolderError> {
     errors.sort_by(|a, b| (&a.field, &a.message).cmp(&(&b.field, &b.message)));
     errors.dedup();
     Err(ScaffolderError::InvalidValues(errors))
+}
+
+/// `schema` with what Backstage's validator (the `jsonschema` package, which never checks a schema
+/// against the meta-schema) takes but the meta-schema forbids made harmless: a `required` list naming a
+/// field twice names it once.
+fn lenient(schema: &Value) -> Value {
+    let mut schema = schema.clone();
+    let mut stack = vec![&mut schema];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::Array(names)) = map.get_mut("required") {
+                    let mut seen = std::collections::HashSet::new();
+                    names.retain(|n| seen.insert(n.to_string()));
+                }
+                stack.extend(map.values_mut());
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            _ => {}
+        }
+    }
+    schema
 }
 
 #[cfg(test)]
@@ -217,6 +239,19 @@ mod tests {
         assert!(fields.contains(&"/name"), "{errs:?}");
         assert!(fields.contains(&"/port"), "{errs:?}");
         assert!(errs.iter().any(|e| e.message.contains("owner")), "{errs:?}");
+    }
+
+    #[test]
+    fn a_required_list_naming_a_field_twice_is_taken_as_naming_it_once() {
+        let schema = json!({ "required": ["name", "owner", "name"],
+            "properties": { "name": { "type": "string" }, "owner": { "type": "string" } } });
+        assert!(validate(&schema, &json!({"name": "svc", "owner": "team-a"})).is_ok());
+        let Err(ScaffolderError::InvalidValues(errs)) = validate(&schema, &json!({"owner": "a"}))
+        else {
+            panic!("expected field errors");
+        };
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].message.contains("name"), "{errs:?}");
     }
 
     #[test]
