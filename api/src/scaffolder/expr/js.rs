@@ -1,7 +1,8 @@
 //! The JavaScript semantics nunjucks templates rely on: how values print (`String(v)`: `true`,
 //! `a,b`, `[object Object]`, `4040`), the string, array and number methods templates call
 //! (`.split()`, `.startsWith()`, `.toUpperCase()`…), and the JavaScript operators nunjucks accepts
-//! that minijinja does not (`===`, `!==`, `.length`, `for k, v in object`), rewritten before parsing.
+//! that minijinja does not (`===`, `!==`, `.length`, `for k, v in object`, `+` as in `plus.rs`),
+//! rewritten before parsing.
 
 use minijinja::value::ValueKind;
 use minijinja::{Error, ErrorKind, Output, State, Value as J};
@@ -338,7 +339,7 @@ pub fn rewrite_code(code: &str) -> String {
             rest = &rest[end..];
         }
     }
-    out
+    super::plus::rewrite(&out)
 }
 
 fn rewrite_block(code: &str) -> String {

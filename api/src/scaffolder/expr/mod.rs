@@ -8,6 +8,7 @@ use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as J};
 
 pub mod filters;
 pub mod js;
+mod plus;
 use serde_json::{Map, Value};
 use std::sync::RwLock;
 
@@ -98,6 +99,8 @@ pub fn environment() -> Environment<'static> {
     env.set_keep_trailing_newline(true);
     env.set_formatter(js::format);
     env.set_unknown_method_callback(js::method);
+    env.add_function("_jsadd", plus::add);
+    env.add_function("_jssub", plus::sub);
     filters::register(&mut env);
     env
 }
