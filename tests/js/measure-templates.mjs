@@ -244,10 +244,22 @@ const { greenroom, json, corpus } = args();
 const found = templates(corpus);
 const integrations = integrationsFor(found);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'greenroom-measure-'));
-const server = await start(greenroom, config(dir, corpus, integrations, seed(dir, found)));
+const configFile = config(dir, corpus, integrations, seed(dir, found));
+let server = await start(greenroom, configFile);
 const records = [];
 try {
-  for (const t of found) records.push(await measure(server.url, t, integrations));
+  for (const t of found) {
+    if (process.env.MEASURE_VERBOSE) console.error(t.file);
+    try {
+      records.push(await measure(server.url, t, integrations));
+    } catch (error) {
+      // The server stopped (a crash is a finding too): record it, start a fresh one, go on.
+      records.push({ file: t.file, rendered: 0, identical: 0, differing: [], missing: [], status: 'ERROR',
+        failure: `server stopped: ${error?.cause?.code ?? error}` });
+      server.child.kill('SIGKILL');
+      server = await start(greenroom, configFile);
+    }
+  }
 } finally {
   server.child.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });

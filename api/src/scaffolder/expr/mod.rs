@@ -485,6 +485,8 @@ mod tests {
             "${{ secrets.token | list | join(' ') }}",
             "${{ secrets.token[1:] }}",
             "${{ secrets.token ~ 'x' }}",
+            "${{ secrets.token + 'x' }}",
+            "${{ 'x' - secrets.token }}",
             "${{ secrets }}",
             "{% for c in secrets.token %}${{ c }}{% endfor %}",
             "${{ '${{ secrets.token }}' | upper }}",
