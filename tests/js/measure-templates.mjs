@@ -86,7 +86,9 @@ function seed(dir, found) {
     }
   }
   const spec = {
-    component: { type: 'service', lifecycle: 'production', owner: 'group:default/team-a' },
+    component: { type: 'service', lifecycle: 'production', owner: 'group:default/team-a', system: 'example' },
+    system: { owner: 'group:default/team-a', domain: 'example' },
+    domain: { owner: 'group:default/team-a', platformTarget: 'example' },
     api: { type: 'openapi', lifecycle: 'production', owner: 'group:default/team-a', definition: 'openapi: 3.0.0' },
     group: { type: 'team', children: [] },
   };
@@ -99,7 +101,18 @@ function seed(dir, found) {
   });
   const file = path.join(dir, 'seed.yaml');
   writeFileSync(file, docs.map((d) => YAML.stringify(d)).join('---\n'));
-  return file;
+  return { file, refs: [...refs] };
+}
+
+// The seeded entities as Backstage's catalog API serves them (what catalog:fetch outputs), by ref.
+async function catalogEntities(url, refs) {
+  const out = {};
+  for (const ref of refs) {
+    const [, kind, ns, name] = ref.match(/^([^:]+):([^/]+)\/(.+)$/);
+    const r = await fetch(`${url}/api/catalog/entities/by-name/${kind}/${ns}/${name}`);
+    if (r.ok) out[ref.toLowerCase()] = await r.json();
+  }
+  return out;
 }
 
 function config(dir, corpus, integrations, seedFile) {
@@ -184,7 +197,7 @@ function compare(expected, files, status, record) {
   if (status !== 'COMPLETED' && record.missing.length) record.missingAfterFailure = true;
 }
 
-async function measure(url, { file, doc }, integrations) {
+async function measure(url, { file, doc }, integrations, catalog) {
   const name = `template:${doc.metadata?.namespace ?? 'default'}/${doc.metadata?.name}`;
   const record = { file, ref: name, rendered: 0, identical: 0, differing: [], missing: [] };
   const reg = await gql(url, REGISTER, { t: gitTarget(file) });
@@ -205,7 +218,7 @@ async function measure(url, { file, doc }, integrations) {
       record.failure = failure(r);
       record.log = r.data?.dryRunTemplate?.log;
     }
-    const expected = renderSkeletons(spec, values, path.dirname(file), { integrations, user: { ref: 'dev', entity: null } });
+    const expected = renderSkeletons(spec, values, path.dirname(file), { integrations, catalog, user: { ref: 'dev', entity: null } });
     record.copied = expected.copied;
     record.remote = expected.remote;
     if (expected.error) record.nunjucksError = expected.error;
@@ -244,14 +257,16 @@ const { greenroom, json, corpus } = args();
 const found = templates(corpus);
 const integrations = integrationsFor(found);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'greenroom-measure-'));
-const configFile = config(dir, corpus, integrations, seed(dir, found));
+const seeded = seed(dir, found);
+const configFile = config(dir, corpus, integrations, seeded.file);
 let server = await start(greenroom, configFile);
+const catalog = await catalogEntities(server.url, seeded.refs);
 const records = [];
 try {
   for (const t of found) {
     if (process.env.MEASURE_VERBOSE) console.error(t.file);
     try {
-      records.push(await measure(server.url, t, integrations));
+      records.push(await measure(server.url, t, integrations, catalog));
     } catch (error) {
       // The server stopped (a crash is a finding too): record it, start a fresh one, go on.
       records.push({ file: t.file, rendered: 0, identical: 0, differing: [], missing: [], status: 'ERROR',

@@ -3,7 +3,8 @@
 // renders it (`if`, `each`), then every skeleton entry as the action treats it — `templateFileExtension`,
 // `copyWithoutRender`/`copyWithoutTemplating` globs (dot files match, a directory covers its files),
 // paths with an empty segment left out, binary files and links copied, the first fetch of a path wins
-// unless `replace`. Only rendered text files are returned; copies are counted.
+// unless `replace`; later fs:rename/fs:delete steps move and remove them, catalog:fetch and publishing
+// steps output what a dry run's do. Only rendered text files are returned; copies are counted.
 
 import { readdirSync, readFileSync, lstatSync } from 'node:fs';
 import path from 'node:path';
@@ -111,9 +112,41 @@ function fetchTemplate(input, templateDir, integrations, written, out) {
   }
 }
 
+// Any output of a step a dry run skips (publish:*, catalog:register) is `<example>`, as Backstage's.
+const EXAMPLE = new Proxy({}, { get: (_t, k) => (typeof k === 'string' && k !== 'toJSON' ? '<example>' : undefined) });
+
+// What a step other than fetch:template outputs, and does to the files written so far: catalog:fetch
+// reads `catalog` (ref → entity), publishing steps give examples, fs:rename and fs:delete move and
+// remove files.
+function otherStep(step, input, { catalog }, out) {
+  const ref = (r) => {
+    if (typeof r !== 'string') return undefined;
+    let full = r.includes(':') ? r : `${input.defaultKind ?? ''}:${r}`;
+    if (!full.includes('/')) full = full.replace(':', `:${input.defaultNamespace ?? 'default'}/`);
+    return catalog[full.toLowerCase()] ?? null;
+  };
+  if (step.action === 'catalog:fetch') {
+    return { entity: ref(input.entityRef), entities: (input.entityRefs ?? []).map(ref) };
+  }
+  if (step.action.startsWith('publish:') || step.action === 'catalog:register') return EXAMPLE;
+  if (step.action === 'fs:rename') {
+    for (const { from, to } of input.files ?? []) {
+      for (const f of out.files) {
+        if (f.path === from) f.path = to;
+        else if (f.path.startsWith(`${from}/`)) f.path = `${to}/${f.path.slice(from.length + 1)}`;
+      }
+    }
+  }
+  if (step.action === 'fs:delete') {
+    const gone = (input.files ?? []).map(globRegex);
+    out.files = out.files.filter((f) => !gone.some((re) => re.test(f.path)));
+  }
+  return {};
+}
+
 /// The files Backstage's fetch:template steps of `spec` render, with parameter `values`:
 /// `{files: [{path, source, text}], copied, remote, error}` (`error`: nunjucks failed, as the step would).
-export function renderSkeletons(spec, values, templateDir, { integrations, user }) {
+export function renderSkeletons(spec, values, templateDir, { integrations, user, catalog = {} }) {
   const out = { files: [], copied: 0, remote: 0, error: undefined };
   const env = environment({ integrations });
   const steps = {};
@@ -125,18 +158,19 @@ export function renderSkeletons(spec, values, templateDir, { integrations, user 
         const cond = typeof step.if === 'string' ? renderInput(env, step.if, context) : step.if;
         if (!truthy(cond)) continue;
       }
-      if (step.action === 'fetch:template') {
-        const runs = step.each === undefined ? [undefined] : Object.entries(renderInput(env, step.each, context) ?? {});
-        for (const run of runs) {
-          const ctx = run ? { ...context, each: { key: run[0], value: run[1] } } : context;
-          fetchTemplate(renderInput(env, step.input ?? {}, ctx), templateDir, integrations, written, out);
-        }
+      const runs = step.each === undefined ? [undefined] : Object.entries(renderInput(env, step.each, context) ?? {});
+      let output = {};
+      for (const run of runs) {
+        const ctx = run ? { ...context, each: { key: run[0], value: run[1] } } : context;
+        const input = renderInput(env, step.input ?? {}, ctx);
+        if (step.action === 'fetch:template') fetchTemplate(input, templateDir, integrations, written, out);
+        else output = otherStep(step, input, { catalog }, out);
       }
+      if (step.id) steps[step.id] = { output };
     } catch (error) {
       out.error = `${step.id ?? step.action}: ${String(error?.message ?? error).split('\n')[0]}`;
       return out;
     }
-    if (step.id) steps[step.id] = { output: {} };
   }
   return out;
 }

@@ -9,7 +9,7 @@ const STRING_CANDIDATES = [
   'my-service', 'myservice', 'my_service', 'MyService', 'example', 'service1', 'demo', 'a1', 'abc',
   'com.example', 'com.example.demo', 'v1', '1.0.0', '1', '8080', 'default', 'main', 'us-east-1',
   'my-service-123', 'Example Service', 'example.com', 'https://example.com', 'dev@example.com',
-  'team-a', 'ABC', 'a', 'abcdefgh', 'my-service-name-example',
+  'team-a', 'ABC', 'a', 'abcdefgh', 'my-service-name-example', '00000000-0000-4000-8000-000000000000',
 ];
 
 const FORMATS = {

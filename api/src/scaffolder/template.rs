@@ -198,8 +198,12 @@ pub fn validate(schema: &Value, values: &Value) -> Result<(), ScaffolderError> {
 
 /// `schema` with what Backstage's validator (the `jsonschema` package, which never checks a schema
 /// against the meta-schema) takes but the meta-schema forbids made harmless: a `required` list naming a
-/// field twice names it once.
+/// field twice names it once, and a `type` that is no JSON Schema type (`map(any)`), which that
+/// validator lets any value pass, is dropped.
 fn lenient(schema: &Value) -> Value {
+    const TYPES: [&str; 7] = [
+        "string", "number", "integer", "boolean", "object", "array", "null",
+    ];
     let mut schema = schema.clone();
     let mut stack = vec![&mut schema];
     while let Some(v) = stack.pop() {
@@ -208,6 +212,13 @@ fn lenient(schema: &Value) -> Value {
                 if let Some(Value::Array(names)) = map.get_mut("required") {
                     let mut seen = std::collections::HashSet::new();
                     names.retain(|n| seen.insert(n.to_string()));
+                }
+                if map
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| !TYPES.contains(&t))
+                {
+                    map.remove("type");
                 }
                 stack.extend(map.values_mut());
             }
@@ -252,6 +263,13 @@ mod tests {
         };
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(errs[0].message.contains("name"), "{errs:?}");
+    }
+
+    #[test]
+    fn a_type_json_schema_does_not_have_lets_any_value_pass() {
+        let schema = json!({ "properties": { "tags": { "type": "map(any)" }, "n": { "type": "integer" } } });
+        assert!(validate(&schema, &json!({"tags": {"a": "b"}})).is_ok());
+        assert!(validate(&schema, &json!({"tags": "x", "n": "1"})).is_err());
     }
 
     #[test]
