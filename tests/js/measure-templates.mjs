@@ -115,14 +115,14 @@ async function catalogEntities(url, refs) {
   return out;
 }
 
-function config(dir, corpus, integrations, seedFile) {
+function config(dir, roots, integrations, seedFile) {
   const of = (type) => Object.entries(integrations).filter(([, t]) => t === type)
     .map(([host]) => `    - {host: "${host}", token: measure-token}`).join('\n');
   const kinds = 'Component, API, Location, System, Domain, Resource, Template, Group, User';
   const text = `server:\n  listen: 127.0.0.1:0\n  limits: {rateLimitPerSecond: 0, requestTimeout: 120s}\n` +
     `database:\n  url: sqlite://${dir}/measure.db?mode=rwc\n` +
     `catalog:\n  rules:\n    - allow: [${kinds}]\n  locations:\n    - {type: file, target: '${seedFile}'}\n` +
-    `  allow:\n    files: ['${corpus}']\n` +
+    `  allow:\n    files: [${roots.map((r) => `'${r}'`).join(', ')}]\n` +
     `integrations:\n  github:\n${of('github')}\n  gitlab:\n${of('gitlab')}\n`;
   const file = path.join(dir, 'greenroom.yaml');
   writeFileSync(file, text);
@@ -156,9 +156,13 @@ const REGISTER = `mutation($t: String!) { registerLocation(input: {type: "git", 
 
 // The git location of a template file: `file://REPO#BRANCH:PATH` of the checkout holding it, read
 // as Backstage reads templates registered from a repository (skeletons may climb to its root).
+function gitRoot(file) {
+  return execFileSync('git', ['-C', path.dirname(file), 'rev-parse', '--show-toplevel'], { encoding: 'utf8' }).trim();
+}
+
 function gitTarget(file) {
   const run = (...a) => execFileSync('git', ['-C', path.dirname(file), ...a], { encoding: 'utf8' }).trim();
-  const root = run('rev-parse', '--show-toplevel');
+  const root = gitRoot(file);
   return `file://${root}#${run('rev-parse', '--abbrev-ref', 'HEAD')}:${path.relative(root, file)}`;
 }
 const SPEC = `query($r: String!) { entity(ref: $r) { spec } }`;
@@ -258,7 +262,8 @@ const found = templates(corpus);
 const integrations = integrationsFor(found);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'greenroom-measure-'));
 const seeded = seed(dir, found);
-const configFile = config(dir, corpus, integrations, seeded.file);
+const roots = [...new Set(found.map((t) => gitRoot(t.file)))];
+const configFile = config(dir, roots, integrations, seeded.file);
 let server = await start(greenroom, configFile);
 const catalog = await catalogEntities(server.url, seeded.refs);
 const records = [];
