@@ -31,9 +31,10 @@ async fn dry_run(t: &TestDb, template: &str, values: Value) -> Value {
 }
 
 fn logged(run: &Value, text: &str) -> bool {
-    run["log"]
-        .as_array()
-        .is_some_and(|l| l.iter().any(|x| x.as_str().is_some_and(|x| x.contains(text))))
+    run["log"].as_array().is_some_and(|l| {
+        l.iter()
+            .any(|x| x.as_str().is_some_and(|x| x.contains(text)))
+    })
 }
 
 #[tokio::test]

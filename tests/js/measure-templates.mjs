@@ -10,8 +10,9 @@
 //
 //   node measure-templates.mjs --greenroom target/debug/greenroom CORPUS_DIR [--json report.json]
 //
-// Prints the templates found, the dry-run completion rate, the files rendered, the byte-identical
-// rate, and histograms of failure reasons and differences; --json writes every template's details.
+// Prints the templates found, the dry-run completion rate (of all, and of those Backstage's own
+// rendering completes without a remote skeleton), the files rendered, the byte-identical rate, and
+// histograms of failure reasons and differences; --json writes every template's details.
 
 import { mkdtempSync, writeFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
@@ -247,9 +248,13 @@ function report(records) {
   const missing = records.reduce((n, r) => n + r.missing.length, 0);
   console.log(`templates: ${records.length}`);
   console.log(`dry runs completed: ${done}/${records.length} (${pct(done, records.length)}%)`);
-  console.log(`skeleton files rendered by nunjucks: ${rendered} (copied unrendered: ${records.reduce((n, r) => n + (r.copied ?? 0), 0)}, remote skeletons not measured: ${records.reduce((n, r) => n + (r.remote ?? 0), 0)})`);
+  console.log(`skeleton files rendered by nunjucks: ${rendered} (copied unrendered: ${records.reduce((n, r) => n + (r.copied ?? 0), 0)}; remote skeletons, not fetched here, in ${records.filter((r) => r.remote).length} templates)`);
   console.log(`byte-identical: ${identical}/${rendered} (${pct(identical, rendered)}%); missing in Greenroom's dry run: ${missing}`);
-  console.log(`nunjucks itself failed (as Backstage's step would) in ${records.filter((r) => r.nunjucksError).length} templates`);
+  const backstageFails = records.filter((r) => r.nunjucksError);
+  console.log(`nunjucks itself fails (as Backstage's step would: an unknown filter, a missing skeleton) in ${backstageFails.length} templates`);
+  const runnable = records.filter((r) => !r.nunjucksError && !r.remote);
+  const runnableDone = runnable.filter((r) => r.status === 'COMPLETED').length;
+  console.log(`dry runs completed of the ${runnable.length} templates Backstage's own rendering completes without fetching a remote skeleton: ${runnableDone} (${pct(runnableDone, runnable.length)}%)`);
   console.log('\ndry-run failure reasons:');
   for (const [r, n] of histogram(records.filter((r) => r.failure).map((r) => reason(r.failure)))) console.log(`  ${n}  ${r}`);
   console.log('\ndiffering files (greenroom line | nunjucks line):');

@@ -6,7 +6,7 @@
 // unless `replace`; later fs:rename/fs:delete steps move and remove them, catalog:fetch and publishing
 // steps output what a dry run's do. Only rendered text files are returned; copies are counted.
 
-import { readdirSync, readFileSync, lstatSync } from 'node:fs';
+import { readdirSync, readFileSync, lstatSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { environment, renderInput } from './nunjucks-backstage.mjs';
 
@@ -75,6 +75,7 @@ function fetchTemplate(input, templateDir, integrations, written, out) {
     return;
   }
   const skeleton = path.resolve(templateDir, url);
+  if (!existsSync(skeleton)) throw new Error(`the skeleton ${url} does not exist`);
   const ext = extensionOf(input);
   const patterns = (input.copyWithoutTemplating ?? input.copyWithoutRender ?? []).map(globRegex);
   const renderPaths = !input.copyWithoutRender;
@@ -164,6 +165,7 @@ export function renderSkeletons(spec, values, templateDir, { integrations, user,
         const ctx = run ? { ...context, each: { key: run[0], value: run[1] } } : context;
         const input = renderInput(env, step.input ?? {}, ctx);
         if (step.action === 'fetch:template') fetchTemplate(input, templateDir, integrations, written, out);
+        else if (step.action === 'fetch:plain' && /^[a-z]+:\/\//i.test(input.url ?? '')) out.remote += 1;
         else output = otherStep(step, input, { catalog }, out);
       }
       if (step.id) steps[step.id] = { output };

@@ -267,7 +267,8 @@ mod tests {
 
     #[test]
     fn a_type_json_schema_does_not_have_lets_any_value_pass() {
-        let schema = json!({ "properties": { "tags": { "type": "map(any)" }, "n": { "type": "integer" } } });
+        let schema =
+            json!({ "properties": { "tags": { "type": "map(any)" }, "n": { "type": "integer" } } });
         assert!(validate(&schema, &json!({"tags": {"a": "b"}})).is_ok());
         assert!(validate(&schema, &json!({"tags": "x", "n": "1"})).is_err());
     }

@@ -99,8 +99,8 @@ pub fn environment() -> Environment<'static> {
     env.set_keep_trailing_newline(true);
     env.set_formatter(js::format);
     env.set_unknown_method_callback(js::method);
-    env.add_function("_jsadd", plus::add);
-    env.add_function("_jssub", plus::sub);
+    env.add_function("_jsadd", js::add);
+    env.add_function("_jssub", js::sub);
     filters::register(&mut env);
     env
 }

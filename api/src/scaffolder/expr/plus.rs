@@ -1,5 +1,5 @@
 //! JavaScript's `+` and `-` for nunjucks templates: `a + b` is rewritten to `_jsadd(a, b)` and `a - b`
-//! to `_jssub(a, b)` before minijinja parses them, and they compute as JavaScript does (a string on
+//! to `_jssub(a, b)` before minijinja parses them, and they compute as JavaScript does (`js::add`, `js::sub`) (a string on
 //! either side of `+` concatenates what `String()` gives, `undefined + '/'` is `'undefined/'`, numbers
 //! add, `undefined + 1` and `undefined - undefined` are `NaN`), where minijinja refuses mixed or
 //! undefined operands. Real templates write `${{ values.destination.owner + "/" +
@@ -11,10 +11,6 @@
 //! operator of lower precedence (`~`, comparisons, `in`, `is`, `not`, `and`, `or`, `if`, `else`, `,`,
 //! `:`, `=`) or bracket at the same depth; `*`, `/`, `%`, filters, calls, attributes and subscripts
 //! bind tighter and stay inside an operand. A `+` or `-` with no operand before it is unary.
-
-use super::js;
-use minijinja::value::ValueKind;
-use minijinja::Value as J;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -181,7 +177,10 @@ pub fn rewrite(code: &str) -> String {
     }
     let trimmed = code.trim_end();
     let (body, marker) = match trimmed.chars().last() {
-        Some(c @ ('-' | '+')) => (&trimmed[..trimmed.len() - 1], format!("{c}{}", &code[trimmed.len()..])),
+        Some(c @ ('-' | '+')) => (
+            &trimmed[..trimmed.len() - 1],
+            format!("{c}{}", &code[trimmed.len()..]),
+        ),
         _ => (code, String::new()),
     };
     // So is a leading one (`${{- x }}`).
@@ -201,60 +200,6 @@ pub fn rewrite(code: &str) -> String {
         }
     }
     out + &marker
-}
-
-/// A JavaScript number for `v` (`Number(v)`): booleans are 1 or 0, null 0, a string its number (blank
-/// is 0), undefined and anything else `NaN` (None).
-fn to_number(v: &J) -> Option<f64> {
-    match v.kind() {
-        ValueKind::Number => f64::try_from(v.clone()).ok(),
-        ValueKind::Bool => Some(if v.is_true() { 1.0 } else { 0.0 }),
-        ValueKind::None => Some(0.0),
-        ValueKind::String => {
-            let s = v.as_str().unwrap_or_default().trim();
-            if s.is_empty() {
-                Some(0.0)
-            } else {
-                s.parse::<f64>().ok().filter(|f| !f.is_nan())
-            }
-        }
-        _ => None,
-    }
-}
-
-/// `a - b` as JavaScript computes it (both sides made numbers; `undefined - 1` is `NaN`).
-pub fn sub(a: J, b: J) -> J {
-    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
-        if let Some(d) = x.checked_sub(y) {
-            return J::from(d);
-        }
-    }
-    match (to_number(&a), to_number(&b)) {
-        (Some(x), Some(y)) => J::from(x - y),
-        _ => J::from(f64::NAN),
-    }
-}
-
-/// `a + b` as JavaScript computes it.
-pub fn add(a: J, b: J) -> J {
-    let stringy = |v: &J| {
-        matches!(
-            v.kind(),
-            ValueKind::String | ValueKind::Seq | ValueKind::Map | ValueKind::Iterable
-        )
-    };
-    if stringy(&a) || stringy(&b) {
-        return J::from(js::string(&a) + &js::string(&b));
-    }
-    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
-        if let Some(sum) = x.checked_add(y) {
-            return J::from(sum);
-        }
-    }
-    match (to_number(&a), to_number(&b)) {
-        (Some(x), Some(y)) => J::from(x + y),
-        _ => J::from(f64::NAN),
-    }
 }
 
 #[cfg(test)]
