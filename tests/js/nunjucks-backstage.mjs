@@ -93,7 +93,8 @@ function isSingleTemplateString(text) {
     autoescape: false,
     tags: { variableStart: '${{', variableEnd: '}}' },
   });
-  return parsed.children.length === 1 && !(parsed.children[0] instanceof nunjucks.nodes.TemplateData);
+  // The top node is an Output whose first child is the text or the expression.
+  return parsed.children.length === 1 && !(parsed.children[0]?.children?.[0] instanceof nunjucks.nodes.TemplateData);
 }
 
 // Renders a step's input as Backstage's task runner does: every string through nunjucks; a string

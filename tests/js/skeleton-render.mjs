@@ -131,7 +131,9 @@ function otherStep(step, input, { catalog }, out) {
   }
   if (step.action.startsWith('publish:') || step.action === 'catalog:register') return EXAMPLE;
   if (step.action === 'fs:rename') {
-    for (const { from, to } of input.files ?? []) {
+    const clean = (p) => path.posix.normalize(String(p)).replace(/^\.\//, '').replace(/\/$/, '');
+    for (const file of input.files ?? []) {
+      const [from, to] = [clean(file.from), clean(file.to)];
       for (const f of out.files) {
         if (f.path === from) f.path = to;
         else if (f.path.startsWith(`${from}/`)) f.path = `${to}/${f.path.slice(from.length + 1)}`;
@@ -139,7 +141,7 @@ function otherStep(step, input, { catalog }, out) {
     }
   }
   if (step.action === 'fs:delete') {
-    const gone = (input.files ?? []).map(globRegex);
+    const gone = (input.files ?? []).map((g) => globRegex(String(g).replace(/^\.\//, '')));
     out.files = out.files.filter((f) => !gone.some((re) => re.test(f.path)));
   }
   return {};
