@@ -1,7 +1,9 @@
 //! What measuring Greenroom on real templates (issue 17, `tests/js/measure-templates.mjs`) found, each
 //! fixed and kept here: a dry run skips an action this server does not have (as it skips the actions
 //! that need a service) while a task with it still fails; a `required` list naming a field twice is
-//! accepted, as Backstage's validator accepts it.
+//! accepted, as Backstage's validator accepts it; a skeleton adding what its template never passed
+//! (`values.destination.owner + "/"`) or keeping a GitHub workflow's `${{ matrix.python-version }}`
+//! renders what nunjucks renders (`undefined/undefined`, `NaN`) instead of failing the step.
 
 use api::scaffolder::actions::Registry;
 use api::scaffolder::worker::{self, WorkerSettings};
@@ -22,7 +24,7 @@ async fn dry_run(t: &TestDb, template: &str, values: Value) -> Value {
     let r = t
         .exec(
             r#"mutation($t: String!, $v: JSON!) { dryRunTemplate(input: {templateRef: $t, values: $v}) {
-                status log } }"#,
+                status log files { path content } } }"#,
             json!({ "t": format!("template:{template}"), "v": values }),
         )
         .await;
@@ -101,4 +103,26 @@ async fn a_required_list_naming_a_field_twice_is_accepted() {
     .await;
     assert_eq!(run["status"], "COMPLETED", "{run}");
     assert!(logged(&run, "svc of team-a"), "{run}");
+}
+
+#[tokio::test]
+async fn javascript_arithmetic_on_what_a_template_never_passed_renders_as_nunjucks_renders_it() {
+    let t = loaded().await;
+    let run = dry_run(&t, "corpus-undefined-slug", json!({"name": "svc"})).await;
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    let file = |path: &str| {
+        run["files"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["path"] == path))
+            .map(|f| f["content"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_else(|| panic!("no {path} in {run}"))
+    };
+    assert!(
+        file("catalog-info.yaml").contains("github.com/project-slug: undefined/undefined\n"),
+        "{run}"
+    );
+    assert!(
+        file(".github/workflows/ci.yml").contains("python-version: NaN\n"),
+        "{run}"
+    );
 }
