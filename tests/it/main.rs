@@ -31,6 +31,7 @@ mod rest_api;
 mod rest_writes;
 mod scaffolder;
 mod scaffolder_actions;
+mod scaffolder_corpus;
 mod scaffolder_files;
 mod scaffolder_git;
 mod scaffolder_oracle;

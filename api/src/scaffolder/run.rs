@@ -418,14 +418,15 @@ struct Step<'a> {
 /// entry, each output name then collecting the iterations' values in a list (as Backstage does).
 async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver<bool>) -> StepEnd {
     let step = s.step;
-    let Some(action) = s.actions.get(&step.action) else {
+    let action = s.actions.get(&step.action);
+    if action.is_none() && !s.dry_run {
         return StepEnd::Failed(format!(
             "step {}: unknown action '{}' (known: {})",
             step.id,
             step.action,
             s.actions.ids().join(", ")
         ));
-    };
+    }
     let iterations = match iterations(&s, cancel).await {
         Ok(i) => i,
         Err(end) => return end,
@@ -438,6 +439,16 @@ async fn run_step(s: Step<'_>, sink: Arc<dyn Sink>, cancel: &mut watch::Receiver
             Some(Err(e)) => return StepEnd::Failed(format!("step {}: input: {e}", step.id)),
         }
     }
+    // A dry run skips an action this server does not have (an ArgoCD, Jenkins or webhook module's),
+    // as it skips the actions that need a service: its input still renders, it outputs nothing.
+    let Some(action) = action else {
+        let skipped = format!(
+            "dry run: {} skipped (no such action on this server; a task with it fails)",
+            step.action
+        );
+        sink.event(Some(&step.id), "log", &skipped).await;
+        return StepEnd::Done(Map::new());
+    };
     if s.dry_run && action.publishes() {
         let skipped = format!("dry run: {} skipped", step.action);
         sink.event(Some(&step.id), "log", &skipped).await;

@@ -250,7 +250,7 @@ pub fn validate(schema: &Value, values: &Value) -> Result<(), ScaffolderError> {
             message: "values must be an object".into(),
         }]));
     }
-    let validator = jsonschema::validator_for(schema).map_err(|e| {
+    let validator = jsonschema::validator_for(&lenient(schema)).map_err(|e| {
         ScaffolderError::Invalid(format!(
             "the template's parameters are not a valid JSON Schema: {e}"
         ))
@@ -271,6 +271,39 @@ pub fn validate(schema: &Value, values: &Value) -> Result<(), ScaffolderError> {
     errors.sort_by(|a, b| (&a.field, &a.message).cmp(&(&b.field, &b.message)));
     errors.dedup();
     Err(ScaffolderError::InvalidValues(errors))
+}
+
+/// `schema` with what Backstage's validator (the `jsonschema` package, which never checks a schema
+/// against the meta-schema) takes but the meta-schema forbids made harmless: a `required` list naming a
+/// field twice names it once, and a `type` that is no JSON Schema type (`map(any)`), which that
+/// validator lets any value pass, is dropped.
+fn lenient(schema: &Value) -> Value {
+    const TYPES: [&str; 7] = [
+        "string", "number", "integer", "boolean", "object", "array", "null",
+    ];
+    let mut schema = schema.clone();
+    let mut stack = vec![&mut schema];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::Array(names)) = map.get_mut("required") {
+                    let mut seen = std::collections::HashSet::new();
+                    names.retain(|n| seen.insert(n.to_string()));
+                }
+                if map
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| !TYPES.contains(&t))
+                {
+                    map.remove("type");
+                }
+                stack.extend(map.values_mut());
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            _ => {}
+        }
+    }
+    schema
 }
 
 #[cfg(test)]
@@ -294,6 +327,27 @@ mod tests {
         assert!(fields.contains(&"/name"), "{errs:?}");
         assert!(fields.contains(&"/port"), "{errs:?}");
         assert!(errs.iter().any(|e| e.message.contains("owner")), "{errs:?}");
+    }
+
+    #[test]
+    fn a_required_list_naming_a_field_twice_is_taken_as_naming_it_once() {
+        let schema = json!({ "required": ["name", "owner", "name"],
+            "properties": { "name": { "type": "string" }, "owner": { "type": "string" } } });
+        assert!(validate(&schema, &json!({"name": "svc", "owner": "team-a"})).is_ok());
+        let Err(ScaffolderError::InvalidValues(errs)) = validate(&schema, &json!({"owner": "a"}))
+        else {
+            panic!("expected field errors");
+        };
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].message.contains("name"), "{errs:?}");
+    }
+
+    #[test]
+    fn a_type_json_schema_does_not_have_lets_any_value_pass() {
+        let schema =
+            json!({ "properties": { "tags": { "type": "map(any)" }, "n": { "type": "integer" } } });
+        assert!(validate(&schema, &json!({"tags": {"a": "b"}})).is_ok());
+        assert!(validate(&schema, &json!({"tags": "x", "n": "1"})).is_err());
     }
 
     #[test]

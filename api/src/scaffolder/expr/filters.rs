@@ -402,7 +402,9 @@ fn title(s: &str) -> String {
 /// `indent(width=4, indentfirst=false)`: every line but the first, blank ones too.
 fn indent(v: J, width: Option<J>, first: Option<bool>) -> Result<String, Error> {
     let s = string_arg(&v, "split")?;
-    if s.is_empty() {
+    // nunjucks returns an empty string as it is, but not an empty safe string (`undefined | safe`):
+    // that one is indented like any one-line text.
+    if s.is_empty() && !v.is_safe() {
         return Ok(s);
     }
     let n = width

@@ -1,7 +1,8 @@
 //! The JavaScript semantics nunjucks templates rely on: how values print (`String(v)`: `true`,
 //! `a,b`, `[object Object]`, `4040`), the string, array and number methods templates call
 //! (`.split()`, `.startsWith()`, `.toUpperCase()`…), and the JavaScript operators nunjucks accepts
-//! that minijinja does not (`===`, `!==`, `.length`, `for k, v in object`), rewritten before parsing.
+//! that minijinja does not (`===`, `!==`, `.length`, `for k, v in object`, `+` as in `plus.rs`),
+//! rewritten before parsing.
 
 use minijinja::value::ValueKind;
 use minijinja::{Error, ErrorKind, Output, State, Value as J};
@@ -49,6 +50,60 @@ pub fn string(v: &J) -> String {
         },
         ValueKind::Map => "[object Object]".into(),
         _ => v.to_string(),
+    }
+}
+
+/// A JavaScript number for `v` (`Number(v)`): booleans are 1 or 0, null 0, a string its number (blank
+/// is 0), undefined and anything else `NaN` (None).
+fn to_number(v: &J) -> Option<f64> {
+    match v.kind() {
+        ValueKind::Number => f64::try_from(v.clone()).ok(),
+        ValueKind::Bool => Some(if v.is_true() { 1.0 } else { 0.0 }),
+        ValueKind::None => Some(0.0),
+        ValueKind::String => {
+            let s = v.as_str().unwrap_or_default().trim();
+            if s.is_empty() {
+                Some(0.0)
+            } else {
+                s.parse::<f64>().ok().filter(|f| !f.is_nan())
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `a - b` as JavaScript computes it (both sides made numbers; `undefined - 1` is `NaN`).
+pub fn sub(a: J, b: J) -> J {
+    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+        if let Some(d) = x.checked_sub(y) {
+            return J::from(d);
+        }
+    }
+    match (to_number(&a), to_number(&b)) {
+        (Some(x), Some(y)) => J::from(x - y),
+        _ => J::from(f64::NAN),
+    }
+}
+
+/// `a + b` as JavaScript computes it.
+pub fn add(a: J, b: J) -> J {
+    let stringy = |v: &J| {
+        matches!(
+            v.kind(),
+            ValueKind::String | ValueKind::Seq | ValueKind::Map | ValueKind::Iterable
+        )
+    };
+    if stringy(&a) || stringy(&b) {
+        return J::from(string(&a) + &string(&b));
+    }
+    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+        if let Some(sum) = x.checked_add(y) {
+            return J::from(sum);
+        }
+    }
+    match (to_number(&a), to_number(&b)) {
+        (Some(x), Some(y)) => J::from(x + y),
+        _ => J::from(f64::NAN),
     }
 }
 
@@ -338,7 +393,7 @@ pub fn rewrite_code(code: &str) -> String {
             rest = &rest[end..];
         }
     }
-    out
+    super::plus::rewrite(&out)
 }
 
 fn rewrite_block(code: &str) -> String {

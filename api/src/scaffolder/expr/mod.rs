@@ -8,6 +8,7 @@ use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as J};
 
 pub mod filters;
 pub mod js;
+mod plus;
 use serde_json::{Map, Value};
 use std::sync::RwLock;
 
@@ -98,6 +99,8 @@ pub fn environment() -> Environment<'static> {
     env.set_keep_trailing_newline(true);
     env.set_formatter(js::format);
     env.set_unknown_method_callback(js::method);
+    env.add_function("_jsadd", js::add);
+    env.add_function("_jssub", js::sub);
     filters::register(&mut env);
     env
 }
@@ -482,6 +485,8 @@ mod tests {
             "${{ secrets.token | list | join(' ') }}",
             "${{ secrets.token[1:] }}",
             "${{ secrets.token ~ 'x' }}",
+            "${{ secrets.token + 'x' }}",
+            "${{ 'x' - secrets.token }}",
             "${{ secrets }}",
             "{% for c in secrets.token %}${{ c }}{% endfor %}",
             "${{ '${{ secrets.token }}' | upper }}",
