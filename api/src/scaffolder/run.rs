@@ -575,7 +575,7 @@ pub async fn dry_run(
     )
     .await;
     let mut files = Vec::new();
-    collect(workspace.path(), workspace.path(), &mut files);
+    super::sinks::collect(workspace.path(), workspace.path(), &mut files);
     files.sort();
     let log = sink.lines.lock().map(|l| l.clone()).unwrap_or_default();
     Ok(DryRun {
@@ -584,23 +584,4 @@ pub async fn dry_run(
         log,
         output,
     })
-}
-
-fn collect(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, Option<String>)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            if e.file_name() != ".git" {
-                collect(root, &p, out);
-            }
-        } else if let Ok(rel) = p.strip_prefix(root) {
-            let content = std::fs::read(&p)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok());
-            out.push((rel.display().to_string(), content));
-        }
-    }
 }

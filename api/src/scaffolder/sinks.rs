@@ -136,3 +136,28 @@ pub fn secret_values(secrets: &Map<String, Value>) -> Vec<String> {
     out.dedup();
     out
 }
+
+/// The files under `dir` (paths relative to `root`, `.git` left out) with their text (None when not
+/// UTF-8): what a dry run wrote.
+pub(super) fn collect(
+    root: &std::path::Path,
+    dir: &std::path::Path,
+    out: &mut Vec<(String, Option<String>)>,
+) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if e.file_name() != ".git" {
+                collect(root, &p, out);
+            }
+        } else if let Ok(rel) = p.strip_prefix(root) {
+            let content = std::fs::read(&p)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            out.push((rel.display().to_string(), content));
+        }
+    }
+}
