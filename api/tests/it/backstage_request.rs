@@ -124,6 +124,25 @@ struct Client {
 }
 
 impl Client {
+    /// Waits until the catalog file's entities are loaded: it is read in its own provider run,
+    /// which may end after the templates' one.
+    async fn wait_for_catalog(&self) {
+        let started = Instant::now();
+        loop {
+            let r = self
+                .gql(
+                    r#"{ entity(ref: "component:default/beta") { name } }"#,
+                    json!({}),
+                )
+                .await;
+            if r["data"]["entity"]["name"] == "beta" {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "{r}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn gql(&self, query: &str, variables: Value) -> Value {
         self.http
             .post(format!("{}/graphql", self.addr))
@@ -177,6 +196,7 @@ async fn scenario(db_url: &str) {
         "scaffolder:run catalog:read",
     ));
 
+    reader.wait_for_catalog().await;
     let task = reader
         .run("template:lists", json!({"missing": "nope"}))
         .await;
