@@ -104,6 +104,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::db::migrate(&db).await?;
             crate::catalog::uid::fill_missing(&db).await?;
             crate::catalog::facet_counts::rebuild_if_marked(&db).await?;
+            crate::catalog::words::backfill(&db).await?;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }

@@ -127,6 +127,7 @@ async fn open_store(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnecti
     // Rows written before `entities.uid` existed get theirs (the catalog owns how it is derived).
     crate::catalog::uid::fill_missing(&db).await?;
     crate::catalog::facet_counts::rebuild_if_marked(&db).await?;
+    crate::catalog::words::backfill(&db).await?;
     Ok(db)
 }
 

@@ -44,6 +44,16 @@ pub struct Model {
     pub managed_by_origin: Option<String>,
     /// Backstage's `metadata.uid`: derived from the ref, so it survives updates (see `catalog::uid`).
     pub uid: Option<String>,
+    /// The words of the name, title, tags and description as word search indexes them (see
+    /// `catalog::words`); NULL for rows stored before word search, until the server fills them in.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub words_name: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub words_title: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub words_tags: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub words_description: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

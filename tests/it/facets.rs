@@ -174,9 +174,15 @@ async fn listed(t: &TestDb, filter: &Filter) -> BTreeSet<String> {
             after: after.clone(),
             ..PageRequest::default()
         };
-        let p = search::list(&t.db, filter, None, Ordering::default(), &page)
-            .await
-            .expect("list");
+        let p = search::list(
+            &t.db,
+            filter,
+            &search::Text::Any,
+            Ordering::default(),
+            &page,
+        )
+        .await
+        .expect("list");
         after = p.items.last().map(|(c, _)| c.clone());
         out.extend(p.items.into_iter().map(|(_, r)| r));
         if !p.has_next {

@@ -43,3 +43,4 @@ mod spec_errors;
 mod text_search;
 mod timestamps;
 mod validate_agreement;
+mod word_search;

@@ -120,7 +120,7 @@ async fn rows(t: &TestDb) -> Vec<(String, String)> {
 async fn search(t: &TestDb, q: &str) -> (BTreeSet<String>, i64) {
     let resp = t
         .exec(
-            "query($q: String) { entities(query: $q, first: 500) { totalCount nodes { ref } } }",
+            "query($q: String) { entities(query: $q, queryMatch: SUBSTRING, first: 500) { totalCount nodes { ref } } }",
             json!({ "q": q }),
         )
         .await;
@@ -243,7 +243,7 @@ async fn explain(t: &TestDb, sql: &str) -> String {
 /// brute-force number of matches).
 #[tokio::test]
 async fn the_total_count_is_exact_below_its_bound_and_says_so_above_it() {
-    use api::catalog::search::{count_bounded, Filter};
+    use api::catalog::search::{count_bounded, Filter, Text};
     let t = TestDb::new().await;
     t.load_examples().await;
     let all = t
@@ -254,15 +254,17 @@ async fn the_total_count_is_exact_below_its_bound_and_says_so_above_it() {
     assert!(everything > 20);
     let filter = Filter::default();
     assert_eq!(
-        count_bounded(&t.db, &filter, None, 10_000).await.unwrap(),
+        count_bounded(&t.db, &filter, &Text::Any, 10_000)
+            .await
+            .unwrap(),
         (everything, true)
     );
     assert_eq!(
-        count_bounded(&t.db, &filter, None, 5).await.unwrap(),
+        count_bounded(&t.db, &filter, &Text::Any, 5).await.unwrap(),
         (5, false)
     );
     assert_eq!(
-        count_bounded(&t.db, &filter, None, everything)
+        count_bounded(&t.db, &filter, &Text::Any, everything)
             .await
             .unwrap(),
         (everything, true)
@@ -273,7 +275,7 @@ async fn the_total_count_is_exact_below_its_bound_and_says_so_above_it() {
         .count() as u64;
     assert!(wayback >= 2);
     assert_eq!(
-        count_bounded(&t.db, &filter, Some("wayback"), 1)
+        count_bounded(&t.db, &filter, &Text::Substring("wayback".into()), 1)
             .await
             .unwrap(),
         (1, false)

@@ -6,6 +6,7 @@ mod checker;
 pub mod cycles;
 pub mod facet_counts;
 pub mod graph;
+pub mod highlight;
 pub mod ingest;
 pub mod kinds;
 pub mod model;
@@ -18,6 +19,8 @@ pub mod sources;
 pub mod store;
 pub mod uid;
 pub mod validate;
+pub mod word_search;
+pub mod words;
 pub mod yaml_depth;
 pub mod yaml_value;
 

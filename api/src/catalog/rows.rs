@@ -37,6 +37,8 @@ pub(super) fn entity_row(
         search_text.push(' ');
         search_text.push_str(&tag.to_lowercase());
     }
+    let words = |t: Option<&str>| Some(t.map(super::words::normalize).unwrap_or_default());
+    let tag_text = tags(e).collect::<Vec<_>>().join(" ");
     let errors = if e.status.is_empty() {
         None
     } else {
@@ -48,6 +50,10 @@ pub(super) fn entity_row(
         kind: Set(r.kind.clone()),
         namespace: Set(r.namespace.clone()),
         name: Set(r.name.clone()),
+        words_name: Set(words(e.meta_str("name"))),
+        words_title: Set(words(title.as_deref())),
+        words_tags: Set(words(Some(&tag_text))),
+        words_description: Set(words(description.as_deref())),
         title: Set(title),
         description: Set(description),
         owner_ref: Set(single_ref(e, "owner")),

@@ -9,6 +9,7 @@ use sea_orm::{
 
 use super::refs::{EntityRef, DEFAULT_NAMESPACE};
 use super::store::builtin_kind;
+use super::words::WordQuery;
 use super::CatalogError;
 use entity::{entities, entity_search};
 
@@ -39,6 +40,60 @@ pub enum OrderField {
     Ref,
     Name,
     Kind,
+    /// Word search relevance (see [`super::word_search`]); needs a word query.
+    Relevance,
+}
+
+/// What a listing's text must match.
+#[derive(Clone, Debug, Default)]
+pub enum Text {
+    /// Anything.
+    #[default]
+    Any,
+    /// Backstage's `fullTextFilter`: every whitespace-separated term is a case-insensitive
+    /// substring of the name, title, description or tags.
+    Substring(String),
+    /// Word search: every term is a phrase of words in one field, its last word a prefix.
+    Words(WordQuery),
+}
+
+impl Text {
+    /// `query` searched as words (`substring`: as Backstage's substrings); no query, or one without
+    /// a letter or digit in word mode, matches everything.
+    pub fn parse(query: Option<&str>, substring: bool) -> Result<Text, CatalogError> {
+        Ok(match query {
+            None => Text::Any,
+            Some(q) if substring => Text::Substring(q.to_string()),
+            Some(q) => WordQuery::parse(q)?.map_or(Text::Any, Text::Words),
+        })
+    }
+
+    /// The word query, when this is one.
+    pub fn words(&self) -> Option<&WordQuery> {
+        match self {
+            Text::Words(q) => Some(q),
+            _ => None,
+        }
+    }
+
+    /// The condition on `entities` (`dense`: see [`super::word_search::DENSE`]).
+    fn condition(&self, backend: DbBackend, dense: bool) -> Condition {
+        match self {
+            Text::Any => Condition::all(),
+            Text::Substring(s) => text_condition(backend, Some(s)),
+            Text::Words(q) => {
+                Condition::all().add(super::word_search::condition(backend, q, None, dense))
+            }
+        }
+    }
+
+    /// Whether a listing ordered by an index should walk it (many matches) rather than sort them.
+    async fn dense(&self, db: &impl ConnectionTrait) -> Result<bool, CatalogError> {
+        match self {
+            Text::Words(q) => super::word_search::dense(db, q, None).await,
+            _ => Ok(false),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -211,6 +266,7 @@ fn order_column(field: OrderField) -> Option<entities::Column> {
         OrderField::Ref => None,
         OrderField::Name => Some(entities::Column::Name),
         OrderField::Kind => Some(entities::Column::Kind),
+        OrderField::Relevance => Some(entities::Column::Name),
     }
 }
 
@@ -232,7 +288,9 @@ fn decode_cursor(
     let v: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     match (field, v.as_slice()) {
         (OrderField::Ref, [r]) => Ok((None, r.clone())),
-        (OrderField::Name | OrderField::Kind, [s, r]) => Ok((Some(s.clone()), r.clone())),
+        (OrderField::Name | OrderField::Kind | OrderField::Relevance, [s, r]) => {
+            Ok((Some(s.clone()), r.clone()))
+        }
         _ => Err(invalid()),
     }
 }
@@ -273,18 +331,23 @@ fn page_size(v: Option<i64>, name: &str) -> Result<Option<u64>, CatalogError> {
     }
 }
 
-/// One page of entities matching `filter` and `query`, in `ordering`, positioned by `page`.
+/// One page of entities matching `filter` and `text`, in `ordering`, positioned by `page`.
 pub async fn list(
     db: &impl ConnectionTrait,
     filter: &Filter,
-    query: Option<&str>,
+    text: &Text,
     ordering: Ordering,
     page: &PageRequest,
 ) -> Result<Page, CatalogError> {
     let first = page_size(page.first, "first")?;
     let last = page_size(page.last, "last")?;
-    let text = text_condition(db.get_database_backend(), query);
-    let mut cond = filter.condition()?.add(text);
+    if ordering.field == OrderField::Relevance {
+        return by_relevance(db, filter, text, ordering, page, (first, last)).await;
+    }
+    let dense = text.dense(db).await?;
+    let mut cond = filter
+        .condition()?
+        .add(text.condition(db.get_database_backend(), dense));
     // In storage order (ascending), "after" means greater unless the ordering is descending.
     let asc = !ordering.descending;
     if let Some(a) = &page.after {
@@ -340,6 +403,51 @@ pub async fn list(
     })
 }
 
+/// A page in relevance order (see [`super::word_search`]): tier by tier, by name within a tier.
+async fn by_relevance(
+    db: &impl ConnectionTrait,
+    filter: &Filter,
+    text: &Text,
+    ordering: Ordering,
+    page: &PageRequest,
+    (first, last): (Option<u64>, Option<u64>),
+) -> Result<Page, CatalogError> {
+    let Some(q) = text.words() else {
+        return Err(bad(
+            "ordering by RELEVANCE needs a word query: pass `query` with a letter or digit (and not queryMatch: SUBSTRING)",
+        ));
+    };
+    let backwards = last.is_some() && first.is_none();
+    let limit = if backwards { last } else { first }.unwrap_or(DEFAULT_PAGE);
+    let asc = !ordering.descending;
+    let (lo, hi) = if asc {
+        (page.after.clone(), page.before.clone())
+    } else {
+        (page.before.clone(), page.after.clone())
+    };
+    let want = super::word_search::RelevancePage {
+        lo,
+        hi,
+        limit,
+        ascending: asc != backwards,
+    };
+    let rows = super::word_search::relevance_rows(db, filter.condition()?, q, &want).await?;
+    let (items, more) = super::word_search::relevance_items(rows, limit, backwards);
+    Ok(Page {
+        items,
+        has_next: if backwards {
+            page.before.is_some()
+        } else {
+            more
+        },
+        has_previous: if backwards {
+            more
+        } else {
+            page.after.is_some()
+        },
+    })
+}
+
 /// How far `totalCount` counts: past it, a count stops (and says it is not exact).
 pub const MAX_EXACT_COUNT: u64 = 10_000;
 
@@ -348,11 +456,16 @@ pub const MAX_EXACT_COUNT: u64 = 10_000;
 pub async fn count_bounded(
     db: &impl ConnectionTrait,
     filter: &Filter,
-    query: Option<&str>,
+    text: &Text,
     cap: u64,
 ) -> Result<(u64, bool), CatalogError> {
-    let text = text_condition(db.get_database_backend(), query);
-    let cond = filter.condition()?.add(text);
+    let filtered = filter.condition()?;
+    if let (Some(q), true) = (text.words(), filtered.is_empty()) {
+        if let Some(n) = super::word_search::unfiltered_count(db, q, cap).await? {
+            return Ok(if n > cap { (cap, false) } else { (n, true) });
+        }
+    }
+    let cond = filtered.add(text.condition(db.get_database_backend(), false));
     let inner = entities::Entity::find()
         .select_only()
         .column(entities::Column::EntityRef)

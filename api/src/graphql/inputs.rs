@@ -76,6 +76,22 @@ pub enum EntityOrderField {
     Name,
     /// Kind (as in the ref), then ref.
     Kind,
+    /// Word search relevance (needs a `query`): entities with every term in the name first, then in
+    /// the name or title, then also in the tags, then anywhere; by name, then ref, within each.
+    Relevance,
+}
+
+/// How `query` matches text.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum TextMatch {
+    /// Words (the default): every whitespace-separated term is a phrase of words in the name, title,
+    /// tags or description, its last word a prefix (`pay` finds `payments-api`, `payments-a` too;
+    /// `ments` does not). Served by the stores' word indexes; supports `RELEVANCE` and highlights.
+    #[default]
+    WordPrefix,
+    /// Backstage's `fullTextFilter`: every term is a case-insensitive substring (`ments` finds
+    /// `payments-api`).
+    Substring,
 }
 
 /// Sort direction.
@@ -106,6 +122,7 @@ impl From<EntityOrder> for Ordering {
                 EntityOrderField::Ref => OrderField::Ref,
                 EntityOrderField::Name => OrderField::Name,
                 EntityOrderField::Kind => OrderField::Kind,
+                EntityOrderField::Relevance => OrderField::Relevance,
             },
             descending: o.direction == OrderDirection::Desc,
         }

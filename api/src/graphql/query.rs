@@ -6,13 +6,13 @@ use std::sync::Arc;
 use super::connection::PageInfo;
 use super::context;
 use super::errors::{ApiError, GqlResultExt};
-use super::inputs::{EntityFilter, EntityOrder};
+use super::inputs::{EntityFilter, EntityOrder, TextMatch};
 use super::loaders;
 use super::node::Node;
 use super::prefetch::{fetch_refs, prefetch};
 use super::types::Entity;
 use crate::catalog::refs::EntityRef;
-use crate::catalog::search::{self, Filter, Ordering, PageRequest, MAX_PAGE};
+use crate::catalog::search::{self, Filter, Ordering, PageRequest, Text, MAX_PAGE};
 use crate::catalog::store::StoredEntity;
 
 /// Catalog reads (every field needs `catalog:read`).
@@ -105,8 +105,15 @@ impl CatalogQuery {
         #[graphql(desc = "Only entities matching this filter; default: all.")] filter: Option<
             EntityFilter,
         >,
-        #[graphql(desc = "Case-insensitive text search over name, title, description and tags.")]
+        #[graphql(
+            desc = "Text search over name, title, tags and description, case-insensitive; how it matches: `queryMatch`."
+        )]
         query: Option<String>,
+        #[graphql(
+            desc = "How `query` matches: words and prefixes (default) or Backstage's substrings.",
+            default
+        )]
+        query_match: TextMatch,
         #[graphql(desc = "The sort order (default: by `ref`, ascending); ties are broken by ref.")]
         order_by: Option<EntityOrder>,
         #[graphql(desc = "Page size, forward from `after` (0 to 500; default 20).")] first: Option<
@@ -134,15 +141,10 @@ impl CatalogQuery {
             last: last.map(i64::from),
             before,
         };
-        let result = search::list(
-            context::database(ctx)?,
-            &filter,
-            query.as_deref(),
-            ordering,
-            &page,
-        )
-        .await
-        .gql()?;
+        let text = Text::parse(query.as_deref(), query_match == TextMatch::Substring).gql()?;
+        let result = search::list(context::database(ctx)?, &filter, &text, ordering, &page)
+            .await
+            .gql()?;
         let refs: Vec<String> = result.items.iter().map(|(_, r)| r.clone()).collect();
         let found = loaders::load_entities(ctx, &refs).await?;
         // An entity deleted between the two reads is left out of the page.
@@ -162,7 +164,7 @@ impl CatalogQuery {
             has_next: result.has_next,
             has_previous: result.has_previous,
             filter,
-            query,
+            text: Arc::new(text),
             count: Default::default(),
         })
     }
@@ -234,7 +236,7 @@ pub struct EntityConnection {
     has_next: bool,
     has_previous: bool,
     filter: Filter,
-    query: Option<String>,
+    text: Arc<Text>,
     /// The bounded count, made once for `totalCount` and `totalCountExact`.
     count: tokio::sync::OnceCell<(u64, bool)>,
 }
@@ -242,9 +244,9 @@ pub struct EntityConnection {
 impl EntityConnection {
     async fn counted(&self, ctx: &Context<'_>) -> Res<(u64, bool)> {
         let db = context::database(ctx)?;
-        let (filter, query) = (&self.filter, self.query.as_deref());
+        let (filter, text) = (&self.filter, &*self.text);
         self.count
-            .get_or_try_init(|| search::count_bounded(db, filter, query, search::MAX_EXACT_COUNT))
+            .get_or_try_init(|| search::count_bounded(db, filter, text, search::MAX_EXACT_COUNT))
             .await
             .copied()
             .gql()
@@ -254,6 +256,7 @@ impl EntityConnection {
 pub struct EntityEdge {
     cursor: String,
     node: Arc<StoredEntity>,
+    text: Arc<Text>,
 }
 
 /// One entity in a page, with its cursor.
@@ -267,6 +270,14 @@ impl EntityEdge {
     async fn node(&self) -> Entity {
         Entity::from_stored(self.node.clone())
     }
+    /// Where the entity matches a word `query`: the most relevant field with a match (name, title,
+    /// tags, description) and its text (a description cut to about 160 characters around the first
+    /// match) in parts, the matched ones marked. Null without a word query.
+    async fn highlight(&self) -> Option<super::types::highlight::SearchHighlight> {
+        let q = self.text.words()?;
+        crate::catalog::highlight::highlight(q, self.node.body())
+            .map(super::types::highlight::SearchHighlight::from)
+    }
 }
 
 /// A page of entities (Relay connection).
@@ -279,6 +290,7 @@ impl EntityConnection {
             .map(|(c, e)| EntityEdge {
                 cursor: c.clone(),
                 node: e.clone(),
+                text: self.text.clone(),
             })
             .collect()
     }

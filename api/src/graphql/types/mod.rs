@@ -3,6 +3,7 @@
 mod common;
 pub mod fields;
 pub mod graph;
+pub mod highlight;
 mod kinds;
 pub mod lists;
 mod org;
