@@ -17,6 +17,7 @@ pub mod rules;
 pub mod search;
 pub mod sources;
 pub mod store;
+pub mod text_match;
 pub mod uid;
 pub mod validate;
 pub mod word_search;
