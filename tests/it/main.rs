@@ -21,6 +21,7 @@ mod graph;
 mod graphql_api;
 mod http;
 mod parity;
+mod plain_queries;
 mod postgres;
 mod providers;
 mod publish_github;

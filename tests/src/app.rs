@@ -212,7 +212,10 @@ impl TestApp {
     pub async fn exec(&self, query: &str, variables: Value) -> Value {
         let request = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(variables));
-        let response = self.schema().execute(self.prepare(request)).await;
+        let response = self
+            .schema()
+            .execute_with(request, |r| self.prepare(r))
+            .await;
         serde_json::to_value(&response).expect("response is JSON")
     }
 

@@ -178,6 +178,38 @@ fn count_fields<'d>(
     n
 }
 
+/// `Err` when `doc` uses more aliases, or one of its operations selects more root fields, than `width`
+/// allows (`BAD_USER_INPUT`).
+pub(super) fn check_width(doc: &ExecutableDocument, width: Width) -> ServerResult<()> {
+    let aliases: usize = doc
+        .operations
+        .iter()
+        .map(|(_, op)| count_aliases(&op.node.selection_set.node))
+        .chain(
+            doc.fragments
+                .values()
+                .map(|f| count_aliases(&f.node.selection_set.node)),
+        )
+        .sum();
+    if aliases > width.max_aliases {
+        return Err(too_wide(format!(
+            "the query uses {aliases} aliases; at most {} are allowed",
+            width.max_aliases
+        )));
+    }
+    for (_, op) in doc.operations.iter() {
+        let cap = width.max_root_fields;
+        let roots = count_fields(&op.node.selection_set.node, doc, &mut Vec::new(), cap);
+        if roots > width.max_root_fields {
+            return Err(too_wide(format!(
+                "the operation selects {roots} root fields; at most {} are allowed",
+                width.max_root_fields
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl Extension for GuardExt {
     async fn prepare_request(
@@ -207,32 +239,7 @@ impl Extension for GuardExt {
                     .into(),
             ));
         }
-        let aliases: usize = doc
-            .operations
-            .iter()
-            .map(|(_, op)| count_aliases(&op.node.selection_set.node))
-            .chain(
-                doc.fragments
-                    .values()
-                    .map(|f| count_aliases(&f.node.selection_set.node)),
-            )
-            .sum();
-        if aliases > self.width.max_aliases {
-            return Err(too_wide(format!(
-                "the query uses {aliases} aliases; at most {} are allowed",
-                self.width.max_aliases
-            )));
-        }
-        for (_, op) in doc.operations.iter() {
-            let cap = self.width.max_root_fields;
-            let roots = count_fields(&op.node.selection_set.node, &doc, &mut Vec::new(), cap);
-            if roots > self.width.max_root_fields {
-                return Err(too_wide(format!(
-                    "the operation selects {roots} root fields; at most {} are allowed",
-                    self.width.max_root_fields
-                )));
-            }
-        }
+        check_width(&doc, self.width)?;
         if let Ok(mut v) = self.variables.lock() {
             *v = variables.clone();
         }

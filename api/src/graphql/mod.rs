@@ -7,6 +7,7 @@ pub mod context;
 pub mod deployment_live;
 pub mod deployments;
 pub mod errors;
+pub mod fast;
 pub mod graph;
 pub mod guard;
 pub mod ids;

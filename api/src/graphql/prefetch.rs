@@ -177,17 +177,19 @@ fn ref_targets(selection: &Lookahead<'_>, items: &[Arc<StoredEntity>], per_field
 }
 
 /// Loads every target in one batch, then prefetches each field's targets with that field's own
-/// sub-selection.
+/// sub-selection (when it asks for more than the targets' own columns).
 async fn next_level<'a>(
     ctx: &'a Context<'a>,
     selection: Lookahead<'a>,
     per_field: Targets,
 ) -> async_graphql::Result<()> {
-    let all_targets: BTreeSet<String> = per_field.values().flatten().cloned().collect();
+    let mut all_targets: Vec<&String> = per_field.values().flatten().collect();
     if all_targets.is_empty() {
         return Ok(());
     }
-    let all_targets: Vec<String> = all_targets.into_iter().collect();
+    all_targets.sort_unstable();
+    all_targets.dedup();
+    let all_targets: Vec<String> = all_targets.into_iter().cloned().collect();
     let found = loaders::load_entities(ctx, &all_targets).await?;
     for (field, refs) in per_field {
         let sub = if field == "relations" {
@@ -195,6 +197,9 @@ async fn next_level<'a>(
         } else {
             selection.field(field)
         };
+        if !reaches_further(&sub) {
+            continue;
+        }
         let unique: BTreeSet<&String> = refs.iter().collect();
         let next: Vec<Arc<StoredEntity>> = unique
             .into_iter()
@@ -203,4 +208,17 @@ async fn next_level<'a>(
         prefetch(ctx, sub, next).await?;
     }
     Ok(())
+}
+
+/// True when `selection` asks for relations or for entities by ref (what [`prefetch`] loads); a
+/// selection of columns only (`{ ref name }`) needs nothing more.
+fn reaches_further(selection: &Lookahead<'_>) -> bool {
+    selection.field("relations").exists()
+        || RELATION_FIELDS
+            .iter()
+            .any(|(f, _)| selection.field(f).exists())
+        || ["owner", "system"]
+            .iter()
+            .chain(SPEC_FIELDS.iter().map(|(f, _, _)| f))
+            .any(|f| selection.field(f).exists())
 }

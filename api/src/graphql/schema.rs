@@ -46,7 +46,51 @@ pub struct MutationRoot(
 #[graphql(name = "Subscription")]
 pub struct SubscriptionRoot(DeploymentSubscription, ScaffolderSubscription);
 
-pub type GreenroomSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+/// The schema type async-graphql builds (see [`GreenroomSchema`] for the two instances the server runs).
+pub type FullSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// The schema the server runs: two instances over the same types, data and limits. `full` has the
+/// extensions (required variables, response completion, the width limits and the mutation audit) and
+/// runs everything; `plain` has none, so async-graphql resolves each field directly (any extension
+/// sends every field through the extensions' hooks), and runs the queries over HTTP that need none of
+/// them (`execute_with`, in `graphql::fast`).
+#[derive(Clone)]
+pub struct GreenroomSchema {
+    pub(super) full: FullSchema,
+    pub(super) plain: FullSchema,
+    pub(super) width: Width,
+    pub(super) index: Arc<super::completion::TypeIndex>,
+}
+
+impl GreenroomSchema {
+    /// Executes `request` (already [`prepare`]d) on the schema with its extensions.
+    pub async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        self.full.execute(request).await
+    }
+
+    /// A subscription's responses (or the one response of a query or mutation).
+    pub fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+    ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
+        self.full.execute_stream(request)
+    }
+}
+
+/// WebSocket transports execute on the full schema.
+impl async_graphql::Executor for GreenroomSchema {
+    async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        self.full.execute(request).await
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        session_data: Option<Arc<async_graphql::Data>>,
+    ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
+        async_graphql::Executor::execute_stream(&self.full, request, session_data)
+    }
+}
 
 /// The schema's shape, without data.
 pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
@@ -96,40 +140,45 @@ pub struct Parts {
 
 /// The schema over `parts`. Loaders are per request: see [`prepare`].
 pub fn build(parts: Parts) -> GreenroomSchema {
-    let Parts {
-        db,
-        cache,
-        sources,
-        auth,
-        limits,
-        environments,
-        events,
-        actions,
-    } = parts;
-    super::types::lists::set_default_list_size(limits.default_list_size);
-    let mut b = builder()
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
+    super::types::lists::set_default_list_size(parts.limits.default_list_size);
+    let width = Width {
+        max_aliases: parts.limits.max_aliases,
+        max_root_fields: parts.limits.max_root_fields,
+    };
+    let index = type_index();
+    let writer = Arc::new(crate::deployments::writer::Writer::new(parts.db.clone()));
+    let extended = builder()
         .extension(super::variables::RequiredVariables)
         .extension(super::completion::Completion {
-            index: type_index(),
+            index: index.clone(),
         })
-        .extension(Guard {
-            width: Width {
-                max_aliases: limits.max_aliases,
-                max_root_fields: limits.max_root_fields,
-            },
-        })
-        .data(Arc::new(crate::deployments::writer::Writer::new(
-            db.clone(),
-        )))
-        .data(actions)
-        .data(db)
-        .data(cache)
-        .data(sources)
-        .data(auth)
-        .data(environments)
-        .data(events)
+        .extension(Guard { width });
+    GreenroomSchema {
+        full: finish(extended, &parts, &writer),
+        plain: finish(builder(), &parts, &writer),
+        width,
+        index,
+    }
+}
+
+/// `b` with the limits and schema data of `parts`.
+fn finish(
+    b: SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>,
+    parts: &Parts,
+    writer: &Arc<crate::deployments::writer::Writer>,
+) -> FullSchema {
+    let limits = &parts.limits;
+    let mut b = b
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .data(writer.clone())
+        .data(parts.actions.clone())
+        .data(parts.db.clone())
+        .data(parts.cache.clone())
+        .data(parts.sources.clone())
+        .data(parts.auth.clone())
+        .data(parts.environments.clone())
+        .data(parts.events.clone())
         .data(super::types::lists::ItemLimit(limits.max_complexity));
     if !limits.introspection {
         b = b.disable_introspection();

@@ -28,18 +28,20 @@ pub(crate) fn timed_out_operation(state: &AppState) -> async_graphql::Response {
 /// mutation draws on `left`, the request timeout that the batch's earlier queries have not used. A
 /// mutation runs to the end (and into the audit log): stopping one halfway would leave its effects
 /// unrecorded. An operation refused before it runs (forbidden, invalid) so never lifts the bound of
-/// another. `mutation` is what the request's [`Shape`](super::document::Shape) says of it.
+/// another. `mutation` is what the request's [`Shape`](super::document::Shape) says of it. `prepare`
+/// readies `request` for execution (see [`crate::graphql::schema::GreenroomSchema::execute_with`]).
 pub(crate) async fn execute_bounded(
     state: &AppState,
     request: Request,
+    prepare: impl Fn(Request) -> Request,
     mutation: bool,
     left: &mut std::time::Duration,
 ) -> Option<async_graphql::Response> {
     if mutation {
-        return Some(state.schema.execute(request).await);
+        return Some(state.schema.execute(prepare(request)).await);
     }
     let started = std::time::Instant::now();
-    let out = tokio::time::timeout(*left, state.schema.execute(request))
+    let out = tokio::time::timeout(*left, state.schema.execute_with(request, prepare))
         .await
         .ok();
     let spent = started.elapsed();
@@ -76,7 +78,7 @@ pub(crate) fn to_json_capped<T: serde::Serialize>(
     max: usize,
 ) -> Result<Option<String>, serde_json::Error> {
     let mut out = Capped {
-        buf: Vec::new(),
+        buf: Vec::with_capacity(max.min(16 << 10)),
         max,
     };
     match serde_json::to_writer(&mut out, value) {
@@ -84,8 +86,10 @@ pub(crate) fn to_json_capped<T: serde::Serialize>(
         Err(e) if e.is_io() => return Ok(None),
         Err(e) => return Err(e),
     }
-    // serde_json writes UTF-8 only.
-    Ok(Some(String::from_utf8_lossy(&out.buf).into_owned()))
+    // serde_json writes UTF-8 only: the buffer becomes the string without a copy.
+    Ok(Some(String::from_utf8(out.buf).unwrap_or_else(|e| {
+        String::from_utf8_lossy(e.as_bytes()).into_owned()
+    })))
 }
 
 /// Reads the request body within `server.bodyReadTimeout` (and `server.maxBodyBytes`).

@@ -324,7 +324,7 @@ async fn run(
     let mut left = state.request_timeout;
     match batch {
         BatchRequest::Single(r) => {
-            match super::bounds::execute_bounded(state, prepare(r), mutation(0), &mut left).await {
+            match super::bounds::execute_bounded(state, r, prepare, mutation(0), &mut left).await {
                 Some(r) => Ok(BatchResponse::Single(r)),
                 None => {
                     tracing::warn!(request_id, timeout = ?state.request_timeout, "request timed out");
@@ -340,7 +340,7 @@ async fn run(
             let mut out = Vec::with_capacity(rs.len());
             for (i, r) in rs.into_iter().enumerate() {
                 let one =
-                    super::bounds::execute_bounded(state, prepare(r), mutation(i), &mut left).await;
+                    super::bounds::execute_bounded(state, r, prepare, mutation(i), &mut left).await;
                 out.push(one.unwrap_or_else(|| {
                     tracing::warn!(request_id, timeout = ?state.request_timeout, "operation timed out");
                     super::bounds::timed_out_operation(state)

@@ -1,7 +1,7 @@
 //! Deployments by entity ref (key: `String`, the latest successful one per environment) and first pages
 //! of deployment lists (key: [`service::ListKey`]).
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
@@ -34,7 +34,7 @@ impl Loader<String> for CurrentLoader {
     }
 }
 
-pub type Current = DataLoader<CurrentLoader, HashMapCache>;
+pub type Current = DataLoader<CurrentLoader, super::request::RequestCache>;
 
 /// First pages of deployment lists, one query per kind of list for the whole response.
 pub struct ListLoader {
@@ -54,7 +54,7 @@ impl Loader<service::ListKey> for ListLoader {
     }
 }
 
-pub type Lists = DataLoader<ListLoader, HashMapCache>;
+pub type Lists = DataLoader<ListLoader, super::request::RequestCache>;
 
 /// This request's current-deployments loader.
 pub fn current<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Current> {

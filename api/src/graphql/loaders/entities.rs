@@ -1,6 +1,6 @@
 //! Entities by canonical ref (key: `String`), through the read cache.
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
@@ -35,7 +35,7 @@ impl Loader<String> for EntityLoader {
     }
 }
 
-pub type Entities = DataLoader<EntityLoader, HashMapCache>;
+pub type Entities = DataLoader<EntityLoader, super::request::RequestCache>;
 
 /// This request's entity loader.
 pub fn entities<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Entities> {

@@ -1,6 +1,6 @@
 //! Outgoing relations by (source ref, relation type) (key: [`RelKey`]), through the read cache.
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
@@ -30,7 +30,7 @@ impl Loader<RelKey> for RelationLoader {
     }
 }
 
-pub type Relations = DataLoader<RelationLoader, HashMapCache>;
+pub type Relations = DataLoader<RelationLoader, super::request::RequestCache>;
 
 /// This request's relation loader.
 pub fn relations<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Relations> {
