@@ -1,12 +1,13 @@
 // Serves git mirrors of public repositories offline, for measure-templates.mjs --mirrors DIR: a real
 // `git http-backend` behind an HTTP server on 127.0.0.1, whose tree is `HOST/OWNER/REPO.git`, each a
-// link to the bare mirror DIR/OWNER+REPO/repo (the layout the session's fetch tool leaves). Greenroom is
+// link to the bare mirror DIR/OWNER+REPO/repo (a bare git directory per repository). Greenroom is
 // pointed at it by git's own URL rewriting (`url.http://127.0.0.1:PORT/HOST/.insteadOf https://HOST/`,
 // as GIT_CONFIG_* variables of the server's environment), so the templates' text is not rewritten.
 //
-// A repository no mirror holds — the user's own existing repository that a register-component
-// template's derived values name — is served as a seeded stand-in (one README on `main`), as the seed
-// catalog stands in for the entities the values name; `standIns` lists them for the report.
+// A repository no mirror holds — the user's own existing repository that a register-component or
+// add-to-component template's derived values name — is served as a seeded stand-in (a README and the
+// catalog-info.yaml of a Component on `main`), as the seed catalog stands in for the entities the
+// values name; `standIns` lists them for the report.
 
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -42,6 +43,9 @@ function standIn(bare, name) {
   const work = mkdtempSync(path.join(os.tmpdir(), 'greenroom-standin-'));
   try {
     writeFileSync(path.join(work, 'README.md'), `# ${name}\n\nA stand-in for an existing repository.\n`);
+    // An existing component's repository holds its catalog file (what add-to-component templates edit).
+    writeFileSync(path.join(work, 'catalog-info.yaml'), 'apiVersion: backstage.io/v1alpha1\nkind: Component\n' +
+      `metadata:\n  name: ${name}\nspec:\n  type: service\n  lifecycle: production\n  owner: group:default/team-a\n`);
     git(['-C', work, 'init', '-q', '-b', 'main']);
     git(['-C', work, 'add', '.']);
     git(['-C', work, 'commit', '-q', '-m', 'stand-in']);

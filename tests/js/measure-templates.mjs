@@ -215,6 +215,7 @@ function compare(expected, files, status, record) {
 async function measure(url, { file, doc, yamlError }, { integrations, catalog, remote }) {
   const name = `template:${doc.metadata?.namespace ?? 'default'}/${doc.metadata?.name}`;
   const record = { file, ref: name, rendered: 0, identical: 0, differing: [], missing: [] };
+  if (yamlError) record.nunjucksError = `Backstage's catalog would not read the file: ${yamlError}`;
   const reg = await gql(url, REGISTER, { t: gitTarget(file) });
   const id = reg.data?.registerLocation?.location?.id;
   try {
@@ -237,8 +238,7 @@ async function measure(url, { file, doc, yamlError }, { integrations, catalog, r
     }
     record.copied = expected.copied;
     record.remote = expected.remote;
-    if (expected.error) record.nunjucksError = expected.error;
-    if (yamlError) record.nunjucksError = `Backstage's catalog would not read the file: ${yamlError}`;
+    if (expected.error) record.nunjucksError ??= expected.error;
     compare(expected, r.data?.dryRunTemplate?.files ?? [], status, record);
     return record;
   } finally {

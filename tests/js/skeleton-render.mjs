@@ -118,6 +118,24 @@ function fetchTemplate(input, templateDir, { integrations, remote }, written, ou
   }
 }
 
+// One fetch:plain run: nothing to render, but its files exist for the fetch:template steps after it
+// (which keep an existing file unless `replace`).
+function fetchPlain(input, templateDir, remote, written, out) {
+  const url = input.url ?? '.';
+  if (typeof url !== 'string') return;
+  let skeleton = path.resolve(templateDir, url);
+  if (/^[a-z]+:\/\//i.test(url)) {
+    skeleton = remote?.(url);
+    if (!skeleton) {
+      out.remote += 1;
+      return;
+    }
+  }
+  if (!existsSync(skeleton)) throw new Error(`the skeleton ${url} does not exist`);
+  const target = typeof input.targetPath === 'string' ? input.targetPath : '.';
+  for (const rel of walk(skeleton)) written.add(path.posix.normalize(path.posix.join(target, rel)).replace(/^\.\//, ''));
+}
+
 // Any output of a step a dry run skips (publish:*, catalog:register) is `<example>`, as Backstage's.
 const EXAMPLE = new Proxy({}, { get: (_t, k) => (typeof k === 'string' && k !== 'toJSON' ? '<example>' : undefined) });
 
@@ -175,11 +193,7 @@ export function renderSkeletons(spec, values, templateDir, { integrations, user,
         const ctx = run ? { ...context, each: { key: run[0], value: run[1] } } : context;
         const input = renderInput(env, step.input ?? {}, ctx);
         if (step.action === 'fetch:template') fetchTemplate(input, templateDir, { integrations, remote }, written, out);
-        else if (step.action === 'fetch:plain' && /^[a-z]+:\/\//i.test(input.url ?? '')) {
-          const local = remote?.(input.url);
-          if (!local) out.remote += 1;
-          else if (!existsSync(local)) throw new Error(`the skeleton ${input.url} does not exist`);
-        }
+        else if (step.action === 'fetch:plain') fetchPlain(input, templateDir, remote, written, out);
         else output = otherStep(step, input, { catalog }, out);
       }
       if (step.id) steps[step.id] = { output };
