@@ -3,7 +3,8 @@
 //! that need a service) while a task with it still fails; a `required` list naming a field twice is
 //! accepted, as Backstage's validator accepts it; a skeleton adding what its template never passed
 //! (`values.destination.owner + "/"`) or keeping a GitHub workflow's `${{ matrix.python-version }}`
-//! renders what nunjucks renders (`undefined/undefined`, `NaN`) instead of failing the step.
+//! renders what nunjucks renders (`undefined/undefined`, `NaN`) instead of failing the step; a
+//! `debug:log` without a `message` logs nothing, as Backstage's.
 
 use api::scaffolder::actions::Registry;
 use api::scaffolder::worker::{self, WorkerSettings};
@@ -48,8 +49,10 @@ async fn a_dry_run_skips_an_action_this_server_does_not_have() {
         logged(&run, "dry run: argocd:create-resources skipped"),
         "{run}"
     );
-    // The later steps run, and the skipped step's outputs are undefined.
+    // The later steps run, and the skipped step's outputs are undefined; a debug:log whose message
+    // is then undefined (its key dropped) logs nothing, as Backstage's (`message` is optional there).
     assert!(logged(&run, "after svc []"), "{run}");
+    assert!(logged(&run, "[unset] step_end: completed"), "{run}");
 }
 
 #[tokio::test]

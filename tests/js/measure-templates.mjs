@@ -9,6 +9,11 @@
 // (skeleton-render.mjs).
 //
 //   node measure-templates.mjs --greenroom target/debug/greenroom CORPUS_DIR [--json report.json]
+//                              [--mirrors MIRROR_DIR]
+//
+// --mirrors serves the bare git mirrors under MIRROR_DIR (OWNER+REPO/repo) offline to both sides: Greenroom
+// fetches skeletons named by `https://github.com/…` URLs from them through git's URL rewriting, and
+// nunjucks renders the remote `fetch:template` skeletons from them too (git-mirrors.mjs).
 //
 // Prints the templates found, the dry-run completion rate (of all, and of those Backstage's own
 // rendering completes without a remote skeleton), the files rendered, the byte-identical rate, and
@@ -23,6 +28,7 @@ import YAML from 'yaml';
 import { templateValues, repoHosts } from './template-values.mjs';
 import { renderSkeletons } from './skeleton-render.mjs';
 import { DEFAULT_INTEGRATIONS } from './nunjucks-backstage.mjs';
+import { startMirrors } from './git-mirrors.mjs';
 
 function args() {
   const a = process.argv.slice(2);
@@ -32,11 +38,12 @@ function args() {
   };
   const greenroom = opt('--greenroom');
   const json = opt('--json');
+  const mirrors = opt('--mirrors');
   if (!greenroom || a.length !== 1) {
-    console.error('usage: measure-templates.mjs --greenroom PATH CORPUS_DIR [--json OUT]');
+    console.error('usage: measure-templates.mjs --greenroom PATH CORPUS_DIR [--json OUT] [--mirrors DIR]');
     process.exit(2);
   }
-  return { greenroom, json, corpus: path.resolve(a[0]) };
+  return { greenroom, json, mirrors: mirrors && path.resolve(mirrors), corpus: path.resolve(a[0]) };
 }
 
 function yamlFiles(dir, out = []) {
@@ -56,12 +63,14 @@ function templates(corpus) {
     if (!/scaffolder\.backstage\.io\/v1beta3/.test(text)) continue;
     let docs;
     try {
-      docs = YAML.parseAllDocuments(text).map((d) => d.toJS());
+      docs = YAML.parseAllDocuments(text);
     } catch {
       continue;
     }
-    for (const doc of docs) {
-      if (doc?.apiVersion === 'scaffolder.backstage.io/v1beta3' && doc?.kind === 'Template') found.push({ file, doc });
+    // Backstage's catalog refuses a file with a YAML error (it checks each document's errors).
+    const yamlError = docs.flatMap((d) => d.errors ?? [])[0]?.message?.split('\n')[0];
+    for (const doc of docs.map((d) => d.toJS())) {
+      if (doc?.apiVersion === 'scaffolder.backstage.io/v1beta3' && doc?.kind === 'Template') found.push({ file, doc, yamlError });
     }
   }
   return found;
@@ -116,7 +125,7 @@ async function catalogEntities(url, refs) {
   return out;
 }
 
-function config(dir, roots, integrations, seedFile) {
+function config(dir, roots, integrations, seedFile, mirrorHost) {
   const of = (type) => Object.entries(integrations).filter(([, t]) => t === type)
     .map(([host]) => `    - {host: "${host}", token: measure-token}`).join('\n');
   const kinds = 'Component, API, Location, System, Domain, Resource, Template, Group, User';
@@ -124,15 +133,16 @@ function config(dir, roots, integrations, seedFile) {
     `database:\n  url: sqlite://${dir}/measure.db?mode=rwc\n` +
     `catalog:\n  rules:\n    - allow: [${kinds}]\n  locations:\n    - {type: file, target: '${seedFile}'}\n` +
     `  allow:\n    files: [${roots.map((r) => `'${r}'`).join(', ')}]\n` +
+    (mirrorHost ? `    hosts: ['${mirrorHost}']\n` : '') +
     `integrations:\n  github:\n${of('github')}\n  gitlab:\n${of('gitlab')}\n`;
   const file = path.join(dir, 'greenroom.yaml');
   writeFileSync(file, text);
   return file;
 }
 
-async function start(exe, configFile) {
+async function start(exe, configFile, gitEnv = {}) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GREENROOM_')));
-  const child = spawn(exe, ['--config', configFile, 'serve'], { env: { ...env, RUST_LOG: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(exe, ['--config', configFile, 'serve'], { env: { ...env, ...gitEnv, RUST_LOG: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] });
   // Keep reading stdout after the listening line, so the server never writes to a closed pipe.
   const lines = createInterface({ input: child.stdout });
   return new Promise((resolve, reject) => {
@@ -202,9 +212,10 @@ function compare(expected, files, status, record) {
   if (status !== 'COMPLETED' && record.missing.length) record.missingAfterFailure = true;
 }
 
-async function measure(url, { file, doc }, integrations, catalog) {
+async function measure(url, { file, doc, yamlError }, { integrations, catalog, remote }) {
   const name = `template:${doc.metadata?.namespace ?? 'default'}/${doc.metadata?.name}`;
   const record = { file, ref: name, rendered: 0, identical: 0, differing: [], missing: [] };
+  if (yamlError) record.nunjucksError = `Backstage's catalog would not read the file: ${yamlError}`;
   const reg = await gql(url, REGISTER, { t: gitTarget(file) });
   const id = reg.data?.registerLocation?.location?.id;
   try {
@@ -216,6 +227,8 @@ async function measure(url, { file, doc }, integrations, catalog) {
     const spec = (await gql(url, SPEC, { r: name })).data?.entity?.spec ?? doc.spec ?? {};
     const values = templateValues(spec.parameters);
     record.values = values;
+    // Rendered first: with --mirrors, this serves the repositories the skeleton URLs name.
+    const expected = renderSkeletons(spec, values, path.dirname(file), { integrations, catalog, remote, user: { ref: 'dev', entity: null } });
     const r = await gql(url, DRY_RUN, { t: name, v: values });
     const status = r.data?.dryRunTemplate?.status;
     record.status = status ?? 'ERROR';
@@ -223,10 +236,9 @@ async function measure(url, { file, doc }, integrations, catalog) {
       record.failure = failure(r);
       record.log = r.data?.dryRunTemplate?.log;
     }
-    const expected = renderSkeletons(spec, values, path.dirname(file), { integrations, catalog, user: { ref: 'dev', entity: null } });
     record.copied = expected.copied;
     record.remote = expected.remote;
-    if (expected.error) record.nunjucksError = expected.error;
+    if (expected.error) record.nunjucksError ??= expected.error;
     compare(expected, r.data?.dryRunTemplate?.files ?? [], status, record);
     return record;
   } finally {
@@ -262,27 +274,28 @@ function report(records) {
   for (const [d, n] of histogram(diffs).slice(0, 40)) console.log(`  ${n}  ${d}`);
 }
 
-const { greenroom, json, corpus } = args();
+const { greenroom, json, corpus, mirrors: mirrorDir } = args();
 const found = templates(corpus);
 const integrations = integrationsFor(found);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'greenroom-measure-'));
 const seeded = seed(dir, found);
 const roots = [...new Set(found.map((t) => gitRoot(t.file)))];
-const configFile = config(dir, roots, integrations, seeded.file);
-let server = await start(greenroom, configFile);
+const mirrors = mirrorDir ? await startMirrors(mirrorDir) : undefined;
+const configFile = config(dir, roots, integrations, seeded.file, mirrors?.host);
+let server = await start(greenroom, configFile, mirrors?.gitEnv);
 const catalog = await catalogEntities(server.url, seeded.refs);
 const records = [];
 try {
   for (const t of found) {
     if (process.env.MEASURE_VERBOSE) console.error(t.file);
     try {
-      records.push(await measure(server.url, t, integrations, catalog));
+      records.push(await measure(server.url, t, { integrations, catalog, remote: mirrors?.serve }));
     } catch (error) {
       // The server stopped (a crash is a finding too): record it, start a fresh one, go on.
       records.push({ file: t.file, rendered: 0, identical: 0, differing: [], missing: [], status: 'ERROR',
         failure: `server stopped: ${error?.cause?.code ?? error}` });
       server.child.kill('SIGKILL');
-      server = await start(greenroom, configFile);
+      server = await start(greenroom, configFile, mirrors?.gitEnv);
     }
   }
 } finally {
@@ -290,4 +303,9 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 report(records);
+if (mirrors) {
+  console.log(`\nserved from mirrors: ${[...mirrors.mirrored].sort().join(', ') || 'none'}`);
+  console.log(`served as seeded stand-ins (repositories the derived values name): ${[...mirrors.standIns].sort().join(', ') || 'none'}`);
+  mirrors.close();
+}
 if (json) writeFileSync(json, JSON.stringify(records, null, 1));

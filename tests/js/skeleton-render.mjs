@@ -67,14 +67,19 @@ function extensionOf(input) {
 }
 
 // One fetch:template run: appends {path, text, source} to `out.files`, counts copies.
-function fetchTemplate(input, templateDir, integrations, written, out) {
+function fetchTemplate(input, templateDir, { integrations, remote }, written, out) {
   const url = input.url;
   if (typeof url !== 'string') return;
+  let skeleton;
   if (/^[a-z]+:\/\//i.test(url)) {
-    out.remote += 1;
-    return;
+    skeleton = remote?.(url);
+    if (!skeleton) {
+      out.remote += 1;
+      return;
+    }
+  } else {
+    skeleton = path.resolve(templateDir, url);
   }
-  const skeleton = path.resolve(templateDir, url);
   if (!existsSync(skeleton)) throw new Error(`the skeleton ${url} does not exist`);
   const ext = extensionOf(input);
   const patterns = (input.copyWithoutTemplating ?? input.copyWithoutRender ?? []).map(globRegex);
@@ -113,6 +118,24 @@ function fetchTemplate(input, templateDir, integrations, written, out) {
   }
 }
 
+// One fetch:plain run: nothing to render, but its files exist for the fetch:template steps after it
+// (which keep an existing file unless `replace`).
+function fetchPlain(input, templateDir, remote, written, out) {
+  const url = input.url ?? '.';
+  if (typeof url !== 'string') return;
+  let skeleton = path.resolve(templateDir, url);
+  if (/^[a-z]+:\/\//i.test(url)) {
+    skeleton = remote?.(url);
+    if (!skeleton) {
+      out.remote += 1;
+      return;
+    }
+  }
+  if (!existsSync(skeleton)) throw new Error(`the skeleton ${url} does not exist`);
+  const target = typeof input.targetPath === 'string' ? input.targetPath : '.';
+  for (const rel of walk(skeleton)) written.add(path.posix.normalize(path.posix.join(target, rel)).replace(/^\.\//, ''));
+}
+
 // Any output of a step a dry run skips (publish:*, catalog:register) is `<example>`, as Backstage's.
 const EXAMPLE = new Proxy({}, { get: (_t, k) => (typeof k === 'string' && k !== 'toJSON' ? '<example>' : undefined) });
 
@@ -127,6 +150,8 @@ function otherStep(step, input, { catalog }, out) {
     return catalog[full.toLowerCase()] ?? null;
   };
   if (step.action === 'catalog:fetch') {
+    // Backstage's catalog:fetch fails with neither input (unless optional), as Greenroom's does.
+    if (!input.entityRef && !input.entityRefs && !input.optional) throw new Error('Missing entity reference or references');
     return { entity: ref(input.entityRef), entities: (input.entityRefs ?? []).map(ref) };
   }
   if (step.action.startsWith('publish:') || step.action === 'catalog:register') return EXAMPLE;
@@ -148,8 +173,9 @@ function otherStep(step, input, { catalog }, out) {
 }
 
 /// The files Backstage's fetch:template steps of `spec` render, with parameter `values`:
-/// `{files: [{path, source, text}], copied, remote, error}` (`error`: nunjucks failed, as the step would).
-export function renderSkeletons(spec, values, templateDir, { integrations, user, catalog = {} }) {
+/// `{files: [{path, source, text}], copied, remote, error}` (`error`: nunjucks failed, as the step would);
+/// `remote(url)`, when given, is the local directory of a skeleton named by URL (a served mirror).
+export function renderSkeletons(spec, values, templateDir, { integrations, user, catalog = {}, remote }) {
   const out = { files: [], copied: 0, remote: 0, error: undefined };
   const env = environment({ integrations });
   const steps = {};
@@ -166,8 +192,8 @@ export function renderSkeletons(spec, values, templateDir, { integrations, user,
       for (const run of runs) {
         const ctx = run ? { ...context, each: { key: run[0], value: run[1] } } : context;
         const input = renderInput(env, step.input ?? {}, ctx);
-        if (step.action === 'fetch:template') fetchTemplate(input, templateDir, integrations, written, out);
-        else if (step.action === 'fetch:plain' && /^[a-z]+:\/\//i.test(input.url ?? '')) out.remote += 1;
+        if (step.action === 'fetch:template') fetchTemplate(input, templateDir, { integrations, remote }, written, out);
+        else if (step.action === 'fetch:plain') fetchPlain(input, templateDir, remote, written, out);
         else output = otherStep(step, input, { catalog }, out);
       }
       if (step.id) steps[step.id] = { output };

@@ -3,7 +3,8 @@
 // `enum`/`oneOf`/`examples` value, the scaffolder's pickers (RepoUrlPicker → `HOST?owner=O&repo=R`,
 // OwnerPicker → a group ref, EntityPicker → a ref of an allowed kind), strings obeying `pattern`,
 // `format` and length bounds where a candidate fits, numbers within bounds, `false`, arrays of one item;
-// `dependencies` (oneOf branches) and `allOf` if/then add the properties their condition selects.
+// `dependencies` (oneOf branches) and `allOf` if/then add the properties their condition selects; a
+// `required` name with no property schema gets a string.
 
 const STRING_CANDIDATES = [
   'my-service', 'myservice', 'my_service', 'MyService', 'example', 'service1', 'demo', 'a1', 'abc',
@@ -182,11 +183,15 @@ function addConditional(schema, values) {
   }
 }
 
-/// Values for an object schema: every property, then what its conditions select.
+/// Values for an object schema: every property, then what its conditions select, then a string for
+/// each `required` name the schema describes nowhere (the schema is still satisfied by a value there).
 export function objectValue(schema) {
   const values = {};
   addProperties(schema.properties, values);
   addConditional(schema, values);
+  for (const k of Array.isArray(schema.required) ? schema.required : []) {
+    if (typeof k === 'string' && !(k in values)) values[k] = stringValue({}, k);
+  }
   return values;
 }
 

@@ -269,6 +269,36 @@ async fn scenario(db_url: &str) {
             .contains("dry run: skipped the POST request against /api/catalog/locations"),
         "{r}"
     );
+    // A dry run skips a POST before building its request, as Roadie's does: a path Greenroom does
+    // not serve (a `/proxy/…` of an adopter's Backstage) is then no error; a GET to it still is.
+    let dry = |values: Value| {
+        let writer = &writer;
+        async move {
+            let r = writer
+                .gql(
+                    "mutation($v: JSON!) { dryRunTemplate(input: {templateRef: \"template:failing\", values: $v}) { status log } }",
+                    json!({"v": values}),
+                )
+                .await;
+            r["data"]["dryRunTemplate"].clone()
+        }
+    };
+    let run = dry(failing("POST", "/proxy/argocd/api/applications")).await;
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    assert!(
+        run["log"]
+            .to_string()
+            .contains("dry run: skipped the POST request against /proxy/argocd/api/applications"),
+        "{run}"
+    );
+    let run = dry(failing("GET", "/proxy/argocd/api/applications")).await;
+    assert_eq!(run["status"], "FAILED", "{run}");
+    assert!(
+        run["log"]
+            .to_string()
+            .contains("is not an API Greenroom serves"),
+        "{run}"
+    );
     let r = writer.gql("{ locations { target } }", json!({})).await;
     assert!(!r.to_string().contains("example.com"), "{r}");
 }

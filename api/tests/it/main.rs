@@ -10,6 +10,7 @@ mod crash_recovery;
 mod operations;
 mod replicas;
 mod scaffolder_recovery;
+mod scaffolder_url_rewrite;
 
 /// The `greenroom` binary under test.
 pub const GREENROOM: &str = env!("CARGO_BIN_EXE_greenroom");
@@ -22,6 +23,14 @@ pub fn bin() -> std::process::Command {
 /// `greenroom --config CONFIG serve` on port 0, killed when dropped.
 pub fn serve(config: &std::path::Path) -> greenroom_tests::process::Server {
     greenroom_tests::process::Server::start(GREENROOM, config)
+}
+
+/// [`serve`] with the variables `env` set (e.g. the machine's git configuration).
+pub fn serve_with(
+    config: &std::path::Path,
+    env: &[(&str, &std::path::Path)],
+) -> greenroom_tests::process::Server {
+    greenroom_tests::process::Server::start_with(GREENROOM, config, env)
 }
 
 /// [`serve`] with the test pause points of `api::pause` enabled, their files in `pause_dir`.

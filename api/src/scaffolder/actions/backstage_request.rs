@@ -52,6 +52,8 @@ impl BackstageRequest {
     }
 }
 
+/// The methods a dry run sends (it skips the others, as Roadie's dry run does).
+const SAFE: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
 const METHODS: [&str; 7] = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"];
 const INPUTS: [&str; 10] = [
     "method",
@@ -146,7 +148,14 @@ fn request(cx: &ActionContext) -> Result<BackendRequest, ActionError> {
             METHODS.join(", ")
         )));
     }
-    let mut path = backend_path(cx.input_str("path")?)?;
+    // A dry run sends only the safe methods and, as Roadie's, returns before building the others'
+    // request: their path need not be one Greenroom serves (a `/proxy/…` POST is skipped, not refused).
+    let raw = cx.input_str("path")?;
+    let mut path = if cx.dry_run && !SAFE.contains(&method.as_str()) {
+        raw.to_string()
+    } else {
+        backend_path(raw)?
+    };
     let params = entries(cx, "params")?;
     if !params.is_empty() {
         let mut query = form_urlencoded::Serializer::new(String::new());
@@ -215,7 +224,7 @@ impl Action for BackstageRequest {
                 ActionError::input("input.timeout must be a number of milliseconds")
             })?),
         };
-        if cx.dry_run && !["GET", "HEAD", "OPTIONS"].contains(&request.method.as_str()) {
+        if cx.dry_run && !SAFE.contains(&request.method.as_str()) {
             cx.log.log(&format!("dry run: skipped the {shown}")).await;
             return Ok(());
         }

@@ -1,4 +1,4 @@
-//! `debug:log`: writes a message to the task's log.
+//! `debug:log`: writes a message to the task's log (none: nothing, as Backstage's `message` is optional).
 
 use super::{Action, ActionContext, ActionError};
 
@@ -14,7 +14,8 @@ impl Action for Log {
         let message = match cx.input.get("message") {
             Some(serde_json::Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
-            None => return Err(ActionError::input("input.message is required")),
+            // Backstage's `message` is optional (an undefined one drops its key): nothing to log.
+            None => return Ok(()),
         };
         cx.log.log(&message).await;
         Ok(())

@@ -123,12 +123,33 @@ impl TreeUrl {
             ..self.clone()
         })
     }
+}
 
-    /// `host[:port]` of the repository.
-    fn authority(&self) -> &str {
-        let rest = self.clone.split_once("://").map_or("", |(_, r)| r);
-        rest.split('/').next().unwrap_or_default()
+/// `host[:port]` of a repository URL (the token goes only to the host git connects to).
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or("", |(_, r)| r);
+    rest.split('/').next().unwrap_or_default()
+}
+
+/// The URL git fetches for `remote` once the machine's git configuration has rewritten it
+/// (`git ls-remote --get-url`, which connects to nothing).
+async fn effective_remote(remote: &str) -> Result<String, ActionError> {
+    let args = ["ls-remote", "--get-url", remote];
+    let out = crate::providers::git::command(None, &args, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .await
+        .map_err(|e| ActionError::Failed(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(crate::providers::git::failed(&args, &out.stderr).into());
     }
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok(if url.is_empty() {
+        remote.to_string()
+    } else {
+        url
+    })
 }
 
 /// A fetched tree, removed when dropped.
@@ -170,12 +191,35 @@ impl Trees {
         }
     }
 
+    /// The remote git will fetch `tree` from, once the policy allowed it: the machine's git
+    /// configuration may send the URL elsewhere (`url.<base>.insteadOf`, an internal mirror), so the
+    /// URL as named must be allowed, and where git really connects is checked.
+    async fn check(&self, tree: &TreeUrl) -> Result<String, ActionError> {
+        let refused =
+            |e: crate::confine::Refused| ActionError::Input(format!("'{}': {e}", tree.shown));
+        let remote = effective_remote(&tree.clone).await?;
+        if remote != tree.clone {
+            self.policy
+                .check_git_remote_name(&tree.clone)
+                .map_err(refused)?;
+        }
+        // A refusal of the rewritten remote names only the URL the template gave, not the mirror.
+        self.policy.check_git_remote(&remote).await.map_err(|e| {
+            if remote == tree.clone {
+                return refused(e);
+            }
+            ActionError::Input(format!(
+                "'{}': the machine's git configuration sends it to a remote the read policy \
+                     does not allow",
+                tree.shown
+            ))
+        })?;
+        Ok(remote)
+    }
+
     /// Fetches `tree` (the policy checks the remote first: nothing connects before it allows it).
     pub async fn fetch(&self, tree: &TreeUrl) -> Result<Fetched, ActionError> {
-        self.policy
-            .check_git_remote(&tree.clone)
-            .await
-            .map_err(|e| ActionError::Input(format!("'{}': {e}", tree.shown)))?;
+        let remote = self.check(tree).await?;
         let dir = tempfile::Builder::new()
             .prefix("greenroom-tree-")
             .tempdir()
@@ -185,7 +229,7 @@ impl Trees {
         let auth = self
             .tokens
             .iter()
-            .find(|(h, _, _)| h == &tree.authority().to_ascii_lowercase())
+            .find(|(h, _, _)| h == &authority(&remote).to_ascii_lowercase())
             .map(|(_, user, token)| GitAuth::basic(user, token));
         let reference = tree.reference.as_deref().unwrap_or("HEAD");
         if reference.starts_with('-') {
