@@ -93,8 +93,7 @@ pub async fn write_gate(db: &DatabaseConnection) -> Option<tokio::sync::MutexGua
 /// The catalog tables whose planner statistics [`analyze_catalog`] refreshes.
 const CATALOG_TABLES: &str = "entities, relations, entity_search, facet_counts";
 
-/// On PostgreSQL, refreshes the planner statistics of the catalog tables (`ANALYZE`); inside a write
-/// transaction it counts the rows that transaction wrote. Without statistics (a first load, before
+/// On PostgreSQL, refreshes the planner statistics of the catalog tables (`ANALYZE`). Without statistics (a first load, before
 /// autovacuum gets to the tables) the planner guesses: a filter on kind and owner intersected the
 /// owner's rows with every entity of the kind. SQLite: nothing.
 pub async fn analyze_catalog(conn: &impl sea_orm::ConnectionTrait) -> Result<(), DbErr> {
@@ -121,30 +120,6 @@ pub fn analyze_after_write(db: &DatabaseConnection, changed: usize) {
             tracing::warn!("refreshing the planner statistics after a large write: {e}");
         }
     });
-}
-
-/// On PostgreSQL, whether the planner takes `entities` for empty although it has pages: what
-/// autovacuum leaves after a rolled-back (or crashed) load or after every entity was deleted. Until the
-/// next `ANALYZE` every row estimate is then zero, and a lookup by ref may scan a whole index (1,000
-/// lookups of a reloaded 100,000-entity catalog took minutes). SQLite: false.
-pub async fn stats_say_empty(conn: &impl sea_orm::ConnectionTrait) -> Result<bool, DbErr> {
-    use sea_orm::{DatabaseBackend, Statement};
-    if conn.get_database_backend() != DatabaseBackend::Postgres {
-        return Ok(false);
-    }
-    let row = conn
-        .query_one_raw(Statement::from_string(
-            DatabaseBackend::Postgres,
-            "SELECT CAST(reltuples AS DOUBLE PRECISION) AS tuples, CAST(relpages AS BIGINT) AS pages \
-             FROM pg_class WHERE oid = 'entities'::regclass",
-        ))
-        .await?;
-    let Some(row) = row else {
-        return Ok(false);
-    };
-    let tuples: f64 = row.try_get("", "tuples")?;
-    let pages: i64 = row.try_get("", "pages")?;
-    Ok(tuples == 0.0 && pages > 0)
 }
 
 /// Writes a consistent copy of a SQLite database to `file` (`VACUUM INTO`: one read transaction, so

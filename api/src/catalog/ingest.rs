@@ -73,19 +73,12 @@ pub struct Applier {
     /// Facet count changes of this transaction, applied before it commits.
     facets: Deltas,
     now: i64,
-    /// PostgreSQL's statistics say `entities` is empty while it is not ([`crate::db::stats_say_empty`]):
-    /// refreshed inside this transaction once it has inserted [`STATS_AFTER`] entities.
-    stale_stats: bool,
 }
-
-/// Entities inserted before a transaction that began on stale statistics refreshes them.
-const STATS_AFTER: usize = 5_000;
 
 impl Applier {
     pub async fn begin(db: &DatabaseConnection, location_key: &str) -> Result<Self, CatalogError> {
         let txn = crate::db::begin_write(db).await?;
         crate::db::widen_cache(&txn).await?;
-        let stale_stats = crate::db::stats_say_empty(&txn).await?;
         let rows = entities::Entity::find()
             .select_only()
             .columns([
@@ -133,7 +126,6 @@ impl Applier {
             report: ApplyReport::default(),
             facets: Deltas::default(),
             now: chrono::Utc::now().timestamp_millis(),
-            stale_stats,
         })
     }
 
@@ -222,10 +214,6 @@ impl Applier {
         delete_entities(&self.txn, &replaced_ids, &replaced_refs, facets).await?;
         let at = (self.location_key.as_str(), file, self.now);
         insert_entities(&self.txn, &to_write, at, facets).await?;
-        if self.stale_stats && self.report.inserted >= STATS_AFTER {
-            self.stale_stats = false;
-            crate::db::analyze_catalog(&self.txn).await?;
-        }
         Ok(self.report.conflicts.len() - conflicts_before)
     }
 
