@@ -11,7 +11,9 @@ use std::path::Path;
 pub(super) enum Backend {
     Sqlite,
     /// An admin URL (any database the user may connect to and create databases from).
-    Postgres { admin: reqwest::Url },
+    Postgres {
+        admin: reqwest::Url,
+    },
 }
 
 impl Backend {
@@ -92,8 +94,10 @@ impl Db {
                 let conn = Database::connect(admin.as_str())
                     .await
                     .context("connecting to the --postgres admin URL")?;
-                conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await?;
+                conn.execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                ))
+                .await?;
                 conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                     .await?;
                 conn.close().await?;
