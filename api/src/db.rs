@@ -90,6 +90,38 @@ pub async fn write_gate(db: &DatabaseConnection) -> Option<tokio::sync::MutexGua
     }
 }
 
+/// The catalog tables whose planner statistics [`analyze_catalog`] refreshes.
+const CATALOG_TABLES: &str = "entities, relations, entity_search, facet_counts";
+
+/// On PostgreSQL, refreshes the planner statistics of the catalog tables (`ANALYZE`). Without statistics (a first load, before
+/// autovacuum gets to the tables) the planner guesses: a filter on kind and owner intersected the
+/// owner's rows with every entity of the kind. SQLite: nothing.
+pub async fn analyze_catalog(conn: &impl sea_orm::ConnectionTrait) -> Result<(), DbErr> {
+    if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        conn.execute_unprepared(&format!("ANALYZE {CATALOG_TABLES}"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Entities a committed write must change before [`analyze_after_write`] refreshes the statistics.
+const ANALYZE_AFTER: usize = 1_000;
+
+/// After a committed catalog write that changed `changed` entities (at least [`ANALYZE_AFTER`]),
+/// refreshes PostgreSQL's planner statistics on a task of its own (the writer does not wait; a failure
+/// is only logged), so the reads right after a first load are planned on the catalog as it is.
+pub fn analyze_after_write(db: &DatabaseConnection, changed: usize) {
+    if changed < ANALYZE_AFTER || db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return;
+    }
+    let db = db.clone();
+    tokio::spawn(async move {
+        if let Err(e) = analyze_catalog(&db).await {
+            tracing::warn!("refreshing the planner statistics after a large write: {e}");
+        }
+    });
+}
+
 /// Writes a consistent copy of a SQLite database to `file` (`VACUUM INTO`: one read transaction, so
 /// writers carry on meanwhile). Refuses an existing `file` and PostgreSQL (use `pg_dump`).
 pub async fn backup(db: &DatabaseConnection, file: &std::path::Path) -> anyhow::Result<()> {

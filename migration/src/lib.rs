@@ -16,6 +16,7 @@ mod m20261201_000011_text_search;
 mod m20261201_000012_kind_name_index;
 mod m20261201_000013_facet_counts;
 mod m20261201_000014_word_search;
+mod m20261201_000015_filter_indexes;
 
 pub use m20261201_000013_facet_counts::REBUILD_MARKER as FACET_REBUILD_MARKER;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_kind_name_index::Migration),
             Box::new(m20261201_000013_facet_counts::Migration),
             Box::new(m20261201_000014_word_search::Migration),
+            Box::new(m20261201_000015_filter_indexes::Migration),
         ]
     }
 }

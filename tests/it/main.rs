@@ -27,6 +27,7 @@ mod providers;
 mod publish_github;
 mod publish_github_pr;
 mod publish_gitlab;
+mod query_plans;
 mod refresh;
 mod rest_api;
 mod rest_writes;

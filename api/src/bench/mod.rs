@@ -2,6 +2,8 @@
 //! throughput, latency, peak memory and the recovery time after a SIGKILL. Prints figures; it is not a
 //! timed test.
 
+mod compare;
+mod database;
 mod facets;
 pub mod generate;
 pub mod graph;
@@ -13,6 +15,7 @@ mod server;
 mod yaml;
 
 use anyhow::Context as _;
+use database::Backend;
 use serde_json::json;
 use server::{first_component, wait_queryable, Loaded, Server};
 use std::path::{Path, PathBuf};
@@ -32,20 +35,47 @@ pub struct BenchArgs {
     /// Working directory for generated catalogs and databases (default: a temp dir).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Also run every load on PostgreSQL, after SQLite, through this admin URL (e.g.
+    /// `postgres://postgres:pw@127.0.0.1:5432/postgres?sslmode=disable`): a fresh database is created
+    /// and dropped per catalog size, and a last table compares the uncached reads.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
 }
 
-/// Runs the benchmark and prints a Markdown table.
+/// Runs the benchmark on SQLite (then on PostgreSQL with `--postgres`) and prints Markdown tables.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let tmp = tempfile_dir(args.dir.as_deref())?;
+    let mut backends = vec![Backend::Sqlite];
+    if let Some(url) = &args.postgres {
+        backends.push(Backend::postgres(url)?);
+    }
+    let mut runs = Vec::new();
+    for backend in &backends {
+        if backends.len() > 1 {
+            println!("## {}", backend.label());
+            println!();
+        }
+        runs.push(run_on(&args, &tmp, backend).await?);
+        println!();
+    }
+    if let [sqlite, postgres] = runs.as_slice() {
+        compare::print(&sqlite.reads, &postgres.reads);
+    }
+    Ok(())
+}
+
+/// Every catalog size on one backend; prints its tables and returns its figures.
+async fn run_on(args: &BenchArgs, tmp: &Path, backend: &Backend) -> anyhow::Result<Figures> {
     let client = reqwest::Client::new();
     let mut figures = Figures::default();
-    println!("| N entities | start → queryable (s) | peak RSS (MiB) | entity(ref) req/s (p99 ms) | same, no-cache | 100-component page req/s (p99 ms) | same, no-cache |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| N entities | start → queryable (s) | peak RSS (MiB) | entity(ref) req/s (p99 ms) | same, no-cache | 100-component page req/s (p99 ms) | same, no-cache | filter kind + owner, first 50, no-cache |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &args.entities {
-        measure(&args, &tmp, &client, n, &mut figures).await?;
+        let loaded = start_catalog(tmp, backend, &client, n).await?;
+        measure(args, &client, loaded, &mut figures).await?;
     }
     figures.print(args.connections);
-    Ok(())
+    Ok(figures)
 }
 
 /// The figures of every catalog size that are printed after the first table.
@@ -59,11 +89,19 @@ struct Figures {
     facets: Vec<(usize, facets::FacetFigures)>,
     searches: Vec<(usize, search::SearchFigures)>,
     mixed: Vec<(usize, mixed::Mixed)>,
+    /// The uncached reads again, for the comparison of backends.
+    reads: Vec<(usize, compare::Reads)>,
 }
 
-/// A generated catalog of `n` entities under `tmp`, served by the real server once it is queryable.
-async fn start_catalog(tmp: &Path, client: &reqwest::Client, n: usize) -> anyhow::Result<Loaded> {
-    let dir = tmp.join(format!("n{n}"));
+/// A generated catalog of `n` entities under `tmp`, served by the real server on `backend` once it is
+/// queryable.
+async fn start_catalog(
+    tmp: &Path,
+    backend: &Backend,
+    client: &reqwest::Client,
+    n: usize,
+) -> anyhow::Result<Loaded> {
+    let dir = tmp.join(format!("{}-n{n}", backend.tag()));
     let catalog = dir.join("catalog");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&catalog)?;
@@ -75,12 +113,15 @@ async fn start_catalog(tmp: &Path, client: &reqwest::Client, n: usize) -> anyhow
         },
         &catalog,
     )?;
+    let db = backend.database(&dir, n);
+    db.reset().await?;
     let started = Instant::now();
-    let server = Server::start(&dir, &summary.root, None).await?;
+    let server = Server::spawn(&db, &dir, &summary.root, None).await?;
     wait_queryable(client, &server.url, n).await?;
     Ok(Loaded {
         server,
         dir,
+        db,
         catalog,
         root: summary.root,
         n,
@@ -91,51 +132,26 @@ async fn start_catalog(tmp: &Path, client: &reqwest::Client, n: usize) -> anyhow
 /// Measures one catalog size: prints its row of the first table, and keeps its other figures.
 async fn measure(
     args: &BenchArgs,
-    tmp: &Path,
     client: &reqwest::Client,
-    n: usize,
+    loaded: Loaded,
     figures: &mut Figures,
 ) -> anyhow::Result<()> {
-    let loaded = start_catalog(tmp, client, n).await?;
-    let (server, catalog, ingest) = (&loaded.server, &loaded.catalog, loaded.ingest);
+    let (server, n) = (&loaded.server, loaded.n);
     let duration = Duration::from_secs(args.seconds);
-    let by_ref_body = json!({
-        "query": "query($r: String!) { entity(ref: $r) { ref name ... on Component { lifecycle } } }",
-        "variables": { "r": first_component(n) }
-    });
-    let page_body = json!({ "query": "{ entities(filter: {kind: [\"Component\"]}, first: 100) { nodes { ref name ... on Component { owner { ref } system { ref } dependsOn { ref } } } } }" });
-    let no_cache = [("Cache-Control", "no-cache")];
     let (c, url) = (args.connections, server.url.as_str());
-    let by_ref = load::run(url, by_ref_body.clone(), c, duration).await?;
-    let by_ref_uncached = load::run_with_headers(url, by_ref_body, &no_cache, c, duration).await?;
-    let page = load::run(url, page_body.clone(), c, duration).await?;
-    let page_uncached = load::run_with_headers(url, page_body, &no_cache, c, duration).await?;
-    let rss = server
-        .peak_rss_mib()
-        .map(|m| format!("{m:.0}"))
-        .unwrap_or_else(|| "n/a".into());
-    let cell = |r: &load::LoadReport| format!("{:.0} ({:.1})", r.rps, r.p99_ms);
-    println!(
-        "| {n} | {ingest:.2} | {rss} | {} | {} | {} | {} |",
-        cell(&by_ref),
-        cell(&by_ref_uncached),
-        cell(&page),
-        cell(&page_uncached)
-    );
-    let errors: u64 = [&by_ref, &by_ref_uncached, &page, &page_uncached]
-        .iter()
-        .map(|r| r.errors)
-        .sum();
-    if errors > 0 {
-        println!("  ({errors} requests failed)");
-    }
-    figures.rest.push((
-        n,
-        rest_figures(url, &first_component(n), c, duration).await?,
-    ));
-    figures
-        .facets
-        .push((n, facets::measure(url, c, duration).await?));
+    let mut reads = first_row(args, &loaded).await?;
+    let rest = rest_figures(url, &first_component(n), c, duration).await?;
+    let facets = facets::measure(url, n, c, duration).await?;
+    reads.loads.extend([
+        ("REST by-name", rest[0]),
+        ("REST by-query page of 100", rest[1]),
+        ("facets, GraphQL (counts table)", facets.graphql),
+        ("facets, REST (counts table)", facets.rest),
+        ("facets, GraphQL, filter kind + owner", facets.filtered),
+    ]);
+    figures.reads.push((n, reads));
+    figures.rest.push((n, rest));
+    figures.facets.push((n, facets));
     figures
         .searches
         .push((n, search::measure(url, c, duration).await?));
@@ -144,7 +160,7 @@ async fn measure(
         .push((n, mixed::measure(server, n, c, duration).await?));
     figures
         .rereads
-        .push((n, reread(client, &server.url, catalog).await?));
+        .push((n, reread(client, url, &loaded.catalog).await?));
     let record = json!({
         "query": "mutation($e: String!) { recordDeployment(input: {entityRef: $e, environment: \"production\", version: \"1.0.0\", status: SUCCEEDED}) { id } }",
         "variables": { "e": first_component(n) }
@@ -159,6 +175,54 @@ async fn measure(
         .recoveries
         .push((n, recovery::measure(client, loaded).await?));
     Ok(())
+}
+
+/// The loads of the first table (by ref and the page, cached and not; the filtered list), printed as
+/// its row; returns the uncached ones.
+async fn first_row(args: &BenchArgs, loaded: &Loaded) -> anyhow::Result<compare::Reads> {
+    let (n, ingest) = (loaded.n, loaded.ingest);
+    let duration = Duration::from_secs(args.seconds);
+    let by_ref_body = json!({
+        "query": "query($r: String!) { entity(ref: $r) { ref name ... on Component { lifecycle } } }",
+        "variables": { "r": first_component(n) }
+    });
+    let page_body = json!({ "query": "{ entities(filter: {kind: [\"Component\"]}, first: 100) { nodes { ref name ... on Component { owner { ref } system { ref } dependsOn { ref } } } } }" });
+    let no_cache = [("Cache-Control", "no-cache")];
+    let (c, url) = (args.connections, loaded.server.url.as_str());
+    let by_ref = load::run(url, by_ref_body.clone(), c, duration).await?;
+    let by_ref_uncached = load::run_with_headers(url, by_ref_body, &no_cache, c, duration).await?;
+    let page = load::run(url, page_body.clone(), c, duration).await?;
+    let page_uncached = load::run_with_headers(url, page_body, &no_cache, c, duration).await?;
+    let filter = compare::filter_kind_owner(url, n, c, duration).await?;
+    let rss = loaded
+        .server
+        .peak_rss_mib()
+        .map(|m| format!("{m:.0}"))
+        .unwrap_or_else(|| "n/a".into());
+    let cell = facets::cell;
+    println!(
+        "| {n} | {ingest:.2} | {rss} | {} | {} | {} | {} | {} |",
+        cell(&by_ref),
+        cell(&by_ref_uncached),
+        cell(&page),
+        cell(&page_uncached),
+        cell(&filter)
+    );
+    let errors: u64 = [&by_ref, &by_ref_uncached, &page, &page_uncached, &filter]
+        .iter()
+        .map(|r| r.errors)
+        .sum();
+    if errors > 0 {
+        println!("  ({errors} requests failed)");
+    }
+    Ok(compare::Reads {
+        ingest,
+        loads: vec![
+            ("entity(ref)", by_ref_uncached),
+            ("page of 100 components with relations", page_uncached),
+            ("filter kind + owner, first 50", filter),
+        ],
+    })
 }
 
 impl Figures {

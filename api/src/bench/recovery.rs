@@ -24,6 +24,7 @@ pub async fn measure(client: &reqwest::Client, loaded: Loaded) -> anyhow::Result
     let Loaded {
         server,
         dir,
+        db,
         root,
         n,
         ingest,
@@ -37,7 +38,7 @@ pub async fn measure(client: &reqwest::Client, loaded: Loaded) -> anyhow::Result
     std::fs::write(pause.join(format!("{point}.arm")), "")?;
     let marker = pause.join(format!("{point}.reached"));
     let started = Instant::now();
-    let first = Server::start(&dir, &root, Some(&pause)).await?;
+    let first = Server::start(&db, &dir, &root, Some(&pause)).await?;
     while !marker.exists() {
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(600),
@@ -47,10 +48,11 @@ pub async fn measure(client: &reqwest::Client, loaded: Loaded) -> anyhow::Result
     }
     let to_kill = started.elapsed().as_secs_f64();
     let killed = first.kill9().await?;
-    let second = Server::spawn(&dir, &root, None).await?;
+    let second = Server::spawn(&db, &dir, &root, None).await?;
     wait_queryable(client, &second.url, n).await?;
     let recovery = killed.elapsed().as_secs_f64();
     drop(second);
+    db.remove().await?;
     Ok(Recovery {
         to_kill,
         recovery,

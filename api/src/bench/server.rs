@@ -1,7 +1,8 @@
-//! The real server as `greenroom bench` runs it: a child process on a generated catalog (SQLite, one
-//! file location, every generated kind allowed), started fresh or on the database as it is, killed with
+//! The real server as `greenroom bench` runs it: a child process on a generated catalog (SQLite or
+//! PostgreSQL, one file location, every generated kind allowed), started fresh or on the database as it is, killed with
 //! SIGKILL, and waited for until the whole catalog is queryable.
 
+use super::database::Db;
 use anyhow::Context as _;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -17,33 +18,31 @@ pub(super) struct Server {
 }
 
 impl Server {
-    /// A server on a fresh database in `dir` (see [`Server::spawn`] for `pause`).
+    /// A server on `db` emptied first, its configuration in `dir` (see [`Server::spawn`] for `pause`).
     pub(super) async fn start(
+        db: &Db,
         dir: &Path,
         catalog_root: &Path,
         pause: Option<&Path>,
     ) -> anyhow::Result<Self> {
-        let db = dir.join("bench.db");
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-        }
-        Self::spawn(dir, catalog_root, pause).await
+        db.reset().await?;
+        Self::spawn(db, dir, catalog_root, pause).await
     }
 
     /// A server on the database in `dir` as it is; with `pause`, the test pause points of
     /// [`crate::pause`] are honoured, their files in that directory.
     pub(super) async fn spawn(
+        db: &Db,
         dir: &Path,
         catalog_root: &Path,
         pause: Option<&Path>,
     ) -> anyhow::Result<Self> {
-        let db = dir.join("bench.db");
         let cfg = dir.join("greenroom.yaml");
         std::fs::write(
             &cfg,
             format!(
-                "server:\n  listen: 127.0.0.1:0\n  limits:\n    rateLimitPerSecond: 0\ndatabase:\n  url: sqlite://{}?mode=rwc\ncatalog:\n  rules:\n    - allow: [Component, API, Location, System, Domain, Resource, Group, User]\n  refresh:\n    interval: 1h\n  locations:\n    - type: file\n      target: {}\n",
-                db.display(),
+                "server:\n  listen: 127.0.0.1:0\n  limits:\n    rateLimitPerSecond: 0\ndatabase:\n  url: {}\ncatalog:\n  rules:\n    - allow: [Component, API, Location, System, Domain, Resource, Group, User]\n  refresh:\n    interval: 1h\n  locations:\n    - type: file\n      target: {}\n",
+                db.url,
                 catalog_root.display()
             ),
         )?;
@@ -121,8 +120,10 @@ async fn loaded(client: &reqwest::Client, url: &str, n: usize) -> bool {
 /// A generated catalog, served by the real server once every entity is queryable.
 pub(super) struct Loaded {
     pub(super) server: Server,
-    /// The working directory (config, database) and the catalog's directory and root file in it.
+    /// The working directory (config, SQLite database) and the catalog's directory and root file in it.
     pub(super) dir: PathBuf,
+    /// The server's database.
+    pub(super) db: Db,
     pub(super) catalog: PathBuf,
     pub(super) root: PathBuf,
     /// Entities generated.
@@ -165,4 +166,10 @@ async fn source_error(client: &reqwest::Client, url: &str) -> Option<String> {
 pub(super) fn first_component(n: usize) -> String {
     let width = n.to_string().len().max(5);
     format!("component:default/component-{:0width$}", 1)
+}
+
+/// Name of the first generated group (same padding), the owner the filtered loads ask for.
+pub(super) fn first_group(n: usize) -> String {
+    let width = n.to_string().len().max(5);
+    format!("team-{:0width$}", 1)
 }

@@ -350,6 +350,8 @@ async fn run(
         .await?;
     stored::record_refresh(db, &key, last_error(&out)).await?;
     log_refreshed(&out, started);
+    let r = &out.report;
+    crate::db::analyze_after_write(db, r.inserted + r.updated + r.deleted);
     Ok(out)
 }
 

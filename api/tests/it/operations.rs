@@ -413,11 +413,14 @@ fn the_dockerfile_and_compose_file_use_what_the_build_produces() {
 }
 
 /// The benchmark runs end to end on a small catalog: every kind it generates is loaded (a catalog the
-/// server's rules refused would never become queryable) and every table is printed without failures.
+/// server's rules refused would never become queryable) and every table is printed without failures;
+/// with GREENROOM_TEST_POSTGRES_URL set, on PostgreSQL too, with the comparison table.
 #[test]
 fn the_benchmark_runs_on_a_small_catalog() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bin()
+    let postgres = std::env::var("GREENROOM_TEST_POSTGRES_URL").ok();
+    let mut command = bin();
+    command
         .args([
             "bench",
             "--entities",
@@ -428,9 +431,11 @@ fn the_benchmark_runs_on_a_small_catalog() {
             "2",
         ])
         .arg("--dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
+        .arg(dir.path());
+    if let Some(url) = &postgres {
+        command.args(["--postgres", url]);
+    }
+    let out = command.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -451,4 +456,14 @@ fn the_benchmark_runs_on_a_small_catalog() {
     }
     assert!(stdout.contains("| 200 |"), "{stdout}");
     assert!(!stdout.contains("requests failed"), "{stdout}");
+    assert!(stdout.contains("filter kind + owner"), "{stdout}");
+    if postgres.is_some() {
+        for part in [
+            "## PostgreSQL",
+            "| PG / SQLite |",
+            "| 200 | REST by-query page of 100 |",
+        ] {
+            assert!(stdout.contains(part), "no {part}:\n{stdout}");
+        }
+    }
 }
