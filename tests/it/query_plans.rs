@@ -89,7 +89,7 @@ async fn assert_filtered_reads_use(
         ..PageRequest::default()
     };
     let from = log.lock().expect("log").len();
-    let listed = search::list(db, filter, None, Ordering::default(), &page)
+    let listed = search::list(db, filter, &search::Text::Any, Ordering::default(), &page)
         .await
         .expect("list");
     assert!(!listed.items.is_empty(), "the filter matches entities");

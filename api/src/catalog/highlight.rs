@@ -104,7 +104,9 @@ fn matches(text: &str, q: &WordQuery) -> (Vec<(usize, usize)>, usize) {
 /// The most relevant field of `doc` with the most terms of `q` matching, in parts; `None` when no
 /// term matches any field.
 pub fn highlight(q: &WordQuery, doc: &Value) -> Option<Highlight> {
-    let mut best: Option<(Field, String, Vec<(usize, usize)>, usize)> = None;
+    // (field, its text, the matched byte ranges, how many terms matched)
+    type Candidate = (Field, String, Vec<(usize, usize)>, usize);
+    let mut best: Option<Candidate> = None;
     for field in FIELDS {
         let text = field_text(doc, field);
         let (spans, n) = matches(&text, q);
