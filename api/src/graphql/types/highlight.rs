@@ -19,6 +19,7 @@ pub struct SearchHighlight {
 /// A piece of a highlighted text.
 #[derive(SimpleObject)]
 pub struct HighlightPart {
+    /// The piece of text, as written.
     pub text: String,
     /// Whether a query term matched this piece.
     pub matched: bool,
