@@ -8,25 +8,11 @@ use api::catalog::backstage::filter::original_values;
 use api::catalog::backstage::query::{self, Position, Spec};
 use api::catalog::search::{self, Filter, Ordering, PageRequest};
 use api::catalog::store::builtin_kind;
+use greenroom_tests::plan::{explain, Rng};
 use greenroom_tests::TestDb;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// A small deterministic generator (xorshift), so every run counts the same catalog.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
-    }
-}
 
 const LIFECYCLES: &[&str] = &["production", "Production", "experimental", "deprecated"];
 const OWNERS: &[&str] = &["group-a", "group-b", "team-c", "user:jane", "ops/group-d"];
@@ -442,35 +428,6 @@ async fn a_marked_database_gets_its_counts_rebuilt() {
     assert!(!rebuild_if_marked(&t.db).await.expect("no marker"));
 }
 
-/// The plan of `sql` (on PostgreSQL with sequential scans discouraged, as on a large table).
-async fn explain(t: &TestDb, sql: &str) -> String {
-    let backend = t.db.get_database_backend();
-    let txn = t.db.begin().await.expect("begin");
-    let prefix = if backend == DbBackend::Postgres {
-        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
-            .await
-            .expect("planner setting");
-        "EXPLAIN"
-    } else {
-        "EXPLAIN QUERY PLAN"
-    };
-    let rows = txn
-        .query_all_raw(Statement::from_string(backend, format!("{prefix} {sql}")))
-        .await
-        .expect("explain");
-    txn.rollback().await.ok();
-    rows.iter()
-        .map(|r| {
-            r.column_names()
-                .iter()
-                .filter_map(|c| r.try_get::<String>("", c).ok())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[tokio::test]
 async fn a_facet_over_kinds_reads_only_the_counts_through_their_index() {
     let t = TestDb::new().await;
@@ -500,7 +457,7 @@ async fn a_facet_over_kinds_reads_only_the_counts_through_their_index() {
         );
     }
     let plan = explain(
-        &t,
+        &t.db,
         "SELECT value, CAST(SUM(n) AS BIGINT) FROM facet_counts \
          WHERE field = 'c:lifecycle' AND kind IN ('component') GROUP BY value",
     )
@@ -513,7 +470,7 @@ async fn a_facet_over_kinds_reads_only_the_counts_through_their_index() {
 
     // Any other filter groups the matching rows, starting from an index of the filter's columns.
     let plan = explain(
-        &t,
+        &t.db,
         "SELECT lifecycle, COUNT(*) FROM entities WHERE kind IN ('component') \
          AND namespace IN ('ops') AND lifecycle IS NOT NULL GROUP BY lifecycle",
     )

@@ -4,8 +4,9 @@
 //! planner statistics; and a large first load leaves PostgreSQL's statistics fresh.
 
 use api::catalog::search::{self, Filter, Ordering, PageRequest};
+use greenroom_tests::plan::explain;
 use greenroom_tests::TestDb;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use std::sync::{Arc, Mutex};
 
 /// `count` entities: 60% components (owner `team-<i % 37>`, system `sys-<i % 23>`), the rest APIs.
@@ -39,34 +40,6 @@ async fn recording(t: &TestDb) -> (DatabaseConnection, Arc<Mutex<Vec<String>>>) 
         }
     });
     (db, log)
-}
-
-/// The plan of `sql` as one string (PostgreSQL: sequential scans off, as on a large table).
-async fn explain(db: &DatabaseConnection, sql: &str) -> String {
-    let backend = db.get_database_backend();
-    let txn = db.begin().await.expect("begin");
-    let prefix = if backend == DbBackend::Postgres {
-        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
-            .await
-            .expect("planner setting");
-        "EXPLAIN"
-    } else {
-        "EXPLAIN QUERY PLAN"
-    };
-    let rows = txn
-        .query_all_raw(Statement::from_string(backend, format!("{prefix} {sql}")))
-        .await
-        .expect("explain");
-    txn.rollback().await.ok();
-    rows.iter()
-        .flat_map(|r| {
-            r.column_names()
-                .into_iter()
-                .filter_map(|c| r.try_get::<String>("", &c).ok())
-                .collect::<Vec<_>>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// The one statement `log` recorded since `from`, which must mention `needle`.

@@ -2,25 +2,11 @@
 //! what a brute-force substring match over the same rows answers, stays in step with every write, and
 //! the query plans use the index.
 
+use greenroom_tests::plan::{explain, Rng};
 use greenroom_tests::TestDb;
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 use std::collections::BTreeSet;
-
-/// A small deterministic generator (xorshift), so every run searches the same catalog.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
-    }
-}
 
 const SYLLABLES: &[&str] = &[
     "pay", "ment", "or", "der", "cart", "ship", "ping", "au", "th", "us", "er", "inv", "ent",
@@ -185,8 +171,8 @@ async fn searches_go_through_the_text_index() {
                 "searches read the FTS5 index: {sql:?}"
             );
             explain(
-                &t,
-                "EXPLAIN QUERY PLAN SELECT entity_ref FROM entities WHERE id IN \
+                &t.db,
+                "SELECT entity_ref FROM entities WHERE id IN \
                  (SELECT rowid FROM entities_fts WHERE search_text LIKE '%payment%')",
             )
             .await
@@ -198,8 +184,8 @@ async fn searches_go_through_the_text_index() {
                 "searches match search_text: {sql:?}"
             );
             explain(
-                &t,
-                "EXPLAIN SELECT entity_ref FROM entities WHERE search_text LIKE '%payment%'",
+                &t.db,
+                "SELECT entity_ref FROM entities WHERE search_text LIKE '%payment%'",
             )
             .await
         }
@@ -209,33 +195,6 @@ async fn searches_go_through_the_text_index() {
         _ => plan.contains("ix_entities_search_trgm"),
     };
     assert!(uses_index, "the plan uses the text index:\n{plan}");
-}
-
-/// The plan of `sql`, one line per row of every text column (on PostgreSQL with sequential scans
-/// discouraged, as they would be on a large table: the test catalog is small).
-async fn explain(t: &TestDb, sql: &str) -> String {
-    let backend = t.db.get_database_backend();
-    let txn = t.db.begin().await.expect("begin");
-    if backend == DbBackend::Postgres {
-        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
-            .await
-            .expect("planner setting");
-    }
-    let rows = txn
-        .query_all_raw(Statement::from_string(backend, sql))
-        .await
-        .expect("explain");
-    txn.rollback().await.ok();
-    rows.iter()
-        .map(|r| {
-            let cols = r.column_names();
-            cols.iter()
-                .filter_map(|c| r.try_get::<String>("", c).ok())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// `totalCount` is bounded: a count reads at most `cap + 1` matching rows and says when it stopped, so a

@@ -4,24 +4,10 @@
 //! every kind of write, and for rows stored before word search existed; and its plans use the stores'
 //! word indexes.
 
+use greenroom_tests::plan::{explain, Rng};
 use greenroom_tests::TestDb;
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{json, Value};
-
-/// A small deterministic generator (xorshift), so every run searches the same catalog.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
-    }
-}
 
 const NAME_WORDS: &[&str] = &[
     "payments", "pay", "checkout", "cart", "billing", "search", "api", "v2", "ledger", "paypal",
@@ -364,32 +350,6 @@ async fn relevance_needs_a_word_query_and_substrings_stay_reachable() {
     assert!(count("petst", "WORD_PREFIX").await > 0);
 }
 
-/// The plan of `sql` (on PostgreSQL with sequential scans discouraged, as on a large table).
-async fn explain(t: &TestDb, sql: &str) -> String {
-    let backend = t.db.get_database_backend();
-    let txn = t.db.begin().await.expect("begin");
-    if backend == DbBackend::Postgres {
-        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
-            .await
-            .expect("planner setting");
-    }
-    let rows = txn
-        .query_all_raw(Statement::from_string(backend, sql))
-        .await
-        .expect("explain");
-    txn.rollback().await.ok();
-    rows.iter()
-        .map(|r| {
-            r.column_names()
-                .iter()
-                .filter_map(|c| r.try_get::<String>("", c).ok())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[tokio::test]
 async fn word_searches_go_through_the_word_index() {
     let t = TestDb::new().await;
@@ -409,8 +369,8 @@ async fn word_searches_go_through_the_word_index() {
         DbBackend::Sqlite => (
             "entities_words MATCH",
             explain(
-                &t,
-                "EXPLAIN QUERY PLAN SELECT entity_ref FROM entities WHERE id IN \
+                &t.db,
+                "SELECT entity_ref FROM entities WHERE id IN \
                  (SELECT rowid FROM entities_words WHERE entities_words MATCH '\"pay\"*')",
             )
             .await,
@@ -419,8 +379,8 @@ async fn word_searches_go_through_the_word_index() {
         _ => (
             "to_tsquery",
             explain(
-                &t,
-                "EXPLAIN SELECT entity_ref FROM entities WHERE words @@ to_tsquery('simple', 'pay:*')",
+                &t.db,
+                "SELECT entity_ref FROM entities WHERE words @@ to_tsquery('simple', 'pay:*')",
             )
             .await,
             "ix_entities_words",

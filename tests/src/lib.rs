@@ -16,6 +16,7 @@ mod app;
 pub mod git;
 pub mod js;
 pub mod pg;
+pub mod plan;
 pub mod process;
 pub mod remote;
 
