@@ -57,3 +57,25 @@ pub fn drop_blocking(admin_url: String, name: String) {
     })
     .join();
 }
+
+/// Runs `scenario` with the URL of a fresh database: a new SQLite file, or, when [`PG_ENV`] is set, a
+/// new PostgreSQL database `<name>_<pid>`, dropped afterwards.
+pub async fn on_fresh_database<F, Fut>(name: &str, scenario: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    match admin_url() {
+        None => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("gr.db").display());
+            scenario(url).await;
+        }
+        Some(admin) => {
+            let name = format!("{name}_{}", std::process::id());
+            let url = create(&admin, &name).await;
+            scenario(url).await;
+            drop(&admin, &name).await;
+        }
+    }
+}

@@ -255,8 +255,11 @@ pub async fn list(
 ) -> Result<Page, CatalogError> {
     let first = page_size(page.first, "first")?;
     let last = page_size(page.last, "last")?;
+    let backwards = last.is_some() && first.is_none();
+    let limit = if backwards { last } else { first }.unwrap_or(DEFAULT_PAGE);
     if ordering.field == OrderField::Relevance {
-        return by_relevance(db, filter, text, ordering, page, (first, last)).await;
+        let rows = by_relevance(db, filter, text, ordering, page, (limit, backwards)).await?;
+        return Ok(Page::from_rows(rows, limit, backwards, page));
     }
     let dense = text.dense(db).await?;
     let mut cond = filter
@@ -270,12 +273,6 @@ pub async fn list(
     if let Some(b) = &page.before {
         cond = cond.add(keyset(ordering.field, b, !asc)?);
     }
-    let backwards = last.is_some() && first.is_none();
-    let limit = if backwards {
-        last.unwrap_or(DEFAULT_PAGE)
-    } else {
-        first.unwrap_or(DEFAULT_PAGE)
-    };
     let scan_asc = asc != backwards;
     let dir = if scan_asc { Order::Asc } else { Order::Desc };
     // Keys only: the (kind, ref) and (name, ref) indexes cover these, and rows come from the cache.
@@ -292,47 +289,58 @@ pub async fn list(
         .order_by(entities::Column::EntityRef, dir)
         .limit(limit + 1);
     let rows: Vec<(String, String)> = q.into_tuple().all(db).await?;
-    let more = rows.len() as u64 > limit;
     let with_sort = order_column(ordering.field).is_some();
-    let mut items: Vec<(String, String)> = rows
+    let rows = rows
         .into_iter()
-        .take(limit as usize)
         .map(|(r, sv)| (encode_cursor(with_sort.then_some(sv.as_str()), &r), r))
         .collect();
-    if backwards {
-        items.reverse();
-    }
-    Ok(Page {
-        items,
-        has_next: if backwards {
-            page.before.is_some()
-        } else {
-            more
-        },
-        has_previous: if backwards {
-            more
-        } else {
-            page.after.is_some()
-        },
-    })
+    Ok(Page::from_rows(rows, limit, backwards, page))
 }
 
-/// A page in relevance order (see [`super::word_search`]): tier by tier, by name within a tier.
+impl Page {
+    /// The page from up to `limit + 1` rows `(cursor, ref)` as read (`backwards`: in reverse, so
+    /// they are put back in order), the extra row telling whether more lie that way.
+    fn from_rows(
+        mut rows: Vec<(String, String)>,
+        limit: u64,
+        backwards: bool,
+        page: &PageRequest,
+    ) -> Page {
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        if backwards {
+            rows.reverse();
+        }
+        Page {
+            items: rows,
+            has_next: if backwards {
+                page.before.is_some()
+            } else {
+                more
+            },
+            has_previous: if backwards {
+                more
+            } else {
+                page.after.is_some()
+            },
+        }
+    }
+}
+
+/// Up to `limit + 1` rows `(cursor, ref)` in relevance order (see [`super::word_search`]), as read.
 async fn by_relevance(
     db: &impl ConnectionTrait,
     filter: &Filter,
     text: &Text,
     ordering: Ordering,
     page: &PageRequest,
-    (first, last): (Option<u64>, Option<u64>),
-) -> Result<Page, CatalogError> {
+    (limit, backwards): (u64, bool),
+) -> Result<Vec<(String, String)>, CatalogError> {
     let Some(q) = text.words() else {
         return Err(bad(
             "ordering by RELEVANCE needs a word query: pass `query` with a letter or digit (and not queryMatch: SUBSTRING)",
         ));
     };
-    let backwards = last.is_some() && first.is_none();
-    let limit = if backwards { last } else { first }.unwrap_or(DEFAULT_PAGE);
     let asc = !ordering.descending;
     let (lo, hi) = if asc {
         (page.after.clone(), page.before.clone())
@@ -346,20 +354,7 @@ async fn by_relevance(
         ascending: asc != backwards,
     };
     let rows = super::word_search::relevance_rows(db, filter.condition()?, q, &want).await?;
-    let (items, more) = super::word_search::relevance_items(rows, limit, backwards);
-    Ok(Page {
-        items,
-        has_next: if backwards {
-            page.before.is_some()
-        } else {
-            more
-        },
-        has_previous: if backwards {
-            more
-        } else {
-            page.after.is_some()
-        },
-    })
+    Ok(super::word_search::with_cursors(rows))
 }
 
 /// How far `totalCount` counts: past it, a count stops (and says it is not exact).

@@ -213,21 +213,7 @@ pub(crate) async fn relevance_rows(
     Ok(out)
 }
 
-/// The items `(cursor, ref)` of a page in relevance order from the rows [`relevance_rows`] read
-/// (`backwards`: read in reverse, put back in order), and whether there were more.
-pub(crate) fn relevance_items(
-    rows: Vec<Position>,
-    limit: u64,
-    backwards: bool,
-) -> (Vec<(String, String)>, bool) {
-    let more = rows.len() as u64 > limit;
-    let mut items: Vec<(String, String)> = rows
-        .into_iter()
-        .take(limit as usize)
-        .map(|p| (encode(&p), p.2))
-        .collect();
-    if backwards {
-        items.reverse();
-    }
-    (items, more)
+/// The rows [`relevance_rows`] read as `(cursor, ref)`.
+pub(crate) fn with_cursors(rows: Vec<Position>) -> Vec<(String, String)> {
+    rows.into_iter().map(|p| (encode(&p), p.2)).collect()
 }

@@ -305,17 +305,9 @@ async fn scenario(db_url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_calls_greenrooms_own_apis_as_its_creator() {
-    match pg::admin_url() {
-        None => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("gr.db").display());
-            scenario(&url).await;
-        }
-        Some(admin) => {
-            let name = format!("gr_backstage_request_{}", std::process::id());
-            let url = pg::create(&admin, &name).await;
-            scenario(&url).await;
-            pg::drop(&admin, &name).await;
-        }
-    }
+    pg::on_fresh_database(
+        "gr_backstage_request",
+        |url| async move { scenario(&url).await },
+    )
+    .await;
 }

@@ -148,17 +148,5 @@ async fn scenario(db_url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_url_the_machines_git_rewrites_is_fetched_from_where_it_points_under_the_policy() {
-    match pg::admin_url() {
-        None => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("gr.db").display());
-            scenario(&url).await;
-        }
-        Some(admin) => {
-            let name = format!("gr_url_rewrite_{}", std::process::id());
-            let url = pg::create(&admin, &name).await;
-            scenario(&url).await;
-            pg::drop(&admin, &name).await;
-        }
-    }
+    pg::on_fresh_database("gr_url_rewrite", |url| async move { scenario(&url).await }).await;
 }
