@@ -11,15 +11,15 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-struct Run {
-    status: String,
-    files: BTreeMap<String, Option<String>>,
-    log: Vec<String>,
-    output: Value,
+pub(crate) struct Run {
+    pub status: String,
+    pub files: BTreeMap<String, Option<String>>,
+    pub log: Vec<String>,
+    pub output: Value,
 }
 
 impl Run {
-    fn file(&self, path: &str) -> &str {
+    pub fn file(&self, path: &str) -> &str {
         self.files
             .get(path)
             .and_then(|c| c.as_deref())
@@ -27,17 +27,17 @@ impl Run {
     }
 
     /// The acting step's output (`spec.output.result`).
-    fn result(&self) -> &Value {
+    pub fn result(&self) -> &Value {
         &self.output["result"]
     }
 
-    fn completed(&self) -> &Self {
+    pub fn completed(&self) -> &Self {
         assert_eq!(self.status, "COMPLETED", "{:?}", self.log);
         self
     }
 
     /// The run failed, and its log says `text`.
-    fn failed_with(&self, text: &str) {
+    pub fn failed_with(&self, text: &str) {
         assert_eq!(self.status, "FAILED", "{:?}", self.log);
         assert!(
             self.log.iter().any(|l| l.contains(text)),
@@ -47,9 +47,9 @@ impl Run {
     }
 }
 
-async fn loaded() -> TestDb {
+pub(crate) async fn loaded() -> TestDb {
     let t = TestDb::new().await;
-    for (file, count) in [("templates.yaml", 7), ("entities.yaml", 3)] {
+    for (file, count) in [("templates.yaml", 10), ("entities.yaml", 3)] {
         let out = t
             .refresh(&fixtures().join("scaffolder/actions").join(file))
             .await;
@@ -60,7 +60,12 @@ async fn loaded() -> TestDb {
 }
 
 /// A dry run of `template` (one of templates.yaml) with `input` for its action, after seeding a file.
-async fn dry(t: &TestDb, template: &str, seed: Option<(&str, &str)>, input: Value) -> Run {
+pub(crate) async fn dry(
+    t: &TestDb,
+    template: &str,
+    seed: Option<(&str, &str)>,
+    input: Value,
+) -> Run {
     let mut values = json!({ "input": input });
     if let Some((path, content)) = seed {
         values["seedPath"] = json!(path);
@@ -270,6 +275,14 @@ async fn serialize_json_follows_json_stringify_with_space_and_replacer() {
         r#"{"a":"svc","b":["x","y"],"c":{"x":1,"y":"two","z":null}}"#
     );
 
+    // Keys keep the order they were written in, as JavaScript's objects do.
+    let unsorted = json!({"data": {"zeta": 1, "alpha": {"y": 2, "b": 3}}});
+    let run = dry(&t, "roadie-serialize-json", None, unsorted).await;
+    assert_eq!(
+        run.completed().result()["serialized"],
+        r#"{"zeta":1,"alpha":{"y":2,"b":3}}"#
+    );
+
     let run = dry(&t, "roadie-serialize-json", None, json!({"data": "text"})).await;
     run.failed_with("input.data must be an object");
     let run = dry(
@@ -282,7 +295,7 @@ async fn serialize_json_follows_json_stringify_with_space_and_replacer() {
     run.failed_with("input.replacer must be a list of strings");
 }
 
-/// Keys in order (Greenroom's JSON values order object keys), and every quoting and folding case.
+/// Keys in alphabetical order, and every quoting and folding case.
 const YAML_DATA: &str = r##"{"a":"x","b":"This is a rather long description of a component that goes well beyond eighty columns wide","c":{"deeper":{"description":"This is a rather long description of a component that goes well beyond eighty columns wide"}},"d":["a","This is a rather long description of a component that goes well beyond eighty columns wide",{"j":[1,2],"k":1},[1,[2,3]]],"e":"line1\nline2\n","f":"true","g":"1.5","h":"x: y","i":"say \"hi\"","j":"","k":{},"l":[],"m":null,"n":" sp\nx","o":"it's \"q\" here: yes","p":2.5,"q":false,"r":"0x1F","s":"- item","t":"#tag","u":"line1\nline2"}"##;
 
 /// What Roadie's `roadiehq:utils:serialize:yaml` wrote for `YAML_DATA` (indent 2, then 4, then

@@ -4,6 +4,7 @@
 pub mod actions;
 mod checkout;
 pub mod expr;
+pub mod jsonata;
 pub mod lifecycle;
 pub mod run;
 pub mod secrets;

@@ -23,6 +23,7 @@ pub mod publish_gitlab;
 pub mod publish_gitlab_mr;
 mod rest;
 pub mod roadie_fs;
+pub mod roadie_jsonata;
 pub mod roadie_merge;
 pub mod roadie_serialize;
 mod roadie_text;
@@ -239,6 +240,9 @@ impl Registry {
         r.add(Arc::new(roadie_serialize::SerializeJson));
         r.add(Arc::new(roadie_serialize::SerializeYaml));
         r.add(Arc::new(roadie_merge::Merge));
+        r.add(Arc::new(roadie_jsonata::Jsonata));
+        r.add(Arc::new(roadie_jsonata::JsonTransform));
+        r.add(Arc::new(roadie_jsonata::YamlTransform));
         r.add(Arc::new(backstage_request::BackstageRequest::new(
             r.backend.clone(),
         )));

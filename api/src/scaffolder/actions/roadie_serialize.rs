@@ -18,7 +18,7 @@ fn data(cx: &ActionContext) -> Result<serde_yaml_ng::Value, ActionError> {
 }
 
 /// `input.replacer`: a list of property names, or none.
-fn replacer(cx: &ActionContext) -> Result<Option<Vec<String>>, ActionError> {
+pub(super) fn replacer(cx: &ActionContext) -> Result<Option<Vec<String>>, ActionError> {
     let bad = || ActionError::input("input.replacer must be a list of strings");
     match cx.input.get("replacer") {
         None | Some(Value::Null) => Ok(None),
@@ -36,7 +36,7 @@ fn replacer(cx: &ActionContext) -> Result<Option<Vec<String>>, ActionError> {
 
 /// `input.space` as `JSON.stringify` reads it: a string (its first ten characters) or a number of
 /// spaces (at most ten).
-fn space(cx: &ActionContext) -> Result<String, ActionError> {
+pub(super) fn space(cx: &ActionContext) -> Result<String, ActionError> {
     match cx.input.get("space") {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.chars().take(10).collect()),
