@@ -463,7 +463,11 @@ fn raw_section(out: &mut String, rest: &str, name: &str) -> usize {
         let (Some(all), true) = (m.get(0), &m[2] == name) else {
             continue;
         };
-        level = if m.get(1).is_some() { level - 1 } else { level + 1 };
+        level = if m.get(1).is_some() {
+            level - 1
+        } else {
+            level + 1
+        };
         if level == 0 {
             stop = Some(all.start());
             break;
