@@ -3,8 +3,8 @@
 // `enum`/`oneOf`/`examples` value, the scaffolder's pickers (RepoUrlPicker → `HOST?owner=O&repo=R`,
 // OwnerPicker → a group ref, EntityPicker → a ref of an allowed kind), strings obeying `pattern`,
 // `format` and length bounds where a candidate fits, numbers within bounds, `false`, arrays of one item;
-// `dependencies` (oneOf branches) and `allOf` if/then add the properties their condition selects; a
-// `required` name with no property schema gets a string.
+// `dependencies` (oneOf branches, nested ones too) and `allOf` if/then add the properties their condition
+// selects; a `required` name with no property schema gets a string.
 
 const STRING_CANDIDATES = [
   'my-service', 'myservice', 'my_service', 'MyService', 'example', 'service1', 'demo', 'a1', 'abc',
@@ -166,20 +166,35 @@ function addProperties(properties, values) {
   }
 }
 
+// A selected sub-schema (a oneOf branch, a dependency, an if/then part): its properties, then, as a
+// form shows them, what its own conditions select, and a string for each `required` name it lacks.
+function addBranch(branch, values) {
+  if (!branch || typeof branch !== 'object') return;
+  addProperties(branch.properties, values);
+  addConditional(branch, values);
+  addRequired(branch, values);
+}
+
 function addConditional(schema, values) {
   // A oneOf/anyOf of alternative property sets: the first one the values already match, else the first.
   const alternatives = (schema.oneOf ?? schema.anyOf ?? []).filter((b) => b?.properties);
-  if (alternatives.length) addProperties((alternatives.find((b) => matches(b, values)) ?? alternatives[0]).properties, values);
+  if (alternatives.length) addBranch(alternatives.find((b) => matches(b, values)) ?? alternatives[0], values);
   for (const [key, dep] of Object.entries(schema.dependencies ?? {})) {
     if (!(key in values) || Array.isArray(dep)) continue;
     addProperties(dep.properties, values);
-    const branch = (dep.oneOf ?? dep.anyOf ?? []).find((b) => matches(b, values));
-    if (branch) addProperties(branch.properties, values);
+    addRequired(dep, values);
+    addBranch((dep.oneOf ?? dep.anyOf ?? []).find((b) => matches(b, values)), values);
   }
   for (const part of schema.allOf ?? []) {
-    if (part.if && matches(part.if, values)) addProperties(part.then?.properties, values);
-    else if (part.if && part.else) addProperties(part.else.properties, values);
-    else if (!part.if) addProperties(part.properties, values);
+    if (part.if && matches(part.if, values)) addBranch(part.then, values);
+    else if (part.if && part.else) addBranch(part.else, values);
+    else if (!part.if) addBranch(part, values);
+  }
+}
+
+function addRequired(schema, values) {
+  for (const k of Array.isArray(schema.required) ? schema.required : []) {
+    if (typeof k === 'string' && !(k in values)) values[k] = stringValue({}, k);
   }
 }
 
@@ -189,9 +204,7 @@ export function objectValue(schema) {
   const values = {};
   addProperties(schema.properties, values);
   addConditional(schema, values);
-  for (const k of Array.isArray(schema.required) ? schema.required : []) {
-    if (typeof k === 'string' && !(k in values)) values[k] = stringValue({}, k);
-  }
+  addRequired(schema, values);
   return values;
 }
 

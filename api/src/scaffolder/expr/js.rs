@@ -350,6 +350,9 @@ static RAW: LazyLock<Regex> =
 static END_RAW: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\{%[-+]?\s*end(raw|verbatim)\s*[-+]?%\}").expect("a valid regex")
 });
+/// A raw tag as nunjucks' parser counts them to find a raw section's end (no `-`/`+` trims).
+static RAW_TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\{%\s*(end)?(raw|verbatim)\s*%\}").expect("a valid regex"));
 static FOR_PAIR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(\s*[-+]?\s*for\s+\w+\s*,\s*\w+\s+in\s+)(.+?)(\s*[-+]?\s*)$")
         .expect("a valid regex")
@@ -441,10 +444,46 @@ pub fn rewrite(text: &str) -> String {
         }
         out.push_str(close);
         rest = &rest[end + close.len()..];
-        if open == "{%" && RAW.is_match(code) {
-            let stop = END_RAW.find(rest).map_or(rest.len(), |m| m.start());
-            out.push_str(&rest[..stop]);
+        if let Some(tag) = RAW.captures(code).filter(|_| open == "{%") {
+            let stop = raw_section(&mut out, rest, &tag[1]);
             rest = &rest[stop..];
         }
     }
+}
+
+/// Copies the raw section `rest` starts with into `out` and returns where the text after it starts.
+/// nunjucks ends it at the `{% endraw %}` matching its `{% raw %}`, counting the raw tags between
+/// (so a raw section may show raw tags); minijinja at the first end tag, so each one inside is
+/// written as two raw sections meeting in the middle of its `{%` (minijinja's raw scan looks for
+/// `{%` only). When the tags do not balance, nunjucks' section holds the text up to the last raw
+/// tag (none: nothing) and what follows is a template again; the section is then closed here.
+fn raw_section(out: &mut String, rest: &str, name: &str) -> usize {
+    let (mut level, mut last, mut stop) = (1, 0, None);
+    for m in RAW_TAG.captures_iter(rest) {
+        let (Some(all), true) = (m.get(0), &m[2] == name) else {
+            continue;
+        };
+        level = if m.get(1).is_some() {
+            level - 1
+        } else {
+            level + 1
+        };
+        if level == 0 {
+            stop = Some(all.start());
+            break;
+        }
+        last = all.end();
+    }
+    let end = stop.unwrap_or(last);
+    let mut from = 0;
+    for m in END_RAW.find_iter(&rest[..end]) {
+        out.push_str(&rest[from..m.start()]);
+        out.push_str("{%+ endraw +%}{%+ raw +%}{{%+ endraw +%}{%+ raw +%}");
+        from = m.start() + 1;
+    }
+    out.push_str(&rest[from..end]);
+    if stop.is_none() {
+        out.push_str("{%+ endraw +%}");
+    }
+    end
 }
