@@ -4,6 +4,7 @@
 mod auth;
 mod auth_abuse;
 mod bounds;
+mod bulk_load;
 mod catalog_client;
 mod catalog_rules;
 mod clients;

@@ -9,6 +9,7 @@ use sea_orm::{
 };
 use std::collections::{HashMap, HashSet};
 
+use super::bulk::BulkLoad;
 use super::facet_counts::{delete_entity_rows, delete_search_rows, Deltas};
 use super::model::Entity;
 use super::rows::{content_hash, entity_row, Prepared};
@@ -72,13 +73,26 @@ pub struct Applier {
     report: ApplyReport,
     /// Facet count changes of this transaction, applied before it commits.
     facets: Deltas,
+    /// A first load into the empty catalog (PostgreSQL): its indexes are built before the commit.
+    bulk: Option<BulkLoad>,
     now: i64,
 }
 
 impl Applier {
     pub async fn begin(db: &DatabaseConnection, location_key: &str) -> Result<Self, CatalogError> {
+        Self::begin_sized(db, location_key, 0).await
+    }
+
+    /// [`begin`](Self::begin) for a read that has `expected` entities ready to apply: on PostgreSQL, a
+    /// large first load into an empty catalog is written as a [`BulkLoad`].
+    pub async fn begin_sized(
+        db: &DatabaseConnection,
+        location_key: &str,
+        expected: usize,
+    ) -> Result<Self, CatalogError> {
         let txn = crate::db::begin_write(db).await?;
         crate::db::widen_cache(&txn).await?;
+        let bulk = BulkLoad::begin(&txn, expected).await?;
         let rows = entities::Entity::find()
             .select_only()
             .columns([
@@ -125,6 +139,7 @@ impl Applier {
             seen: HashSet::new(),
             report: ApplyReport::default(),
             facets: Deltas::default(),
+            bulk,
             now: chrono::Utc::now().timestamp_millis(),
         })
     }
@@ -153,11 +168,13 @@ impl Applier {
     /// Applies the entities read from `file`; returns how many were refused as conflicts.
     pub async fn add(&mut self, file: &str, batch: &[Entity]) -> Result<usize, CatalogError> {
         let conflicts_before = self.report.conflicts.len();
-        // Refs this location does not own yet may belong to another location: those are conflicts.
+        // Refs this location does not own yet may belong to another location: those are conflicts (a
+        // bulk load holds the catalog, which was empty: no other location stores anything).
         let foreign: Vec<String> = batch
             .iter()
             .map(|e| e.entity_ref.to_string())
             .filter(|r| !self.existing.contains_key(r) && !self.seen.contains(r))
+            .filter(|_| self.bulk.is_none())
             .collect();
         // ref -> the location that already provides it
         let mut taken: HashMap<String, String> = HashMap::new();
@@ -259,10 +276,18 @@ impl Applier {
         &self.txn
     }
 
+    /// The bulk load this applier writes, if it is one.
+    pub fn bulk(&self) -> Option<&BulkLoad> {
+        self.bulk.as_ref()
+    }
+
     /// Deletes what the location no longer has (when the read was complete), records the location and
     /// its cursor, and commits. A registered location that was unregistered meanwhile is not re-created:
     /// everything rolls back and the result is `NotFound`.
     pub async fn finish(mut self, meta: &SourceMeta<'_>) -> Result<ApplyReport, CatalogError> {
+        if let Some(bulk) = self.bulk.take() {
+            bulk.finish(&self.txn).await?;
+        }
         if meta.complete {
             let mut ids = Vec::new();
             let mut refs = Vec::new();

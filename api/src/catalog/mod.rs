@@ -1,6 +1,7 @@
 //! The catalog domain: entity model, refs, validation, relations, ingest (writes) and store/search (reads).
 
 pub mod backstage;
+pub mod bulk;
 pub mod cache;
 mod checker;
 pub mod cycles;

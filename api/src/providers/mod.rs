@@ -314,6 +314,7 @@ async fn run(
         keys,
         parsed,
         applier,
+        ..
     } = apply_batches(db, &key, rules, rx).await?;
     let end = read_end(&mut reader, &key, &mut out.errors).await;
     if applier.is_none() && matches!(end, Some(ReadEnd::Unchanged)) {
@@ -406,6 +407,7 @@ async fn apply_batches(
         buffered += batch.entities.len().max(1);
         pending.push(batch);
     }
+    apply.expected = buffered;
     for batch in pending {
         apply.batch(db, key, batch.enforce(rules)).await?;
     }
@@ -509,16 +511,16 @@ const READ_AHEAD: usize = 20_000;
 /// A refresh's state while it applies batches.
 struct Apply {
     out: RefreshOutcome,
-    /// Files whose entities conflicted with another source: never skipped next time, so the conflict
-    /// stays reported.
+    /// Files whose entities conflicted with another source (never skipped, so it stays reported).
     conflicted: HashSet<String>,
     /// A kept document was gone from the store (another refresh ran in between): delete nothing.
     missed: bool,
-    /// Every file of this read: its shown name -> its cursor key.
+    /// Every file of this read: its shown name -> its cursor key; the keys of files parsed again.
     keys: HashMap<String, String>,
-    /// The keys of files parsed again.
     parsed: HashSet<String>,
     applier: Option<ingest::Applier>,
+    /// Entities read ahead before the write transaction opened (a large first load is a bulk load).
+    expected: usize,
 }
 
 impl Apply {
@@ -539,6 +541,7 @@ impl Apply {
             keys: HashMap::new(),
             parsed: HashSet::new(),
             applier: None,
+            expected: 0,
         }
     }
 
@@ -554,7 +557,7 @@ impl Apply {
             self.parsed.insert(batch.key.clone());
         }
         if self.applier.is_none() {
-            self.applier = Some(ingest::Applier::begin(db, key).await?);
+            self.applier = Some(ingest::Applier::begin_sized(db, key, self.expected).await?);
         }
         let Some(a) = self.applier.as_mut() else {
             return Ok(());
