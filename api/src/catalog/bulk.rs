@@ -33,7 +33,8 @@ pub struct BulkLoad {
 
 impl BulkLoad {
     /// On PostgreSQL, with at least [`BULK_MIN`] entities `expected` and an empty catalog, takes the
-    /// catalog tables and drops their secondary indexes (not those of primary keys or constraints).
+    /// catalog tables and drops their secondary indexes (not unique ones, nor those of primary keys or
+    /// constraints).
     /// `None`: the load goes row by row, and `txn` holds no lock it did not hold before.
     pub async fn begin(
         txn: &DatabaseTransaction,
@@ -113,7 +114,8 @@ async fn take_empty(
     if stored(txn).await? {
         return Ok(None);
     }
-    // Indexes of the current schema's catalog tables, except those a constraint owns (primary keys).
+    // Indexes of the current schema's catalog tables, except those a constraint owns (primary keys) and
+    // unique ones (`ux_entities_ref`), which keep enforcing uniqueness while the load writes.
     let rows = txn
         .query_all_raw(Statement::from_string(
             pg,
@@ -122,6 +124,7 @@ async fn take_empty(
                  FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
                  JOIN pg_class t ON t.oid = x.indrelid \
                  WHERE t.relnamespace = current_schema()::regnamespace AND t.relname IN ('{}') \
+                 AND NOT x.indisunique \
                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) \
                  ORDER BY i.relname",
                 TABLES.join("', '")
