@@ -10,6 +10,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Statement,
 };
 
+use super::word_matches::MatchMap;
 use super::words::{WordQuery, FIELDS};
 use super::CatalogError;
 use entity::entities;
@@ -93,16 +94,76 @@ async fn index_count(
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Whether a listing of `q`'s matches (in `tier`) should walk its ordering's index (see [`DENSE`]).
-pub(crate) async fn dense(
+/// Whether a listing of `q`'s matches (in `tier`) should walk its ordering's index (see [`DENSE`]),
+/// probed on the index (for listings whose matches span more ids than a [`MatchMap`] covers).
+async fn dense(
     db: &impl ConnectionTrait,
     q: &WordQuery,
     tier: Option<usize>,
 ) -> Result<bool, CatalogError> {
-    if db.get_database_backend() != DbBackend::Sqlite {
-        return Ok(false);
-    }
     Ok(index_count(db, q, tier, DENSE - 1).await? >= DENSE)
+}
+
+/// The condition a listing of `q`'s matches adds to its filter, and how many rows match `q` when it
+/// learned that. On SQLite the matches are read once into a [`MatchMap`]: at least [`DENSE`] of them,
+/// the listing walks its ordering's index checking the map; fewer, it reads them from the index and
+/// sorts them.
+pub(crate) async fn listing(
+    db: &impl ConnectionTrait,
+    q: &WordQuery,
+) -> Result<(SimpleExpr, Option<u64>), CatalogError> {
+    let backend = db.get_database_backend();
+    if backend != DbBackend::Sqlite {
+        return Ok((condition(backend, q, None, false), None));
+    }
+    let mut map = MatchMap::default();
+    Ok(match map.add(db, &fts5(q, None), 1).await? {
+        Some(n) if n >= DENSE => (map.condition(1), Some(n)),
+        Some(n) => (condition(backend, q, None, false), Some(n)),
+        None => (condition(backend, q, None, dense(db, q, None).await?), None),
+    })
+}
+
+/// The relevance tiers of `q`'s matches read so far on SQLite: tier `t` marked `t + 1` in the map,
+/// read in order, since each tier is what its fields match less what the earlier tiers hold.
+#[derive(Default)]
+struct Tiers {
+    map: MatchMap,
+    sizes: Vec<u64>,
+    /// The ids span more than a map covers: conditions go to the word index.
+    spread: bool,
+}
+
+impl Tiers {
+    /// The condition for tier `t` of `q`'s matches (reading the tiers up to it first).
+    async fn condition(
+        &mut self,
+        db: &impl ConnectionTrait,
+        q: &WordQuery,
+        t: usize,
+    ) -> Result<SimpleExpr, CatalogError> {
+        let backend = db.get_database_backend();
+        if backend != DbBackend::Sqlite {
+            return Ok(condition(backend, q, Some(t), false));
+        }
+        while !self.spread && self.sizes.len() <= t {
+            let k = self.sizes.len();
+            match self.map.add(db, &q.fts5(&FIELDS[..=k]), k as u8 + 1).await? {
+                Some(n) => self.sizes.push(n),
+                None => self.spread = true,
+            }
+        }
+        Ok(match self.sizes.get(t) {
+            _ if self.spread => condition(backend, q, Some(t), dense(db, q, Some(t)).await?),
+            Some(&n) if n >= DENSE => self.map.condition(t as u8 + 1),
+            _ => condition(backend, q, Some(t), false),
+        })
+    }
+
+    /// Every match of `q`, when every tier has been read.
+    fn total(&self) -> Option<u64> {
+        (!self.spread && self.sizes.len() == TIERS).then(|| self.sizes.iter().sum())
+    }
 }
 
 /// The bounded count of `q`'s matches when nothing else filters them, from the index alone on
@@ -162,16 +223,17 @@ pub(crate) struct RelevancePage {
 }
 
 /// Up to `page.limit + 1` rows `(ref, tier, name)` matching `filter` and `q` between the bounds, in
-/// relevance order (reversed when `page.ascending` is false), one query per tier it reaches.
+/// relevance order (reversed when `page.ascending` is false), one query per tier it reaches; and how
+/// many rows match `q` when every tier was read on the way.
 pub(crate) async fn relevance_rows(
     db: &impl ConnectionTrait,
     filter: Condition,
     q: &WordQuery,
     page: &RelevancePage,
-) -> Result<Vec<Position>, CatalogError> {
+) -> Result<(Vec<Position>, Option<u64>), CatalogError> {
     let lo = page.lo.as_deref().map(decode).transpose()?;
     let hi = page.hi.as_deref().map(decode).transpose()?;
-    let backend = db.get_database_backend();
+    let mut read = Tiers::default();
     let mut tiers: Vec<usize> = (0..TIERS)
         .filter(|t| lo.as_ref().is_none_or(|l| *t >= l.0) && hi.as_ref().is_none_or(|h| *t <= h.0))
         .collect();
@@ -189,8 +251,7 @@ pub(crate) async fn relevance_rows(
         if want == 0 {
             break;
         }
-        let dense = dense(db, q, Some(t)).await?;
-        let mut cond = filter.clone().add(condition(backend, q, Some(t), dense));
+        let mut cond = filter.clone().add(read.condition(db, q, t).await?);
         if let Some(l) = lo.as_ref().filter(|l| l.0 == t) {
             cond = cond.add(within(&l.1, &l.2, true));
         }
@@ -210,7 +271,7 @@ pub(crate) async fn relevance_rows(
             .await?;
         out.extend(rows.into_iter().map(|(r, n)| (t, n, r)));
     }
-    Ok(out)
+    Ok((out, read.total()))
 }
 
 /// The rows [`relevance_rows`] read as `(cursor, ref)`.
