@@ -1,7 +1,8 @@
-//! A word query's matches read once per request on SQLite: the row ids FTS5 finds, in one statement,
-//! kept as a byte map (one byte per id, 0 where nothing matches) that a listing's walk down its
-//! ordering's index checks per row, and whose size is the exact count. Nothing is kept between
-//! requests; the map replaces building the match set again for the plan probe, the count and the page.
+//! A word query's matches read once per request on SQLite: the row ids FTS5 finds, in one statement
+//! (their number is the exact count). Many are kept as a byte map (one byte per id, 0 where nothing
+//! matches) that a listing's walk down its ordering's index checks per row; a few are handed back as
+//! a list to look up. Nothing is kept between requests; this replaces building the match set again
+//! for the plan probe, the count and the page.
 
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -21,30 +22,24 @@ pub(crate) struct MatchMap {
 }
 
 impl MatchMap {
-    /// Adds the rows matching `fts5` that carry no mark yet with `mark` (non-zero), and returns
-    /// how many it marked; `None` when the ids span more than the map may cover.
-    pub(crate) async fn add(
-        &mut self,
-        db: &impl ConnectionTrait,
-        fts5: &str,
-        mark: u8,
-    ) -> Result<Option<u64>, CatalogError> {
-        let ids = read_ids(db, fts5).await?;
+    /// Marks with `mark` (non-zero) those of `ids` that carry no mark yet, and returns them; `None`
+    /// when the ids span more than the map may cover.
+    pub(crate) fn mark(&mut self, ids: &[i64], mark: u8) -> Option<Vec<i64>> {
         let (Some(&lo), Some(&hi)) = (ids.iter().min(), ids.iter().max()) else {
-            return Ok(Some(0));
+            return Some(Vec::new());
         };
         if !self.cover(lo, hi) {
-            return Ok(None);
+            return None;
         }
-        let mut added = 0;
-        for id in ids {
+        let mut marked = Vec::with_capacity(ids.len());
+        for &id in ids {
             let slot = &mut self.bytes[(id - self.base) as usize];
             if *slot == 0 {
                 *slot = mark;
-                added += 1;
+                marked.push(id);
             }
         }
-        Ok(Some(added))
+        Some(marked)
     }
 
     /// Grows the map to cover `lo..=hi`; false when that spans more than [`MAX_SPAN`].
@@ -70,22 +65,40 @@ impl MatchMap {
     /// The condition on `entities`: the row carries `mark`. It reads one byte of the map per row,
     /// and is not indexable, so a listing ordered by an index walks that index.
     pub(crate) fn condition(&self, mark: u8) -> SimpleExpr {
+        Self::mark_condition(self.base, self.bytes.clone(), mark)
+    }
+
+    /// [`Self::condition`], the map moved into it.
+    pub(crate) fn into_condition(self, mark: u8) -> SimpleExpr {
+        Self::mark_condition(self.base, self.bytes, mark)
+    }
+
+    fn mark_condition(base: i64, bytes: Vec<u8>, mark: u8) -> SimpleExpr {
         Expr::cust_with_values(
             format!(
                 "CASE WHEN \"entities\".\"id\" >= ? THEN substr(?, \"entities\".\"id\" - ? + 1, 1) END = x'{mark:02x}'"
             ),
             [
-                self.base.into(),
-                sea_orm::Value::Bytes(Some(self.bytes.clone())),
-                self.base.into(),
+                base.into(),
+                sea_orm::Value::Bytes(Some(bytes)),
+                base.into(),
             ],
         )
     }
 }
 
+/// The condition on `entities`: the row is one of `ids` (a few: the database looks each up).
+pub(crate) fn ids_condition(ids: &[i64]) -> SimpleExpr {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    Expr::cust_with_values(
+        "\"entities\".\"id\" IN (SELECT value FROM json_each(?))",
+        [format!("[{}]", list.join(","))],
+    )
+}
+
 /// The ids of the rows matching `fts5`, read as one row (the ids joined by commas), so that a
 /// large match costs one statement and no per-row overhead between the database and the server.
-async fn read_ids(db: &impl ConnectionTrait, fts5: &str) -> Result<Vec<i64>, CatalogError> {
+pub(crate) async fn read_ids(db: &impl ConnectionTrait, fts5: &str) -> Result<Vec<i64>, CatalogError> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
@@ -100,20 +113,40 @@ async fn read_ids(db: &impl ConnectionTrait, fts5: &str) -> Result<Vec<i64>, Cat
     parse_ids(text.as_deref().unwrap_or_default())
 }
 
+/// The ids in `text` (decimal, joined by commas), parsed by hand: a broad match has thousands.
 fn parse_ids(text: &str) -> Result<Vec<i64>, CatalogError> {
-    if text.is_empty() {
-        return Ok(Vec::new());
+    let bad = || {
+        CatalogError::Db(sea_orm::DbErr::Custom(format!(
+            "the word index returned row ids that are not numbers: '{}'",
+            text.chars().take(40).collect::<String>()
+        )))
+    };
+    let mut ids = Vec::with_capacity(text.len() / 4 + 1);
+    let (mut n, mut digits) = (0i64, 0usize);
+    for &b in text.as_bytes() {
+        match b {
+            b'0'..=b'9' => {
+                n = n
+                    .checked_mul(10)
+                    .and_then(|n| n.checked_add(i64::from(b - b'0')))
+                    .ok_or_else(bad)?;
+                digits += 1;
+            }
+            b',' if digits > 0 => {
+                ids.push(n);
+                (n, digits) = (0, 0);
+            }
+            _ => return Err(bad()),
+        }
     }
-    text.split(',')
-        .map(|s| {
-            s.parse::<i64>()
-                .map_err(|_| {
-                    CatalogError::Db(sea_orm::DbErr::Custom(format!(
-                        "the word index returned the row id '{s}'"
-                    )))
-                })
-        })
-        .collect()
+    match digits {
+        0 if !text.is_empty() => Err(bad()),
+        0 => Ok(ids),
+        _ => {
+            ids.push(n);
+            Ok(ids)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -123,15 +156,18 @@ mod tests {
     #[test]
     fn the_map_grows_both_ways_and_keeps_the_first_mark() {
         let mut m = MatchMap::default();
-        assert!(m.cover(10, 12));
-        m.bytes[1] = 1;
-        assert!(m.cover(5, 20));
+        assert_eq!(m.mark(&[11, 12], 1), Some(vec![11, 12]));
+        assert_eq!(m.mark(&[5, 20, 12], 2), Some(vec![5, 20]));
         assert_eq!(m.base, 5);
         assert_eq!(m.bytes.len(), 16);
-        assert_eq!(m.bytes[11 - 5], 1);
-        assert!(!m.cover(1, MAX_SPAN + 10));
+        assert_eq!((m.bytes[11 - 5], m.bytes[20 - 5], m.bytes[6 - 5]), (1, 2, 0));
+        assert_eq!(m.mark(&[], 3), Some(vec![]));
+        assert_eq!(m.mark(&[1, MAX_SPAN + 10], 3), None);
         assert_eq!(parse_ids("3,1,2").unwrap(), vec![3, 1, 2]);
         assert!(parse_ids("").unwrap().is_empty());
-        assert!(parse_ids("1,x").is_err());
+        assert_eq!(parse_ids("7").unwrap(), vec![7]);
+        for bad in ["1,x", "1,", ",1", "1,,2", "-1", "99999999999999999999"] {
+            assert!(parse_ids(bad).is_err(), "{bad}");
+        }
     }
 }

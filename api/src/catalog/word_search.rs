@@ -10,7 +10,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Statement,
 };
 
-use super::word_matches::MatchMap;
+use super::word_matches::{ids_condition, read_ids, MatchMap};
 use super::words::{WordQuery, FIELDS};
 use super::CatalogError;
 use entity::entities;
@@ -105,9 +105,9 @@ async fn dense(
 }
 
 /// The condition a listing of `q`'s matches adds to its filter, and how many rows match `q` when it
-/// learned that. On SQLite the matches are read once into a [`MatchMap`]: at least [`DENSE`] of them,
-/// the listing walks its ordering's index checking the map; fewer, it reads them from the index and
-/// sorts them.
+/// learned that. On SQLite the matches are read once: at least [`DENSE`] of them go into a
+/// [`MatchMap`] and the listing walks its ordering's index checking it; fewer, the listing looks them
+/// up and sorts them.
 pub(crate) async fn listing(
     db: &impl ConnectionTrait,
     q: &WordQuery,
@@ -116,11 +116,15 @@ pub(crate) async fn listing(
     if backend != DbBackend::Sqlite {
         return Ok((condition(backend, q, None, false), None));
     }
+    let ids = read_ids(db, &fts5(q, None)).await?;
+    let n = ids.len() as u64;
+    if n < DENSE {
+        return Ok((ids_condition(&ids), Some(n)));
+    }
     let mut map = MatchMap::default();
-    Ok(match map.add(db, &fts5(q, None), 1).await? {
-        Some(n) if n >= DENSE => (map.condition(1), Some(n)),
-        Some(n) => (condition(backend, q, None, false), Some(n)),
-        None => (condition(backend, q, None, dense(db, q, None).await?), None),
+    Ok(match map.mark(&ids, 1) {
+        Some(_) => (map.into_condition(1), Some(n)),
+        None => (condition(backend, q, None, true), Some(n)),
     })
 }
 
@@ -129,40 +133,46 @@ pub(crate) async fn listing(
 #[derive(Default)]
 struct Tiers {
     map: MatchMap,
-    sizes: Vec<u64>,
+    /// The ids of each tier read.
+    ids: Vec<Vec<i64>>,
     /// The ids span more than a map covers: conditions go to the word index.
     spread: bool,
 }
 
 impl Tiers {
-    /// The condition for tier `t` of `q`'s matches (reading the tiers up to it first).
+    /// The condition for tier `t` of `q`'s matches (reading the tiers up to it first); `None` when
+    /// the tier is empty.
     async fn condition(
         &mut self,
         db: &impl ConnectionTrait,
         q: &WordQuery,
         t: usize,
-    ) -> Result<SimpleExpr, CatalogError> {
+    ) -> Result<Option<SimpleExpr>, CatalogError> {
         let backend = db.get_database_backend();
         if backend != DbBackend::Sqlite {
-            return Ok(condition(backend, q, Some(t), false));
+            return Ok(Some(condition(backend, q, Some(t), false)));
         }
-        while !self.spread && self.sizes.len() <= t {
-            let k = self.sizes.len();
-            match self.map.add(db, &q.fts5(&FIELDS[..=k]), k as u8 + 1).await? {
-                Some(n) => self.sizes.push(n),
+        while !self.spread && self.ids.len() <= t {
+            let k = self.ids.len();
+            let ids = read_ids(db, &q.fts5(&FIELDS[..=k])).await?;
+            match self.map.mark(&ids, k as u8 + 1) {
+                Some(tier) => self.ids.push(tier),
                 None => self.spread = true,
             }
         }
-        Ok(match self.sizes.get(t) {
+        Ok(Some(match self.ids.get(t) {
             _ if self.spread => condition(backend, q, Some(t), dense(db, q, Some(t)).await?),
-            Some(&n) if n >= DENSE => self.map.condition(t as u8 + 1),
-            _ => condition(backend, q, Some(t), false),
-        })
+            Some(ids) if ids.is_empty() => return Ok(None),
+            Some(ids) if ids.len() as u64 >= DENSE => self.map.condition(t as u8 + 1),
+            Some(ids) => ids_condition(ids),
+            None => condition(backend, q, Some(t), false),
+        }))
     }
 
     /// Every match of `q`, when every tier has been read.
     fn total(&self) -> Option<u64> {
-        (!self.spread && self.sizes.len() == TIERS).then(|| self.sizes.iter().sum())
+        (!self.spread && self.ids.len() == TIERS)
+            .then(|| self.ids.iter().map(|t| t.len() as u64).sum())
     }
 }
 
@@ -251,7 +261,10 @@ pub(crate) async fn relevance_rows(
         if want == 0 {
             break;
         }
-        let mut cond = filter.clone().add(read.condition(db, q, t).await?);
+        let Some(tier) = read.condition(db, q, t).await? else {
+            continue; // Known to be empty.
+        };
+        let mut cond = filter.clone().add(tier);
         if let Some(l) = lo.as_ref().filter(|l| l.0 == t) {
             cond = cond.add(within(&l.1, &l.2, true));
         }
