@@ -22,9 +22,27 @@ fn catalog() -> (String, Vec<Made>) {
     for i in 0..2500 {
         let (name, title, tags, desc, tier) = match i {
             0..1050 => (format!("pay-a{i:04}"), String::new(), "", "x", Some(0)),
-            1050..2100 => (format!("svc-b{i:04}"), format!("Payments b{i}"), "", "x", Some(1)),
-            2100..2200 => (format!("svc-c{i:04}"), String::new(), "payments", "x", Some(2)),
-            2200..2300 => (format!("svc-d{i:04}"), String::new(), "", "runs pay", Some(3)),
+            1050..2100 => (
+                format!("svc-b{i:04}"),
+                format!("Payments b{i}"),
+                "",
+                "x",
+                Some(1),
+            ),
+            2100..2200 => (
+                format!("svc-c{i:04}"),
+                String::new(),
+                "payments",
+                "x",
+                Some(2),
+            ),
+            2200..2300 => (
+                format!("svc-d{i:04}"),
+                String::new(),
+                "",
+                "runs pay",
+                Some(3),
+            ),
             _ => (format!("other-e{i:04}"), String::new(), "", "nothing", None),
         };
         let title = if title.is_empty() {
@@ -79,7 +97,9 @@ fn refs(p: &Value) -> Vec<String> {
 async fn both_ways(t: &TestDb, vars: Value, size: i64, total: usize) -> (Vec<String>, Vec<String>) {
     let with = |extra: Value| {
         let mut v = vars.clone();
-        v.as_object_mut().expect("vars").extend(extra.as_object().expect("extra").clone());
+        v.as_object_mut()
+            .expect("vars")
+            .extend(extra.as_object().expect("extra").clone());
         v
     };
     let (mut fwd, mut after) = (Vec::new(), Value::Null);
@@ -130,8 +150,10 @@ async fn broad_word_matches_list_count_and_rank_like_narrow_ones() {
     let desc = json!({"field": "REF", "direction": "DESC"});
     assert_order(&t, json!({"q": "PAY", "o": desc}), by_ref).await;
 
-    let mut by_name: Vec<(String, String)> =
-        matching.iter().map(|m| (m.name.clone(), m.entity_ref.clone())).collect();
+    let mut by_name: Vec<(String, String)> = matching
+        .iter()
+        .map(|m| (m.name.clone(), m.entity_ref.clone()))
+        .collect();
     by_name.sort();
     let names = by_name.into_iter().map(|(_, r)| r).collect();
     assert_order(&t, json!({"q": "pa", "o": {"field": "NAME"}}), names).await;
@@ -156,7 +178,10 @@ async fn broad_word_matches_list_count_and_rank_like_narrow_ones() {
     apis.sort();
     assert_order(&t, json!({"q": "pay", "f": {"kind": ["API"]}}), apis).await;
     let none = page(&t, json!({"q": "zzz", "first": 5})).await;
-    assert_eq!((none["totalCount"].clone(), refs(&none).len()), (json!(0), 0));
+    assert_eq!(
+        (none["totalCount"].clone(), refs(&none).len()),
+        (json!(0), 0)
+    );
 }
 
 #[tokio::test]
@@ -178,8 +203,14 @@ async fn a_broad_word_search_reads_its_matches_once() {
         let p = page(&t, vars.clone()).await;
         assert_eq!(p["totalCount"], 2300, "{vars}");
         let sql: Vec<String> = t.sql_log.lock().expect("log")[before..].to_vec();
-        let reads = sql.iter().filter(|s| s.contains("entities_words MATCH")).count();
-        assert_eq!(reads, 1, "one read of the matches for the page and the count: {sql:?}");
+        let reads = sql
+            .iter()
+            .filter(|s| s.contains("entities_words MATCH"))
+            .count();
+        assert_eq!(
+            reads, 1,
+            "one read of the matches for the page and the count: {sql:?}"
+        );
         assert!(
             !sql.iter().any(|s| s.contains("IN (SELECT rowid")),
             "the page checks the matches it read, not a set built again: {sql:?}"

@@ -265,7 +265,8 @@ pub async fn list(
     let unfiltered = filtered.is_empty();
     let count_of = |n: Option<u64>| n.filter(|_| unfiltered).map(bounded);
     if ordering.field == OrderField::Relevance {
-        let (rows, n) = by_relevance(db, filtered, text, ordering, page, (limit, backwards)).await?;
+        let (rows, n) =
+            by_relevance(db, filtered, text, ordering, page, (limit, backwards)).await?;
         return Ok(Page::from_rows(rows, limit, backwards, page).counted(count_of(n)));
     }
     let (text_cond, n) = text.listing(db).await?;

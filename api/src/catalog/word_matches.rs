@@ -98,7 +98,10 @@ pub(crate) fn ids_condition(ids: &[i64]) -> SimpleExpr {
 
 /// The ids of the rows matching `fts5`, read as one row (the ids joined by commas), so that a
 /// large match costs one statement and no per-row overhead between the database and the server.
-pub(crate) async fn read_ids(db: &impl ConnectionTrait, fts5: &str) -> Result<Vec<i64>, CatalogError> {
+pub(crate) async fn read_ids(
+    db: &impl ConnectionTrait,
+    fts5: &str,
+) -> Result<Vec<i64>, CatalogError> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
@@ -160,7 +163,10 @@ mod tests {
         assert_eq!(m.mark(&[5, 20, 12], 2), Some(vec![5, 20]));
         assert_eq!(m.base, 5);
         assert_eq!(m.bytes.len(), 16);
-        assert_eq!((m.bytes[11 - 5], m.bytes[20 - 5], m.bytes[6 - 5]), (1, 2, 0));
+        assert_eq!(
+            (m.bytes[11 - 5], m.bytes[20 - 5], m.bytes[6 - 5]),
+            (1, 2, 0)
+        );
         assert_eq!(m.mark(&[], 3), Some(vec![]));
         assert_eq!(m.mark(&[1, MAX_SPAN + 10], 3), None);
         assert_eq!(parse_ids("3,1,2").unwrap(), vec![3, 1, 2]);
