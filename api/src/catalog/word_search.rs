@@ -1,7 +1,8 @@
 //! Word search in listings: the condition a word query adds (FTS5's `entities_words` on SQLite, the
-//! `words` tsvector on PostgreSQL), the probe that picks a plan by how many rows match, bounded
-//! counts, and pages in relevance order: first the entities where every term is in the name, then
-//! in the name or title, then also the tags, then anywhere (the description); by name within each.
+//! `words` tsvector on PostgreSQL), the plan picked by how many rows match (on SQLite from the
+//! matches read once, see `word_matches`), bounded counts, and pages in relevance order: first the
+//! entities where every term is in the name, then in the name or title, then also the tags, then
+//! anywhere (the description); by name within each.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -21,7 +22,7 @@ pub const TIERS: usize = FIELDS.len();
 
 /// From this many matches on, a listing walks its ordering's index and checks each row against the
 /// match set; below it, it reads the matches and sorts them. (At 100,000 entities either costs well
-/// under a millisecond around this point; the probe itself reads at most this many row ids.)
+/// under a millisecond around this point.)
 pub const DENSE: u64 = 1_000;
 
 /// The FTS5 expression of `q` for a tier (`None`: any field).
