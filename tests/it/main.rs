@@ -49,3 +49,4 @@ mod text_search;
 mod timestamps;
 mod validate_agreement;
 mod word_search;
+mod word_search_dense;

@@ -21,6 +21,7 @@ pub mod store;
 pub mod text_match;
 pub mod uid;
 pub mod validate;
+mod word_matches;
 pub mod word_search;
 pub mod words;
 pub mod yaml_depth;

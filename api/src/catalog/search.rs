@@ -65,6 +65,9 @@ pub struct Page {
     pub items: Vec<(String, String)>,
     pub has_next: bool,
     pub has_previous: bool,
+    /// The bounded count of every match ([`count_bounded`] up to [`MAX_EXACT_COUNT`]), when the
+    /// listing learned it on the way (a word query and no filter, on SQLite).
+    pub count: Option<(u64, bool)>,
 }
 
 fn bad(msg: impl Into<String>) -> CatalogError {
@@ -257,14 +260,17 @@ pub async fn list(
     let last = page_size(page.last, "last")?;
     let backwards = last.is_some() && first.is_none();
     let limit = if backwards { last } else { first }.unwrap_or(DEFAULT_PAGE);
+    let filtered = filter.condition()?;
+    // Without a filter, the text's match count (when the listing learns it) is the count.
+    let unfiltered = filtered.is_empty();
+    let count_of = |n: Option<u64>| n.filter(|_| unfiltered).map(bounded);
     if ordering.field == OrderField::Relevance {
-        let rows = by_relevance(db, filter, text, ordering, page, (limit, backwards)).await?;
-        return Ok(Page::from_rows(rows, limit, backwards, page));
+        let (rows, n) =
+            by_relevance(db, filtered, text, ordering, page, (limit, backwards)).await?;
+        return Ok(Page::from_rows(rows, limit, backwards, page).counted(count_of(n)));
     }
-    let dense = text.dense(db).await?;
-    let mut cond = filter
-        .condition()?
-        .add(text.condition(db.get_database_backend(), dense));
+    let (text_cond, n) = text.listing(db).await?;
+    let mut cond = filtered.add(text_cond);
     // In storage order (ascending), "after" means greater unless the ordering is descending.
     let asc = !ordering.descending;
     if let Some(a) = &page.after {
@@ -294,7 +300,7 @@ pub async fn list(
         .into_iter()
         .map(|(r, sv)| (encode_cursor(with_sort.then_some(sv.as_str()), &r), r))
         .collect();
-    Ok(Page::from_rows(rows, limit, backwards, page))
+    Ok(Page::from_rows(rows, limit, backwards, page).counted(count_of(n)))
 }
 
 impl Page {
@@ -323,19 +329,25 @@ impl Page {
             } else {
                 page.after.is_some()
             },
+            count: None,
         }
+    }
+
+    fn counted(self, count: Option<(u64, bool)>) -> Page {
+        Page { count, ..self }
     }
 }
 
-/// Up to `limit + 1` rows `(cursor, ref)` in relevance order (see [`super::word_search`]), as read.
+/// Up to `limit + 1` rows `(cursor, ref)` in relevance order (see [`super::word_search`]), as read,
+/// and the text's match count when the pages learned it.
 async fn by_relevance(
     db: &impl ConnectionTrait,
-    filter: &Filter,
+    filter: Condition,
     text: &Text,
     ordering: Ordering,
     page: &PageRequest,
     (limit, backwards): (u64, bool),
-) -> Result<Vec<(String, String)>, CatalogError> {
+) -> Result<(Vec<(String, String)>, Option<u64>), CatalogError> {
     let Some(q) = text.words() else {
         return Err(bad(
             "ordering by RELEVANCE needs a word query: pass `query` with a letter or digit (and not queryMatch: SUBSTRING)",
@@ -353,8 +365,8 @@ async fn by_relevance(
         limit,
         ascending: asc != backwards,
     };
-    let rows = super::word_search::relevance_rows(db, filter.condition()?, q, &want).await?;
-    Ok(super::word_search::with_cursors(rows))
+    let (rows, n) = super::word_search::relevance_rows(db, filter, q, &want).await?;
+    Ok((super::word_search::with_cursors(rows), n))
 }
 
 /// How far `totalCount` counts: past it, a count stops (and says it is not exact).
@@ -371,10 +383,10 @@ pub async fn count_bounded(
     let filtered = filter.condition()?;
     if let (Some(q), true) = (text.words(), filtered.is_empty()) {
         if let Some(n) = super::word_search::unfiltered_count(db, q, cap).await? {
-            return Ok(if n > cap { (cap, false) } else { (n, true) });
+            return Ok(capped(n, cap));
         }
     }
-    let cond = filtered.add(text.condition(db.get_database_backend(), false));
+    let cond = filtered.add(text.condition(db.get_database_backend()));
     let inner = entities::Entity::find()
         .select_only()
         .column(entities::Column::EntityRef)
@@ -392,8 +404,21 @@ pub async fn count_bounded(
         Some(r) => r.try_get("", "n")?,
         None => 0,
     };
-    let n = u64::try_from(n).unwrap_or(0);
-    Ok(if n > cap { (cap, false) } else { (n, true) })
+    Ok(capped(u64::try_from(n).unwrap_or(0), cap))
+}
+
+/// `n` matches as a count bounded by `cap`: `(n, true)`, or `(cap, false)` past it.
+fn capped(n: u64, cap: u64) -> (u64, bool) {
+    if n > cap {
+        (cap, false)
+    } else {
+        (n, true)
+    }
+}
+
+/// `n` matches as `totalCount` counts them (up to [`MAX_EXACT_COUNT`]).
+fn bounded(n: u64) -> (u64, bool) {
+    capped(n, MAX_EXACT_COUNT)
 }
 
 /// The facet source for a field name: a column of `entities`, or a key of `entity_search`.

@@ -40,22 +40,29 @@ impl Text {
         }
     }
 
-    /// The condition on `entities` (`dense`: see [`super::word_search::DENSE`]).
-    pub(super) fn condition(&self, backend: DbBackend, dense: bool) -> Condition {
+    /// The condition on `entities`, for a count.
+    pub(super) fn condition(&self, backend: DbBackend) -> Condition {
         match self {
             Text::Any => Condition::all(),
             Text::Substring(s) => text_condition(backend, Some(s)),
             Text::Words(q) => {
-                Condition::all().add(super::word_search::condition(backend, q, None, dense))
+                Condition::all().add(super::word_search::condition(backend, q, None, false))
             }
         }
     }
 
-    /// Whether a listing ordered by an index should walk it (many matches) rather than sort them.
-    pub(super) async fn dense(&self, db: &impl ConnectionTrait) -> Result<bool, CatalogError> {
+    /// The condition on `entities` for a listing (see [`super::word_search::listing`]), and how many
+    /// rows the text matches when the listing learned that on the way.
+    pub(super) async fn listing(
+        &self,
+        db: &impl ConnectionTrait,
+    ) -> Result<(Condition, Option<u64>), CatalogError> {
         match self {
-            Text::Words(q) => super::word_search::dense(db, q, None).await,
-            _ => Ok(false),
+            Text::Words(q) => {
+                let (cond, n) = super::word_search::listing(db, q).await?;
+                Ok((Condition::all().add(cond), n))
+            }
+            _ => Ok((self.condition(db.get_database_backend()), None)),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Word search in listings: the condition a word query adds (FTS5's `entities_words` on SQLite, the
-//! `words` tsvector on PostgreSQL), the probe that picks a plan by how many rows match, bounded
-//! counts, and pages in relevance order: first the entities where every term is in the name, then
-//! in the name or title, then also the tags, then anywhere (the description); by name within each.
+//! `words` tsvector on PostgreSQL), the plan picked by how many rows match (on SQLite from the
+//! matches read once, see `word_matches`), bounded counts, and pages in relevance order: first the
+//! entities where every term is in the name, then in the name or title, then also the tags, then
+//! anywhere (the description); by name within each.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -10,6 +11,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Statement,
 };
 
+use super::word_matches::{ids_condition, read_ids, MatchMap};
 use super::words::{WordQuery, FIELDS};
 use super::CatalogError;
 use entity::entities;
@@ -20,7 +22,7 @@ pub const TIERS: usize = FIELDS.len();
 
 /// From this many matches on, a listing walks its ordering's index and checks each row against the
 /// match set; below it, it reads the matches and sorts them. (At 100,000 entities either costs well
-/// under a millisecond around this point; the probe itself reads at most this many row ids.)
+/// under a millisecond around this point.)
 pub const DENSE: u64 = 1_000;
 
 /// The FTS5 expression of `q` for a tier (`None`: any field).
@@ -93,16 +95,86 @@ async fn index_count(
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Whether a listing of `q`'s matches (in `tier`) should walk its ordering's index (see [`DENSE`]).
-pub(crate) async fn dense(
+/// Whether a listing of `q`'s matches (in `tier`) should walk its ordering's index (see [`DENSE`]),
+/// probed on the index (for listings whose matches span more ids than a [`MatchMap`] covers).
+async fn dense(
     db: &impl ConnectionTrait,
     q: &WordQuery,
     tier: Option<usize>,
 ) -> Result<bool, CatalogError> {
-    if db.get_database_backend() != DbBackend::Sqlite {
-        return Ok(false);
-    }
     Ok(index_count(db, q, tier, DENSE - 1).await? >= DENSE)
+}
+
+/// The condition a listing of `q`'s matches adds to its filter, and how many rows match `q` when it
+/// learned that. On SQLite the matches are read once: at least [`DENSE`] of them go into a
+/// [`MatchMap`] and the listing walks its ordering's index checking it; fewer, the listing looks them
+/// up and sorts them.
+pub(crate) async fn listing(
+    db: &impl ConnectionTrait,
+    q: &WordQuery,
+) -> Result<(SimpleExpr, Option<u64>), CatalogError> {
+    let backend = db.get_database_backend();
+    if backend != DbBackend::Sqlite {
+        return Ok((condition(backend, q, None, false), None));
+    }
+    let ids = read_ids(db, &fts5(q, None)).await?;
+    let n = ids.len() as u64;
+    if n < DENSE {
+        return Ok((ids_condition(&ids), Some(n)));
+    }
+    let mut map = MatchMap::default();
+    Ok(match map.mark(&ids, 1) {
+        Some(_) => (map.into_condition(1), Some(n)),
+        None => (condition(backend, q, None, true), Some(n)),
+    })
+}
+
+/// The relevance tiers of `q`'s matches read so far on SQLite: tier `t` marked `t + 1` in the map,
+/// read in order, since each tier is what its fields match less what the earlier tiers hold.
+#[derive(Default)]
+struct Tiers {
+    map: MatchMap,
+    /// The ids of each tier read.
+    ids: Vec<Vec<i64>>,
+    /// The ids span more than a map covers: conditions go to the word index.
+    spread: bool,
+}
+
+impl Tiers {
+    /// The condition for tier `t` of `q`'s matches (reading the tiers up to it first); `None` when
+    /// the tier is empty.
+    async fn condition(
+        &mut self,
+        db: &impl ConnectionTrait,
+        q: &WordQuery,
+        t: usize,
+    ) -> Result<Option<SimpleExpr>, CatalogError> {
+        let backend = db.get_database_backend();
+        if backend != DbBackend::Sqlite {
+            return Ok(Some(condition(backend, q, Some(t), false)));
+        }
+        while !self.spread && self.ids.len() <= t {
+            let k = self.ids.len();
+            let ids = read_ids(db, &q.fts5(&FIELDS[..=k])).await?;
+            match self.map.mark(&ids, k as u8 + 1) {
+                Some(tier) => self.ids.push(tier),
+                None => self.spread = true,
+            }
+        }
+        Ok(Some(match self.ids.get(t) {
+            _ if self.spread => condition(backend, q, Some(t), dense(db, q, Some(t)).await?),
+            Some(ids) if ids.is_empty() => return Ok(None),
+            Some(ids) if ids.len() as u64 >= DENSE => self.map.condition(t as u8 + 1),
+            Some(ids) => ids_condition(ids),
+            None => condition(backend, q, Some(t), false),
+        }))
+    }
+
+    /// Every match of `q`, when every tier has been read.
+    fn total(&self) -> Option<u64> {
+        (!self.spread && self.ids.len() == TIERS)
+            .then(|| self.ids.iter().map(|t| t.len() as u64).sum())
+    }
 }
 
 /// The bounded count of `q`'s matches when nothing else filters them, from the index alone on
@@ -162,16 +234,17 @@ pub(crate) struct RelevancePage {
 }
 
 /// Up to `page.limit + 1` rows `(ref, tier, name)` matching `filter` and `q` between the bounds, in
-/// relevance order (reversed when `page.ascending` is false), one query per tier it reaches.
+/// relevance order (reversed when `page.ascending` is false), one query per tier it reaches; and how
+/// many rows match `q` when every tier was read on the way.
 pub(crate) async fn relevance_rows(
     db: &impl ConnectionTrait,
     filter: Condition,
     q: &WordQuery,
     page: &RelevancePage,
-) -> Result<Vec<Position>, CatalogError> {
+) -> Result<(Vec<Position>, Option<u64>), CatalogError> {
     let lo = page.lo.as_deref().map(decode).transpose()?;
     let hi = page.hi.as_deref().map(decode).transpose()?;
-    let backend = db.get_database_backend();
+    let mut read = Tiers::default();
     let mut tiers: Vec<usize> = (0..TIERS)
         .filter(|t| lo.as_ref().is_none_or(|l| *t >= l.0) && hi.as_ref().is_none_or(|h| *t <= h.0))
         .collect();
@@ -189,8 +262,10 @@ pub(crate) async fn relevance_rows(
         if want == 0 {
             break;
         }
-        let dense = dense(db, q, Some(t)).await?;
-        let mut cond = filter.clone().add(condition(backend, q, Some(t), dense));
+        let Some(tier) = read.condition(db, q, t).await? else {
+            continue; // Known to be empty.
+        };
+        let mut cond = filter.clone().add(tier);
         if let Some(l) = lo.as_ref().filter(|l| l.0 == t) {
             cond = cond.add(within(&l.1, &l.2, true));
         }
@@ -210,7 +285,7 @@ pub(crate) async fn relevance_rows(
             .await?;
         out.extend(rows.into_iter().map(|(r, n)| (t, n, r)));
     }
-    Ok(out)
+    Ok((out, read.total()))
 }
 
 /// The rows [`relevance_rows`] read as `(cursor, ref)`.

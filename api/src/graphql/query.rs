@@ -165,7 +165,8 @@ impl CatalogQuery {
             has_previous: result.has_previous,
             filter,
             text: Arc::new(text),
-            count: Default::default(),
+            // The listing may have counted the matches already (one read of them per request).
+            count: tokio::sync::OnceCell::new_with(result.count),
         })
     }
 
