@@ -228,7 +228,7 @@ async function measure(url, { file, doc, yamlError }, { integrations, catalog, r
     const values = templateValues(spec.parameters);
     record.values = values;
     // Rendered first: with --mirrors, this serves the repositories the skeleton URLs name.
-    const expected = renderSkeletons(spec, values, path.dirname(file), { integrations, catalog, remote, user: { ref: 'dev', entity: null } });
+    const expected = await renderSkeletons(spec, values, path.dirname(file), { integrations, catalog, remote, user: { ref: 'dev', entity: null } });
     const r = await gql(url, DRY_RUN, { t: name, v: values });
     const status = r.data?.dryRunTemplate?.status;
     record.status = status ?? 'ERROR';

@@ -8,6 +8,7 @@
 
 import { readdirSync, readFileSync, lstatSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import jsonata from 'jsonata';
 import { environment, renderInput } from './nunjucks-backstage.mjs';
 
 function globRegex(pattern) {
@@ -140,9 +141,10 @@ function fetchPlain(input, templateDir, remote, written, out) {
 const EXAMPLE = new Proxy({}, { get: (_t, k) => (typeof k === 'string' && k !== 'toJSON' ? '<example>' : undefined) });
 
 // What a step other than fetch:template outputs, and does to the files written so far: catalog:fetch
-// reads `catalog` (ref → entity), publishing steps give examples, fs:rename and fs:delete move and
-// remove files.
-function otherStep(step, input, { catalog }, out) {
+// reads `catalog` (ref → entity), publishing steps give examples, `roadiehq:utils:jsonata` evaluates its
+// expression with npm jsonata (as Roadie's action does, in dry runs too), fs:rename and fs:delete move
+// and remove files.
+async function otherStep(step, input, { catalog }, out) {
   const ref = (r) => {
     if (typeof r !== 'string') return undefined;
     let full = r.includes(':') ? r : `${input.defaultKind ?? ''}:${r}`;
@@ -155,6 +157,10 @@ function otherStep(step, input, { catalog }, out) {
     return { entity: ref(input.entityRef), entities: (input.entityRefs ?? []).map(ref) };
   }
   if (step.action.startsWith('publish:') || step.action === 'catalog:register') return EXAMPLE;
+  if (step.action === 'roadiehq:utils:jsonata') {
+    const result = await jsonata(String(input.expression)).evaluate(input.data);
+    return result === undefined ? {} : { result: JSON.parse(JSON.stringify(result)) };
+  }
   if (step.action === 'fs:rename') {
     const clean = (p) => path.posix.normalize(String(p)).replace(/^\.\//, '').replace(/\/$/, '');
     for (const file of input.files ?? []) {
@@ -175,7 +181,7 @@ function otherStep(step, input, { catalog }, out) {
 /// The files Backstage's fetch:template steps of `spec` render, with parameter `values`:
 /// `{files: [{path, source, text}], copied, remote, error}` (`error`: nunjucks failed, as the step would);
 /// `remote(url)`, when given, is the local directory of a skeleton named by URL (a served mirror).
-export function renderSkeletons(spec, values, templateDir, { integrations, user, catalog = {}, remote }) {
+export async function renderSkeletons(spec, values, templateDir, { integrations, user, catalog = {}, remote }) {
   const out = { files: [], copied: 0, remote: 0, error: undefined };
   const env = environment({ integrations });
   const steps = {};
@@ -194,7 +200,7 @@ export function renderSkeletons(spec, values, templateDir, { integrations, user,
         const input = renderInput(env, step.input ?? {}, ctx);
         if (step.action === 'fetch:template') fetchTemplate(input, templateDir, { integrations, remote }, written, out);
         else if (step.action === 'fetch:plain') fetchPlain(input, templateDir, remote, written, out);
-        else output = otherStep(step, input, { catalog }, out);
+        else output = await otherStep(step, input, { catalog }, out);
       }
       if (step.id) steps[step.id] = { output };
     } catch (error) {

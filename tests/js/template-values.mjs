@@ -21,6 +21,8 @@ const FORMATS = {
   date: '2024-01-01',
   'date-time': '2024-01-01T00:00:00Z',
   ipv4: '10.0.0.1',
+  // What a file picker gives (react-jsonschema-form's FileWidget: a data URL naming the file).
+  'data-url': 'data:text/plain;name=example.txt;base64,ZXhhbXBsZQ==',
 };
 
 function fits(s, schema) {

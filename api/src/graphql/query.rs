@@ -311,8 +311,9 @@ impl EntityConnection {
             end_cursor: self.items.last().map(|(c, _)| c.clone()),
         }
     }
-    /// Entities matching the filter and query, across all pages, counted up to 10,000 (a count never
-    /// reads more of a large match than that): past it, 10,000 and `totalCountExact` false.
+    /// Entities matching the filter and query, across all pages, counted up to 10,000: past it, 10,000
+    /// and `totalCountExact` false. A filtered count reads at most 10,001 rows; a word search's count
+    /// comes from the word index read it shares with the page.
     async fn total_count(&self, ctx: &Context<'_>) -> Res<i64> {
         Ok(self.counted(ctx).await?.0 as i64)
     }
