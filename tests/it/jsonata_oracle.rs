@@ -6,9 +6,8 @@
 //! which says why (an entry that no longer differs fails the test, so the list stays true).
 
 use api::scaffolder::jsonata;
-use greenroom_tests::js::{self, node};
+use greenroom_tests::js;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 /// The document most cases read: a service as a template's values describe one.
 fn document() -> Value {
@@ -384,19 +383,7 @@ async fn greenroom_evaluates_jsonata_like_npm_jsonata() {
     let ids: std::collections::BTreeSet<&str> =
         cases.iter().filter_map(|c| c["id"].as_str()).collect();
     assert_eq!(ids.len(), cases.len(), "every case has its own id");
-    let file = tempfile::NamedTempFile::new().expect("a temp file");
-    std::fs::write(file.path(), serde_json::to_vec(&cases).expect("JSON")).expect("write cases");
-    let (ok, out) = node(
-        "jsonata-oracle.mjs",
-        vec![file.path().display().to_string()],
-    )
-    .await;
-    assert!(ok, "the oracle failed:\n{out}");
-    let reference: BTreeMap<String, Value> = out
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| Some((v["id"].as_str()?.to_string(), v)))
-        .collect();
+    let reference = js::oracle("jsonata-oracle.mjs", &cases).await;
     let (mut differ, mut allowed_hits, mut errors) = (Vec::new(), Vec::new(), 0);
     for case in &cases {
         let id = case["id"].as_str().expect("an id");

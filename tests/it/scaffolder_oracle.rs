@@ -7,9 +7,8 @@
 //! difference fails the test too, so the list stays true.
 
 use api::scaffolder::expr;
-use greenroom_tests::js::{self, node};
+use greenroom_tests::js;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
@@ -216,19 +215,7 @@ async fn greenroom_renders_like_backstage_nunjucks() {
     cases.extend(skeleton_files());
     cases.extend(generated());
     cases.extend(whitespace_options());
-    let file = tempfile::NamedTempFile::new().expect("a temp file");
-    std::fs::write(file.path(), serde_json::to_vec(&cases).expect("JSON")).expect("write cases");
-    let (ok, out) = node(
-        "nunjucks-oracle.mjs",
-        vec![file.path().display().to_string()],
-    )
-    .await;
-    assert!(ok, "the oracle failed:\n{out}");
-    let reference: BTreeMap<String, Value> = out
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| Some((v["id"].as_str()?.to_string(), v)))
-        .collect();
+    let reference = js::oracle("nunjucks-oracle.mjs", &cases).await;
     // Each entry: {"match": a regex over case ids, "reason": why the difference is kept}.
     let allow: Vec<(regex::Regex, String)> = read_json(&fixtures().join("oracle/allowed.json"))
         .as_array()

@@ -61,3 +61,19 @@ pub async fn node(script: &str, args: Vec<String>) -> (bool, String) {
     .await
     .expect("the node runner")
 }
+
+/// Runs the reference `script` over `cases` (written as JSON to a temp file, its one argument); its
+/// JSON output lines by their `id`. Panics when the script fails.
+pub async fn oracle(
+    script: &str,
+    cases: &[serde_json::Value],
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let file = tempfile::NamedTempFile::new().expect("a temp file");
+    std::fs::write(file.path(), serde_json::to_vec(cases).expect("JSON")).expect("write cases");
+    let (ok, out) = node(script, vec![file.path().display().to_string()]).await;
+    assert!(ok, "the oracle {script} failed:\n{out}");
+    out.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| Some((v["id"].as_str()?.to_string(), v)))
+        .collect()
+}
