@@ -204,7 +204,9 @@ impl Worker {
         let mut stats = WorkerStats::default();
         while stats.latencies_us.len() < sample_cap {
             let started = Instant::now();
-            if started >= deadline {
+            // A worker whose requests all ended outside the window (a loaded machine) sends one more, so
+            // every worker reports at least one measured request.
+            if started >= deadline && !stats.latencies_us.is_empty() {
                 break;
             }
             let outcome = self.send_one().await;
